@@ -1,0 +1,93 @@
+// Package garde is the privacy layer's domain: tenants and their
+// credentials, the register of processing, subjects and their sealed
+// messages, and the audit trail — with the use cases that enforce the
+// register on every read and write.
+//
+// The package knows no storage engine and no transport. Storage backends
+// (package sqlite, package postgres) implement Store and pass the
+// conformance suite in gardetest; package web exposes the use cases over
+// HTTP. Business rules live here, once.
+package garde
+
+import (
+	"context"
+	"time"
+)
+
+// Clock tells the time. Every use case takes its "now" from a Clock so that
+// deadlines and retention can be tested without waiting.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock, in UTC.
+type SystemClock struct{}
+
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// ClockFunc adapts a function to Clock.
+type ClockFunc func() time.Time
+
+// Now calls f.
+func (f ClockFunc) Now() time.Time { return f() }
+
+// Store is what a storage backend provides: transactions. Each use case runs
+// in one transaction, so that nothing is ever half-written.
+type Store interface {
+	// Update runs fn in a read-write transaction, committed if fn returns
+	// nil and rolled back otherwise.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers, for readiness probes.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction. Every method names its tenant explicitly: no query
+// ever crosses tenants, and a backend never infers the tenant from context.
+type Tx interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	Tenant(ctx context.Context, id TenantID) (Tenant, error)
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	// PutTenantKey inserts a tenant key version, or replaces its wrapping
+	// (after a master key rotation).
+	PutTenantKey(ctx context.Context, k TenantKey) error
+	TenantKeys(ctx context.Context, tenant TenantID) ([]TenantKey, error)
+
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByPrefix finds a key by its public prefix. It is the one lookup
+	// that does not start from a tenant: the credential is what names it.
+	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
+	APIKeys(ctx context.Context, tenant TenantID) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenant TenantID, id string, at time.Time) error
+
+	PutRegister(ctx context.Context, tenant TenantID, r RegisterVersion) error
+	// Register returns version v of the tenant's register, or the latest
+	// when v is 0.
+	Register(ctx context.Context, tenant TenantID, v int) (RegisterVersion, error)
+	// RegisterVersionNumber returns the latest version number (0 if none).
+	RegisterVersionNumber(ctx context.Context, tenant TenantID) (int, error)
+
+	// SubjectByIndex finds a subject by the blind index of its identifier.
+	SubjectByIndex(ctx context.Context, tenant TenantID, index []byte) (SubjectRecord, error)
+	CreateSubject(ctx context.Context, s SubjectRecord) error
+	// Subjects lists subjects in id order after the given id, for batch
+	// jobs such as key rotation.
+	Subjects(ctx context.Context, tenant TenantID, after string, limit int) ([]SubjectRecord, error)
+	// UpdateSubjectKey replaces a subject's wrapped data key (rotation).
+	UpdateSubjectKey(ctx context.Context, tenant TenantID, id string, wrapped []byte, tenantKeyVersion uint32) error
+	// DestroySubjectKey deletes a subject's wrapped data key: from then on
+	// none of its sealed data can be opened.
+	DestroySubjectKey(ctx context.Context, tenant TenantID, id string) error
+
+	InsertMessages(ctx context.Context, ms []Message) error
+	// Messages lists a subject's messages collected for one purpose, oldest
+	// first.
+	Messages(ctx context.Context, tenant TenantID, subjectID, purpose string) ([]Message, error)
+
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	Audit(ctx context.Context, tenant TenantID, f AuditFilter) ([]AuditEvent, error)
+}

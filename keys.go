@@ -1,0 +1,314 @@
+package garde
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/garde-privacy/garde/keyring"
+)
+
+// tenantKeys is a tenant's unwrapped keys, cached for a short while.
+type tenantKeys struct {
+	data    map[uint32]*keyring.Sealer
+	current uint32
+	blind   keyring.Key // blind index of subject identifiers
+	audit   keyring.Key // subject references in the audit trail
+	pseudo  keyring.Key // pseudonyms in anonymised text
+	loaded  time.Time
+}
+
+// tenantKeyTTL bounds how long a node trusts its cached tenant keys before
+// it reads them again, so that a rotation or an off-boarding on another
+// node reaches this one.
+const tenantKeyTTL = 30 * time.Second
+
+func tenantKeyAD(t TenantID, kind string, version uint32) keyring.AD {
+	return keyring.AD{Tenant: string(t), Field: "tenant-key/" + kind + "/" + strconv.FormatUint(uint64(version), 10)}
+}
+
+func subjectKeyAD(t TenantID, subjectID string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-key"}
+}
+
+// newTenantKeys creates the first data key and the secret of a new tenant,
+// wrapped under the current master key.
+func (s *Service) newTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, error) {
+	mk := s.master.Current()
+	var out []TenantKey
+	for _, kind := range []string{TenantKeyData, TenantKeySecret} {
+		k, err := keyring.Generate()
+		if err != nil {
+			return nil, err
+		}
+		w, err := keyring.Wrap(mk, k, tenantKeyAD(tenant, kind, 1))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, TenantKey{Tenant: tenant, Kind: kind, Version: 1, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now})
+	}
+	return out, nil
+}
+
+// tenantKeys returns the tenant's unwrapped keys, from cache when fresh and
+// when the wanted data key version is known.
+func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVersion uint32) (*tenantKeys, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	tk := s.keys[tenant]
+	s.mu.Unlock()
+	if tk != nil && now.Sub(tk.loaded) < tenantKeyTTL && now.After(tk.loaded.Add(-time.Minute)) && (needVersion == 0 || tk.data[needVersion] != nil) {
+		return tk, nil
+	}
+	rows, err := tx.TenantKeys(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	tk = &tenantKeys{data: map[uint32]*keyring.Sealer{}, loaded: now}
+	haveSecret := false
+	for _, r := range rows {
+		mk, err := s.master.Version(r.MasterVersion)
+		if err != nil {
+			return nil, fmt.Errorf("tenant key %s/%d: %w", r.Kind, r.Version, err)
+		}
+		k, err := keyring.Unwrap(mk, r.Wrapped, tenantKeyAD(tenant, r.Kind, r.Version))
+		if err != nil {
+			return nil, fmt.Errorf("unwrap tenant key %s/%d: %w", r.Kind, r.Version, err)
+		}
+		switch r.Kind {
+		case TenantKeyData:
+			sl, err := keyring.NewSealer(k, r.Version)
+			if err != nil {
+				return nil, err
+			}
+			tk.data[r.Version] = sl
+			tk.current = max(tk.current, r.Version)
+		case TenantKeySecret:
+			tk.blind = keyring.Derive(k, "blind-index")
+			tk.audit = keyring.Derive(k, "audit-subject")
+			tk.pseudo = keyring.Derive(k, "pseudonym")
+			haveSecret = true
+		}
+		clear(k[:])
+	}
+	if tk.current == 0 || !haveSecret {
+		return nil, Errorf(ErrNotFound, "tenant has no keys (unknown or off-boarded tenant)")
+	}
+	if needVersion != 0 && tk.data[needVersion] == nil {
+		return nil, fmt.Errorf("tenant data key version %d: %w", needVersion, keyring.ErrUnknownVersion)
+	}
+	s.mu.Lock()
+	s.keys[tenant] = tk
+	s.mu.Unlock()
+	return tk, nil
+}
+
+// forgetTenantKeys drops the cached keys of a tenant.
+func (s *Service) forgetTenantKeys(tenant TenantID) {
+	s.mu.Lock()
+	delete(s.keys, tenant)
+	s.mu.Unlock()
+}
+
+// subjectSealer unwraps a subject's data key.
+func (s *Service) subjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec SubjectRecord) (*keyring.Sealer, error) {
+	if rec.WrappedKey == nil {
+		return nil, ErrSubjectErased
+	}
+	tk, err := s.tenantKeys(ctx, tx, tenant, rec.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keyring.Unwrap(tk.data[rec.KeyVersion], rec.WrappedKey, subjectKeyAD(tenant, rec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap subject key %s: %w", rec.ID, err)
+	}
+	sl, err := keyring.NewSealer(k, 1)
+	clear(k[:])
+	return sl, err
+}
+
+// ErrSubjectErased is returned for a subject whose data key was destroyed.
+var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroyed")
+
+// RotationReport says what a rotation did.
+type RotationReport struct {
+	MasterVersion   uint32
+	TenantsRewrapped int
+	TenantVersions  map[TenantID]uint32
+	SubjectsRewrapped int
+}
+
+// RotateTenantKey adds a data key version for the tenant and re-wraps
+// every subject key under it. Subject data keys, and so the data they
+// seal, are unchanged: rotation rewrites one small row per subject, never
+// the messages. Old versions stay until every subject moved off them.
+func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
+	now := s.clock.Now()
+	err = s.store.Update(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+		if err != nil {
+			return err
+		}
+		newVersion = tk.current + 1
+		k, err := keyring.Generate()
+		if err != nil {
+			return err
+		}
+		mk := s.master.Current()
+		w, err := keyring.Wrap(mk, k, tenantKeyAD(tenant, TenantKeyData, newVersion))
+		if err != nil {
+			return err
+		}
+		if err := tx.PutTenantKey(ctx, TenantKey{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}); err != nil {
+			return err
+		}
+		newSealer, err := keyring.NewSealer(k, newVersion)
+		clear(k[:])
+		if err != nil {
+			return err
+		}
+		after := ""
+		for {
+			subs, err := tx.Subjects(ctx, tenant, after, 500)
+			if err != nil {
+				return err
+			}
+			for _, sub := range subs {
+				after = sub.ID
+				if sub.WrappedKey == nil {
+					continue
+				}
+				old := tk.data[sub.KeyVersion]
+				if old == nil {
+					return fmt.Errorf("subject %s: tenant key version %d: %w", sub.ID, sub.KeyVersion, keyring.ErrUnknownVersion)
+				}
+				dk, err := keyring.Unwrap(old, sub.WrappedKey, subjectKeyAD(tenant, sub.ID))
+				if err != nil {
+					return fmt.Errorf("unwrap subject key %s: %w", sub.ID, err)
+				}
+				nw, err := keyring.Wrap(newSealer, dk, subjectKeyAD(tenant, sub.ID))
+				clear(dk[:])
+				if err != nil {
+					return err
+				}
+				if err := tx.UpdateSubjectKey(ctx, tenant, sub.ID, nw, newVersion); err != nil {
+					return err
+				}
+				rewrapped++
+			}
+			if len(subs) < 500 {
+				break
+			}
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "cli", Action: ActionKeysRotate, Outcome: OutcomeOK, Count: rewrapped, Reason: "tenant_key"}})
+	})
+	s.forgetTenantKeys(tenant)
+	return newVersion, rewrapped, err
+}
+
+// RewrapTenantKeys re-wraps every tenant key of every tenant under the
+// current master key version, after a master key rotation. It rewrites one
+// row per tenant key; nothing below is touched.
+func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
+	now := s.clock.Now()
+	mk := s.master.Current()
+	n := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		tenants, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			rows, err := tx.TenantKeys(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if r.MasterVersion == mk.Version() {
+					continue
+				}
+				old, err := s.master.Version(r.MasterVersion)
+				if err != nil {
+					return fmt.Errorf("tenant %s key %s/%d: %w", t.ID, r.Kind, r.Version, err)
+				}
+				ad := tenantKeyAD(t.ID, r.Kind, r.Version)
+				k, err := keyring.Unwrap(old, r.Wrapped, ad)
+				if err != nil {
+					return fmt.Errorf("tenant %s key %s/%d: %w", t.ID, r.Kind, r.Version, err)
+				}
+				r.Wrapped, err = keyring.Wrap(mk, k, ad)
+				clear(k[:])
+				if err != nil {
+					return err
+				}
+				r.MasterVersion = mk.Version()
+				if err := tx.PutTenantKey(ctx, r); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: t.ID, At: now, Actor: "cli", Action: ActionKeysRotate, Outcome: OutcomeOK, Count: len(rows), Reason: "master_key"}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
+	return n, err
+}
+
+// MasterVersionsInUse lists the master key versions that still wrap some
+// tenant key, so that an operator knows which can be retired.
+func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, error) {
+	used := map[uint32]int{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		tenants, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			rows, err := tx.TenantKeys(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				used[r.MasterVersion]++
+			}
+		}
+		return nil
+	})
+	return used, err
+}
+
+// DestroySubjectKey crypto-shreds one subject: its wrapped data key is
+// deleted, and with it the only way to open anything sealed for it. This is
+// the primitive under erasure; the request workflow around it (deadline,
+// purge, certificate, propagation) is built on top.
+func (s *Service) DestroySubjectKey(ctx context.Context, p Principal, subject string) error {
+	if err := authorize(p, permSubjectKeyDestroy); err != nil {
+		return err
+	}
+	if err := validateSubjectID("subject", subject); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.store.Update(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+		if err != nil {
+			return err
+		}
+		if err := tx.DestroySubjectKey(ctx, p.Tenant, rec.ID); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectKeyDrop, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Count: 1}})
+	})
+}
+

@@ -1,0 +1,425 @@
+package garde
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/garde-privacy/garde/keyring"
+)
+
+// SubjectRecord is how a subject is stored: an opaque id, the blind index
+// of the tenant's identifier for it, that identifier sealed under the
+// subject's own key, and the subject's data key wrapped under a tenant key.
+type SubjectRecord struct {
+	Tenant     TenantID
+	ID         string
+	Index      []byte
+	SealedRef  []byte
+	WrappedKey []byte // nil once destroyed
+	KeyVersion uint32 // tenant data key version that wraps WrappedKey
+	CreatedAt  time.Time
+}
+
+// Message is a stored message: everything personal in it is sealed under
+// the subject's key.
+type Message struct {
+	Tenant       TenantID
+	ID           string
+	SubjectID    string
+	Purpose      string
+	Channel      string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	SealedText   []byte
+	SealedFields []byte // nil when the message has no fields
+}
+
+// NewMessage is a message to ingest.
+type NewMessage struct {
+	// Subject is the tenant's own identifier for the end user.
+	Subject string
+	Purpose string
+	Channel string
+	Text    string
+	// Fields are structured personal data, keyed by fideslang category
+	// (user.contact.email: "…").
+	Fields map[string]string
+}
+
+// MessageView is a message as garde returns it: decrypted. It holds
+// personal data, so it never formats its content into logs.
+type MessageView struct {
+	ID        string
+	Subject   string
+	Purpose   string
+	Channel   string
+	Text      string
+	Fields    map[string]string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// String redacts the personal data.
+func (m MessageView) String() string { return "message " + m.ID + " (content redacted)" }
+
+// LogValue redacts the personal data in structured logs.
+func (m MessageView) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", m.ID), slog.String("purpose", m.Purpose))
+}
+
+// Limits on ingested data.
+const (
+	MaxSubjectIDLen = 256
+	MaxTextLen      = 256 << 10
+	MaxFieldLen     = 64 << 10
+	MaxFields       = 64
+	MaxBatch        = 10000
+)
+
+// Channels a message may come from.
+var channels = []string{"chat", "email", "voice", "sms", "web", "social", "api", "other"}
+
+// textCategory is the category of a message's free text: what an end user
+// writes to a support service is private user content.
+const textCategory = "user.content.private"
+
+func validateSubjectID(field, s string) error {
+	switch {
+	case s == "":
+		return Invalid(field, "is required")
+	case len(s) > MaxSubjectIDLen:
+		return Invalid(field, "is longer than %d bytes", MaxSubjectIDLen)
+	case !utf8.ValidString(s):
+		return Invalid(field, "is not valid UTF-8")
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return Invalid(field, "contains control characters")
+	}
+	return nil
+}
+
+// validate checks one message against the limits and the register, adding
+// problems under prefix ("" or "messages[3].").
+func (m *NewMessage) validate(reg *Register, prefix string, ve *ValidationError) (*Purpose, refusal) {
+	if err := validateSubjectID(prefix+"subject", m.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	}
+	if m.Channel == "" {
+		m.Channel = "chat"
+	}
+	if !slices.Contains(channels, m.Channel) {
+		ve.Add(prefix+"channel", "must be one of %s", strings.Join(channels, ", "))
+	}
+	if len(m.Text) > MaxTextLen {
+		ve.Add(prefix+"text", "is longer than %d bytes", MaxTextLen)
+	}
+	if m.Text == "" && len(m.Fields) == 0 {
+		ve.Add(prefix+"text", "a message needs text or fields")
+	}
+	if len(m.Fields) > MaxFields {
+		ve.Add(prefix+"fields", "has more than %d fields", MaxFields)
+	}
+	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
+		if !IsCategory(c) {
+			ve.Add(prefix+"fields."+c, "is not a fideslang data category (fields are keyed by category, e.g. user.contact.email)")
+		} else if len(m.Fields[c]) > MaxFieldLen {
+			ve.Add(prefix+"fields."+c, "is longer than %d bytes", MaxFieldLen)
+		}
+	}
+	if m.Purpose == "" {
+		ve.Add(prefix+"purpose", "is required")
+		return nil, refusal{}
+	}
+	p, ok := reg.Purpose(m.Purpose)
+	if !ok {
+		return nil, refusal{prefix + "purpose", "purpose_not_in_register", fmt.Sprintf("purpose %q is not in the register of processing", m.Purpose)}
+	}
+	if m.Text != "" && !p.Allows(textCategory) {
+		return nil, refusal{prefix + "text", "category_not_allowed", fmt.Sprintf("purpose %q does not list %s, the category of free text", p.ID, textCategory)}
+	}
+	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
+		if IsCategory(c) && !p.Allows(c) {
+			return nil, refusal{prefix + "fields." + c, "category_not_allowed", fmt.Sprintf("purpose %q does not list category %s", p.ID, c)}
+		}
+	}
+	if p.LegalBasis == "consent" {
+		return nil, refusal{prefix + "purpose", "no_consent", fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", p.ID)}
+	}
+	return p, refusal{}
+}
+
+// refusal is a write the register forbids.
+type refusal struct {
+	field, code, msg string
+}
+
+// RefusedError is a write or read the register of processing does not
+// allow. It is an ErrForbidden naming the field and a reason code.
+type RefusedError struct {
+	Field  string
+	Code   string // purpose_not_in_register, category_not_allowed, no_consent
+	Detail string
+}
+
+func (e *RefusedError) Error() string { return e.Detail }
+
+// Unwrap makes a RefusedError an ErrForbidden (ErrNoConsent for a missing
+// consent).
+func (e *RefusedError) Unwrap() error {
+	if e.Code == "no_consent" {
+		return ErrNoConsent
+	}
+	return ErrForbidden
+}
+
+// Ingest stores messages, sealed under their subjects' keys, after checking
+// each one against the register. The batch is all or nothing: one refused
+// message refuses the whole batch and nothing is written.
+func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([]MessageView, error) {
+	if err := authorize(p, permIngest); err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, Invalid("messages", "at least one message is required")
+	}
+	if len(msgs) > MaxBatch {
+		return nil, Invalid("messages", "at most %d messages per batch", MaxBatch)
+	}
+	now := s.clock.Now()
+	var out []MessageView
+	err := s.update(ctx, func(tx Tx) error {
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		purposes := make([]*Purpose, len(msgs))
+		ve := &ValidationError{}
+		for i := range msgs {
+			prefix := ""
+			if len(msgs) > 1 {
+				prefix = fmt.Sprintf("messages[%d].", i)
+			}
+			pp, ref := msgs[i].validate(reg, prefix, ve)
+			if ref.code != "" && len(ve.Problems) == 0 {
+				return &RefusedError{Field: ref.field, Code: ref.code, Detail: ref.msg}
+			}
+			purposes[i] = pp
+		}
+		if err := ve.Err(); err != nil {
+			return err
+		}
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		type subj struct {
+			id     string
+			sealer *keyring.Sealer
+			ref    string
+			count  map[string]int
+		}
+		bySubject := map[string]*subj{}
+		var order []string
+		rows := make([]Message, len(msgs))
+		out = make([]MessageView, len(msgs))
+		for i, m := range msgs {
+			sb := bySubject[m.Subject]
+			if sb == nil {
+				id, sealer, err := s.subjectForWrite(ctx, tx, tk, p.Tenant, m.Subject, now)
+				if err != nil {
+					return err
+				}
+				sb = &subj{id: id, sealer: sealer, ref: subjectRef(tk, m.Subject), count: map[string]int{}}
+				bySubject[m.Subject] = sb
+				order = append(order, m.Subject)
+			}
+			sb.count[m.Purpose]++
+			row := Message{
+				Tenant:    p.Tenant,
+				ID:        NewID("msg_", now),
+				SubjectID: sb.id,
+				Purpose:   m.Purpose,
+				Channel:   m.Channel,
+				CreatedAt: now,
+				ExpiresAt: now.Add(time.Duration(purposes[i].Retention)),
+			}
+			row.SealedText, err = sb.sealer.Seal([]byte(m.Text), messageAD(p.Tenant, sb.id, row.ID, "text"))
+			if err != nil {
+				return err
+			}
+			if len(m.Fields) > 0 {
+				fj, err := json.Marshal(m.Fields)
+				if err != nil {
+					return err
+				}
+				row.SealedFields, err = sb.sealer.Seal(fj, messageAD(p.Tenant, sb.id, row.ID, "fields"))
+				if err != nil {
+					return err
+				}
+			}
+			rows[i] = row
+			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: m.Text, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt}
+		}
+		if err := tx.InsertMessages(ctx, rows); err != nil {
+			return err
+		}
+		var events []AuditEvent
+		for _, subject := range order {
+			sb := bySubject[subject]
+			for _, purpose := range slices.Sorted(maps.Keys(sb.count)) {
+				events = append(events, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageWrite, Purpose: purpose, SubjectRef: sb.ref, Outcome: OutcomeOK, Count: sb.count[purpose]})
+			}
+		}
+		return tx.AppendAudit(ctx, events)
+	})
+	if err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageWrite, Reason: re.Code})
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func messageAD(t TenantID, subjectID, messageID, field string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Subject: subjectID, Record: messageID, Field: field}
+}
+
+func subjectRefAD(t TenantID, subjectID string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-ref"}
+}
+
+// subjectForWrite finds the subject by blind index or creates it with a
+// fresh data key.
+func (s *Service) subjectForWrite(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, now time.Time) (string, *keyring.Sealer, error) {
+	idx := keyring.MAC(tk.blind, []byte(subject))
+	rec, err := tx.SubjectByIndex(ctx, tenant, idx)
+	switch {
+	case err == nil:
+		sl, err := s.subjectSealer(ctx, tx, tenant, rec)
+		return rec.ID, sl, err
+	case !errors.Is(err, ErrNotFound):
+		return "", nil, err
+	}
+	dk, err := keyring.Generate()
+	if err != nil {
+		return "", nil, err
+	}
+	defer clear(dk[:])
+	id := NewID("sub_", now)
+	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
+	if err != nil {
+		return "", nil, err
+	}
+	sl, err := keyring.NewSealer(dk, 1)
+	if err != nil {
+		return "", nil, err
+	}
+	sealedRef, err := sl.Seal([]byte(subject), subjectRefAD(tenant, id))
+	if err != nil {
+		return "", nil, err
+	}
+	err = tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, WrappedKey: wrapped, KeyVersion: tk.current, CreatedAt: now})
+	if errors.Is(err, ErrConflict) {
+		// Another node created the subject between our look-up and our
+		// insert: start the transaction again and find it.
+		return "", nil, errRetry
+	}
+	return id, sl, err
+}
+
+// SubjectMessages returns a subject's messages collected for purpose,
+// decrypted. The purpose is required and must be in the register: reading
+// personal data is processing, and processing needs a purpose.
+func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, purpose string) ([]MessageView, error) {
+	if err := authorize(p, permMessageRead); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	if err := validateSubjectID("subject", subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	}
+	if purpose == "" {
+		ve.Add("purpose", "is required: every read names the purpose it serves")
+	}
+	if err := ve.Err(); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var out []MessageView
+	var ref string
+	err := s.store.View(ctx, func(tx Tx) error {
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		ref = subjectRef(tk, subject)
+		if _, ok := reg.Purpose(purpose); !ok {
+			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		}
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+		if errors.Is(err, ErrNotFound) {
+			return nil // an unknown subject has no messages
+		}
+		if err != nil {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Messages(ctx, p.Tenant, rec.ID, purpose)
+		if err != nil {
+			return err
+		}
+		out = make([]MessageView, 0, len(rows))
+		for _, r := range rows {
+			text, err := sl.Open(r.SealedText, messageAD(p.Tenant, rec.ID, r.ID, "text"))
+			if err != nil {
+				return fmt.Errorf("open message %s: %w", r.ID, err)
+			}
+			v := MessageView{ID: r.ID, Subject: subject, Purpose: r.Purpose, Channel: r.Channel, Text: string(text), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
+			if r.SealedFields != nil {
+				fj, err := sl.Open(r.SealedFields, messageAD(p.Tenant, rec.ID, r.ID, "fields"))
+				if err != nil {
+					return fmt.Errorf("open message %s fields: %w", r.ID, err)
+				}
+				if err := json.Unmarshal(fj, &v.Fields); err != nil {
+					return fmt.Errorf("decode message %s fields: %w", r.ID, err)
+				}
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	outcome := AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRead, Purpose: purpose, SubjectRef: ref, Outcome: OutcomeOK, Count: len(out)}
+	if err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) || errors.Is(err, ErrSubjectErased) {
+			outcome.Reason = "erased"
+			if re != nil {
+				outcome.Reason = re.Code
+			}
+			s.recordDenied(ctx, outcome)
+		}
+		return nil, err
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, []AuditEvent{outcome}) }); err != nil {
+		// A read that cannot be audited is not returned.
+		return nil, fmt.Errorf("audit read: %w", err)
+	}
+	return out, nil
+}

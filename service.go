@@ -1,0 +1,95 @@
+package garde
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/garde-privacy/garde/keyring"
+)
+
+// Service runs garde's use cases over a Store. It is safe for concurrent
+// use; several Services (several garde nodes) may share one database.
+type Service struct {
+	store  Store
+	master keyring.MasterKeys
+	clock  Clock
+
+	mu        sync.Mutex
+	keys      map[TenantID]*tenantKeys
+	registers map[registerKey]*Register
+}
+
+type registerKey struct {
+	tenant  TenantID
+	version int
+}
+
+// NewService returns a Service. The master keys wrap every tenant key.
+func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &Service{
+		store:     store,
+		master:    master,
+		clock:     clock,
+		keys:      map[TenantID]*tenantKeys{},
+		registers: map[registerKey]*Register{},
+	}
+}
+
+// Clock returns the service's clock.
+func (s *Service) Clock() Clock { return s.clock }
+
+// Ready checks that the database answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// update runs fn in a read-write transaction, retrying a few times when two
+// nodes raced to create the same row (a unique-key conflict), which the
+// second attempt then finds.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	var err error
+	for range 3 {
+		err = s.store.Update(ctx, fn)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+	}
+	return err
+}
+
+// errRetry marks a conflict worth one more attempt.
+var errRetry = errors.New("retry")
+
+// currentRegister returns the tenant's latest register, parsed once per
+// version and cached: versions are immutable.
+func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (*Register, int, error) {
+	v, err := tx.RegisterVersionNumber(ctx, tenant)
+	if err != nil {
+		return nil, 0, err
+	}
+	if v == 0 {
+		return nil, 0, Errorf(ErrForbidden, "no register of processing has been applied for this tenant: apply one first (PUT /v1/register)")
+	}
+	k := registerKey{tenant, v}
+	s.mu.Lock()
+	r := s.registers[k]
+	s.mu.Unlock()
+	if r != nil {
+		return r, v, nil
+	}
+	rv, err := tx.Register(ctx, tenant, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err = rv.Parse()
+	if err != nil {
+		return nil, 0, fmt.Errorf("current register: %w", err)
+	}
+	s.mu.Lock()
+	s.registers[k] = r
+	s.mu.Unlock()
+	return r, v, nil
+}

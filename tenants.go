@@ -1,0 +1,195 @@
+package garde
+
+import (
+	"context"
+	"errors"
+)
+
+// CreateTenant creates a tenant with its keys and a first admin API key,
+// whose text is returned once and never stored.
+func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (Tenant, string, error) {
+	if err := authorize(p, permTenantCreate); err != nil {
+		return Tenant{}, "", err
+	}
+	if err := validateTenantName(name); err != nil {
+		return Tenant{}, "", err
+	}
+	now := s.clock.Now()
+	t := Tenant{ID: TenantID(NewID("tn_", now)), Name: name, CreatedAt: now}
+	keys, err := s.newTenantKeys(t.ID, now)
+	if err != nil {
+		return Tenant{}, "", err
+	}
+	admin, text := newAPIKey(t.ID, RoleAdmin, p.KeyID, now)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateTenant(ctx, t); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.PutTenantKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateAPIKey(ctx, admin); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{
+			{Tenant: t.ID, At: now, Actor: p.KeyID, Action: ActionTenantCreate, Outcome: OutcomeOK},
+			{Tenant: t.ID, At: now, Actor: p.KeyID, Action: ActionKeyCreate, Outcome: OutcomeOK, Reason: string(RoleAdmin)},
+		})
+	})
+	if err != nil {
+		return Tenant{}, "", err
+	}
+	return t, text, nil
+}
+
+// CreateOperatorKey creates a credential for the platform itself. It is
+// only reachable from the command line, on the data directory: there is
+// no credential above the operator to ask for one over the network.
+func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error) {
+	now := s.clock.Now()
+	k, text := newAPIKey(OperatorTenant, RoleOperator, "cli", now)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: OperatorTenant, At: now, Actor: "cli", Action: ActionKeyCreate, Outcome: OutcomeOK, Reason: string(RoleOperator)}})
+	})
+	return k, text, err
+}
+
+// CreateAPIKey creates a key of the given role in the caller's tenant.
+func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
+	if err := authorize(p, permKeyManage); err != nil {
+		return APIKey{}, "", err
+	}
+	r, err := ParseRole(role)
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	now := s.clock.Now()
+	k, text := newAPIKey(p.Tenant, r, p.KeyID, now)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionKeyCreate, Outcome: OutcomeOK, Reason: string(r)}})
+	})
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	return k, text, nil
+}
+
+// APIKeys lists the keys of the caller's tenant (hashes included, for the
+// store's sake; the web layer shows only ids, roles and dates).
+func (s *Service) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
+	if err := authorize(p, permKeyManage); err != nil {
+		return nil, err
+	}
+	var keys []APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		keys, err = tx.APIKeys(ctx, p.Tenant)
+		return err
+	})
+	return keys, err
+}
+
+// RevokeAPIKey revokes a key of the caller's tenant. Revoking is final.
+func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) error {
+	if err := authorize(p, permKeyManage); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.RevokeAPIKey(ctx, p.Tenant, id, now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionKeyRevoke, Outcome: OutcomeOK, Reason: id}})
+	})
+}
+
+// Authenticate checks an API key text and returns who it is. Every failure
+// is audited (under the key's tenant when the prefix names a key) and
+// reported as the same ErrUnauthenticated, so that a caller learns nothing
+// about which part was wrong.
+func (s *Service) Authenticate(ctx context.Context, text string) (Principal, error) {
+	fail := Errorf(ErrUnauthenticated, "missing, malformed, unknown or revoked API key")
+	prefix, ok := splitAPIKey(text)
+	if !ok {
+		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "malformed"})
+		return Principal{}, fail
+	}
+	var k APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		k, err = tx.APIKeyByPrefix(ctx, prefix)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "unknown_key"})
+		return Principal{}, fail
+	case err != nil:
+		return Principal{}, err
+	case !k.matches(text):
+		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "wrong_secret"})
+		return Principal{}, fail
+	case !k.RevokedAt.IsZero():
+		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "revoked"})
+		return Principal{}, fail
+	}
+	return Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
+}
+
+// ApplyRegister validates a register document and stores it as the
+// tenant's next version. Old versions are kept.
+func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (RegisterVersion, error) {
+	if err := authorize(p, permRegisterWrite); err != nil {
+		return RegisterVersion{}, err
+	}
+	r, err := ParseRegister(src)
+	if err != nil {
+		return RegisterVersion{}, err
+	}
+	doc, err := r.canonicalJSON()
+	if err != nil {
+		return RegisterVersion{}, err
+	}
+	now := s.clock.Now()
+	var rv RegisterVersion
+	err = s.update(ctx, func(tx Tx) error {
+		v, err := tx.RegisterVersionNumber(ctx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		rv = RegisterVersion{Version: v + 1, AppliedAt: now, AppliedBy: p.KeyID, Document: doc, Source: src}
+		if err := tx.PutRegister(ctx, p.Tenant, rv); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return errRetry
+			}
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRegisterApply, Outcome: OutcomeOK, Count: rv.Version}})
+	})
+	return rv, err
+}
+
+// Register returns version v (0: the latest) of the caller's register.
+func (s *Service) Register(ctx context.Context, p Principal, v int) (RegisterVersion, error) {
+	if err := authorize(p, permRegisterRead); err != nil {
+		return RegisterVersion{}, err
+	}
+	if v < 0 {
+		return RegisterVersion{}, Invalid("version", "must be a positive integer")
+	}
+	var rv RegisterVersion
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		rv, err = tx.Register(ctx, p.Tenant, v)
+		return err
+	})
+	return rv, err
+}
