@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -108,6 +109,14 @@ func openCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 			return Checkpoint{}, fmt.Errorf("open checkpoint: signature by key %s+%08x does not match the checkpoint text: %w", v.Name(), v.KeyHash(), ErrSignature)
 		}
 		return Checkpoint{}, fmt.Errorf("open checkpoint: %v: %w", err, ErrMalformed)
+	}
+	for _, sig := range n.Sigs {
+		// base64 decoding ignores the padding bits of the last character, so one
+		// signature has several encodings. Accept only the canonical one: a flipped
+		// bit anywhere in a checkpoint must make it fail.
+		if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
+			return Checkpoint{}, fmt.Errorf("open checkpoint: signature by key %s+%08x is not canonical base64: %w", v.Name(), v.KeyHash(), ErrSignature)
+		}
 	}
 	c, err := parseCheckpoint(n.Text)
 	if err != nil {

@@ -52,7 +52,7 @@ func (r memoryReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
 		if x < 0 || x >= int64(len(r.s.hashes)) {
-			return nil, fmt.Errorf("read stored hash %d of %d: %w", x, len(r.s.hashes), ErrMissing)
+			return nil, fmt.Errorf("memory store: no stored hash %d, %d stored", x, len(r.s.hashes))
 		}
 		out[i] = r.s.hashes[x]
 	}

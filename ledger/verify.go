@@ -130,7 +130,7 @@ func (w *logWalker) add(leaf Leaf) error {
 		if leaf.Index > w.next {
 			return &LogError{Index: w.next, Err: fmt.Errorf("%w: the next entry has index %d", ErrMissing, leaf.Index)}
 		}
-		return &LogError{Index: leaf.Index, Err: fmt.Errorf("%w: index %d again after %d", ErrUnexpected, leaf.Index, w.next-1)}
+		return &LogError{Index: leaf.Index, Err: fmt.Errorf("%w: index %d after index %d", ErrUnexpected, leaf.Index, w.next-1)}
 	}
 	if len(leaf.Record) != RecordSize {
 		if err := w.flush(); err != nil {
@@ -234,7 +234,7 @@ func (w *logWalker) locateReadError(batchErr error) error {
 			err = fmt.Errorf("read %d stored hashes, got %d", len(idx), len(got))
 		}
 		if err != nil {
-			return &LogError{Index: w.start + int64(i), Err: fmt.Errorf("%w: stored hashes: %w", ErrMissing, err)}
+			return &LogError{Index: w.start + int64(i), Err: fmt.Errorf("%w: its stored hashes cannot be read: %w", ErrMissing, err)}
 		}
 		lo = hi
 	}
