@@ -1,0 +1,482 @@
+package pii
+
+import (
+	"net/netip"
+)
+
+// builtin is the recognizer for every type garde knows, in a single pass.
+//
+// Why hand-written: running one regular expression per type means ten or
+// more passes, each at the 2–3 MB/s Go's regexp reaches on alternations,
+// and most of the text is ordinary words. Here one loop classifies each
+// byte with a table and stops only where something could start: a digit
+// run, a '+', an '@', a "://", a colon in a hex run, an upper-case letter.
+// Each trigger validates a small window (checksums, lengths, context
+// words), and then the loop skips past what it has consumed, so each byte
+// is looked at a small constant number of times.
+type builtin struct {
+	fr, en bool
+	want   func(entityType string) bool
+}
+
+// Recognize implements Recognizer.
+func (b *builtin) Recognize(dst []Entity, text string) []Entity {
+	s := scan{b: b, t: text, out: dst}
+	s.run()
+	return s.out
+}
+
+type scan struct {
+	b   *builtin
+	t   string
+	out []Entity
+	buf [96]byte
+}
+
+func (s *scan) emit(typ string, start, end int, score float64) {
+	if !s.b.want(typ) {
+		return
+	}
+	if score > 1 {
+		score = 1
+	}
+	s.out = append(s.out, Entity{Type: typ, Start: start, End: end, Score: score})
+}
+
+func (s *scan) run() {
+	t := s.t
+	for i := 0; i < len(t); {
+		c := t[i]
+		if c < 0x80 {
+			cl := class[c]
+			if cl&cSpace != 0 {
+				i++
+				continue
+			}
+			if cl&cPunct != 0 && c != '+' && c != '(' && c != '<' && c != ':' {
+				i++
+				continue
+			}
+		}
+		next := s.token(i)
+		if next <= i {
+			next = i + 1
+		}
+		i = next
+	}
+}
+
+// Chunk flags.
+const (
+	fAt = 1 << iota
+	fColon
+	fDot
+)
+
+// chunk returns the end of the run of characters that can belong to one
+// e-mail address, URL or IP address, and what it contains.
+func chunk(t string, i int) (end int, flags int) {
+	for end = i; end < len(t); end++ {
+		switch t[end] {
+		case ' ', '\t', '\n', '\r', '<', '>', '"', '(', ')', ',', ';', '{', '}', '|', '\\', '`':
+			return end, flags
+		case '@':
+			flags |= fAt
+		case ':':
+			flags |= fColon
+		case '.':
+			flags |= fDot
+		case 0xC2:
+			if end+1 < len(t) && t[end+1] == 0xA0 {
+				return end, flags
+			}
+		}
+	}
+	return end, flags
+}
+
+func (s *scan) token(i int) int {
+	t := s.t
+	c := t[i]
+	end, flags := chunk(t, i)
+	if flags&fAt != 0 {
+		if j := s.email(i, end); j > 0 {
+			return j
+		}
+	}
+	if flags&(fColon|fDot) != 0 {
+		if j := s.url(i, end, flags); j > 0 {
+			return j
+		}
+		if flags&fColon != 0 && (class[c]&cHex != 0 || c == ':') {
+			if j := s.ipv6(i, end); j > 0 {
+				return j
+			}
+		}
+	}
+	switch {
+	case isDigit(c):
+		return s.number(i)
+	case (c == '+' || c == '(') && i+1 < len(t) && isDigit(t[i+1]):
+		return s.number(i)
+	case c == '+' && i+2 < len(t) && t[i+1] == ' ' && isDigit(t[i+2]):
+		return s.number(i)
+	case c == '<':
+		return placeholderEnd(t, i)
+	case c < 0x80 && !isAlpha(c):
+		return i + 1
+	}
+	if upperAt(t, i) {
+		return s.capital(i)
+	}
+	// Lower-case word: skip it and any digits glued to it ("v1", "x86").
+	j := wordEnd(t, i)
+	for j < len(t) && isAlnum(t[j]) {
+		j++
+	}
+	if j == i {
+		_, n := letterAt(t, i)
+		return i + n
+	}
+	return j
+}
+
+// placeholderEnd skips tokens written by Anonymize ("<EMAIL_ADDRESS>",
+// "<PHONE_NUMBER_3f9a…>") so that scanning anonymised text finds nothing in
+// them.
+func placeholderEnd(t string, i int) int {
+	j := i + 1
+	for j < len(t) && (isUpper(t[j]) || t[j] == '_') {
+		j++
+	}
+	if j == i+1 {
+		return i + 1
+	}
+	for j < len(t) && (isDigit(t[j]) || (t[j] >= 'a' && t[j] <= 'f')) {
+		j++
+	}
+	if j < len(t) && t[j] == '>' {
+		return j + 1
+	}
+	return i + 1
+}
+
+// email validates an address around the first '@' in t[i:end]: a local part
+// of letters, digits and ._%+- not starting or ending with a dot, nor with
+// two dots in a row; a host of at least two labels of letters, digits and
+// hyphens with an alphabetic top-level label, or an IP literal in brackets.
+func (s *scan) email(i, end int) int {
+	t := s.t
+	at := i
+	for at < end && t[at] != '@' {
+		at++
+	}
+	ls := at
+	for ls > i && class[t[ls-1]]&cEmailLocal != 0 {
+		ls--
+	}
+	if ls == at || at-ls > 64 || t[ls] == '.' || t[at-1] == '.' {
+		return 0
+	}
+	for k := ls + 1; k < at; k++ {
+		if t[k] == '.' && t[k-1] == '.' {
+			return 0
+		}
+	}
+	// Host.
+	h := at + 1
+	var he int
+	if h < end && t[h] == '[' {
+		k := h + 1
+		for k < end && t[k] != ']' {
+			k++
+		}
+		if k >= end {
+			return 0
+		}
+		if a, err := netip.ParseAddr(t[h+1 : k]); err != nil || !a.Is4() {
+			return 0
+		}
+		he = k + 1
+	} else {
+		he = h
+		for he < end && class[t[he]]&cHost != 0 {
+			he++
+		}
+		for he > h && (t[he-1] == '.' || t[he-1] == '-') {
+			he--
+		}
+		if he < end && (t[he] == '_' || t[he] == '@') {
+			return 0
+		}
+		if !hostOK(t[h:he], false) {
+			return 0
+		}
+	}
+	score := 0.95
+	if s.ctx(ls, kwEmail) {
+		score = 1
+	}
+	s.emit(EmailAddress, ls, he, score)
+	return he
+}
+
+// hostOK checks a host name: at least two non-empty labels, the last made
+// of letters only and at least two long. loose accepts hyphens at label
+// edges, which browsers do.
+func hostOK(h string, loose bool) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	labels, start := 0, 0
+	for k := 0; k <= len(h); k++ {
+		if k < len(h) && h[k] != '.' {
+			continue
+		}
+		l := h[start:k]
+		if len(l) == 0 || len(l) > 63 {
+			return false
+		}
+		if !loose && (l[0] == '-' || l[len(l)-1] == '-') {
+			return false
+		}
+		labels++
+		if k == len(h) {
+			if len(l) < 2 {
+				return false
+			}
+			for j := 0; j < len(l); j++ {
+				if !isAlpha(l[j]) {
+					return false
+				}
+			}
+		}
+		start = k + 1
+	}
+	return labels >= 2
+}
+
+// url finds a URL starting in t[i:end]: a scheme (http, https, ftp, ws…)
+// and "://", or "www.", or a bare host whose top-level label is a common
+// TLD ("example.fr/contact"). The host is checked, then the path runs to
+// the end of the chunk less trailing punctuation.
+func (s *scan) url(i, end, flags int) int {
+	t := s.t
+	start, h := -1, -1
+	score := 0.0
+	if flags&fColon != 0 {
+		for k := i; k+3 <= end; k++ {
+			if t[k] == ':' && t[k+1] == '/' && t[k+2] == '/' {
+				a := k
+				for a > i && isAlpha(t[a-1]) {
+					a--
+				}
+				switch lowerASCII(t[a:k]) {
+				case "http", "https", "ftp", "ftps", "sftp", "ws", "wss":
+					start, h, score = a, k+3, 0.95
+				}
+				break
+			}
+		}
+	}
+	if start < 0 && end-i > 4 && (t[i] == 'w' || t[i] == 'W') && lowerASCII(t[i:i+4]) == "www." {
+		start, h, score = i, i, 0.85
+	}
+	bare := false
+	if start < 0 {
+		if flags&fDot == 0 || !isAlnum(t[i]) {
+			return 0
+		}
+		start, h, score, bare = i, i, 0.6, true
+	}
+	// Host: name, IPv4, localhost or [IPv6].
+	he := h
+	if he < end && t[he] == '[' {
+		for he < end && t[he] != ']' {
+			he++
+		}
+		if he >= end {
+			return 0
+		}
+		if _, err := netip.ParseAddr(t[h+1 : he]); err != nil {
+			return 0
+		}
+		he++
+	} else {
+		for he < end && class[t[he]]&cHost != 0 {
+			he++
+		}
+		for he > h && t[he-1] == '.' {
+			he--
+		}
+		host := t[h:he]
+		switch {
+		case bare:
+			if !hostOK(host, false) || !commonTLD(host) || (he < end && !isURLStop(t[he])) {
+				return 0
+			}
+		case lowerASCII(host) == "localhost":
+		case isIPv4(host):
+		default:
+			if !hostOK(host, true) {
+				return 0
+			}
+		}
+	}
+	// Port, path, query, fragment.
+	e := he
+	for e < end && class[t[e]]&cURL != 0 {
+		e++
+	}
+	for e > he {
+		switch t[e-1] {
+		case '.', ',', ':', ';', '!', '?', '\'', ')', ']':
+			e--
+			continue
+		}
+		break
+	}
+	if s.ctx(start, kwURL) {
+		score += 0.1
+	}
+	s.emit(URL, start, e, score)
+	return e
+}
+
+func isURLStop(c byte) bool {
+	switch c {
+	case '/', ':', '?', '#', '.', ',', '!', ';', '\'', ')', ']':
+		return true
+	}
+	return false
+}
+
+// lowerASCII lower-cases short ASCII strings without allocating when they
+// are lower-case already, which is the common case.
+func lowerASCII(s string) string {
+	for k := 0; k < len(s); k++ {
+		if isUpper(s[k]) {
+			b := []byte(s)
+			for j := range b {
+				if isUpper(b[j]) {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// commonTLD reports whether the last label of host is a top-level domain
+// common enough that "word.tld" in a chat means a web site; file
+// extensions (pdf, jpg, txt…) are deliberately absent.
+func commonTLD(host string) bool {
+	k := len(host) - 1
+	for k >= 0 && host[k] != '.' {
+		k--
+	}
+	var buf [16]byte
+	tld := host[k+1:]
+	if len(tld) > len(buf) {
+		return false
+	}
+	b := buf[:len(tld)]
+	for j := range b {
+		b[j] = tld[j] | 0x20
+	}
+	_, ok := tlds[string(b)]
+	return ok
+}
+
+var tlds = setOf("com org net edu gov int mil fr uk de eu be ch ca us lu es it nl pt at ie dk se no fi pl cz gr ro hu " +
+	"io co ai app dev ly ms si sa au nz jp cn in br ru me tv fm info biz shop store online site tech cloud academy aws " +
+	"gouv asso paris bzh re gp mq nc pf yt ma tn dz sn ci cm ")
+
+func setOf(words string) map[string]struct{} {
+	m := make(map[string]struct{})
+	start := -1
+	for k := 0; k <= len(words); k++ {
+		if k == len(words) || words[k] == ' ' {
+			if start >= 0 {
+				m[words[start:k]] = struct{}{}
+			}
+			start = -1
+		} else if start < 0 {
+			start = k
+		}
+	}
+	return m
+}
+
+func isIPv4(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
+}
+
+// ipv6 validates a run of hex digits, colons and dots with at least two
+// colons as an IPv6 address. Times ("10:30:00") and MAC addresses fail
+// the parse.
+func (s *scan) ipv6(i, end int) int {
+	t := s.t
+	e, colons := i, 0
+	for e < end && (class[t[e]]&cHex != 0 || t[e] == ':' || t[e] == '.') {
+		if t[e] == ':' {
+			colons++
+		}
+		e++
+	}
+	if e < end && t[e] != '/' && t[e] != '%' && class[t[e]]&(cPunct) == 0 {
+		return 0 // glued to a letter: not an address
+	}
+	for e > i && t[e-1] == '.' {
+		e--
+	}
+	if colons < 2 {
+		return 0
+	}
+	a, err := netip.ParseAddr(t[i:e])
+	if err != nil || !a.Is6() {
+		return 0
+	}
+	if wordCharBefore(t, i) {
+		return 0
+	}
+	score := 0.85
+	if s.ctx(i, kwIP) {
+		score = 1
+	}
+	s.emit(IPAddress, i, e, score)
+	return e
+}
+
+// ctx reports whether one of the keywords occurs in the 48 bytes before i.
+func (s *scan) ctx(i int, kw []string) bool {
+	return hasKeyword(before(&s.buf, s.t, i, 48), kw)
+}
+
+// ctxNear reports whether one of the keywords occurs in the n bytes before
+// i.
+func (s *scan) ctxNear(i, n int, kw []string) bool {
+	return hasKeyword(before(&s.buf, s.t, i, n), kw)
+}
+
+// Context keywords, folded (lower case, no accents). They raise the score of
+// a candidate of their type when they occur just before it.
+var (
+	kwEmail    = []string{"email", "e-mail", "mail", "courriel", "adresse electronique", "adresse mail"}
+	kwURL      = []string{"site", "lien", "link", "url", "page", "website"}
+	kwIP       = []string{"ip", "ipv4", "ipv6", "adresse ip", "ip address", "address", "adresse", "serveur", "server"}
+	kwPhone    = []string{"tel", "tel.", "telephone", "phone", "portable", "mobile", "cell", "appeler", "appelez", "rappeler", "rappelez", "joindre", "numero", "number", "fax", "whatsapp", "sms", "call", "contact", "joignable", "reach"}
+	kwCard     = []string{"carte", "card", "cb", "visa", "mastercard", "amex", "credit", "debit", "paiement", "payment", "bancaire"}
+	kwNIR      = []string{"securite sociale", "secu", "nir", "insee", "carte vitale", "social security", "numero ss", "n ss", "no ss"}
+	kwSIREN    = []string{"siren", "siret", "rcs", "entreprise", "societe", "company", "immatriculee", "immatriculation", "sas", "sarl", "eurl", "sa", "auto-entrepreneur", "micro-entreprise", "kbis"}
+	kwTVA      = []string{"tva", "vat", "intracommunautaire", "intra-communautaire"}
+	kwPassport = []string{"passeport", "passport"}
+	kwIDCard   = []string{"carte d'identite", "carte nationale d'identite", "cni", "piece d'identite", "identity card", "id card", "carte d identite", "national id"}
+	kwPlate    = []string{"immatriculation", "immatriculee", "immat", "plaque", "vehicule", "voiture", "auto", "moto", "license plate", "licence plate", "registration", "car", "plate"}
+	kwBirth    = []string{"ne le", "nee le", "ne(e) le", "ne en", "nee en", "naissance", "nee", "date of birth", "birth date", "birthdate", "date de naiss", "born", "dob", "d.o.b", "birthday", "anniversaire", "ddn"}
+	// kwNotPII marks numbers that are references, not personal data: an
+	// order number that happens to pass a phone or SIREN check.
+	kwNotPII = []string{"commande", "order", "no", "n", "num", "ref", "ref.", "reference", "suivi", "tracking", "colis", "parcel", "facture", "invoice", "ticket", "dossier", "case", "transaction", "version", "build", "article", "sku", "code produit", "lot", "serie", "serial", "montant", "prix", "total", "eur", "euros", "usd", "price", "amount", "page", "chapitre", "#"}
+)

@@ -1,0 +1,82 @@
+package pii
+
+// SpecialHints reports which special categories of data (GDPR Art. 9) the
+// words of text hint at. It is deliberately a word list: a hint asks a
+// human or a stricter rule to look, it does not prove anything, and a
+// list is auditable. Words are matched whole, folded (lower case, no
+// accents), in French and English.
+func SpecialHints(text string) Special {
+	var f Special
+	var buf [64]byte
+	for i := 0; i < len(text); {
+		ok, n := letterAt(text, i)
+		if !ok {
+			i += n
+			continue
+		}
+		e := wordEnd(text, i)
+		if e-i >= 2 && e-i <= 32 {
+			if k := foldWord(&buf, text[i:e]); k != nil {
+				f |= specialWords[string(k)]
+			}
+		}
+		i = e
+	}
+	return f
+}
+
+var specialWords = map[string]Special{}
+
+func init() {
+	add := func(f Special, words string) {
+		for w := range setOf(collapse(words)) {
+			specialWords[w] |= f
+		}
+	}
+	add(Health, `sante malade maladie maladies malades diabete diabetique cancer cancers tumeur chimio
+		chimiotherapie hopital hospitalise hospitalisee hospitalisation medecin medecins docteur
+		ordonnance traitement medicament medicaments enceinte grossesse depression depressif
+		depressive handicap handicape handicapee invalidite vih sida seropositif seropositive
+		allergie allergique asthme epilepsie alzheimer parkinson autisme autiste psychiatre
+		psychiatrique therapie arret maladie chirurgie operation insuline avc infarctus covid
+		health illness sick disease diabetes diabetic tumour tumor chemo chemotherapy hospital
+		hospitalized hospitalised doctor prescription medication medicine pregnant pregnancy
+		depressed disability disabled hiv aids allergy allergic asthma epilepsy psychiatrist
+		therapy surgery insulin stroke`)
+	add(Religion, `religion religieux religieuse musulman musulmane musulmans islam islamique mosquee
+		chretien chretienne catholique protestant protestante eglise juif juive juifs judaisme
+		synagogue bouddhiste bouddhisme hindou hindouisme sikh athee ramadan halal casher kasher
+		careme priere pretre imam rabbin
+		religious muslim muslims islamic mosque christian catholic protestant church jew jewish
+		judaism buddhist buddhism hindu atheist kosher prayer priest rabbi`)
+	add(PoliticalOpinion, `politique politiques militant militante electeur electrice
+		socialiste communiste ecologiste republicain republicaine gaulliste anarchiste
+		manifestation manifestant
+		political politics activist voter leftist socialist communist republican democrat
+		democrats conservative liberal labour tory protest`)
+	add(SexualOrientation, `gay gays lesbienne lesbiennes homosexuel homosexuelle bisexuel bisexuelle
+		lgbt lgbtq lgbtqia queer transgenre pacse
+		lesbian lesbians homosexual bisexual transgender`)
+	add(UnionMembership, `syndicat syndicats syndique syndiquee syndical syndicale cgt cfdt cftc
+		cfe cgc unsa sud
+		unionized unionised syndicalist`)
+}
+
+// collapse turns white space runs into single spaces for setOf.
+func collapse(s string) string {
+	b := make([]byte, 0, len(s))
+	sp := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' || c == '\n' || c == '\t' {
+			if !sp {
+				b = append(b, ' ')
+			}
+			sp = true
+			continue
+		}
+		sp = false
+		b = append(b, c)
+	}
+	return string(b)
+}
