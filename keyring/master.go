@@ -50,6 +50,9 @@ type FileKeys struct {
 	mu      sync.RWMutex
 	file    masterFile
 	sealers map[uint32]*Sealer
+	// info identifies the file as last read: every write replaces it by
+	// rename, so a new inode means a new version of the file.
+	info os.FileInfo
 }
 
 // LoadOrCreateFile opens the master key file at path, creating it with one
@@ -130,6 +133,9 @@ func (fk *FileKeys) load() error {
 		return fmt.Errorf("current version %d is missing or retired", fk.file.Current)
 	}
 	fk.sealers = sealers
+	if fi, err := os.Stat(fk.path); err == nil {
+		fk.info = fi
+	}
 	return nil
 }
 
@@ -172,21 +178,67 @@ func (fk *FileKeys) write(create bool) error {
 	return nil
 }
 
-// Current returns the sealer of the current master key version.
+// Current returns the sealer of the current master key version. If the
+// file changed since it was read (another process rotated or retired a
+// version), it is read again first.
 func (fk *FileKeys) Current() *Sealer {
+	if fi, err := os.Stat(fk.path); err == nil {
+		fk.mu.RLock()
+		changed := fk.info == nil || !os.SameFile(fi, fk.info) || !fi.ModTime().Equal(fk.info.ModTime())
+		fk.mu.RUnlock()
+		if changed {
+			// On failure keep serving with the versions already loaded.
+			_ = fk.reload()
+		}
+	}
 	fk.mu.RLock()
 	defer fk.mu.RUnlock()
 	return fk.sealers[fk.file.Current]
 }
 
-// Version returns the sealer of master key version v.
+// Version returns the sealer of master key version v. A version this
+// process has not seen is looked up again in the file, so that a rotation
+// done by `garde keys rotate` reaches a running server.
 func (fk *FileKeys) Version(v uint32) (*Sealer, error) {
+	fk.mu.RLock()
+	s := fk.sealers[v]
+	fk.mu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
+	if err := fk.reload(); err != nil {
+		return nil, err
+	}
 	fk.mu.RLock()
 	defer fk.mu.RUnlock()
 	if s := fk.sealers[v]; s != nil {
 		return s, nil
 	}
 	return nil, fmt.Errorf("master key version %d: %w", v, ErrUnknownVersion)
+}
+
+// reload reads the key file again.
+func (fk *FileKeys) reload() error {
+	if err := CheckPrivate(fk.path); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(fk.path)
+	if err != nil {
+		return fmt.Errorf("read master key file: %w", err)
+	}
+	fk.mu.Lock()
+	defer fk.mu.Unlock()
+	old := fk.file
+	fk.file = masterFile{}
+	if err := json.Unmarshal(b, &fk.file); err != nil {
+		fk.file = old
+		return fmt.Errorf("master key file %s: %w", fk.path, err)
+	}
+	if err := fk.load(); err != nil {
+		fk.file = old
+		return fmt.Errorf("master key file %s: %w", fk.path, err)
+	}
+	return nil
 }
 
 // Versions lists the usable (not retired) versions, oldest first.

@@ -1,0 +1,149 @@
+// Command garde runs the privacy layer and administers it.
+//
+//	garde serve                      run the HTTP API (SQLite under ./garde-data)
+//	garde tenant create NAME         create a tenant and print its first admin key
+//	garde operator key               create an operator credential
+//	garde register apply FILE        apply a register of processing through the API
+//	garde keys rotate                rotate the master key or a tenant key
+//	garde scan [FILE...]             find personal data in text
+//
+// Every flag can also be set with a GARDE_* environment variable
+// (--data-dir ↔ GARDE_DATA_DIR); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "garde:", err)
+			}
+			os.Exit(2)
+		}
+		var ec exitCode
+		if errors.As(err, &ec) {
+			fmt.Fprintln(os.Stderr, "garde:", ec.err)
+			os.Exit(ec.code)
+		}
+		fmt.Fprintln(os.Stderr, "garde:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// exitCode carries a specific exit status.
+type exitCode struct {
+	code int
+	err  error
+}
+
+func (e exitCode) Error() string { return e.err.Error() }
+
+const usage = `garde — the privacy layer
+
+Usage:
+  garde serve [flags]                        run the HTTP API
+  garde tenant create NAME [--json]          create a tenant; prints its first admin key once
+  garde operator key [--json]                create an operator credential (creates tenants over the API)
+  garde register apply FILE --server URL --key KEY
+                                             apply a register of processing
+  garde keys rotate [--tenant ID]            rotate the master key (default) or a tenant key
+  garde scan [flags] [FILE...]               find personal data in text (stdin by default)
+
+Every command that works on the data takes --data-dir (default ./garde-data).
+Every flag has an environment variable: --data-dir is GARDE_DATA_DIR.
+Run 'garde COMMAND -h' for a command's flags.
+`
+
+// run is main without the process: arguments, environment and streams are
+// parameters, so tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"a command is required"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "tenant":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usageError{"usage: garde tenant create NAME [--data-dir DIR] [--json]"}
+		}
+		return runTenantCreate(ctx, rest[1:], getenv, stdout, stderr)
+	case "operator":
+		if len(rest) == 0 || rest[0] != "key" {
+			return usageError{"usage: garde operator key [--data-dir DIR] [--json]"}
+		}
+		return runOperatorKey(ctx, rest[1:], getenv, stdout, stderr)
+	case "register":
+		if len(rest) == 0 || rest[0] != "apply" {
+			return usageError{"usage: garde register apply FILE --server URL --key KEY"}
+		}
+		return runRegisterApply(ctx, rest[1:], getenv, stdout, stderr)
+	case "keys":
+		if len(rest) == 0 || rest[0] != "rotate" {
+			return usageError{"usage: garde keys rotate [--tenant ID] [--data-dir DIR]"}
+		}
+		return runKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+	case "scan":
+		return runScan(ctx, rest, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its GARDE_* variable, and returns the positional arguments.
+// Flags may come before or after positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "GARDE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = usageError{fmt.Sprintf("%s=%q: %v", env, v, e)}
+			}
+		}
+	})
+	return positional, err
+}

@@ -1,0 +1,72 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/garde-privacy/garde"
+)
+
+// Route is one entry of the API surface.
+type Route struct {
+	Method  string
+	Pattern string
+	// Roles may call the route; an empty list means no credential is
+	// needed (health, metrics, the API description).
+	Roles    []garde.Role
+	Summary  string
+	Request  string // schema of the body, in the OpenAPI components
+	Response string // schema of the success body
+	Status   int    // success status
+	Query    []Param
+	handler  func(http.ResponseWriter, *http.Request) error
+}
+
+// Param is a query parameter.
+type Param struct {
+	Name, Type, Description string
+	Required                bool
+}
+
+var (
+	operator = []garde.Role{garde.RoleOperator}
+	admin    = []garde.Role{garde.RoleAdmin}
+	oversee  = []garde.Role{garde.RoleAdmin, garde.RoleDPO}
+	readers  = []garde.Role{garde.RoleService, garde.RoleDPO}
+	anyone   = []garde.Role{garde.RoleAdmin, garde.RoleDPO, garde.RoleService}
+	service  = []garde.Role{garde.RoleService}
+)
+
+// routeTable is the whole HTTP surface of garde, in one place.
+func (s *Server) routeTable() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/healthz", Summary: "Liveness: the process answers.", Response: "Health", Status: 200, handler: s.healthz},
+		{Method: "GET", Pattern: "/readyz", Summary: "Readiness: the database answers.", Response: "Health", Status: 200, handler: s.readyz},
+		{Method: "GET", Pattern: "/openapi.json", Summary: "This API description (OpenAPI 3.1).", Status: 200, handler: s.openapi},
+		{Method: "GET", Pattern: "/metrics", Summary: "Prometheus metrics (no personal data, no tenant labels).", Status: 200, handler: s.metricsHandler},
+
+		{Method: "POST", Pattern: "/v1/tenants", Roles: operator, Summary: "Create a tenant and its first admin key (shown once).", Request: "TenantCreate", Response: "TenantCreated", Status: 201, handler: s.createTenant},
+		{Method: "POST", Pattern: "/v1/keys", Roles: admin, Summary: "Create an API key in the caller's tenant (shown once).", Request: "KeyCreate", Response: "KeyCreated", Status: 201, handler: s.createKey},
+		{Method: "GET", Pattern: "/v1/keys", Roles: admin, Summary: "List the tenant's API keys (ids, roles, dates; never secrets).", Response: "KeyList", Status: 200, handler: s.listKeys},
+		{Method: "DELETE", Pattern: "/v1/keys/{id}", Roles: admin, Summary: "Revoke an API key.", Status: 204, handler: s.revokeKey},
+
+		{Method: "PUT", Pattern: "/v1/register", Roles: admin, Summary: "Apply a new version of the register of processing (YAML or JSON).", Request: "Register", Response: "RegisterVersion", Status: 201, handler: s.putRegister},
+		{Method: "GET", Pattern: "/v1/register", Roles: anyone, Summary: "The register of processing: latest, or ?version=N.", Response: "RegisterVersion", Status: 200,
+			Query: []Param{{Name: "version", Type: "integer", Description: "version to return (default: latest)"}}, handler: s.getRegister},
+
+		{Method: "POST", Pattern: "/v1/messages", Roles: service, Summary: "Ingest one message, sealed under its subject's key.", Request: "MessageIn", Response: "Message", Status: 201, handler: s.postMessage},
+		{Method: "POST", Pattern: "/v1/messages:batch", Roles: service, Summary: "Ingest many messages, all or nothing.", Request: "MessageBatch", Response: "MessageList", Status: 201, handler: s.postMessages},
+		{Method: "GET", Pattern: "/v1/subjects/{subject}/messages", Roles: readers, Summary: "A subject's messages collected for a purpose, decrypted.", Response: "MessageList", Status: 200,
+			Query: []Param{{Name: "purpose", Type: "string", Description: "the purpose the read serves; must be in the register", Required: true}}, handler: s.subjectMessages},
+
+		{Method: "GET", Pattern: "/v1/audit", Roles: oversee, Summary: "The tenant's audit trail.", Response: "AuditList", Status: 200,
+			Query: []Param{
+				{Name: "since", Type: "string", Description: "RFC 3339 time, inclusive"},
+				{Name: "until", Type: "string", Description: "RFC 3339 time, exclusive"},
+				{Name: "action", Type: "string", Description: "e.g. message.read"},
+				{Name: "actor", Type: "string", Description: "API key id"},
+				{Name: "purpose", Type: "string", Description: "purpose id"},
+				{Name: "after", Type: "integer", Description: "return events after this sequence number (paging)"},
+				{Name: "limit", Type: "integer", Description: "at most this many events (max 1000)"},
+			}, handler: s.audit},
+	}
+}
