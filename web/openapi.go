@@ -14,9 +14,9 @@ import (
 
 type obj = map[string]any
 
-func str(desc string) obj  { return obj{"type": "string", "description": desc} }
-func ref(name string) obj  { return obj{"$ref": "#/components/schemas/" + name} }
-func arr(items obj) obj    { return obj{"type": "array", "items": items} }
+func str(desc string) obj { return obj{"type": "string", "description": desc} }
+func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
+func arr(items obj) obj   { return obj{"type": "array", "items": items} }
 func object(props obj, required ...string) obj {
 	o := obj{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
@@ -92,7 +92,7 @@ var schemas = obj{
 		"description": "RFC 9457 problem details",
 		"properties": obj{
 			"type": str("urn:garde:problem:<kind>"), "title": str(""), "status": obj{"type": "integer"}, "detail": str(""),
-			"code": str("reason code for refusals: purpose_not_in_register, category_not_allowed, no_consent"),
+			"code":       str("reason code for refusals: purpose_not_in_register, category_not_allowed, no_consent"),
 			"errors":     arr(object(obj{"field": str("path of the field, e.g. purposes[1].legal_basis"), "message": str("")})),
 			"request_id": str(""),
 		},
