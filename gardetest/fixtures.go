@@ -17,7 +17,7 @@ import (
 // that takes free text, email and phone, and a consent purpose.
 const ExampleRegister = `
 controller: {name: Example SAS, address: "1 rue de la Paix, 75002 Paris", contact: privacy@example.com}
-dpo: {name: Jeanne Martin, email: dpo@example.com}
+dpo: {name: Camille Durand, email: dpo@example.com}
 region: eu-west-3
 purposes:
   - id: answer_support_request

@@ -38,7 +38,7 @@ var (
 
 // routeTable is the whole HTTP surface of garde, in one place.
 func (s *Server) routeTable() []Route {
-	return []Route{
+	core := []Route{
 		{Method: "GET", Pattern: "/healthz", Summary: "Liveness: the process answers.", Response: "Health", Status: 200, handler: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Summary: "Readiness: the database answers.", Response: "Health", Status: 200, handler: s.readyz},
 		{Method: "GET", Pattern: "/openapi.json", Summary: "This API description (OpenAPI 3.1).", Status: 200, handler: s.openapi},
@@ -69,4 +69,10 @@ func (s *Server) routeTable() []Route {
 				{Name: "limit", Type: "integer", Description: "at most this many events (max 1000)"},
 			}, handler: s.audit},
 	}
+	// Each capability adds its routes from its own file.
+	var all []Route
+	for _, part := range [][]Route{core, s.consentRoutes()} {
+		all = append(all, part...)
+	}
+	return all
 }

@@ -16,18 +16,19 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
-	"github.com/garde-privacy/garde/sqlite"
 	"github.com/garde-privacy/garde/web"
 )
 
 // dataFlags are the flags of every command that opens the data directory.
 type dataFlags struct {
+	db         string
 	dataDir    string
 	keyFile    string
 	sqliteSync string
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.db, "db", "", "database: a postgres:// URL, or empty for SQLite in --data-dir")
 	fs.StringVar(&d.dataDir, "data-dir", "./garde-data", "directory holding the SQLite database and, by default, the master key")
 	fs.StringVar(&d.keyFile, "key-file", "", "master key file (default DATA-DIR/master.key); created with mode 0600 on first run")
 	fs.StringVar(&d.sqliteSync, "sqlite-sync", "NORMAL", "SQLite synchronous mode: NORMAL (survives a process crash) or FULL (also survives power loss)")
@@ -35,7 +36,7 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 
 // open opens the data directory: the master key (created on first use)
 // and the database.
-func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service, *sqlite.DB, *keyring.FileKeys, error) {
+func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service, garde.Store, *keyring.FileKeys, error) {
 	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -50,7 +51,7 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 	if created {
 		fmt.Fprintf(stderr, "garde: created a new master key in %s (mode 0600). Back it up apart from the database: without it nothing can be read.\n", keyFile)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(d.dataDir, "garde.db"), sqlite.Options{Synchronous: d.sqliteSync})
+	db, err := openStore(ctx, d.db, d.dataDir, d.sqliteSync)
 	if err != nil {
 		return nil, nil, nil, err
 	}
