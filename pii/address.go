@@ -79,9 +79,42 @@ func (s *scan) address(start, numEnd int) int {
 	if end == 0 {
 		return 0
 	}
+	// Directional suffix: "Avenue NW".
+	if m := spaceAt(t, end); m > 0 {
+		switch p := end + m; {
+		case p+2 <= len(t) && (t[p:p+2] == "NW" || t[p:p+2] == "NE" || t[p:p+2] == "SW" || t[p:p+2] == "SE") && !wordCharAt(t, p+2):
+			end = p + 2
+		}
+	}
 	end, score := s.addressTail(end)
-	s.emit(Location, start, end, score)
+	s.emit(Location, unitBefore(t, start), end, score)
 	return end
+}
+
+// unitBefore extends an address back over "Flat 3, " or "Apt 4B ".
+func unitBefore(t string, start int) int {
+	k := start
+	for k > 0 && (t[k-1] == ' ' || t[k-1] == ',') && start-k < 2 {
+		k--
+	}
+	e := k
+	for k > 0 && isAlnum(t[k-1]) {
+		k--
+	}
+	if k == e || !isDigit(t[k]) {
+		return start
+	}
+	n := 0
+	for k > 0 && t[k-1] == ' ' && n < 1 {
+		k--
+		n++
+	}
+	we := k
+	k = wordStart(t, we)
+	if k == we || lookup(t[k:we])&wUnit == 0 {
+		return start
+	}
+	return k
 }
 
 // streetName reads the name after a French street type: capitalised words,
@@ -158,7 +191,7 @@ func (s *scan) addressTail(end int) (int, float64) {
 	}
 	// French postcode and city.
 	if k+5 <= len(t) && allDigits(t[k:k+5]) && !wordCharAt(t, k+5) {
-		if e := s.postcodeCity(k, k+5, 0); e > 0 {
+		if e := s.postcodeCity(k, k+5, false); e > 0 {
 			return e, 0.95
 		}
 	}
@@ -197,6 +230,13 @@ func (s *scan) addressTail(end int) (int, float64) {
 			break
 		}
 	}
+	// A lone city closing the sentence: "…, Apt 4, Leeds."
+	if k > end && t[end] == ',' && upperAt(t, k) {
+		we := nameWordEnd(t, k)
+		if we > k && (we == len(t) || t[we] == '.' || t[we] == '\n') && lookup(t[k:we])&wStop == 0 {
+			return we, score
+		}
+	}
 	// UK postcode straight after the street.
 	if q := ukPostcode(t, k); q > 0 && !wordCharAt(t, q) {
 		return q, 0.95
@@ -220,13 +260,16 @@ func skipAddrSep(t string, k int) int {
 // start..end: one to four capitalised words, joined by hyphens or spaces,
 // with an optional "Cedex" and number. The postcode must name a
 // department (01–95, 97, 98, or 20 for Corsica).
-func (s *scan) postcodeCity(start, end int, _ float64) int {
+func (s *scan) postcodeCity(start, end int, comma bool) int {
 	t := s.t
 	dep := int(t[start]-'0')*10 + int(t[start+1]-'0')
 	if dep < 1 || dep > 98 || dep == 96 {
 		return 0
 	}
 	k := end
+	if comma && k < len(t) && t[k] == ',' {
+		k++
+	}
 	n := spaceAt(t, k)
 	if n == 0 || !upperAt(t, k+n) {
 		return 0

@@ -109,7 +109,10 @@ func (s *scan) token(i int) int {
 			return j
 		}
 		if flags&fColon != 0 && (class[c]&cHex != 0 || c == ':') {
-			if j := s.ipv6(i, end); j > 0 {
+			if j := s.ipv6(i, end); j != 0 {
+				if j < 0 {
+					return -j // a hex-and-colon run that is no address: skip it
+				}
 				return j
 			}
 		}
@@ -117,7 +120,11 @@ func (s *scan) token(i int) int {
 	switch {
 	case isDigit(c):
 		return s.number(i)
-	case (c == '+' || c == '(') && i+1 < len(t) && isDigit(t[i+1]):
+	case c == '+' && !wordCharBefore(t, i) && i+1 < len(t) && isDigit(t[i+1]):
+		return s.number(i)
+	case c == '(' && i+1 < len(t) && isDigit(t[i+1]):
+		return s.number(i)
+	case c == '(' && i+2 < len(t) && t[i+1] == '+' && isDigit(t[i+2]):
 		return s.number(i)
 	case c == '+' && i+2 < len(t) && t[i+1] == ' ' && isDigit(t[i+2]):
 		return s.number(i)
@@ -284,7 +291,7 @@ func (s *scan) url(i, end, flags int) int {
 	}
 	bare := false
 	if start < 0 {
-		if flags&fDot == 0 || !isAlnum(t[i]) {
+		if flags&fDot == 0 || !isAlnum(t[i]) || (i > 0 && (t[i-1] == '/' || t[i-1] == ':' || t[i-1] == '@' || t[i-1] == '.')) {
 			return 0
 		}
 		start, h, score, bare = i, i, 0.6, true
@@ -416,7 +423,8 @@ func isIPv4(s string) bool {
 
 // ipv6 validates a run of hex digits, colons and dots with at least two
 // colons as an IPv6 address. Times ("10:30:00") and MAC addresses fail
-// the parse.
+// the parse. It returns the end of the address, or minus the end of a run
+// that looked like one and must be skipped whole, or 0.
 func (s *scan) ipv6(i, end int) int {
 	t := s.t
 	e, colons := i, 0
@@ -436,10 +444,10 @@ func (s *scan) ipv6(i, end int) int {
 		return 0
 	}
 	a, err := netip.ParseAddr(t[i:e])
-	if err != nil || !a.Is6() {
-		return 0
-	}
-	if wordCharBefore(t, i) {
+	if err != nil || !a.Is6() || wordCharBefore(t, i) {
+		if colons >= 3 {
+			return -e
+		}
 		return 0
 	}
 	score := 0.85
@@ -468,6 +476,9 @@ var (
 	kwURL      = []string{"site", "lien", "link", "url", "page", "website"}
 	kwIP       = []string{"ip", "ipv4", "ipv6", "adresse ip", "ip address", "address", "adresse", "serveur", "server"}
 	kwPhone    = []string{"tel", "tel.", "telephone", "phone", "portable", "mobile", "cell", "appeler", "appelez", "rappeler", "rappelez", "joindre", "numero", "number", "fax", "whatsapp", "sms", "call", "contact", "joignable", "reach"}
+	// kwPhoneStrict names a phone number outright, for numbers no numbering
+	// plan validates.
+	kwPhoneStrict = []string{"tel", "tel.", "telephone", "phone", "portable", "mobile", "cell", "appeler", "appelez", "call", "fax", "whatsapp", "sms", "joindre", "reach me", "joignable"}
 	kwCard     = []string{"carte", "card", "cb", "visa", "mastercard", "amex", "credit", "debit", "paiement", "payment", "bancaire"}
 	kwNIR      = []string{"securite sociale", "secu", "nir", "insee", "carte vitale", "social security", "numero ss", "n ss", "no ss"}
 	kwSIREN    = []string{"siren", "siret", "rcs", "entreprise", "societe", "company", "immatriculee", "immatriculation", "sas", "sarl", "eurl", "sa", "auto-entrepreneur", "micro-entreprise", "kbis"}
@@ -476,6 +487,8 @@ var (
 	kwIDCard   = []string{"carte d'identite", "carte nationale d'identite", "cni", "piece d'identite", "identity card", "id card", "carte d identite", "national id"}
 	kwPlate    = []string{"immatriculation", "immatriculee", "immat", "plaque", "vehicule", "voiture", "auto", "moto", "license plate", "licence plate", "registration", "car", "plate"}
 	kwBirth    = []string{"ne le", "nee le", "ne(e) le", "ne en", "nee en", "naissance", "nee", "date of birth", "birth date", "birthdate", "date de naiss", "born", "dob", "d.o.b", "birthday", "anniversaire", "ddn"}
+	kwVersion  = []string{"version", "v", "build", "firmware", "release", "mise a jour", "maj", "update", "patch", "upgrade", "logiciel", "software", "app"}
+	kwPostcode = []string{"code postal", "cp", "postcode", "post code", "zip", "zip code"}
 	// kwNotPII marks numbers that are references, not personal data: an
 	// order number that happens to pass a phone or SIREN check.
 	kwNotPII = []string{"commande", "order", "no", "n", "num", "ref", "ref.", "reference", "suivi", "tracking", "colis", "parcel", "facture", "invoice", "ticket", "dossier", "case", "transaction", "version", "build", "article", "sku", "code produit", "lot", "serie", "serial", "montant", "prix", "total", "eur", "euros", "usd", "price", "amount", "page", "chapitre", "#"}

@@ -69,6 +69,7 @@ func init() {
 		}
 		file.Close()
 	}
+	addWords(wFirst, `rose grace hope joy faith will may june april mark bill art guy max don pat sue`)
 	addWords(wAmbig, `rose grace hope joy faith will may june april august mark bill art guy max don pat sue
 		pierre marine claire ambre lou jade camille dominique noel rene paris china georgia virginia
 		long young king white green black brown gray grey rice hunt ward bell cook wood stone fox price
@@ -106,7 +107,7 @@ func init() {
 	addWords(wGreet, `bonjour bonsoir salut coucou hello hi hey dear cher chere greetings allo`)
 	addWords(wClose, `cordialement regards thanks thank merci cheers sincerely salutations amicalement bisous
 		bises respectueusement best wishes yours love`)
-	addWords(wIntro, `appelle appele appelles name nom is est signe signed`)
+	addWords(wIntro, `appelle appele appelles name nom is est signe signed nee`)
 	addWords(wWeak, `suis am m ici c this`)
 	addWords(wMonthEN, `january february march april may june july august september october november december
 		jan feb mar apr jun jul aug sep sept oct nov dec`)

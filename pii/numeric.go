@@ -20,6 +20,9 @@ type digitRun struct {
 // collect reads the digit run starting at i.
 func collect(t string, i int, r *digitRun) {
 	j := i
+	if t[j] == '(' && j+1 < len(t) && t[j+1] == '+' {
+		j++ // "(+45) 12 34 56 78"
+	}
 	if t[j] == '+' {
 		r.plus = true
 		j++
@@ -60,9 +63,12 @@ func collect(t string, i int, r *digitRun) {
 		if n := spaceAt(t, p); n > 0 {
 			p += n
 			sep = ' '
-		} else if p < len(t) && (t[p] == '.' || t[p] == '-' || t[p] == '/') && sep == 0 {
+		}
+		if p < len(t) && (t[p] == '.' || t[p] == '-' || t[p] == '/') {
+			// "0176 - 123", "176/ 123": a mark with spaces counts as the mark.
 			sep = t[p]
 			p++
+			p += spaceAt(t, p)
 		}
 		if p < len(t) && t[p] == '(' {
 			p++
@@ -160,6 +166,13 @@ func (s *scan) number(i int) int {
 			return j
 		}
 	}
+	// Nothing starts here. Skip a long run whole, so that part of a number
+	// failing its checksum (a NIR with a wrong key) is never read as
+	// something else (a phone number in its middle); after a short one,
+	// look again from the next group ("23 8 Wressle Road").
+	if r.nd >= 9 {
+		return r.gPos[r.ng-1]
+	}
 	return end0
 }
 
@@ -177,9 +190,13 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 	nd := r.gEnd[k-1]
 	end := r.gPos[k-1]
 	d := r.d[:nd]
-	// The number must end on a boundary: "0612345678abc" is not a phone.
+	// The number must end on a boundary: "0612345678abc" is not a phone,
+	// but "986.291.2294x751" is one with an extension.
+	ext := end
 	if end < len(t) && isAlpha(t[end]) {
-		return 0
+		if ext = extension(t, end); ext == end {
+			return 0
+		}
 	}
 	if end+1 < len(t) && (t[end] == '.' || t[end] == ',') && isDigit(t[end+1]) {
 		return 0 // a longer decimal or dotted number
@@ -191,7 +208,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 				return end // dotted quad that is no address: consume it
 			}
 		}
-		if s.ctxNear(start, 20, []string{"version", "v", "build", "firmware", "release"}) {
+		if s.ctxNear(start, 24, kwVersion) {
 			return end
 		}
 		score := 0.85
@@ -211,16 +228,28 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		}
 	}
 	if r.plus || (nd > 2 && d[0] == '0' && d[1] == '0') {
-		if r.seps(k, " .-") {
+		if r.seps(k, " .-/") {
 			if score := s.intlPhone(r, d); score > 0 {
-				s.emit(PhoneNumber, s.phoneStart(start), end, score)
+				if s.ctx(start, kwPhone) {
+					score = 1
+				}
+				end = extension(t, end)
+				s.emit(PhoneNumber, start, end, score)
 				return end
 			}
 		}
+		if k == r.ng && nd >= 8 && nd <= 15 && s.ctxNear(start, 32, kwPhoneStrict) {
+			s.emit(PhoneNumber, start, end, 0.55)
+			return end
+		}
 		return 0
 	}
+	if ext != end {
+		return 0 // only phone numbers have extensions
+	}
 	// Cards: 13–19 digits in groups of four (Amex 4-6-5) or unbroken.
-	if nd >= 13 && nd <= 19 && r.seps(k, " -") && cardIIN(d) && luhn(d) {
+	whole := k == r.ng
+	if whole && nd >= 13 && nd <= 19 && r.seps(k, " -") && cardIIN(d) && luhn(d) {
 		score := 0.85
 		if s.ctx(start, kwCard) {
 			score = 1
@@ -229,7 +258,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		return end
 	}
 	// NIR: 15 characters, spaces allowed.
-	if nd == 15 && r.seps(k, " .") && nirValid(d) {
+	if whole && nd == 15 && r.seps(k, " .") && nirValid(d) {
 		score := 0.9
 		if s.ctx(start, kwNIR) {
 			score = 1
@@ -238,7 +267,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		return end
 	}
 	// SIRET and SIREN: Luhn; formatted 3-3-3(-5) or preceded by a keyword.
-	if (nd == 14 && siretValid(d)) || (nd == 9 && sirenValid(d)) {
+	if whole && ((nd == 14 && siretValid(d)) || (nd == 9 && sirenValid(d))) {
 		if r.seps(k, " .") {
 			typ := FRSIREN
 			if nd == 14 {
@@ -269,12 +298,21 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 			} else if negCtx() {
 				return 0
 			}
+			end = extension(t, end)
 			s.emit(PhoneNumber, start, end, score)
 			return end
 		}
 	}
+	// Any other run of 7–15 digits right after "phone", "tél"… is a phone
+	// number the numbering plans do not know (yet, or abroad): the writer
+	// said what it is.
+	if whole && nd >= 7 && nd <= 15 && r.seps(k, " .-") && !negCtx() && s.ctxNear(start, 32, kwPhoneStrict) {
+		end = extension(t, end)
+		s.emit(PhoneNumber, start, end, 0.55)
+		return end
+	}
 	// Old ID card: 12 digits, only with an ID-card keyword.
-	if nd == 12 && r.seps(k, " ") && s.ctx(start, kwIDCard) {
+	if whole && nd == 12 && r.seps(k, " ") && s.ctx(start, kwIDCard) {
 		s.emit(FRIDCard, start, end, 0.85)
 		return end
 	}
@@ -285,10 +323,6 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 	}
 	return 0
 }
-
-// phoneStart includes an opening parenthesis of "(541) 754-3010" only
-// when it closes: the run started after it.
-func (s *scan) phoneStart(start int) int { return start }
 
 func validDate(r *digitRun) bool {
 	a, b, c := r.groupLen(0), r.groupLen(1), r.groupLen(2)
@@ -410,8 +444,16 @@ func (s *scan) afterSingle(r *digitRun, start, end int) int {
 		}
 	}
 	if nd == 5 {
-		if j := s.postcodeCity(start, end, 0.65); j > 0 {
+		if j := s.postcodeCity(start, end, false); j > 0 {
 			s.emit(Location, start, j, 0.65)
+			return j
+		}
+		if s.ctxNear(start, 24, kwPostcode) {
+			j := s.postcodeCity(start, end, true)
+			if j == 0 {
+				j = end
+			}
+			s.emit(Location, start, j, 0.8)
 			return j
 		}
 	}
@@ -478,4 +520,36 @@ func allUpperAlnum(s string) bool {
 		}
 	}
 	return digits > 0 && digits < len(s)
+}
+
+// extension returns the end of a phone extension written after the number
+// ending at end ("x751", " ext 44", " ext. 12"), or end.
+func extension(t string, end int) int {
+	k := end
+	if k < len(t) && t[k] == ' ' {
+		k++
+	}
+	w := k
+	for k < len(t) && isAlpha(t[k]) && k-w < 4 {
+		k++
+	}
+	switch lowerASCII(t[w:k]) {
+	case "x", "ext", "poste":
+	default:
+		return end
+	}
+	if k < len(t) && t[k] == '.' {
+		k++
+	}
+	if k < len(t) && t[k] == ' ' {
+		k++
+	}
+	d := k
+	for k < len(t) && isDigit(t[k]) && k-d < 6 {
+		k++
+	}
+	if k == d || wordCharAt(t, k) {
+		return end
+	}
+	return k
 }
