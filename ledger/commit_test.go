@@ -142,3 +142,35 @@ func mustRead(t *testing.T, r tlog.HashReader, lo, hi int64) []tlog.Hash {
 	}
 	return h
 }
+
+// TestMemoryStoreConcurrent appends and proves at once; run with -race.
+func TestMemoryStoreConcurrent(t *testing.T) {
+	s := new(ledger.MemoryStore)
+	record, _ := ledger.Commit(testSalt(0), []byte("event"))
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			for range 200 {
+				if _, err := s.Append(record); err != nil {
+					done <- err
+					return
+				}
+				if size := s.Size(); size > 0 {
+					if _, err := ledger.ProveInclusion(size-1, size, s); err != nil {
+						done <- err
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Size(); got != 800 {
+		t.Errorf("Size() = %d after 800 appends", got)
+	}
+}
