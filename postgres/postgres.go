@@ -1,0 +1,347 @@
+// Package postgres stores garde's data in PostgreSQL (pgx, pgxpool): the
+// production backend, shared by any number of stateless garde nodes.
+//
+// Read-write transactions are SERIALIZABLE, so that a use case sees the
+// same semantics as on SQLite, where one writer runs at a time: two nodes
+// rotating a tenant key, or creating the same subject, cannot both succeed
+// on a stale read. Serialization failures and deadlocks are retried by
+// running the transaction function again, as are transactions cut by a
+// lost connection (a database failover) before they reached COMMIT. A
+// COMMIT whose outcome is unknown is never retried.
+//
+// Read-only transactions are REPEATABLE READ: one consistent snapshot,
+// never a serialization failure.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a garde store on a PostgreSQL database.
+type DB struct {
+	pool     *pgxpool.Pool
+	retryFor time.Duration
+}
+
+var _ garde.Store = (*DB)(nil)
+
+// Options tune the store.
+type Options struct {
+	// Schema, when set, is the only schema on the search path: garde's
+	// tables live there. It must exist. Tests use one schema each.
+	Schema string
+	// MaxConns bounds the pool (default: pgxpool's, or pool_max_conns in
+	// the URL).
+	MaxConns int32
+	// RetryFor bounds how long a transaction is retried after
+	// serialization failures, deadlocks and lost connections (default 30s:
+	// long enough to ride out a failover of pg_auto_failover or Patroni).
+	// Negative disables retries.
+	RetryFor time.Duration
+	// NoMigrate opens the database without applying pending migrations:
+	// for nodes that must not change the schema, when `garde migrate` is
+	// run as a separate deployment step. Open then fails if the schema is
+	// behind.
+	NoMigrate bool
+}
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string; several hosts may be listed, with target_session_attrs=read-write
+// to find the primary) and applies pending migrations.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may repeat the URL, password included.
+		return nil, errors.New("postgres: invalid connection string")
+	}
+	if opts.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "garde"
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	// After a failover every idle connection points at a dead or demoted
+	// server: ping a connection that sat idle before handing it out.
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > time.Second }
+	cfg.PingTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool, retryFor: opts.RetryFor}
+	if db.retryFor == 0 {
+		db.retryFor = 30 * time.Second
+	}
+	if opts.NoMigrate {
+		v, err := db.Version(ctx)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if n := len(migrationNames()); v < n {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: schema version %d, this garde needs %d: run garde migrate", v, n)
+		}
+		return db, nil
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Pool is the connection pool, for tools and benchmarks that need raw
+// access (never for business logic).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres ping: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in a serializable read-write transaction, retried as the
+// package documentation says.
+func (db *DB) Update(ctx context.Context, fn func(garde.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
+}
+
+// View runs fn in a read-only transaction on one snapshot.
+func (db *DB) View(ctx context.Context, fn func(garde.Tx) error) error {
+	return db.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) error) error {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		err := db.attempt(ctx, opts, fn)
+		if err == nil || !errors.Is(err, errRetryable) || db.retryFor < 0 || time.Since(start) > db.retryFor || ctx.Err() != nil {
+			return err
+		}
+		// Exponential backoff from 2ms to 1s, with full jitter so that
+		// nodes that collided do not collide again.
+		d := min(time.Second, 2*time.Millisecond<<min(attempt, 10))
+		d = time.Duration(rand.Int64N(int64(d))) + time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(d):
+		}
+	}
+}
+
+// errRetryable marks a transaction that certainly did not commit and may
+// be run again.
+var errRetryable = errors.New("transaction may be retried")
+
+type retryable struct{ err error }
+
+func (e retryable) Error() string   { return e.err.Error() }
+func (e retryable) Unwrap() []error { return []error{e.err, errRetryable} }
+
+func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) error) error {
+	ptx, err := db.pool.BeginTx(ctx, opts)
+	if err != nil {
+		// Nothing was done yet: always safe to try again, if the failure
+		// is one that time may cure.
+		err = translate(fmt.Errorf("begin: %w", err))
+		if ctx.Err() == nil && (transient(err) || connectionLost(err)) {
+			return retryable{err}
+		}
+		return err
+	}
+	t := &tx{tx: ptx}
+	if err := fn(t); err != nil {
+		// A transaction rolled back by the server (serialization failure,
+		// deadlock) or cut by a lost connection did not commit: run it
+		// again. The rollback of a lost connection fails; ignore that.
+		lost := ptx.Conn().IsClosed()
+		ptx.Rollback(context.WithoutCancel(ctx))
+		if ctx.Err() == nil && (transient(err) || lost || connectionLost(err)) {
+			return retryable{err}
+		}
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		err = translate(fmt.Errorf("commit: %w", err))
+		// A serialization failure at commit is a certain rollback. A lost
+		// connection here leaves the outcome unknown: not retried.
+		if transient(err) {
+			return retryable{err}
+		}
+		return err
+	}
+	return nil
+}
+
+// SQLSTATE codes garde acts on.
+const (
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeCheckViolation       = "23514"
+	codeNotNullViolation     = "23502"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeReadOnlyTransaction  = "25006"
+	codeAdminShutdown        = "57P01"
+	codeCrashShutdown        = "57P02"
+	codeCannotConnectNow     = "57P03"
+	codeTooManyConnections   = "53300"
+)
+
+// transient reports a server-side rollback that a new attempt may avoid.
+func transient(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case codeSerializationFailure, codeDeadlockDetected:
+		return true
+	}
+	return false
+}
+
+// connectionLost reports an error of the connection rather than of the
+// statement: the server is down, restarting, or no longer the primary.
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeReadOnlyTransaction, codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections:
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08") // connection_exception
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || pgconn.SafeToRetry(err)
+}
+
+// translate maps SQLSTATE codes (never message texts) to garde's error
+// kinds. The driver's message is kept for operators, but pgx's Detail
+// (which may quote a row's values) is never part of Error().
+func translate(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case codeUniqueViolation:
+		return fmt.Errorf("%w: %w", garde.ErrConflict, err)
+	case codeForeignKeyViolation, codeCheckViolation, codeNotNullViolation:
+		return fmt.Errorf("%w: %w", garde.ErrInvalid, err)
+	}
+	return err
+}
+
+func migrationNames() []string {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	slices.Sort(names)
+	return names
+}
+
+// migrationLock is the first key of the session advisory lock held while
+// migrating; the second is a hash of the schema, so that tests migrating
+// their own schemas in parallel do not wait for each other.
+const migrationLock = 0x67617264 // "gard"
+
+// Version is the schema version: the highest applied migration, 0 for an
+// empty database.
+func (db *DB) Version(ctx context.Context) (int, error) {
+	var v int
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Migrate applies every embedded migration not yet applied, each in its own
+// transaction together with its row in schema_migrations, under an
+// advisory lock so that nodes starting together migrate once. It returns
+// the versions it applied.
+func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, migrationLock); err != nil {
+		return nil, fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, hashtext(current_schema()))`, migrationLock)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	names := migrationNames()
+	if current > len(names) {
+		return nil, fmt.Errorf("database schema version %d is newer than this garde (%d): upgrade garde", current, len(names))
+	}
+	var applied []int
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: name must start with its number", base)
+		}
+		if v <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return applied, err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, v, base)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", base, err)
+		}
+		applied = append(applied, v)
+	}
+	return applied, nil
+}

@@ -1,0 +1,341 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/jackc/pgx/v5"
+)
+
+// tx implements garde.Tx. Every statement names its tenant, and every
+// insert that can hit a unique key uses ON CONFLICT DO NOTHING and reports
+// garde.ErrConflict itself: unlike a unique violation, that leaves the
+// transaction usable, as it is on SQLite, so a use case may go on after a
+// conflict.
+type tx struct {
+	tx pgx.Tx
+}
+
+func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
+	if _, err := t.tx.Exec(ctx, q, args...); err != nil {
+		return translate(fmt.Errorf("%s: %w", what, err))
+	}
+	return nil
+}
+
+// insert runs an INSERT … ON CONFLICT DO NOTHING and turns "no row
+// inserted" into ErrConflict.
+func (t *tx) insert(ctx context.Context, what string, want int64, q string, args ...any) error {
+	tag, err := t.tx.Exec(ctx, q, args...)
+	if err != nil {
+		return translate(fmt.Errorf("%s: %w", what, err))
+	}
+	if tag.RowsAffected() != want {
+		return garde.Errorf(garde.ErrConflict, "%s: already exists", what)
+	}
+	return nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return garde.Errorf(garde.ErrNotFound, "%s not found", what)
+	}
+	return translate(fmt.Errorf("%s: %w", what, err))
+}
+
+// utc normalises a time read from timestamptz, which pgx returns in the
+// local zone.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func (t *tx) CreateTenant(ctx context.Context, tn garde.Tenant) error {
+	return t.insert(ctx, "create tenant", 1, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		string(tn.ID), tn.Name, tn.CreatedAt)
+}
+
+func (t *tx) Tenant(ctx context.Context, id garde.TenantID) (garde.Tenant, error) {
+	var tn garde.Tenant
+	err := t.tx.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, string(id)).Scan(&tn.ID, &tn.Name, &tn.CreatedAt)
+	if err != nil {
+		return garde.Tenant{}, notFound(err, "tenant")
+	}
+	tn.CreatedAt = utc(tn.CreatedAt)
+	return tn, nil
+}
+
+// collect reads every row with scan, translating errors.
+func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, translate(fmt.Errorf("%s: %w", what, err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, translate(fmt.Errorf("%s: %w", what, err))
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("%s: %w", what, err))
+	}
+	return out, nil
+}
+
+func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
+	return collect(rows, err, "tenants", func(r pgx.Rows) (garde.Tenant, error) {
+		var tn garde.Tenant
+		err := r.Scan(&tn.ID, &tn.Name, &tn.CreatedAt)
+		tn.CreatedAt = utc(tn.CreatedAt)
+		return tn, err
+	})
+}
+
+func (t *tx) PutTenantKey(ctx context.Context, k garde.TenantKey) error {
+	return t.exec(ctx, "put tenant key", `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
+		string(k.Tenant), k.Kind, int64(k.Version), k.Wrapped, int64(k.MasterVersion), k.CreatedAt)
+}
+
+func (t *tx) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.TenantKey, error) {
+	rows, err := t.tx.Query(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = $1 ORDER BY kind, version`, string(tenant))
+	return collect(rows, err, "tenant keys", func(r pgx.Rows) (garde.TenantKey, error) {
+		k := garde.TenantKey{Tenant: tenant}
+		var v, mv int64
+		err := r.Scan(&k.Kind, &v, &k.Wrapped, &mv, &k.CreatedAt)
+		k.Version, k.MasterVersion, k.CreatedAt = uint32(v), uint32(mv), utc(k.CreatedAt)
+		return k, err
+	})
+}
+
+func (t *tx) CreateAPIKey(ctx context.Context, k garde.APIKey) error {
+	var revoked *time.Time
+	if !k.RevokedAt.IsZero() {
+		revoked = &k.RevokedAt
+	}
+	return t.insert(ctx, "create api key", 1, `INSERT INTO api_keys (tenant_id, id, prefix, hash, role, created_at, created_by, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		string(k.Tenant), k.ID, k.Prefix, k.Hash, string(k.Role), k.CreatedAt, k.CreatedBy, revoked)
+}
+
+const apiKeyColumns = `tenant_id, id, prefix, hash, role, created_at, created_by, revoked_at`
+
+func scanAPIKey(s pgx.Row) (garde.APIKey, error) {
+	var k garde.APIKey
+	var tenant, role string
+	var revoked *time.Time
+	if err := s.Scan(&tenant, &k.ID, &k.Prefix, &k.Hash, &role, &k.CreatedAt, &k.CreatedBy, &revoked); err != nil {
+		return garde.APIKey{}, err
+	}
+	k.Tenant, k.Role, k.CreatedAt = garde.TenantID(tenant), garde.Role(role), utc(k.CreatedAt)
+	if revoked != nil {
+		k.RevokedAt = utc(*revoked)
+	}
+	return k, nil
+}
+
+func (t *tx) APIKeyByPrefix(ctx context.Context, prefix string) (garde.APIKey, error) {
+	k, err := scanAPIKey(t.tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = $1`, prefix))
+	if err != nil {
+		return garde.APIKey{}, notFound(err, "api key")
+	}
+	return k, nil
+}
+
+func (t *tx) APIKeys(ctx context.Context, tenant garde.TenantID) ([]garde.APIKey, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 ORDER BY id`, string(tenant))
+	return collect(rows, err, "api keys", func(r pgx.Rows) (garde.APIKey, error) { return scanAPIKey(r) })
+}
+
+func (t *tx) RevokeAPIKey(ctx context.Context, tenant garde.TenantID, id string, at time.Time) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE tenant_id = $2 AND id = $3`, at, string(tenant), id)
+	if err != nil {
+		return translate(fmt.Errorf("revoke api key: %w", err))
+	}
+	if tag.RowsAffected() == 0 {
+		return garde.Errorf(garde.ErrNotFound, "api key %s not found", id)
+	}
+	return nil
+}
+
+func (t *tx) PutRegister(ctx context.Context, tenant garde.TenantID, r garde.RegisterVersion) error {
+	return t.insert(ctx, "put register", 1, `INSERT INTO registers (tenant_id, version, applied_at, applied_by, document, source)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		string(tenant), r.Version, r.AppliedAt, r.AppliedBy, r.Document, r.Source)
+}
+
+func (t *tx) Register(ctx context.Context, tenant garde.TenantID, v int) (garde.RegisterVersion, error) {
+	q := `SELECT version, applied_at, applied_by, document, source FROM registers WHERE tenant_id = $1 AND version = $2`
+	args := []any{string(tenant), v}
+	if v == 0 {
+		q = `SELECT version, applied_at, applied_by, document, source FROM registers WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
+		args = args[:1]
+	}
+	var r garde.RegisterVersion
+	if err := t.tx.QueryRow(ctx, q, args...).Scan(&r.Version, &r.AppliedAt, &r.AppliedBy, &r.Document, &r.Source); err != nil {
+		return garde.RegisterVersion{}, notFound(err, "register version")
+	}
+	r.AppliedAt = utc(r.AppliedAt)
+	return r, nil
+}
+
+func (t *tx) RegisterVersionNumber(ctx context.Context, tenant garde.TenantID) (int, error) {
+	var v int
+	if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM registers WHERE tenant_id = $1`, string(tenant)).Scan(&v); err != nil {
+		return 0, translate(fmt.Errorf("register version: %w", err))
+	}
+	return v, nil
+}
+
+const subjectColumns = `tenant_id, id, blind_index, sealed_ref, wrapped_key, key_version, created_at`
+
+func scanSubject(s pgx.Row) (garde.SubjectRecord, error) {
+	var r garde.SubjectRecord
+	var tenant string
+	var v int64
+	if err := s.Scan(&tenant, &r.ID, &r.Index, &r.SealedRef, &r.WrappedKey, &v, &r.CreatedAt); err != nil {
+		return garde.SubjectRecord{}, err
+	}
+	r.Tenant, r.KeyVersion, r.CreatedAt = garde.TenantID(tenant), uint32(v), utc(r.CreatedAt)
+	return r, nil
+}
+
+func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []byte) (garde.SubjectRecord, error) {
+	r, err := scanSubject(t.tx.QueryRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND blind_index = $2`, string(tenant), index))
+	if err != nil {
+		return garde.SubjectRecord{}, notFound(err, "subject")
+	}
+	return r, nil
+}
+
+func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
+	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, int64(r.KeyVersion), r.CreatedAt)
+}
+
+func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, string(tenant), after, limit)
+	return collect(rows, err, "subjects", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
+}
+
+func (t *tx) UpdateSubjectKey(ctx context.Context, tenant garde.TenantID, id string, wrapped []byte, version uint32) error {
+	return t.exec(ctx, "update subject key", `UPDATE subjects SET wrapped_key = $1, key_version = $2 WHERE tenant_id = $3 AND id = $4 AND wrapped_key IS NOT NULL`,
+		wrapped, int64(version), string(tenant), id)
+}
+
+func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id string) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE subjects SET wrapped_key = NULL, sealed_ref = NULL WHERE tenant_id = $1 AND id = $2`, string(tenant), id)
+	if err != nil {
+		return translate(fmt.Errorf("destroy subject key: %w", err))
+	}
+	if tag.RowsAffected() == 0 {
+		return garde.Errorf(garde.ErrNotFound, "subject %s not found", id)
+	}
+	return nil
+}
+
+// InsertMessages inserts the batch in one statement (arrays unnested
+// server-side: one round trip whatever the batch size).
+func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	n := len(ms)
+	tenants, ids, subjects, purposes, channels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	created, expires := make([]time.Time, n), make([]time.Time, n)
+	texts, fields := make([][]byte, n), make([][]byte, n)
+	for i, m := range ms {
+		tenants[i], ids[i], subjects[i], purposes[i], channels[i] = string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel
+		created[i], expires[i], texts[i], fields[i] = m.CreatedAt, m.ExpiresAt, m.SealedText, m.SealedFields
+	}
+	return t.insert(ctx, "insert messages", int64(n), `INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[])
+		ON CONFLICT DO NOTHING`,
+		tenants, ids, subjects, purposes, channels, created, expires, texts, fields)
+}
+
+func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields FROM messages
+		WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 ORDER BY id`, string(tenant), subjectID, purpose)
+	return collect(rows, err, "messages", func(r pgx.Rows) (garde.Message, error) {
+		m := garde.Message{Tenant: tenant, SubjectID: subjectID, Purpose: purpose}
+		err := r.Scan(&m.ID, &m.Channel, &m.CreatedAt, &m.ExpiresAt, &m.SealedText, &m.SealedFields)
+		m.CreatedAt, m.ExpiresAt = utc(m.CreatedAt), utc(m.ExpiresAt)
+		return m, err
+	})
+}
+
+// auditLock is the first key of the transaction advisory lock that
+// serialises audit appends per tenant (the second is a hash of the tenant
+// id), so that seq order is commit order within a tenant.
+const auditLock = 0x61756474 // "audt"
+
+// lockTenants takes the advisory lock of each tenant, in one order, so
+// that two transactions locking the same tenants cannot deadlock.
+func (t *tx) lockTenants(ctx context.Context, what string, class int32, tenants []string) error {
+	tenants = slices.Clone(tenants)
+	slices.Sort(tenants)
+	tenants = slices.Compact(tenants)
+	return t.exec(ctx, what, `SELECT pg_advisory_xact_lock($1, hashtext(t)) FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n`, class, tenants)
+}
+
+func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	tenants, actors, actions, purposes, refs, outcomes, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ats, counts := make([]time.Time, n), make([]int64, n)
+	for i, e := range events {
+		tenants[i], actors[i], actions[i], purposes[i], refs[i], outcomes[i], reasons[i] = string(e.Tenant), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Reason
+		ats[i], counts[i] = e.At, int64(e.Count)
+	}
+	if err := t.lockTenants(ctx, "append audit", auditLock, tenants); err != nil {
+		return err
+	}
+	// WITH ORDINALITY … ORDER BY keeps the events' order in their seqs.
+	return t.exec(ctx, "append audit", `INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason)
+		SELECT tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
+			WITH ORDINALITY AS e(tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason, n)
+		ORDER BY n`,
+		tenants, ats, actors, actions, purposes, refs, outcomes, counts, reasons)
+}
+
+func (t *tx) Audit(ctx context.Context, tenant garde.TenantID, f garde.AuditFilter) ([]garde.AuditEvent, error) {
+	var where strings.Builder
+	where.WriteString(`tenant_id = $1 AND seq > $2`)
+	args := []any{string(tenant), f.AfterSeq}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !f.Since.IsZero() {
+		where.WriteString(` AND at >= ` + arg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where.WriteString(` AND at < ` + arg(f.Until))
+	}
+	for _, c := range []struct{ col, v string }{{"action", f.Action}, {"actor", f.Actor}, {"purpose", f.Purpose}} {
+		if c.v != "" {
+			where.WriteString(` AND ` + c.col + ` = ` + arg(c.v))
+		}
+	}
+	limit := arg(f.Limit)
+	rows, err := t.tx.Query(ctx, `SELECT seq, at, actor, action, purpose, subject_ref, outcome, count, reason FROM audit WHERE `+where.String()+` ORDER BY seq LIMIT `+limit, args...)
+	return collect(rows, err, "audit", func(r pgx.Rows) (garde.AuditEvent, error) {
+		e := garde.AuditEvent{Tenant: tenant}
+		var count int64
+		err := r.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.Purpose, &e.SubjectRef, &e.Outcome, &count, &e.Reason)
+		e.At, e.Count = utc(e.At), int(count)
+		return e, err
+	})
+}
