@@ -110,16 +110,19 @@ func TestOpenCheckpointCosigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws, _ := note.NewSigner(wskey)
-	n, err := note.Open(msg, note.VerifierList())
+	_, err = note.Open(msg, note.VerifierList())
 	var unverified *note.UnverifiedNoteError
 	if !errors.As(err, &unverified) {
 		t.Fatalf("note.Open = %v", err)
 	}
-	n = unverified.Note
+	n := unverified.Note
 	n.Sigs, n.UnverifiedSigs = n.UnverifiedSigs, nil
 	cosigned, err := note.Sign(n, ws)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.Count(string(cosigned), "\n— "); got != 2 {
+		t.Fatalf("cosigned checkpoint has %d signatures, want 2:\n%s", got, cosigned)
 	}
 	if _, err := ledger.OpenCheckpoint(cosigned, l.vkey); err != nil {
 		t.Errorf("OpenCheckpoint(cosigned) = %v", err)

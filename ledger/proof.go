@@ -52,7 +52,8 @@ func ProveConsistency(oldSize, newSize int64, r tlog.HashReader) (tlog.TreeProof
 // VerifyConsistency checks that p proves that the tree described by newer extends the tree
 // described by older: every leaf older committed to is still there, unchanged, in the same
 // place. Both must be checkpoints of the same log. This is what makes a rewrite visible to
-// anyone who kept an old checkpoint.
+// anyone who kept an old checkpoint. Like [VerifyInclusion], it trusts older and newer as
+// given: open them with [OpenCheckpoint] first.
 func VerifyConsistency(older, newer Checkpoint, p tlog.TreeProof) error {
 	if older.Origin != newer.Origin {
 		return fmt.Errorf("verify consistency: checkpoints of logs %q and %q: %w", older.Origin, newer.Origin, ErrProof)

@@ -67,7 +67,8 @@ const verifyBatch = 4096
 // index where the sequence first differs from what was appended. A checkpoint must match
 // the root recomputed at its size; this catches the one rewrite stored hashes cannot, where
 // the leaves and all the hashes above them were rewritten together. Memory stays at
-// O(log n) plus one batch, so a log of any size can be checked.
+// O(log n) plus one batch, so a log of any size can be checked; records are not retained
+// after they are yielded, so the caller may reuse a buffer.
 func VerifyLog(leaves iter.Seq2[Leaf, error], hashes tlog.HashReader, checkpoints [][]byte, verifierKey string) (LogSummary, error) {
 	v, err := note.NewVerifier(verifierKey)
 	if err != nil {
