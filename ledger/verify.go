@@ -54,7 +54,8 @@ type LogSummary struct {
 }
 
 // verifyBatch is how many leaves' stored hashes VerifyLog reads at once: large enough that
-// a database answers few queries, small enough to keep memory flat.
+// a database answers few queries, small enough to keep memory flat. Each read asks for a
+// sorted, contiguous range of stored-hash indexes, about two per leaf.
 const verifyBatch = 4096
 
 // VerifyLog checks a whole log, as `garde verify ledger` does, and names the first bad
