@@ -66,6 +66,33 @@ type Options struct {
 // string; several hosts may be listed, with target_session_attrs=read-write
 // to find the primary) and applies pending migrations.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	db, err := Connect(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.NoMigrate {
+		v, err := db.Version(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if n := LatestVersion(); v < n {
+			db.Close()
+			return nil, fmt.Errorf("postgres: schema version %d, this garde needs %d: run garde migrate", v, n)
+		}
+		return db, nil
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect opens the pool without touching the schema, for `garde migrate`
+// and tools. Connections are made lazily: Connect does not fail when the
+// server is down.
+func Connect(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may repeat the URL, password included.
@@ -92,24 +119,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if db.retryFor == 0 {
 		db.retryFor = 30 * time.Second
 	}
-	if opts.NoMigrate {
-		v, err := db.Version(ctx)
-		if err != nil {
-			pool.Close()
-			return nil, err
-		}
-		if n := len(migrationNames()); v < n {
-			pool.Close()
-			return nil, fmt.Errorf("postgres: schema version %d, this garde needs %d: run garde migrate", v, n)
-		}
-		return db, nil
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
 	return db, nil
 }
+
+// LatestVersion is the schema version this build migrates to.
+func LatestVersion() int { return len(migrationNames()) }
 
 // Pool is the connection pool, for tools and benchmarks that need raw
 // access (never for business logic).

@@ -216,6 +216,14 @@ func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []
 	return r, nil
 }
 
+func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectRecord, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND blind_index = ANY($2::bytea[])`, string(tenant), indexes)
+	return collect(rows, err, "subjects by index", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
+}
+
 func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
 	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, int64(r.KeyVersion), r.CreatedAt)
