@@ -59,7 +59,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "temp_store(MEMORY)"} {
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "temp_store(MEMORY)", "wal_autocheckpoint(8192)"} {
 			q.Add("_pragma", p)
 		}
 		return "file:" + path + "?" + q.Encode() + extra
@@ -110,7 +110,9 @@ func (db *DB) Version(ctx context.Context) (int, error) {
 }
 
 // migrate applies each embedded migration newer than PRAGMA user_version,
-// each in its own transaction together with the version bump.
+// each in its own transaction together with the version bump. A
+// migration's version is the number its file name starts with
+// (0002_consent.sql is version 2); numbers must increase and never change.
 func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -121,11 +123,14 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this garde (%d): upgrade garde", current, len(names))
-	}
-	for i, name := range names {
-		v := i + 1
+	last := 0
+	for _, name := range names {
+		num, _, _ := strings.Cut(strings.TrimPrefix(name, "migrations/"), "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= last {
+			return fmt.Errorf("migration %s: file names must start with increasing numbers", name)
+		}
+		last = v
 		if v <= current {
 			continue
 		}
@@ -148,6 +153,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+	}
+	if current > last {
+		return fmt.Errorf("database schema version %d is newer than this garde (%d): upgrade garde", current, last)
 	}
 	return nil
 }

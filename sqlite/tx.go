@@ -222,6 +222,41 @@ func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []
 	return r, nil
 }
 
+func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectRecord, error) {
+	var out []garde.SubjectRecord
+	for start := 0; start < len(indexes); start += insertChunk {
+		chunk := indexes[start:min(start+insertChunk, len(indexes))]
+		s, err := t.stmt(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = ? AND blind_index IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`)
+		if err != nil {
+			return nil, translate(err)
+		}
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, string(tenant))
+		for _, idx := range chunk {
+			args = append(args, idx)
+		}
+		rows, err := s.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for rows.Next() {
+			r, err := scanSubject(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
 	return t.exec(ctx, "create subject", `INSERT INTO subjects (`+subjectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, r.KeyVersion, micros(r.CreatedAt))
@@ -260,17 +295,40 @@ func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id st
 	return nil
 }
 
-func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
-	s, err := t.stmt(ctx, `INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return translate(err)
-	}
-	for _, m := range ms {
-		if _, err := s.ExecContext(ctx, string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel, micros(m.CreatedAt), micros(m.ExpiresAt), m.SealedText, m.SealedFields); err != nil {
-			return translate(fmt.Errorf("insert message: %w", err))
+// insertChunk is how many rows one multi-row INSERT carries: one statement
+// per chunk instead of per row divides the per-statement cost of the
+// driver, which dominates batch ingest.
+const insertChunk = 64
+
+// multiInsert inserts rows in chunks with prepared multi-row statements.
+func (t *tx) multiInsert(ctx context.Context, what, head string, cols, n int, args func(i int, dst []any) []any) error {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	var buf []any
+	for start := 0; start < n; start += insertChunk {
+		end := min(start+insertChunk, n)
+		q := head + strings.Repeat(row+", ", end-start-1) + row
+		st, err := t.stmt(ctx, q)
+		if err != nil {
+			return translate(fmt.Errorf("%s: %w", what, err))
+		}
+		buf = buf[:0]
+		for i := start; i < end; i++ {
+			buf = args(i, buf)
+		}
+		if _, err := st.ExecContext(ctx, buf...); err != nil {
+			return translate(fmt.Errorf("%s: %w", what, err))
 		}
 	}
 	return nil
+}
+
+func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
+	return t.multiInsert(ctx, "insert messages",
+		`INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields) VALUES `, 9, len(ms),
+		func(i int, dst []any) []any {
+			m := ms[i]
+			return append(dst, string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel, micros(m.CreatedAt), micros(m.ExpiresAt), m.SealedText, m.SealedFields)
+		})
 }
 
 func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
@@ -294,16 +352,12 @@ func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, pur
 }
 
 func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
-	s, err := t.stmt(ctx, `INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return translate(err)
-	}
-	for _, e := range events {
-		if _, err := s.ExecContext(ctx, string(e.Tenant), micros(e.At), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Count, e.Reason); err != nil {
-			return translate(fmt.Errorf("append audit: %w", err))
-		}
-	}
-	return nil
+	return t.multiInsert(ctx, "append audit",
+		`INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES `, 9, len(events),
+		func(i int, dst []any) []any {
+			e := events[i]
+			return append(dst, string(e.Tenant), micros(e.At), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Count, e.Reason)
+		})
 }
 
 func (t *tx) Audit(ctx context.Context, tenant garde.TenantID, f garde.AuditFilter) ([]garde.AuditEvent, error) {
