@@ -22,6 +22,7 @@ type builtin struct {
 // Recognize implements Recognizer.
 func (b *builtin) Recognize(dst []Entity, text string) []Entity {
 	s := scan{b: b, t: text, out: dst}
+	s.win.pos = -1
 	s.run()
 	return s.out
 }
@@ -30,7 +31,7 @@ type scan struct {
 	b   *builtin
 	t   string
 	out []Entity
-	buf [96]byte
+	win ctxWindow // context before the last candidate, computed once
 }
 
 func (s *scan) emit(typ string, start, end int, score float64) {
@@ -98,6 +99,20 @@ func chunk(t string, i int) (end int, flags int) {
 func (s *scan) token(i int) int {
 	t := s.t
 	c := t[i]
+	// Fast path for the common case, a plain ASCII word followed by a space
+	// or a comma: it cannot hold an address, a URL or an IP.
+	if isAlpha(c) {
+		j := i + 1
+		for j < len(t) && isAlpha(t[j]) {
+			j++
+		}
+		if j == len(t) || t[j] == ' ' || t[j] == ',' || t[j] == '\n' || t[j] == '\'' || t[j] == '?' || t[j] == '!' {
+			if isUpper(c) {
+				return s.capital(i)
+			}
+			return j
+		}
+	}
 	end, flags := chunk(t, i)
 	if flags&fAt != 0 {
 		if j := s.email(i, end); j > 0 {
@@ -458,38 +473,3 @@ func (s *scan) ipv6(i, end int) int {
 	return e
 }
 
-// ctx reports whether one of the keywords occurs in the 48 bytes before i.
-func (s *scan) ctx(i int, kw []string) bool {
-	return hasKeyword(before(&s.buf, s.t, i, 48), kw)
-}
-
-// ctxNear reports whether one of the keywords occurs in the n bytes before
-// i.
-func (s *scan) ctxNear(i, n int, kw []string) bool {
-	return hasKeyword(before(&s.buf, s.t, i, n), kw)
-}
-
-// Context keywords, folded (lower case, no accents). They raise the score of
-// a candidate of their type when they occur just before it.
-var (
-	kwEmail    = []string{"email", "e-mail", "mail", "courriel", "adresse electronique", "adresse mail"}
-	kwURL      = []string{"site", "lien", "link", "url", "page", "website"}
-	kwIP       = []string{"ip", "ipv4", "ipv6", "adresse ip", "ip address", "address", "adresse", "serveur", "server"}
-	kwPhone    = []string{"tel", "tel.", "telephone", "phone", "portable", "mobile", "cell", "appeler", "appelez", "rappeler", "rappelez", "joindre", "numero", "number", "fax", "whatsapp", "sms", "call", "contact", "joignable", "reach"}
-	// kwPhoneStrict names a phone number outright, for numbers no numbering
-	// plan validates.
-	kwPhoneStrict = []string{"tel", "tel.", "telephone", "phone", "portable", "mobile", "cell", "appeler", "appelez", "call", "fax", "whatsapp", "sms", "joindre", "reach me", "joignable"}
-	kwCard     = []string{"carte", "card", "cb", "visa", "mastercard", "amex", "credit", "debit", "paiement", "payment", "bancaire"}
-	kwNIR      = []string{"securite sociale", "secu", "nir", "insee", "carte vitale", "social security", "numero ss", "n ss", "no ss"}
-	kwSIREN    = []string{"siren", "siret", "rcs", "entreprise", "societe", "company", "immatriculee", "immatriculation", "sas", "sarl", "eurl", "sa", "auto-entrepreneur", "micro-entreprise", "kbis"}
-	kwTVA      = []string{"tva", "vat", "intracommunautaire", "intra-communautaire"}
-	kwPassport = []string{"passeport", "passport"}
-	kwIDCard   = []string{"carte d'identite", "carte nationale d'identite", "cni", "piece d'identite", "identity card", "id card", "carte d identite", "national id"}
-	kwPlate    = []string{"immatriculation", "immatriculee", "immat", "plaque", "vehicule", "voiture", "auto", "moto", "license plate", "licence plate", "registration", "car", "plate"}
-	kwBirth    = []string{"ne le", "nee le", "ne(e) le", "ne en", "nee en", "naissance", "nee", "date of birth", "birth date", "birthdate", "date de naiss", "born", "dob", "d.o.b", "birthday", "anniversaire", "ddn"}
-	kwVersion  = []string{"version", "v", "build", "firmware", "release", "mise a jour", "maj", "update", "patch", "upgrade", "logiciel", "software", "app"}
-	kwPostcode = []string{"code postal", "cp", "postcode", "post code", "zip", "zip code"}
-	// kwNotPII marks numbers that are references, not personal data: an
-	// order number that happens to pass a phone or SIREN check.
-	kwNotPII = []string{"commande", "order", "no", "n", "num", "ref", "ref.", "reference", "suivi", "tracking", "colis", "parcel", "facture", "invoice", "ticket", "dossier", "case", "transaction", "version", "build", "article", "sku", "code produit", "lot", "serie", "serial", "montant", "prix", "total", "eur", "euros", "usd", "price", "amount", "page", "chapitre", "#"}
-)

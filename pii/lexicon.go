@@ -101,7 +101,8 @@ func init() {
 		bien bonne bon tres super parfait genial desole pardon excusez sorry thx ty nope
 		rue avenue boulevard place chemin allee impasse quai route street road lane drive
 		cedex bp cs apt suite appt bat etage
-		signe signed envoye sent from de la part`)
+		signe signed envoye sent from de la part justice clerk advocate general president juge greffier
+		court cour tribunal gouvernement government ministere ministry commission office`)
 	addWords(wTitle, `m mr mrs ms miss mme mmes mlle mademoiselle madame monsieur messieurs dr docteur doctor
 		pr prof professeur professor maitre me sir madam lady lord rev`)
 	addWords(wGreet, `bonjour bonsoir salut coucou hello hi hey dear cher chere greetings allo`)
@@ -123,14 +124,47 @@ func init() {
 	addWords(wUnit, `apt apartment suite unit flat appt appartement bat batiment etage escalier porte
 		floor building bldg`)
 	addWords(wParticle, `de du des la le van von der den da di del della dos das bin ben al el ter`)
+	defer buildFilter()
 	addWords(wState, `al ak az ar ca co ct de fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj
 		nm ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc`)
+}
+
+// lexFilter has a bit for every (first, second, last) letter triple of the
+// lexicon's words: most capitalised words in a chat are not in the lexicon,
+// and the filter rejects them without hashing.
+var lexFilter [(27*27*27 + 7) / 8]byte
+
+func filterIndex(k []byte) int {
+	idx := func(c byte) int {
+		if c >= 'a' && c <= 'z' {
+			return int(c - 'a')
+		}
+		return 26
+	}
+	second := byte(0)
+	if len(k) > 1 {
+		second = k[1]
+	}
+	return (idx(k[0])*27+idx(second))*27 + idx(k[len(k)-1])
+}
+
+func buildFilter() {
+	for w := range lexicon {
+		if w == "" {
+			continue
+		}
+		n := filterIndex([]byte(w))
+		lexFilter[n/8] |= 1 << (n % 8)
+	}
 }
 
 func lookup(w string) uint32 {
 	var buf [64]byte
 	k := foldWord(&buf, w)
-	if k == nil {
+	if len(k) == 0 {
+		return 0
+	}
+	if n := filterIndex(k); lexFilter[n/8]&(1<<(n%8)) == 0 {
 		return 0
 	}
 	return lexicon[string(k)]

@@ -291,12 +291,10 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		}
 	}
 	// National phone numbers.
-	if nd >= 9 && nd <= 11 && r.seps(k, " .-") {
+	if nd >= 9 && nd <= 11 && r.seps(k, " .-") && (!negCtx() || s.ctx(start, kwPhone)) {
 		if score := s.nationalPhone(r, k, d); score > 0 {
 			if s.ctx(start, kwPhone) {
 				score += 0.2
-			} else if negCtx() {
-				return 0
 			}
 			end = extension(t, end)
 			s.emit(PhoneNumber, start, end, score)
@@ -352,19 +350,56 @@ func (s *scan) intlPhone(r *digitRun, d []byte) float64 {
 		if len(n) == 10 && n[0] == '0' {
 			n = n[1:]
 		}
-		if len(n) == 9 && n[0] >= '1' && n[0] <= '9' {
+		if frValid(n) {
 			return 0.95
 		}
 		return 0
 	}
-	var buf [20]byte
-	b := append(buf[:0], '+')
-	b = append(b, d...)
-	num, err := phonenumbers.Parse(string(b), "ZZ")
-	if err != nil || !phonenumbers.IsValidNumber(num) {
+	// +1 and +44 go through the plan tables too.
+	if d[0] == '1' {
+		if nanpValid(d[1:]) {
+			return 0.9
+		}
 		return 0
 	}
-	return 0.9
+	if d[0] == '4' && d[1] == '4' {
+		n := d[2:]
+		if len(n) > 0 && n[0] == '0' {
+			n = n[1:]
+		}
+		if gbValid(n) {
+			return 0.9
+		}
+		return 0
+	}
+	// Split the country calling code (the codes are prefix-free) and ask
+	// libphonenumber's metadata about the national number directly:
+	// building the number skips Parse, which runs several regular
+	// expressions per call and dominated the profile.
+	for l := 1; l <= 3 && l < len(d); l++ {
+		cc := atoi(d[:l])
+		region := phonenumbers.GetRegionCodeForCountryCode(cc)
+		if region == "ZZ" || region == "" {
+			continue
+		}
+		n := d[l:]
+		italian := false
+		if len(n) > 0 && n[0] == '0' {
+			if region == "IT" || region == "SM" || region == "VA" {
+				italian = true
+			} else {
+				n = n[1:] // "+44 (0)20 …": the trunk prefix written by habit
+			}
+		}
+		if len(n) < 4 || len(n) > 14 {
+			return 0
+		}
+		if validNumber(int32(cc), n, italian, "") {
+			return 0.9
+		}
+		return 0
+	}
+	return 0
 }
 
 // nationalPhone validates a number without country code: French
@@ -373,7 +408,7 @@ func (s *scan) intlPhone(r *digitRun, d []byte) float64 {
 // score, or 0.
 func (s *scan) nationalPhone(r *digitRun, k int, d []byte) float64 {
 	if d[0] == '0' {
-		if s.b.fr && len(d) == 10 && d[1] != '0' {
+		if s.b.fr && len(d) == 10 && frValid(d[1:]) {
 			// Written in pairs, or unbroken, as the French do.
 			pairs := k == 1
 			if k == 5 {
@@ -389,7 +424,7 @@ func (s *scan) nationalPhone(r *digitRun, k int, d []byte) float64 {
 			}
 			return 0.6
 		}
-		if s.b.en && (len(d) == 10 || len(d) == 11) && validRegion(d, "GB") {
+		if s.b.en && (len(d) == 10 || len(d) == 11) && gbValid(d[1:]) {
 			return 0.7
 		}
 		return 0
@@ -401,21 +436,17 @@ func (s *scan) nationalPhone(r *digitRun, k int, d []byte) float64 {
 	if len(n) == 11 && n[0] == '1' {
 		n = n[1:]
 	}
-	if len(n) != 10 || n[0] < '2' || n[3] < '2' {
+	// NANP: area code and exchange start with 2–9 and are not N11.
+	if len(n) != 10 || n[0] < '2' || n[3] < '2' || (n[1] == '1' && n[2] == '1') || (n[4] == '1' && n[5] == '1') {
 		return 0
 	}
-	if !validRegion(n, "US") && !validRegion(n, "CA") {
-		return 0
+	if k == 1 && !s.ctx(r.gPos[0]-len(d), kwPhone) {
+		return 0 // ten bare digits: as likely an order number
 	}
-	if k == 1 {
-		return 0.45 // ten bare digits: as likely an order number
+	if !nanpValid(n) {
+		return 0
 	}
 	return 0.7
-}
-
-func validRegion(d []byte, region string) bool {
-	num, err := phonenumbers.Parse(string(d), region)
-	return err == nil && phonenumbers.IsValidNumberForRegion(num, region)
 }
 
 // afterSingle handles one group of digits followed by words: street

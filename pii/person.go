@@ -275,7 +275,7 @@ func (s *scan) upperCode(i int) int {
 	if s.b.en {
 		if j := ukPostcode(t, i); j > 0 && !wordCharAt(t, j) {
 			score := 0.6
-			if s.ctx(i, []string{"postcode", "post code", "zip", "address", "adresse"}) {
+			if s.ctx(i, kwPostcode|kwAddress) {
 				score = 0.9
 			}
 			s.emit(Location, i, j, score)
@@ -322,7 +322,7 @@ func (s *scan) iban(i int) int {
 		return 0
 	}
 	score := 0.95
-	if s.ctx(i, []string{"iban", "rib", "bic", "virement", "transfer", "compte", "account", "bank", "banque"}) {
+	if s.ctx(i, kwIBAN) {
 		score = 1
 	}
 	s.emit(IBANCode, i, k, score)

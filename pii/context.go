@@ -1,0 +1,183 @@
+package pii
+
+import "strings"
+
+// Context keywords raise (or, for references, lower) the score of a
+// candidate when they occur in the few words before it. Each list is a
+// bit; ctxIndex maps the last word of every keyword phrase to the phrases
+// ending with it, so that the window before a candidate is folded and cut
+// into words once, and each word costs one map lookup, whatever the number
+// of lists.
+type ctxBit uint32
+
+const (
+	kwEmail ctxBit = 1 << iota
+	kwURL
+	kwIP
+	kwPhone
+	kwPhoneStrict // names a phone number outright, for numbers no plan validates
+	kwCard
+	kwNIR
+	kwSIREN
+	kwTVA
+	kwPassport
+	kwIDCard
+	kwPlate
+	kwBirth
+	kwVersion
+	kwPostcode
+	kwAddress
+	kwIBAN
+	kwNotPII // a reference, not personal data: "commande", "order", "n°"
+)
+
+var ctxLists = []struct {
+	bit   ctxBit
+	words string // phrases separated by commas, folded (lower case, no accents)
+}{
+	{kwEmail, "email, e-mail, mail, courriel, adresse electronique, adresse mail"},
+	{kwURL, "site, lien, link, url, page, website"},
+	{kwIP, "ip, ipv4, ipv6, adresse ip, ip address, address, adresse, serveur, server"},
+	{kwPhone, "tel, telephone, phone, portable, mobile, cell, appeler, appelez, rappeler, rappelez, joindre, numero, number, fax, whatsapp, sms, call, contact, joignable, reach"},
+	{kwPhoneStrict, "tel, telephone, phone, portable, mobile, cell, appeler, appelez, call, fax, whatsapp, sms, joindre, reach me, joignable"},
+	{kwCard, "carte, card, cb, visa, mastercard, amex, credit, debit, paiement, payment, bancaire"},
+	{kwNIR, "securite sociale, secu, nir, insee, carte vitale, social security, numero ss, n ss, no ss"},
+	{kwSIREN, "siren, siret, rcs, entreprise, societe, company, immatriculee, immatriculation, sas, sarl, eurl, sa, auto-entrepreneur, micro-entreprise, kbis"},
+	{kwTVA, "tva, vat, intracommunautaire, intra-communautaire"},
+	{kwPassport, "passeport, passport"},
+	{kwIDCard, "carte d'identite, carte nationale d'identite, cni, piece d'identite, identity card, id card, national id"},
+	{kwPlate, "immatriculation, immatriculee, immatricule, immat, plaque, vehicule, voiture, auto, moto, license plate, licence plate, registration, car, plate"},
+	{kwBirth, "ne le, nee le, ne(e) le, ne en, nee en, naissance, nee, date of birth, birth date, birthdate, date de naiss, born, dob, d.o.b, birthday, anniversaire, ddn"},
+	{kwVersion, "version, v, build, firmware, release, mise a jour, maj, update, patch, upgrade, logiciel, software, app"},
+	{kwPostcode, "code postal, cp, postcode, post code, zip, zip code"},
+	{kwAddress, "address, adresse"},
+	{kwIBAN, "iban, rib, bic, virement, transfer, compte, account, bank, banque"},
+	{kwNotPII, "commande, order, no, n, num, ref, reference, suivi, tracking, colis, parcel, facture, invoice, ticket, dossier, case, transaction, version, build, article, sku, code produit, lot, serie, serial, montant, prix, total, eur, euros, usd, price, amount, page, chapitre"},
+}
+
+// ctxPhrase is a keyword phrase indexed by its last word; prev holds the
+// words before it, last first.
+type ctxPhrase struct {
+	prev []string
+	bits ctxBit
+}
+
+var ctxIndex = map[string][]ctxPhrase{}
+
+func init() {
+	for _, l := range ctxLists {
+		for _, ph := range strings.Split(l.words, ",") {
+			words := strings.FieldsFunc(ph, func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+			})
+			if len(words) == 0 {
+				continue
+			}
+			last := words[len(words)-1]
+			var prev []string
+			for k := len(words) - 2; k >= 0; k-- {
+				prev = append(prev, words[k])
+			}
+			list := ctxIndex[last]
+			merged := false
+			for n := range list {
+				if strings.Join(list[n].prev, " ") == strings.Join(prev, " ") {
+					list[n].bits |= l.bit
+					merged = true
+				}
+			}
+			if !merged {
+				list = append(list, ctxPhrase{prev: prev, bits: l.bit})
+			}
+			ctxIndex[last] = list
+		}
+	}
+}
+
+// ctxWindow is the analysed window before one position: which lists
+// matched, and how far before the position each match starts.
+type ctxWindow struct {
+	pos   int // position the window ends at; -1 when empty
+	n     int
+	bits  [12]ctxBit
+	dist  [12]int
+	words [24][2]int // word bounds in the folded buffer
+	buf   [64]byte
+}
+
+const ctxSpan = 48 // bytes of context looked at before a candidate
+
+// analyse folds the ctxSpan bytes before i, cuts them into words and
+// records every keyword phrase found.
+func (w *ctxWindow) analyse(t string, i int) {
+	w.pos, w.n = i, 0
+	a := i - ctxSpan
+	if a < 0 {
+		a = 0
+	}
+	for a < i && t[a]&0xC0 == 0x80 {
+		a++
+	}
+	b := fold(w.buf[:0], t[a:i])
+	nw := 0
+	for k := 0; k < len(b) && nw < len(w.words); {
+		if !isAlnum(b[k]) {
+			if b[k] == '#' && w.n < len(w.bits) {
+				w.bits[w.n], w.dist[w.n] = kwNotPII, len(b)-k
+				w.n++
+			}
+			k++
+			continue
+		}
+		e := k
+		for e < len(b) && isAlnum(b[e]) {
+			e++
+		}
+		w.words[nw] = [2]int{k, e}
+		nw++
+		k = e
+	}
+	for p := 0; p < nw; p++ {
+		word := b[w.words[p][0]:w.words[p][1]]
+		list, ok := ctxIndex[string(word)]
+		if !ok {
+			continue
+		}
+	phrases:
+		for _, ph := range list {
+			if len(ph.prev) > p {
+				continue
+			}
+			for q, pw := range ph.prev {
+				ob := w.words[p-1-q]
+				if string(b[ob[0]:ob[1]]) != pw {
+					continue phrases
+				}
+			}
+			if w.n < len(w.bits) {
+				w.bits[w.n] = ph.bits
+				w.dist[w.n] = len(b) - w.words[p-len(ph.prev)][0]
+				w.n++
+			}
+		}
+	}
+}
+
+// ctx reports whether a keyword of the lists in bits occurs in the 48
+// bytes before i.
+func (s *scan) ctx(i int, bits ctxBit) bool { return s.ctxNear(i, ctxSpan, bits) }
+
+// ctxNear reports whether a keyword of the lists in bits starts in the n
+// bytes before i (n ≤ 48).
+func (s *scan) ctxNear(i, n int, bits ctxBit) bool {
+	w := &s.win
+	if w.pos != i {
+		w.analyse(s.t, i)
+	}
+	for k := 0; k < w.n; k++ {
+		if w.bits[k]&bits != 0 && w.dist[k] <= n {
+			return true
+		}
+	}
+	return false
+}
