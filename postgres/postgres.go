@@ -193,14 +193,14 @@ func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx)
 		}
 		return err
 	}
-	t := &tx{tx: ptx}
+	t := &tx{tx: ptx, readOnly: opts.AccessMode == pgx.ReadOnly}
 	if err := fn(t); err != nil {
 		// A transaction rolled back by the server (serialization failure,
 		// deadlock) or cut by a lost connection did not commit: run it
 		// again. The rollback of a lost connection fails; ignore that.
 		lost := ptx.Conn().IsClosed()
 		ptx.Rollback(context.WithoutCancel(ctx))
-		if ctx.Err() == nil && (transient(err) || lost || connectionLost(err)) {
+		if ctx.Err() == nil && (transient(err) || lost || connectionLost(err) || (!t.readOnly && demoted(err))) {
 			return retryable{err}
 		}
 		return err
@@ -246,18 +246,26 @@ func transient(err error) bool {
 }
 
 // connectionLost reports an error of the connection rather than of the
-// statement: the server is down, restarting, or no longer the primary.
+// statement: the server is down or restarting.
 func connectionLost(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case codeReadOnlyTransaction, codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections:
+		case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections:
 			return true
 		}
 		return strings.HasPrefix(pe.Code, "08") // connection_exception
 	}
 	var ce *pgconn.ConnectError
 	return errors.As(err, &ce) || pgconn.SafeToRetry(err)
+}
+
+// demoted reports a write refused because the server is (now) a standby:
+// after a failover, a pooled connection may still point at the old primary.
+// In a read-write transaction that is worth a retry on a new connection.
+func demoted(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == codeReadOnlyTransaction
 }
 
 // translate maps SQLSTATE codes (never message texts) to garde's error

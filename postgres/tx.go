@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,11 @@ import (
 // transaction usable, as it is on SQLite, so a use case may go on after a
 // conflict.
 type tx struct {
-	tx pgx.Tx
+	tx       pgx.Tx
+	readOnly bool
+	// heads holds the tenants whose ledger head row this transaction has
+	// locked.
+	heads map[string]bool
 }
 
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
@@ -281,20 +284,6 @@ func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, pur
 	})
 }
 
-// auditLock is the first key of the transaction advisory lock that
-// serialises audit appends per tenant (the second is a hash of the tenant
-// id), so that seq order is commit order within a tenant.
-const auditLock = 0x61756474 // "audt"
-
-// lockTenants takes the advisory lock of each tenant, in one order, so
-// that two transactions locking the same tenants cannot deadlock.
-func (t *tx) lockTenants(ctx context.Context, what string, class int32, tenants []string) error {
-	tenants = slices.Clone(tenants)
-	slices.Sort(tenants)
-	tenants = slices.Compact(tenants)
-	return t.exec(ctx, what, `SELECT pg_advisory_xact_lock($1, hashtext(t)) FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n`, class, tenants)
-}
-
 func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -306,8 +295,12 @@ func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
 		tenants[i], actors[i], actions[i], purposes[i], refs[i], outcomes[i], reasons[i] = string(e.Tenant), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Reason
 		ats[i], counts[i] = e.At, int64(e.Count)
 	}
-	if err := t.lockTenants(ctx, "append audit", auditLock, tenants); err != nil {
-		return err
+	// Audit appends of a tenant are serialised by its ledger head row, the
+	// lock its log appends take too (one lock, so no lock-order deadlock):
+	// within a tenant, seq order is then commit order, and paging by seq
+	// never skips a row committed late.
+	if err := t.lockHeads(ctx, tenants); err != nil {
+		return fmt.Errorf("append audit: %w", err)
 	}
 	// WITH ORDINALITY … ORDER BY keeps the events' order in their seqs.
 	return t.exec(ctx, "append audit", `INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason)

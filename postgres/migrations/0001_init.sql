@@ -77,9 +77,9 @@ CREATE INDEX messages_by_subject ON messages (tenant_id, subject_id, purpose, id
 CREATE INDEX messages_by_expiry ON messages (tenant_id, expires_at);
 
 -- seq comes from one sequence. Appends of one tenant are serialised by a
--- transaction-level advisory lock taken before nextval, so that within a
--- tenant seq order is commit order and paging by seq never skips a row
--- committed late.
+-- lock on the tenant's ledger head row (migration 2) taken before nextval,
+-- so that within a tenant seq order is commit order and paging by seq
+-- never skips a row committed late.
 CREATE SEQUENCE audit_seq AS bigint;
 
 CREATE TABLE audit (
