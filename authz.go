@@ -12,6 +12,10 @@ const (
 	permMessageRead
 	permAuditRead
 	permSubjectKeyDestroy
+	permNoticeWrite
+	permConsentWrite
+	permConsentRead
+	permLedgerRead
 )
 
 // grants is the role matrix, in one place. The web tests check every route
@@ -25,6 +29,10 @@ var grants = map[permission][]Role{
 	permMessageRead:       {RoleService, RoleDPO},
 	permAuditRead:         {RoleAdmin, RoleDPO},
 	permSubjectKeyDestroy: {RoleAdmin, RoleDPO},
+	permNoticeWrite:       {RoleAdmin},
+	permConsentWrite:      {RoleService},
+	permConsentRead:       {RoleService, RoleDPO},
+	permLedgerRead:        {RoleAdmin, RoleDPO, RoleService},
 }
 
 // authorize fails with ErrForbidden unless p's role holds perm. An operator

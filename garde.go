@@ -73,6 +73,9 @@ type Tx interface {
 
 	// SubjectByIndex finds a subject by the blind index of its identifier.
 	SubjectByIndex(ctx context.Context, tenant TenantID, index []byte) (SubjectRecord, error)
+	// SubjectsByIndex finds the subjects among the given blind indexes, in
+	// one query; indexes with no subject are simply absent from the result.
+	SubjectsByIndex(ctx context.Context, tenant TenantID, indexes [][]byte) ([]SubjectRecord, error)
 	CreateSubject(ctx context.Context, s SubjectRecord) error
 	// Subjects lists subjects in id order after the given id, for batch
 	// jobs such as key rotation.
@@ -90,4 +93,8 @@ type Tx interface {
 
 	AppendAudit(ctx context.Context, events []AuditEvent) error
 	Audit(ctx context.Context, tenant TenantID, f AuditFilter) ([]AuditEvent, error)
+
+	// ConsentTx holds notices, consent events and the ledger (consent.go,
+	// consentlog.go).
+	ConsentTx
 }

@@ -134,9 +134,9 @@ var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroye
 
 // RotationReport says what a rotation did.
 type RotationReport struct {
-	MasterVersion   uint32
-	TenantsRewrapped int
-	TenantVersions  map[TenantID]uint32
+	MasterVersion     uint32
+	TenantsRewrapped  int
+	TenantVersions    map[TenantID]uint32
 	SubjectsRewrapped int
 }
 
@@ -311,4 +311,3 @@ func (s *Service) DestroySubjectKey(ctx context.Context, p Principal, subject st
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectKeyDrop, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Count: 1}})
 	})
 }
-

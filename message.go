@@ -41,6 +41,9 @@ type Message struct {
 	ExpiresAt    time.Time
 	SealedText   []byte
 	SealedFields []byte // nil when the message has no fields
+	// SealedSpans is the sealed record of what was anonymised in the text
+	// (nil when nothing was found).
+	SealedSpans []byte
 }
 
 // NewMessage is a message to ingest.
@@ -66,6 +69,12 @@ type MessageView struct {
 	Fields    map[string]string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Detections is what ingest found in the text and did with it; only
+	// the response to the write carries it.
+	Detections []Detection
+	// Special lists the special categories of data (Art. 9) the text
+	// hints at: health, religion, political_opinion…
+	Special []string
 }
 
 // String redacts the personal data.
@@ -150,9 +159,8 @@ func (m *NewMessage) validate(reg *Register, prefix string, ve *ValidationError)
 			return nil, refusal{prefix + "fields." + c, "category_not_allowed", fmt.Sprintf("purpose %q does not list category %s", p.ID, c)}
 		}
 	}
-	if p.LegalBasis == "consent" {
-		return nil, refusal{prefix + "purpose", "no_consent", fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", p.ID)}
-	}
+	// A consent purpose also needs the subject's current consent: Ingest
+	// checks it once it knows the subject (see hasConsent).
 	return p, refusal{}
 }
 
@@ -228,19 +236,44 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		}
 		bySubject := map[string]*subj{}
 		var order []string
+		for _, m := range msgs {
+			if bySubject[m.Subject] == nil {
+				bySubject[m.Subject] = &subj{ref: subjectRef(tk, m.Subject), count: map[string]int{}}
+				order = append(order, m.Subject)
+			}
+		}
+		sealers, err := s.subjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
+		if err != nil {
+			return err
+		}
+		for i, subject := range order {
+			bySubject[subject].id, bySubject[subject].sealer = sealers[i].id, sealers[i].sealer
+		}
+		// Consent-gated writes: a purpose whose legal basis is consent needs
+		// the subject's current grant.
+		consented := map[[2]string]bool{}
+		for i, m := range msgs {
+			k := [2]string{m.Subject, m.Purpose}
+			if purposes[i].LegalBasis != "consent" || consented[k] {
+				continue
+			}
+			ok, err := hasConsent(ctx, tx, p.Tenant, bySubject[m.Subject].id, m.Purpose)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				field := "purpose"
+				if len(msgs) > 1 {
+					field = fmt.Sprintf("messages[%d].purpose", i)
+				}
+				return noConsent(field, purposes[i])
+			}
+			consented[k] = true
+		}
 		rows := make([]Message, len(msgs))
 		out = make([]MessageView, len(msgs))
 		for i, m := range msgs {
 			sb := bySubject[m.Subject]
-			if sb == nil {
-				id, sealer, err := s.subjectForWrite(ctx, tx, tk, p.Tenant, m.Subject, now)
-				if err != nil {
-					return err
-				}
-				sb = &subj{id: id, sealer: sealer, ref: subjectRef(tk, m.Subject), count: map[string]int{}}
-				bySubject[m.Subject] = sb
-				order = append(order, m.Subject)
-			}
 			sb.count[m.Purpose]++
 			row := Message{
 				Tenant:    p.Tenant,
@@ -251,7 +284,12 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 				CreatedAt: now,
 				ExpiresAt: now.Add(time.Duration(purposes[i].Retention)),
 			}
-			row.SealedText, err = sb.sealer.Seal([]byte(m.Text), messageAD(p.Tenant, sb.id, row.ID, "text"))
+			stored, sealedSpans, found, special, err := s.protectText(purposes[i], tk, sb.sealer, messageAD(p.Tenant, sb.id, row.ID, ""), m.Text)
+			if err != nil {
+				return err
+			}
+			row.SealedSpans = sealedSpans
+			row.SealedText, err = sb.sealer.Seal([]byte(stored), messageAD(p.Tenant, sb.id, row.ID, "text"))
 			if err != nil {
 				return err
 			}
@@ -266,7 +304,7 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 				}
 			}
 			rows[i] = row
-			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: m.Text, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt}
+			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: stored, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt, Detections: found, Special: special}
 		}
 		if err := tx.InsertMessages(ctx, rows); err != nil {
 			return err
@@ -298,43 +336,70 @@ func subjectRefAD(t TenantID, subjectID string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-ref"}
 }
 
-// subjectForWrite finds the subject by blind index or creates it with a
-// fresh data key.
-func (s *Service) subjectForWrite(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, now time.Time) (string, *keyring.Sealer, error) {
-	idx := keyring.MAC(tk.blind, []byte(subject))
-	rec, err := tx.SubjectByIndex(ctx, tenant, idx)
-	switch {
-	case err == nil:
-		sl, err := s.subjectSealer(ctx, tx, tenant, rec)
-		return rec.ID, sl, err
-	case !errors.Is(err, ErrNotFound):
-		return "", nil, err
+type subjectHandle struct {
+	id     string
+	sealer *keyring.Sealer
+}
+
+// subjectsForWrite finds the subjects by blind index, in one query, and
+// creates the missing ones, each with a fresh data key.
+func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subjects []string, now time.Time) ([]subjectHandle, error) {
+	indexes := make([][]byte, len(subjects))
+	for i, subject := range subjects {
+		indexes[i] = keyring.MAC(tk.blind, []byte(subject))
 	}
+	found, err := tx.SubjectsByIndex(ctx, tenant, indexes)
+	if err != nil {
+		return nil, err
+	}
+	byIndex := make(map[string]SubjectRecord, len(found))
+	for _, rec := range found {
+		byIndex[string(rec.Index)] = rec
+	}
+	out := make([]subjectHandle, len(subjects))
+	for i, subject := range subjects {
+		if rec, ok := byIndex[string(indexes[i])]; ok {
+			sl, err := s.subjectSealer(ctx, tx, tenant, rec)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = subjectHandle{rec.ID, sl}
+			continue
+		}
+		out[i], err = s.createSubject(ctx, tx, tk, tenant, subject, indexes[i], now)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) createSubject(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, idx []byte, now time.Time) (subjectHandle, error) {
 	dk, err := keyring.Generate()
 	if err != nil {
-		return "", nil, err
+		return subjectHandle{}, err
 	}
 	defer clear(dk[:])
 	id := NewID("sub_", now)
 	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
 	if err != nil {
-		return "", nil, err
+		return subjectHandle{}, err
 	}
 	sl, err := keyring.NewSealer(dk, 1)
 	if err != nil {
-		return "", nil, err
+		return subjectHandle{}, err
 	}
 	sealedRef, err := sl.Seal([]byte(subject), subjectRefAD(tenant, id))
 	if err != nil {
-		return "", nil, err
+		return subjectHandle{}, err
 	}
 	err = tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, WrappedKey: wrapped, KeyVersion: tk.current, CreatedAt: now})
 	if errors.Is(err, ErrConflict) {
 		// Another node created the subject between our look-up and our
 		// insert: start the transaction again and find it.
-		return "", nil, errRetry
+		return subjectHandle{}, errRetry
 	}
-	return id, sl, err
+	return subjectHandle{id, sl}, err
 }
 
 // SubjectMessages returns a subject's messages collected for purpose,
@@ -367,7 +432,8 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 			return err
 		}
 		ref = subjectRef(tk, subject)
-		if _, ok := reg.Purpose(purpose); !ok {
+		pp, ok := reg.Purpose(purpose)
+		if !ok {
 			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 		}
 		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
@@ -375,6 +441,11 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 			return nil // an unknown subject has no messages
 		}
 		if err != nil {
+			return err
+		}
+		// Reading for a consent purpose is processing for it: it needs a
+		// current consent too.
+		if err := checkReadConsent(ctx, tx, p.Tenant, pp, rec.ID); err != nil {
 			return err
 		}
 		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/pii"
 )
 
 // Service runs garde's use cases over a Store. It is safe for concurrent
@@ -17,6 +18,7 @@ type Service struct {
 	clock  Clock
 
 	mu        sync.Mutex
+	scanner   *pii.Scanner
 	keys      map[TenantID]*tenantKeys
 	registers map[registerKey]*Register
 }
@@ -32,9 +34,10 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 		clock = SystemClock{}
 	}
 	return &Service{
-		store:     store,
+		store:     ledgerStore{store}, // audit events go onto the ledger
 		master:    master,
 		clock:     clock,
+		scanner:   newScanner(),
 		keys:      map[TenantID]*tenantKeys{},
 		registers: map[registerKey]*Register{},
 	}

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"RegisterVersions", testRegisterVersions},
 		{"IngestAndRead", testIngestAndRead},
 		{"IngestRefusals", testIngestRefusals},
+		{"DetectionAtIngest", testDetectionAtIngest},
 		{"BatchAllOrNothing", testBatchAllOrNothing},
 		{"TenantIsolation", testTenantIsolation},
 		{"SubjectUniqueIndex", testSubjectUniqueIndex},
@@ -36,6 +37,7 @@ func Run(t *testing.T, open Open) {
 		{"TenantKeyRotation", testTenantKeyRotation},
 		{"MasterKeyRotation", testMasterKeyRotation},
 		{"DestroySubjectKey", testDestroySubjectKey},
+		{"Consent", testConsent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

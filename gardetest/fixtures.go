@@ -27,6 +27,7 @@ purposes:
     categories: [user.contact.email, user.contact.phone_number, user.name, user.content.private]
     retention: 365d
     recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]
+    anonymize: {user.contact.email: pseudonymize}
   - id: improve_replies
     legal_basis: consent
     categories: [user.content.private]

@@ -324,15 +324,15 @@ func (t *tx) multiInsert(ctx context.Context, what, head string, cols, n int, ar
 
 func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
 	return t.multiInsert(ctx, "insert messages",
-		`INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields) VALUES `, 9, len(ms),
+		`INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans) VALUES `, 10, len(ms),
 		func(i int, dst []any) []any {
 			m := ms[i]
-			return append(dst, string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel, micros(m.CreatedAt), micros(m.ExpiresAt), m.SealedText, m.SealedFields)
+			return append(dst, string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel, micros(m.CreatedAt), micros(m.ExpiresAt), m.SealedText, m.SealedFields, m.SealedSpans)
 		})
 }
 
 func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields FROM messages
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
 		WHERE tenant_id = ? AND subject_id = ? AND purpose = ? ORDER BY id`, string(tenant), subjectID, purpose)
 	if err != nil {
 		return nil, translate(err)
@@ -342,7 +342,7 @@ func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, pur
 	for rows.Next() {
 		m := garde.Message{Tenant: tenant, SubjectID: subjectID, Purpose: purpose}
 		var created, expires int64
-		if err := rows.Scan(&m.ID, &m.Channel, &created, &expires, &m.SealedText, &m.SealedFields); err != nil {
+		if err := rows.Scan(&m.ID, &m.Channel, &created, &expires, &m.SealedText, &m.SealedFields, &m.SealedSpans); err != nil {
 			return nil, err
 		}
 		m.CreatedAt, m.ExpiresAt = fromMicros(created), fromMicros(expires)

@@ -68,6 +68,19 @@ type messageOut struct {
 	Fields    map[string]string `json:"fields,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
 	ExpiresAt time.Time         `json:"expires_at"`
+	Entities  []entityOut       `json:"entities,omitempty"`
+	Special   []string          `json:"special,omitempty"`
+}
+
+// entityOut is one piece of personal data found at ingest. Offsets are
+// Unicode code points in the text as sent, end exclusive.
+type entityOut struct {
+	Type     string  `json:"type"`
+	Category string  `json:"category"`
+	Start    int     `json:"start"`
+	End      int     `json:"end"`
+	Score    float64 `json:"score"`
+	Operator string  `json:"operator"`
 }
 
 type auditEvent struct {
@@ -190,7 +203,11 @@ func (m messageIn) domain() garde.NewMessage {
 }
 
 func toMessageOut(v garde.MessageView) messageOut {
-	return messageOut{ID: v.ID, Subject: v.Subject, Purpose: v.Purpose, Channel: v.Channel, Text: v.Text, Fields: v.Fields, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}
+	out := messageOut{ID: v.ID, Subject: v.Subject, Purpose: v.Purpose, Channel: v.Channel, Text: v.Text, Fields: v.Fields, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Special: v.Special}
+	for _, d := range v.Detections {
+		out.Entities = append(out.Entities, entityOut{Type: d.Type, Category: d.Category, Start: d.RuneStart, End: d.RuneEnd, Score: d.Score, Operator: d.Operator})
+	}
+	return out
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) error {

@@ -80,6 +80,13 @@ var schemas = obj{
 	"Message": object(obj{
 		"id": str(""), "subject": str(""), "purpose": str(""), "channel": str(""), "text": str(""),
 		"fields": obj{"type": "object", "additionalProperties": obj{"type": "string"}}, "created_at": timeSchema, "expires_at": timeSchema,
+		"entities": arr(object(obj{
+			"type": str("EMAIL_ADDRESS, PHONE_NUMBER, IBAN_CODE, FR_NIR, PERSON, LOCATION…"), "category": str("fideslang data category"),
+			"start": obj{"type": "integer", "description": "code-point offset in the text as sent"}, "end": obj{"type": "integer", "description": "exclusive"},
+			"score":    obj{"type": "number"},
+			"operator": obj{"type": "string", "enum": []string{"redact", "replace", "mask", "pseudonymize", "encrypt", "keep"}},
+		})),
+		"special": arr(str("special category (Art. 9) hinted at by the text: health, religion, political_opinion, sexual_orientation, union_membership")),
 	}),
 	"MessageList": object(obj{"messages": arr(ref("Message"))}),
 	"AuditList": object(obj{"events": arr(object(obj{

@@ -1,0 +1,736 @@
+package garde
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/ledger"
+	"github.com/garde-privacy/garde/pii"
+)
+
+// Consent that can be proved (GDPR Art. 7(1)): versioned notices, grant and
+// withdrawal events committed to the tenant's Merkle log, receipts the
+// person keeps, and writes refused without a current grant.
+
+// Consent actions.
+const (
+	ConsentGrant    = "grant"
+	ConsentWithdraw = "withdraw"
+)
+
+// Audit actions of consent.
+const (
+	ActionNoticePublish    = "notice.publish"
+	ActionConsentGrant     = "consent.grant"
+	ActionConsentWithdraw  = "consent.withdraw"
+	ActionConsentRead      = "consent.read"
+	ActionMessageErase     = "message.erase"
+	ActionMessageAnonymize = "message.anonymize"
+)
+
+// How a consent was collected.
+var consentMethods = []string{"chat", "web", "email", "paper", "api"}
+
+// Limits on consent input.
+const (
+	MaxNoticeLen     = 64 << 10
+	MaxEvidenceLen   = 64 << 10
+	MaxUserAgentLen  = 512
+	MaxConsentBatch  = 10000
+	consentSaltBytes = ledger.SaltSize
+)
+
+var languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$`)
+
+// Notice is one version of the text a person is shown when asked for
+// consent to a purpose, in one language. A consent points to the exact
+// text through its hash.
+type Notice struct {
+	Tenant    TenantID
+	Purpose   string
+	Language  string
+	Version   int
+	Text      string
+	Hash      string // "sha256:<hex>" of the text's UTF-8 bytes
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// NoticeHash is the hash a consent records of its notice text.
+func NoticeHash(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ConsentRecord is a consent event as it is stored. Its content (who, what,
+// which notice, how, from where), with the salt of its ledger commitment,
+// is sealed under the subject's key; destroying that key leaves an opaque
+// row and a leaf of 32 random-looking bytes, and the log still verifies.
+type ConsentRecord struct {
+	Tenant    TenantID
+	ID        string
+	SubjectID string
+	Purpose   string
+	Action    string // ConsentGrant or ConsentWithdraw
+	At        time.Time
+	LeafIndex int64
+	// Sealed is salt || canonical content, sealed with consentAD.
+	Sealed []byte
+	// SealedEvidence is the evidence document sealed with field
+	// "consent-evidence", or nil.
+	SealedEvidence []byte
+}
+
+// ConsentTx is the storage consent needs, on top of the ledger's. Every
+// method names its tenant.
+type ConsentTx interface {
+	LedgerTx
+	// PutNotice stores a notice version; ErrConflict if that (purpose,
+	// language, version) exists.
+	PutNotice(ctx context.Context, n Notice) error
+	// Notices lists the notices of a purpose, by language then version.
+	Notices(ctx context.Context, tenant TenantID, purpose string) ([]Notice, error)
+	// InsertConsents stores consent events.
+	InsertConsents(ctx context.Context, cs []ConsentRecord) error
+	// SubjectConsents lists a subject's consent events in log order
+	// (LeafIndex ascending), every purpose.
+	SubjectConsents(ctx context.Context, tenant TenantID, subjectID string) ([]ConsentRecord, error)
+	// LatestConsent returns the subject's consent event for purpose with
+	// the largest LeafIndex, or an ErrNotFound.
+	LatestConsent(ctx context.Context, tenant TenantID, subjectID, purpose string) (ConsentRecord, error)
+	// DeleteMessages deletes a subject's messages of one purpose and says
+	// how many there were.
+	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
+	// UpdateMessage replaces a message's sealed text and fields (nil
+	// fields: none).
+	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields []byte) error
+}
+
+func consentAD(t TenantID, subjectID, id, field string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Subject: subjectID, Record: id, Field: field}
+}
+
+// consentContent is the canonical content of a consent event: the bytes
+// the ledger commits to and a receipt carries. Field order is fixed by the
+// struct, so the same event always encodes to the same bytes.
+type consentContent struct {
+	V            int    `json:"v"`
+	Tenant       string `json:"tenant"`
+	ID           string `json:"id"`
+	Subject      string `json:"subject"`
+	Purpose      string `json:"purpose"`
+	Action       string `json:"action"`
+	Notice       int    `json:"notice_version"`
+	Language     string `json:"language"`
+	NoticeHash   string `json:"notice_hash"`
+	Method       string `json:"method"`
+	Channel      string `json:"channel,omitempty"`
+	At           string `json:"at"`
+	RecordedBy   string `json:"recorded_by"`
+	IPHash       string `json:"ip_hash,omitempty"`
+	UserAgent    string `json:"user_agent,omitempty"`
+	EvidenceHash string `json:"evidence_hash,omitempty"`
+}
+
+// PublishNotice adds the next version of a purpose's consent notice in a
+// language. Versions are never changed or removed: a consent recorded
+// against version 3 keeps pointing at exactly that text.
+func (s *Service) PublishNotice(ctx context.Context, p Principal, purpose, language, text string) (Notice, error) {
+	if err := authorize(p, permNoticeWrite); err != nil {
+		return Notice{}, err
+	}
+	ve := &ValidationError{}
+	if !languagePattern.MatchString(language) {
+		ve.Add("language", "must be a BCP 47 language tag such as fr or en-GB")
+	}
+	switch {
+	case strings.TrimSpace(text) == "":
+		ve.Add("text", "is required")
+	case len(text) > MaxNoticeLen:
+		ve.Add("text", "is longer than %d bytes", MaxNoticeLen)
+	case !utf8.ValidString(text):
+		ve.Add("text", "is not valid UTF-8")
+	}
+	if err := ve.Err(); err != nil {
+		return Notice{}, err
+	}
+	now := s.clock.Now()
+	var n Notice
+	err := s.update(ctx, func(tx Tx) error {
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		if _, err := consentPurpose(reg, purpose, "purpose"); err != nil {
+			return err
+		}
+		existing, err := tx.Notices(ctx, p.Tenant, purpose)
+		if err != nil {
+			return err
+		}
+		v := 0
+		for _, e := range existing {
+			if e.Language == language {
+				v = max(v, e.Version)
+			}
+		}
+		n = Notice{Tenant: p.Tenant, Purpose: purpose, Language: language, Version: v + 1, Text: text, Hash: NoticeHash(text), CreatedAt: now, CreatedBy: p.KeyID}
+		if err := tx.PutNotice(ctx, n); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return errRetry
+			}
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionNoticePublish, Purpose: purpose, Outcome: OutcomeOK, Count: n.Version, Reason: language}})
+	})
+	return n, err
+}
+
+// Notices lists the notices of a purpose of the caller's register.
+func (s *Service) Notices(ctx context.Context, p Principal, purpose string) ([]Notice, error) {
+	if err := authorize(p, permRegisterRead); err != nil {
+		return nil, err
+	}
+	var out []Notice
+	err := s.store.View(ctx, func(tx Tx) error {
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		if _, ok := reg.Purpose(purpose); !ok {
+			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		}
+		out, err = tx.Notices(ctx, p.Tenant, purpose)
+		return err
+	})
+	return out, err
+}
+
+// consentPurpose returns the purpose if it is in the register with consent
+// as its legal basis.
+func consentPurpose(reg *Register, purpose, field string) (*Purpose, error) {
+	if purpose == "" {
+		return nil, Invalid(field, "is required")
+	}
+	pp, ok := reg.Purpose(purpose)
+	if !ok {
+		return nil, &RefusedError{Field: field, Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+	}
+	if pp.LegalBasis != "consent" {
+		return nil, Invalid(field, "purpose %q has legal basis %s, not consent: there is no consent to record for it", purpose, pp.LegalBasis)
+	}
+	return pp, nil
+}
+
+// ConsentInput is one consent event to record.
+type ConsentInput struct {
+	Subject string
+	Purpose string
+	Action  string // grant or withdraw
+	// Notice is the notice version the person saw; 0 means the latest in
+	// Language.
+	Notice int
+	// Language of the notice; may be left empty when only one language
+	// has that version.
+	Language string
+	Method   string // chat, web, email, paper, api
+	Channel  string // optional, as for messages
+	// UserAgent and IP are where the person acted from. The IP address is
+	// recorded only as a keyed hash.
+	UserAgent string
+	IP        string
+	// Evidence is an optional JSON document (a signed form, a chat
+	// transcript reference), sealed under the subject's key; the ledger
+	// commits to its hash.
+	Evidence []byte
+}
+
+// ConsentResult is what recording one consent event produced.
+type ConsentResult struct {
+	ID      string
+	Receipt Receipt
+	// Withdrawal is what a withdrawal did to the data already stored
+	// (zero for a grant).
+	Withdrawal WithdrawalEffect
+}
+
+// WithdrawalEffect is what the register's on_withdrawal did.
+type WithdrawalEffect struct {
+	Action   string // stop, anonymize or erase
+	Messages int    // messages anonymised or erased
+}
+
+func (in *ConsentInput) validate(prefix string, ve *ValidationError) {
+	if err := validateSubjectID(prefix+"subject", in.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	}
+	if in.Purpose == "" {
+		ve.Add(prefix+"purpose", "is required")
+	}
+	if in.Action != ConsentGrant && in.Action != ConsentWithdraw {
+		ve.Add(prefix+"action", "must be grant or withdraw")
+	}
+	if !slices.Contains(consentMethods, in.Method) {
+		ve.Add(prefix+"method", "must be one of %s", strings.Join(consentMethods, ", "))
+	}
+	if in.Channel != "" && !slices.Contains(channels, in.Channel) {
+		ve.Add(prefix+"channel", "must be one of %s", strings.Join(channels, ", "))
+	}
+	if in.Notice < 0 {
+		ve.Add(prefix+"notice", "must be a notice version (1, 2, …), or omitted for the latest")
+	}
+	if in.Language != "" && !languagePattern.MatchString(in.Language) {
+		ve.Add(prefix+"language", "must be a BCP 47 language tag such as fr or en-GB")
+	}
+	if len(in.UserAgent) > MaxUserAgentLen || !utf8.ValidString(in.UserAgent) {
+		ve.Add(prefix+"user_agent", "must be valid UTF-8 of at most %d bytes", MaxUserAgentLen)
+	}
+	if in.IP != "" {
+		if _, err := netip.ParseAddr(in.IP); err != nil {
+			ve.Add(prefix+"ip", "is not an IP address")
+		}
+	}
+	if len(in.Evidence) > 0 {
+		if len(in.Evidence) > MaxEvidenceLen {
+			ve.Add(prefix+"evidence", "is longer than %d bytes", MaxEvidenceLen)
+		} else if !json.Valid(in.Evidence) {
+			ve.Add(prefix+"evidence", "is not valid JSON")
+		}
+	}
+}
+
+// findNotice picks the notice a consent points to.
+func findNotice(notices []Notice, version int, language, prefix string) (Notice, error) {
+	var match []Notice
+	for _, n := range notices {
+		if (language == "" || n.Language == language) && (version == 0 || n.Version == version) {
+			match = append(match, n)
+		}
+	}
+	if version == 0 && language != "" && len(match) > 0 {
+		return match[len(match)-1], nil // the latest in that language
+	}
+	switch {
+	case len(match) == 0 && len(notices) == 0:
+		return Notice{}, Invalid(prefix+"notice", "the purpose has no consent notice: publish one first (POST /v1/purposes/{purpose}/notices)")
+	case len(match) == 0:
+		return Notice{}, Invalid(prefix+"notice", "no notice version %d in language %q", version, language)
+	case len(match) > 1:
+		return Notice{}, Invalid(prefix+"language", "is required: the notice exists in several languages")
+	}
+	return match[0], nil
+}
+
+// RecordConsent records one consent event (see RecordConsents).
+func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInput) (ConsentResult, error) {
+	out, err := s.RecordConsents(ctx, p, []ConsentInput{in})
+	if err != nil {
+		return ConsentResult{}, err
+	}
+	return out[0], nil
+}
+
+// RecordConsents records consent events, all or nothing, in one
+// transaction: each becomes a leaf of the tenant's log (a salted commitment
+// to its canonical content, which is sealed under the subject's key), one
+// checkpoint covering them all is signed, and each gets a receipt with its
+// inclusion proof. A withdrawal then applies the purpose's on_withdrawal to
+// the subject's stored messages, in the same transaction.
+func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []ConsentInput) ([]ConsentResult, error) {
+	if err := authorize(p, permConsentWrite); err != nil {
+		return nil, err
+	}
+	if len(ins) == 0 {
+		return nil, Invalid("consents", "at least one consent is required")
+	}
+	if len(ins) > MaxConsentBatch {
+		return nil, Invalid("consents", "at most %d consents per batch", MaxConsentBatch)
+	}
+	prefixes := make([]string, len(ins))
+	ve := &ValidationError{}
+	for i := range ins {
+		if len(ins) > 1 {
+			prefixes[i] = fmt.Sprintf("consents[%d].", i)
+		}
+		ins[i].validate(prefixes[i], ve)
+	}
+	if err := ve.Err(); err != nil {
+		return nil, err
+	}
+	// Times are stored to the microsecond: commit to what is stored.
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	var results []ConsentResult
+	err := s.update(ctx, func(tx Tx) error {
+		results = make([]ConsentResult, len(ins))
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		ipKey := keyring.Derive(tk.audit, "consent-ip")
+		type subj struct {
+			id     string
+			sealer *keyring.Sealer
+			ref    string
+		}
+		subjects := map[string]*subj{}
+		var order []string
+		for _, in := range ins {
+			if subjects[in.Subject] == nil {
+				subjects[in.Subject] = &subj{ref: subjectRef(tk, in.Subject)}
+				order = append(order, in.Subject)
+			}
+		}
+		handles, err := s.subjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
+		if err != nil {
+			return err
+		}
+		for i, subject := range order {
+			subjects[subject].id, subjects[subject].sealer = handles[i].id, handles[i].sealer
+		}
+		notices := map[string][]Notice{}
+		purposes := make([]*Purpose, len(ins))
+		contents := make([][]byte, len(ins))
+		salts := make([][]byte, len(ins))
+		leaves := make([]LedgerLeaf, len(ins))
+		records := make([]ConsentRecord, len(ins))
+		type auditKey struct{ ref, purpose, action string }
+		var auditOrder []auditKey
+		auditCount := map[auditKey]int{}
+		for i, in := range ins {
+			pp, err := consentPurpose(reg, in.Purpose, prefixes[i]+"purpose")
+			if err != nil {
+				return err
+			}
+			purposes[i] = pp
+			ns, ok := notices[in.Purpose]
+			if !ok {
+				if ns, err = tx.Notices(ctx, p.Tenant, in.Purpose); err != nil {
+					return err
+				}
+				notices[in.Purpose] = ns
+			}
+			n, err := findNotice(ns, in.Notice, in.Language, prefixes[i])
+			if err != nil {
+				return err
+			}
+			sb := subjects[in.Subject]
+			c := consentContent{V: 1, Tenant: string(p.Tenant), ID: NewID("cns_", now), Subject: in.Subject, Purpose: in.Purpose, Action: in.Action,
+				Notice: n.Version, Language: n.Language, NoticeHash: n.Hash, Method: in.Method, Channel: in.Channel,
+				At: now.Format(time.RFC3339Nano), RecordedBy: p.KeyID, UserAgent: in.UserAgent}
+			if in.IP != "" {
+				ip, _ := netip.ParseAddr(in.IP)
+				c.IPHash = "hmac-sha256:" + hex.EncodeToString(keyring.MAC(ipKey, []byte(ip.Unmap().String()))[:16])
+			}
+			rec := ConsentRecord{Tenant: p.Tenant, ID: c.ID, SubjectID: sb.id, Purpose: in.Purpose, Action: in.Action, At: now}
+			if len(in.Evidence) > 0 {
+				sum := sha256.Sum256(in.Evidence)
+				c.EvidenceHash = "sha256:" + hex.EncodeToString(sum[:])
+				if rec.SealedEvidence, err = sb.sealer.Seal(in.Evidence, consentAD(p.Tenant, sb.id, c.ID, "consent-evidence")); err != nil {
+					return err
+				}
+			}
+			content, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			salt, err := ledger.NewSalt()
+			if err != nil {
+				return err
+			}
+			leaf, err := ledger.Commit(salt, content)
+			if err != nil {
+				return err
+			}
+			if rec.Sealed, err = sb.sealer.Seal(append(append(make([]byte, 0, len(salt)+len(content)), salt...), content...), consentAD(p.Tenant, sb.id, c.ID, "consent")); err != nil {
+				return err
+			}
+			contents[i], salts[i] = content, salt
+			leaves[i] = LedgerLeaf{Kind: LeafConsent, Record: leaf, CreatedAt: now}
+			records[i] = rec
+			results[i].ID = c.ID
+			k := auditKey{sb.ref, in.Purpose, in.Action}
+			if auditCount[k] == 0 {
+				auditOrder = append(auditOrder, k)
+			}
+			auditCount[k]++
+		}
+		events := make([]AuditEvent, 0, len(auditOrder))
+		for _, k := range auditOrder {
+			action := ActionConsentGrant
+			if k.action == ConsentWithdraw {
+				action = ActionConsentWithdraw
+			}
+			events = append(events, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: k.purpose, SubjectRef: k.ref, Outcome: OutcomeOK, Count: auditCount[k]})
+		}
+		if err := tx.AppendAudit(ctx, events); err != nil {
+			return err
+		}
+		if _, err := appendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
+			return err
+		}
+		for i := range records {
+			records[i].LeafIndex = leaves[i].Index
+		}
+		if err := tx.InsertConsents(ctx, records); err != nil {
+			return err
+		}
+		// What a withdrawal does to stored data, once per subject and
+		// purpose whose last event in the batch is a withdrawal.
+		last := map[[2]string]int{}
+		for i, in := range ins {
+			last[[2]string{in.Subject, in.Purpose}] = i
+		}
+		var effects []AuditEvent
+		for i, in := range ins {
+			if in.Action != ConsentWithdraw || last[[2]string{in.Subject, in.Purpose}] != i {
+				continue
+			}
+			sb := subjects[in.Subject]
+			eff, err := applyWithdrawal(ctx, tx, p.Tenant, purposes[i], sb.id, sb.sealer)
+			if err != nil {
+				return err
+			}
+			results[i].Withdrawal = eff
+			if eff.Messages > 0 {
+				action := ActionMessageErase
+				if eff.Action == "anonymize" {
+					action = ActionMessageAnonymize
+				}
+				effects = append(effects, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: in.Purpose, SubjectRef: sb.ref, Outcome: OutcomeOK, Count: eff.Messages, Reason: "consent_withdrawn"})
+			}
+		}
+		if len(effects) > 0 {
+			if err := tx.AppendAudit(ctx, effects); err != nil {
+				return err
+			}
+		}
+		cp, err := s.signCheckpoint(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		st, err := logFor(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: st}
+		for i, in := range ins {
+			ev, err := ledger.NewEvidence(leaves[i].Index, salts[i], contents[i], cp.Note, r)
+			if err != nil {
+				return err
+			}
+			results[i].Receipt = newReceipt(reg, purposes[i], in, records[i], contents[i], ev)
+		}
+		return nil
+	})
+	if err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionConsentGrant, Reason: re.Code})
+		}
+		return nil, err
+	}
+	return results, nil
+}
+
+// anonymizer finds personal data in stored text when a consent is
+// withdrawn from a purpose whose on_withdrawal is anonymize.
+var anonymizer = sync.OnceValue(func() *pii.Scanner { return pii.NewScanner(pii.Options{}) })
+
+// anonymizeText replaces every personal span found with its type in angle
+// brackets ("<EMAIL_ADDRESS>").
+func anonymizeText(text string) (string, error) {
+	ents := anonymizer().Scan(text)
+	out, _, err := pii.Anonymize(text, ents, func(string) pii.OperatorSpec { return pii.OperatorSpec{Operator: pii.Replace} })
+	return out, err
+}
+
+// applyWithdrawal applies the purpose's on_withdrawal to the subject's
+// messages collected for it: stop keeps them (and reads for the purpose are
+// refused from now on), anonymize replaces every personal span in their
+// text and drops their structured fields, erase deletes them.
+func applyWithdrawal(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer) (WithdrawalEffect, error) {
+	switch pp.OnWithdrawal {
+	case "erase":
+		n, err := tx.DeleteMessages(ctx, tenant, subjectID, pp.ID)
+		return WithdrawalEffect{Action: "erase", Messages: n}, err
+	case "anonymize":
+		msgs, err := tx.Messages(ctx, tenant, subjectID, pp.ID)
+		if err != nil {
+			return WithdrawalEffect{}, err
+		}
+		for _, m := range msgs {
+			text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
+			if err != nil {
+				return WithdrawalEffect{}, fmt.Errorf("open message %s: %w", m.ID, err)
+			}
+			anon, err := anonymizeText(string(text))
+			clear(text)
+			if err != nil {
+				return WithdrawalEffect{}, fmt.Errorf("anonymise message %s: %w", m.ID, err)
+			}
+			sealed, err := sl.Seal([]byte(anon), messageAD(tenant, subjectID, m.ID, "text"))
+			if err != nil {
+				return WithdrawalEffect{}, err
+			}
+			if err := tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil); err != nil {
+				return WithdrawalEffect{}, err
+			}
+		}
+		return WithdrawalEffect{Action: "anonymize", Messages: len(msgs)}, nil
+	}
+	return WithdrawalEffect{Action: "stop"}, nil
+}
+
+// hasConsent reports whether the subject's latest consent event for the
+// purpose is a grant.
+func hasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose string) (bool, error) {
+	c, err := tx.LatestConsent(ctx, tenant, subjectID, purpose)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return c.Action == ConsentGrant, nil
+}
+
+// noConsent is the refusal of a write or read that needs a current consent.
+func noConsent(field string, pp *Purpose) *RefusedError {
+	return &RefusedError{Field: field, Code: "no_consent", Detail: fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", pp.ID)}
+}
+
+// checkReadConsent refuses reading a subject's messages for a consent
+// purpose without a current grant, unless the purpose anonymises on
+// withdrawal (what is left is no longer personal data).
+func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, subjectID string) error {
+	if pp.LegalBasis != "consent" || pp.OnWithdrawal == "anonymize" {
+		return nil
+	}
+	ok, err := hasConsent(ctx, tx, tenant, subjectID, pp.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return noConsent("purpose", pp)
+	}
+	return nil
+}
+
+// ConsentView is one consent event as garde returns it: opened.
+type ConsentView struct {
+	ID         string
+	Purpose    string
+	Action     string
+	At         time.Time
+	Notice     int
+	Language   string
+	NoticeHash string
+	Method     string
+	Channel    string
+	RecordedBy string
+	LeafIndex  int64
+}
+
+// ConsentState is the current state of one purpose for a subject.
+type ConsentState struct {
+	Purpose   string
+	Granted   bool
+	Since     time.Time
+	Notice    int
+	LeafIndex int64
+}
+
+// SubjectConsentsView is a subject's consents: the state per purpose and
+// the whole history, oldest first.
+type SubjectConsentsView struct {
+	Current []ConsentState
+	History []ConsentView
+}
+
+// SubjectConsents returns a subject's current consent per purpose and its
+// history. Reading it is audited like any read of a subject's data.
+func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject string) (SubjectConsentsView, error) {
+	if err := authorize(p, permConsentRead); err != nil {
+		return SubjectConsentsView{}, err
+	}
+	if err := validateSubjectID("subject", subject); err != nil {
+		return SubjectConsentsView{}, err
+	}
+	now := s.clock.Now()
+	var out SubjectConsentsView
+	var ref string
+	err := s.store.View(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		ref = subjectRef(tk, subject)
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.SubjectConsents(ctx, p.Tenant, rec.ID)
+		if err != nil {
+			return err
+		}
+		current := map[string]int{}
+		for _, r := range rows {
+			plain, err := sl.Open(r.Sealed, consentAD(p.Tenant, rec.ID, r.ID, "consent"))
+			if err != nil {
+				return fmt.Errorf("open consent %s: %w", r.ID, err)
+			}
+			if len(plain) < consentSaltBytes {
+				return fmt.Errorf("consent %s: sealed content too short", r.ID)
+			}
+			var c consentContent
+			if err := json.Unmarshal(plain[consentSaltBytes:], &c); err != nil {
+				return fmt.Errorf("decode consent %s: %w", r.ID, err)
+			}
+			out.History = append(out.History, ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
+				NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex})
+			st := ConsentState{Purpose: r.Purpose, Granted: r.Action == ConsentGrant, Since: r.At, Notice: c.Notice, LeafIndex: r.LeafIndex}
+			if i, ok := current[r.Purpose]; ok {
+				out.Current[i] = st
+			} else {
+				current[r.Purpose] = len(out.Current)
+				out.Current = append(out.Current, st)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrSubjectErased) {
+			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Reason: "erased"})
+		}
+		return SubjectConsentsView{}, err
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error {
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Outcome: OutcomeOK, Count: len(out.History)}})
+	}); err != nil {
+		return SubjectConsentsView{}, fmt.Errorf("audit read: %w", err)
+	}
+	return out, nil
+}

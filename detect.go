@@ -1,0 +1,145 @@
+package garde
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/pii"
+)
+
+// detectionMinScore is the score from which a detected entity is acted
+// upon: the threshold at which docs/pii.md measures precision and recall.
+const detectionMinScore = 0.5
+
+// newScanner is the detector every Service starts with: all built-in
+// recognizers, French and English.
+func newScanner() *pii.Scanner {
+	return pii.NewScanner(pii.Options{MinScore: detectionMinScore})
+}
+
+// SetScanner replaces the personal-data detector (for custom recognizers).
+// A nil scanner turns detection off, which only benchmarks should do: with
+// it off, free text is stored as sent.
+func (s *Service) SetScanner(sc *pii.Scanner) { s.scanner = sc }
+
+// Detection is one piece of personal data found in a message's text, and
+// what was done with it before storage.
+type Detection struct {
+	Type     string // pii entity type: EMAIL_ADDRESS, FR_NIR, PERSON…
+	Category string // fideslang data category
+	// RuneStart and RuneEnd are code-point offsets in the text as sent.
+	RuneStart, RuneEnd int
+	Score              float64
+	Operator           string
+}
+
+// StoredSpan is one anonymised span as kept beside a message, sealed under
+// the subject's key, so that access and erasure can later work span by
+// span.
+type StoredSpan struct {
+	Type      string `json:"type"`
+	Category  string `json:"category"`
+	Start     int    `json:"start"` // byte offsets in the stored text
+	End       int    `json:"end"`
+	OrigStart int    `json:"orig_start"` // byte offsets in the text as sent
+	OrigEnd   int    `json:"orig_end"`
+	Operator  string `json:"operator"`
+	Sealed    []byte `json:"sealed,omitempty"` // original value, for encrypt
+}
+
+// spanRecord is the sealed companion of a message: its spans and its
+// special-category hints (themselves sensitive: "this message speaks of
+// health" is data about the person).
+type spanRecord struct {
+	Spans   []StoredSpan `json:"spans,omitempty"`
+	Special []string     `json:"special,omitempty"`
+}
+
+// operatorFor chooses what happens to personal data of category c found in
+// free text collected for purpose p: the purpose's most specific anonymize
+// rule covering c; otherwise keep it if the purpose lists the category;
+// otherwise replace it — the safe default for data the purpose does not
+// need (privacy by default, Art. 25(2)).
+func operatorFor(p *Purpose, c string) string {
+	best, op := -1, ""
+	for rule, o := range p.Anonymize {
+		if covers(rule, c) && len(rule) > best {
+			best, op = len(rule), o
+		}
+	}
+	if op != "" {
+		return op
+	}
+	if p.Allows(c) {
+		return string(pii.Keep)
+	}
+	return string(pii.Replace)
+}
+
+// protectText finds personal data in text and anonymises it as purpose p
+// says. It returns the text to store, the sealed span record (nil when
+// nothing was found), and what was found for the response.
+func (s *Service) protectText(p *Purpose, tk *tenantKeys, sealer *keyring.Sealer, ad keyring.AD, text string) (string, []byte, []Detection, []string, error) {
+	if s.scanner == nil || text == "" {
+		return text, nil, nil, nil, nil
+	}
+	res := s.scanner.ScanMessage(text)
+	var special []string
+	if res.Special != 0 {
+		special = strings.Split(res.Special.String(), "|")
+	}
+	if len(res.Entities) == 0 && len(special) == 0 {
+		return text, nil, nil, nil, nil
+	}
+	n := 0
+	policy := func(entityType string) pii.OperatorSpec {
+		spec := pii.OperatorSpec{Operator: pii.Operator(operatorFor(p, pii.Category(entityType)))}
+		switch spec.Operator {
+		case pii.Mask:
+			spec.KeepLast = 4
+		case pii.Pseudonymize:
+			spec.Key = tk.pseudo[:]
+		case pii.Encrypt:
+			spec.Seal = func(b []byte) ([]byte, error) {
+				spanAD := ad
+				spanAD.Field = "span/" + strconv.Itoa(n)
+				n++
+				return sealer.Seal(b, spanAD)
+			}
+		}
+		return spec
+	}
+	out, spans, err := pii.Anonymize(text, res.Entities, policy)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("anonymise: %w", err)
+	}
+	offsets := pii.RuneOffsetsAll(nil, text, res.Entities)
+	found := make([]Detection, len(res.Entities))
+	rec := spanRecord{Special: special, Spans: make([]StoredSpan, len(spans))}
+	for i, e := range res.Entities {
+		found[i] = Detection{Type: e.Type, Category: pii.Category(e.Type), RuneStart: offsets[2*i], RuneEnd: offsets[2*i+1], Score: e.Score}
+	}
+	for i, sp := range spans {
+		rec.Spans[i] = StoredSpan{Type: sp.Type, Category: pii.Category(sp.Type), Start: sp.Start, End: sp.End,
+			OrigStart: sp.OrigStart, OrigEnd: sp.OrigEnd, Operator: string(sp.Operator), Sealed: sp.Sealed}
+		for j := range found {
+			if res.Entities[j].Start == sp.OrigStart && res.Entities[j].End == sp.OrigEnd {
+				found[j].Operator = string(sp.Operator)
+			}
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	spanAD := ad
+	spanAD.Field = "spans"
+	sealed, err := sealer.Seal(b, spanAD)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	return out, sealed, found, special, nil
+}

@@ -1,0 +1,219 @@
+package garde
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/garde-privacy/garde/ledger"
+)
+
+// ReceiptVersion names the receipt format.
+const ReceiptVersion = "garde-consent-receipt/1"
+
+// Receipt is the consent receipt a person keeps: the fields of ISO/IEC TS
+// 27560 (consent record information structure) and of the Kantara Consent
+// Receipt v1.1, plus the proof that the event is in the tenant's log — the
+// leaf index, the inclusion proof and a checkpoint signed by the tenant's
+// ledger key, as ledger.Evidence.
+//
+// Like Register it carries JSON tags: it is a document handed to a person
+// and checked offline by `garde verify receipt`, and it is that person's
+// own data. It holds personal data (the subject identifier), so garde never
+// logs it.
+type Receipt struct {
+	Version          string           `json:"version"`
+	ConformsTo       []string         `json:"conforms_to"`
+	ConsentReceiptID string           `json:"consent_receipt_id"`
+	Jurisdiction     string           `json:"jurisdiction"`
+	ConsentTimestamp time.Time        `json:"consent_timestamp"`
+	CollectionMethod string           `json:"collection_method"`
+	Channel          string           `json:"channel,omitempty"`
+	Language         string           `json:"language"`
+	PIIPrincipalID   string           `json:"pii_principal_id"`
+	PIIControllers   []Party          `json:"pii_controllers"`
+	DPO              Party            `json:"dpo"`
+	Notice           ReceiptNotice    `json:"notice"`
+	Services         []ReceiptService `json:"services"`
+	Sensitive        bool             `json:"sensitive"`
+	Action           string           `json:"action"`         // grant or withdraw
+	ConsentStatus    string           `json:"consent_status"` // active or withdrawn
+	RecordedBy       string           `json:"recorded_by"`
+	Tenant           string           `json:"tenant"`
+	LogOrigin        string           `json:"log_origin"`
+	LeafIndex        int64            `json:"leaf_index"`
+	Evidence         ledger.Evidence  `json:"evidence"`
+}
+
+// ReceiptNotice identifies the exact notice text the person saw.
+type ReceiptNotice struct {
+	Version  int    `json:"version"`
+	Language string `json:"language"`
+	Hash     string `json:"hash"`
+}
+
+// ReceiptService groups purposes, as in the Kantara receipt.
+type ReceiptService struct {
+	Service  string           `json:"service"`
+	Purposes []ReceiptPurpose `json:"purposes"`
+}
+
+// ReceiptPurpose is one purpose consented to (or withdrawn from).
+type ReceiptPurpose struct {
+	Purpose              string   `json:"purpose"`
+	Description          string   `json:"purpose_description,omitempty"`
+	LegalBasis           string   `json:"legal_basis"`
+	ConsentType          string   `json:"consent_type"`
+	PIICategories        []string `json:"pii_category"`
+	PrimaryPurpose       bool     `json:"primary_purpose"`
+	Termination          string   `json:"termination"`
+	ThirdPartyDisclosure bool     `json:"third_party_disclosure"`
+	ThirdPartyNames      []string `json:"third_party_name,omitempty"`
+	OnWithdrawal         string   `json:"on_withdrawal,omitempty"`
+}
+
+func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, content []byte, ev ledger.Evidence) Receipt {
+	var c consentContent
+	_ = json.Unmarshal(content, &c) // we just encoded it
+	status := "active"
+	if in.Action == ConsentWithdraw {
+		status = "withdrawn"
+	}
+	var third []string
+	for _, r := range pp.Recipients {
+		third = append(third, r.Name)
+	}
+	sensitive := false
+	for _, cat := range pp.Categories {
+		if isSpecialCategory(cat) {
+			sensitive = true
+		}
+	}
+	onw := pp.OnWithdrawal
+	if onw == "" {
+		onw = "stop"
+	}
+	return Receipt{
+		Version:          ReceiptVersion,
+		ConformsTo:       []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"},
+		ConsentReceiptID: rec.ID,
+		Jurisdiction:     "EU (GDPR Art. 6(1)(a), 7)",
+		ConsentTimestamp: rec.At,
+		CollectionMethod: in.Method,
+		Channel:          in.Channel,
+		Language:         c.Language,
+		PIIPrincipalID:   in.Subject,
+		PIIControllers:   []Party{reg.Controller},
+		DPO:              reg.DPO,
+		Notice:           ReceiptNotice{Version: c.Notice, Language: c.Language, Hash: c.NoticeHash},
+		Services: []ReceiptService{{Service: reg.Controller.Name, Purposes: []ReceiptPurpose{{
+			Purpose: pp.ID, Description: pp.Description, LegalBasis: pp.LegalBasis, ConsentType: "explicit",
+			PIICategories: pp.Categories, Termination: pp.Retention.String(), ThirdPartyDisclosure: len(third) > 0, ThirdPartyNames: third,
+			OnWithdrawal: onw,
+		}}}},
+		Sensitive:     sensitive,
+		Action:        in.Action,
+		ConsentStatus: status,
+		RecordedBy:    c.RecordedBy,
+		Tenant:        c.Tenant,
+		LogOrigin:     ledger.TenantOrigin(c.Tenant),
+		LeafIndex:     ev.Index,
+		Evidence:      ev,
+	}
+}
+
+// isSpecialCategory reports a GDPR Art. 9 category (fideslang names).
+func isSpecialCategory(c string) bool {
+	for _, p := range []string{"user.health_and_medical", "user.genetic", "user.biometric", "user.demographic.racial_ethnic_origin",
+		"user.demographic.political_opinion", "user.demographic.religious_belief", "user.demographic.sexual_orientation", "user.criminal_history"} {
+		if covers(p, c) || covers(c, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrReceipt marks a receipt that does not verify.
+var ErrReceipt = errors.New("receipt does not verify")
+
+// ParseReceipt reads a receipt as saved: the receipt object itself, or the
+// whole answer of POST /v1/consents ({"receipt": {...}, ...}).
+func ParseReceipt(data []byte) (Receipt, error) {
+	var wrapper struct {
+		Receipt json.RawMessage `json:"receipt"`
+	}
+	if err := json.Unmarshal(data, &wrapper); err == nil && len(wrapper.Receipt) > 0 {
+		data = wrapper.Receipt
+	}
+	var r Receipt
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Receipt{}, fmt.Errorf("%w: not a receipt: %v", ErrReceipt, err)
+	}
+	if r.Version != ReceiptVersion {
+		return Receipt{}, fmt.Errorf("%w: version %q, want %q", ErrReceipt, r.Version, ReceiptVersion)
+	}
+	return r, nil
+}
+
+// VerifyReceipt checks a receipt offline against the tenant's verifier key
+// (GET /v1/ledger/key, published apart from the receipt): the checkpoint's
+// signature, the inclusion proof of the committed event, and that every
+// field the receipt shows matches the committed content — so that nobody
+// can keep a valid proof and change what the receipt says. The error names
+// the first thing that failed.
+func VerifyReceipt(r Receipt, verifierKey string) error {
+	cp, err := ledger.VerifyEvidence(r.Evidence, verifierKey)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrReceipt, err)
+	}
+	if r.LeafIndex != r.Evidence.Index {
+		return fmt.Errorf("%w: leaf_index %d, the evidence proves index %d", ErrReceipt, r.LeafIndex, r.Evidence.Index)
+	}
+	if cp.Origin != ledger.TenantOrigin(r.Tenant) || r.LogOrigin != cp.Origin {
+		return fmt.Errorf("%w: tenant %q and log origin %q, the checkpoint is of log %q", ErrReceipt, r.Tenant, r.LogOrigin, cp.Origin)
+	}
+	var c consentContent
+	dec := json.NewDecoder(bytes.NewReader(r.Evidence.Content))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || c.V != 1 {
+		return fmt.Errorf("%w: committed content is not a consent event", ErrReceipt)
+	}
+	at, err := time.Parse(time.RFC3339Nano, c.At)
+	if err != nil {
+		return fmt.Errorf("%w: committed time %q", ErrReceipt, c.At)
+	}
+	purpose := ""
+	if len(r.Services) == 1 && len(r.Services[0].Purposes) == 1 {
+		purpose = r.Services[0].Purposes[0].Purpose
+	}
+	status := map[string]string{ConsentGrant: "active", ConsentWithdraw: "withdrawn"}[c.Action]
+	checks := []struct {
+		field     string
+		ok        bool
+		got, want any
+	}{
+		{"consent_receipt_id", r.ConsentReceiptID == c.ID, r.ConsentReceiptID, c.ID},
+		{"tenant", r.Tenant == c.Tenant, r.Tenant, c.Tenant},
+		{"pii_principal_id", r.PIIPrincipalID == c.Subject, "(redacted)", "(redacted)"},
+		{"services[0].purposes[0].purpose", purpose == c.Purpose, purpose, c.Purpose},
+		{"action", r.Action == c.Action, r.Action, c.Action},
+		{"consent_status", r.ConsentStatus == status, r.ConsentStatus, status},
+		{"consent_timestamp", r.ConsentTimestamp.Equal(at), r.ConsentTimestamp, at},
+		{"collection_method", r.CollectionMethod == c.Method, r.CollectionMethod, c.Method},
+		{"channel", r.Channel == c.Channel, r.Channel, c.Channel},
+		{"language", r.Language == c.Language && r.Notice.Language == c.Language, r.Language, c.Language},
+		{"notice.version", r.Notice.Version == c.Notice, r.Notice.Version, c.Notice},
+		{"notice.hash", r.Notice.Hash == c.NoticeHash, r.Notice.Hash, c.NoticeHash},
+		{"recorded_by", r.RecordedBy == c.RecordedBy, r.RecordedBy, c.RecordedBy},
+	}
+	for _, ck := range checks {
+		if !ck.ok {
+			return fmt.Errorf("%w: %s is %v, the signed event says %v", ErrReceipt, ck.field, ck.got, ck.want)
+		}
+	}
+	return nil
+}
