@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/garde-privacy/garde"
@@ -38,6 +39,7 @@ var migrations embed.FS
 type DB struct {
 	pool     *pgxpool.Pool
 	retryFor time.Duration
+	retries  atomic.Int64
 }
 
 var _ garde.Store = (*DB)(nil)
@@ -129,6 +131,10 @@ func LatestVersion() int { return len(migrationNames()) }
 // access (never for business logic).
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// Retries is how many times a transaction was run again (serialization
+// failures, deadlocks, lost connections) since Open: a metric.
+func (db *DB) Retries() int64 { return db.retries.Load() }
+
 // Close closes the pool.
 func (db *DB) Close() error {
 	db.pool.Close()
@@ -161,6 +167,7 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) err
 		if err == nil || !errors.Is(err, errRetryable) || db.retryFor < 0 || time.Since(start) > db.retryFor || ctx.Err() != nil {
 			return err
 		}
+		db.retries.Add(1)
 		// Exponential backoff from 2ms to 1s, with full jitter so that
 		// nodes that collided do not collide again.
 		d := min(time.Second, 2*time.Millisecond<<min(attempt, 10))
