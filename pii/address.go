@@ -9,7 +9,10 @@ package pii
 // what tells "12 rue des Lilas" from "12 roses".
 
 // address reads a street address starting with the number at start..numEnd.
-func (s *scan) address(start, numEnd int) int {
+//
+// next holds the lexicon flags of the word right after the number when
+// the caller looked it up already (0 otherwise).
+func (s *scan) address(start, numEnd int, next uint32) int {
 	if !s.b.want(Location) {
 		return 0
 	}
@@ -20,24 +23,30 @@ func (s *scan) address(start, numEnd int) int {
 		return 0
 	}
 	k += n
+	moved := false
 	// "12 bis", "12 ter".
-	if we := wordEnd(t, k); we > k {
+	if we := wordEnd(t, k); we > k && we-k <= 6 {
 		switch lowerASCII(t[k:we]) {
 		case "bis", "ter", "quater":
 			if m := spaceAt(t, we); m > 0 {
 				k = we + m
+				moved = true
 			}
 		}
 	}
 	if k < len(t) && t[k] == ',' {
 		k++
 		k += spaceAt(t, k)
+		moved = true
 	}
 	we := wordEnd(t, k)
 	if we == k {
 		return 0
 	}
-	fl := lookup(t[k:we])
+	fl := next
+	if moved || n == 0 || fl == 0 {
+		fl = lookup(t[k:we])
+	}
 	end := 0
 	if fl&wStreetFR != 0 && s.b.fr {
 		e := we

@@ -113,6 +113,17 @@ func (s *scan) token(i int) int {
 			return j
 		}
 	}
+	// Digits not followed by '@', ':', a letter or ".letter" cannot start
+	// an address, a URL or an IPv6 address: straight to the number rules.
+	if isDigit(c) {
+		j := i + 1
+		for j < len(t) && isDigit(t[j]) {
+			j++
+		}
+		if j == len(t) || !(t[j] == '@' || t[j] == ':' || isAlpha(t[j]) || t[j] == '.' && j+1 < len(t) && isAlpha(t[j+1])) {
+			return s.number(i)
+		}
+	}
 	end, flags := chunk(t, i)
 	if flags&fAt != 0 {
 		if j := s.email(i, end); j > 0 {
@@ -472,4 +483,3 @@ func (s *scan) ipv6(i, end int) int {
 	s.emit(IPAddress, i, e, score)
 	return e
 }
-

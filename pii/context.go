@@ -1,6 +1,10 @@
 package pii
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Context keywords raise (or, for references, lower) the score of a
 // candidate when they occur in the few words before it. Each list is a
@@ -62,9 +66,22 @@ type ctxPhrase struct {
 	bits ctxBit
 }
 
-var ctxIndex = map[string][]ctxPhrase{}
+var (
+	ctxIndex = map[string][]ctxPhrase{}
+	ctxTable wordTable[[]ctxPhrase]
+)
 
 func init() {
+	defer func() {
+		ctxTable = newWordTable(ctxIndex)
+		for w := range ctxIndex {
+			// Folded lengths can be shorter than the text's (é is two bytes):
+			// mark every length up to twice the folded one.
+			for l := len(w); l <= 2*len(w) && l < 64; l++ {
+				ctxFirst[firstIdx(w[0])] |= 1 << l
+			}
+		}
+	}()
 	for _, l := range ctxLists {
 		for _, ph := range strings.Split(l.words, ",") {
 			words := strings.FieldsFunc(ph, func(r rune) bool {
@@ -101,14 +118,26 @@ type ctxWindow struct {
 	n     int
 	bits  [12]ctxBit
 	dist  [12]int
-	words [24][2]int // word bounds in the folded buffer
-	buf   [64]byte
+	words [24][2]int // word bounds in the text
 }
 
 const ctxSpan = 48 // bytes of context looked at before a candidate
 
-// analyse folds the ctxSpan bytes before i, cuts them into words and
-// records every keyword phrase found.
+// ctxFirst has, for each folded first letter, a bit per length of the
+// last words of keyword phrases: it rejects most window words before any
+// hashing.
+var ctxFirst [27]uint64
+
+func firstIdx(c byte) int {
+	c |= lowerBit[c]
+	if c >= 'a' && c <= 'z' {
+		return int(c - 'a')
+	}
+	return 26
+}
+
+// analyse cuts the ctxSpan bytes before i into words and records every
+// keyword phrase found. Words are folded only when they pass ctxFirst.
 func (w *ctxWindow) analyse(t string, i int) {
 	w.pos, w.n = i, 0
 	a := i - ctxSpan
@@ -118,28 +147,55 @@ func (w *ctxWindow) analyse(t string, i int) {
 	for a < i && t[a]&0xC0 == 0x80 {
 		a++
 	}
-	b := fold(w.buf[:0], t[a:i])
 	nw := 0
-	for k := 0; k < len(b) && nw < len(w.words); {
-		if !isAlnum(b[k]) {
-			if b[k] == '#' && w.n < len(w.bits) {
-				w.bits[w.n], w.dist[w.n] = kwNotPII, len(b)-k
+	for k := a; k < i && nw < len(w.words); {
+		c := t[k]
+		if c < utf8.RuneSelf && !isAlnum(c) {
+			if c == '#' && w.n < len(w.bits) {
+				w.bits[w.n], w.dist[w.n] = kwNotPII, i-k
 				w.n++
 			}
 			k++
 			continue
 		}
 		e := k
-		for e < len(b) && isAlnum(b[e]) {
-			e++
+		for e < i {
+			c := t[e]
+			if c < utf8.RuneSelf {
+				if !isAlnum(c) {
+					break
+				}
+				e++
+				continue
+			}
+			r, sz := utf8.DecodeRuneInString(t[e:])
+			if !unicode.IsLetter(r) {
+				break
+			}
+			e += sz
+		}
+		if e == k { // a non-letter rune
+			_, sz := utf8.DecodeRuneInString(t[k:])
+			k += sz
+			continue
 		}
 		w.words[nw] = [2]int{k, e}
 		nw++
 		k = e
 	}
+	var buf [48]byte
 	for p := 0; p < nw; p++ {
-		word := b[w.words[p][0]:w.words[p][1]]
-		list, ok := ctxIndex[string(word)]
+		ws, we := w.words[p][0], w.words[p][1]
+		if l := we - ws; l > 63 || ctxFirst[firstIdx(t[ws])]&(1<<l) == 0 {
+			if t[ws] < utf8.RuneSelf { // non-ASCII first letters always go on
+				continue
+			}
+		}
+		key, h, ok := foldHash(&buf, t[ws:we])
+		if !ok {
+			continue
+		}
+		list, ok := ctxTable.getHash(key, h)
 		if !ok {
 			continue
 		}
@@ -150,17 +206,24 @@ func (w *ctxWindow) analyse(t string, i int) {
 			}
 			for q, pw := range ph.prev {
 				ob := w.words[p-1-q]
-				if string(b[ob[0]:ob[1]]) != pw {
+				if !foldEqual(t[ob[0]:ob[1]], pw) {
 					continue phrases
 				}
 			}
 			if w.n < len(w.bits) {
 				w.bits[w.n] = ph.bits
-				w.dist[w.n] = len(b) - w.words[p-len(ph.prev)][0]
+				w.dist[w.n] = i - w.words[p-len(ph.prev)][0]
 				w.n++
 			}
 		}
 	}
+}
+
+// foldEqual reports whether s folds to key.
+func foldEqual(s, key string) bool {
+	var buf [48]byte
+	k, _, ok := foldHash(&buf, s)
+	return ok && string(k) == key
 }
 
 // ctx reports whether a keyword of the lists in bits occurs in the 48

@@ -21,6 +21,9 @@ const (
 
 var class [256]uint16
 
+// lowerBit is 0x20 for upper-case ASCII letters, 0 otherwise.
+var lowerBit [256]byte
+
 func init() {
 	for c := 0; c < 256; c++ {
 		var f uint16
@@ -57,6 +60,9 @@ func init() {
 			f |= cURL
 		}
 		class[c] = f
+		if c >= 'A' && c <= 'Z' {
+			lowerBit[c] = 0x20
+		}
 	}
 }
 
@@ -174,11 +180,17 @@ func fold(buf []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if isUpper(c) {
-				c += 'a' - 'A'
+			// ASCII run: lower-case without per-byte appends.
+			j := i + 1
+			for j < len(s) && s[j] < utf8.RuneSelf {
+				j++
 			}
-			buf = append(buf, c)
-			i++
+			n := len(buf)
+			buf = append(buf, s[i:j]...)
+			for k := n; k < len(buf); k++ {
+				buf[k] |= lowerBit[buf[k]]
+			}
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -229,4 +241,3 @@ func foldWord(buf *[64]byte, w string) []byte {
 	}
 	return fold(buf[:0], w)
 }
-

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"embed"
 	"strings"
+	"unicode/utf8"
 )
 
 //go:embed data/first_names.txt data/surnames.txt
@@ -124,48 +125,49 @@ func init() {
 	addWords(wUnit, `apt apartment suite unit flat appt appartement bat batiment etage escalier porte
 		floor building bldg`)
 	addWords(wParticle, `de du des la le van von der den da di del della dos das bin ben al el ter`)
-	defer buildFilter()
+	defer buildTable()
 	addWords(wState, `al ak az ar ca co ct de fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh nj
 		nm ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc`)
 }
 
-// lexFilter has a bit for every (first, second, last) letter triple of the
-// lexicon's words: most capitalised words in a chat are not in the lexicon,
-// and the filter rejects them without hashing.
-var lexFilter [(27*27*27 + 7) / 8]byte
+// lexTable is lexicon in a wordTable, for lookups.
+var lexTable wordTable[uint32]
 
-func filterIndex(k []byte) int {
-	idx := func(c byte) int {
-		if c >= 'a' && c <= 'z' {
-			return int(c - 'a')
-		}
-		return 26
-	}
-	second := byte(0)
-	if len(k) > 1 {
-		second = k[1]
-	}
-	return (idx(k[0])*27+idx(second))*27 + idx(k[len(k)-1])
-}
+func buildTable() { lexTable = newWordTable(lexicon) }
 
-func buildFilter() {
-	for w := range lexicon {
-		if w == "" {
-			continue
-		}
-		n := filterIndex([]byte(w))
-		lexFilter[n/8] |= 1 << (n % 8)
-	}
-}
-
+// lookup returns the lexicon flags of word w, folding and hashing it in
+// one pass without allocating.
 func lookup(w string) uint32 {
-	var buf [64]byte
-	k := foldWord(&buf, w)
-	if len(k) == 0 {
+	var buf [48]byte
+	k, h, ok := foldHash(&buf, w)
+	if !ok {
 		return 0
 	}
-	if n := filterIndex(k); lexFilter[n/8]&(1<<(n%8)) == 0 {
-		return 0
+	v, _ := lexTable.getHash(k, h)
+	return v
+}
+
+// foldHash folds w like fold into buf and returns it with its FNV-1a
+// hash; ok is false when w is empty or too long for buf.
+func foldHash(buf *[48]byte, w string) (k []byte, h uint32, ok bool) {
+	if len(w) == 0 || len(w) > len(buf) {
+		return nil, 0, false
 	}
-	return lexicon[string(k)]
+	n := 0
+	h = 2166136261
+	for i := 0; i < len(w); {
+		c := w[i]
+		if c < utf8.RuneSelf {
+			c |= lowerBit[c]
+			i++
+		} else {
+			r, sz := utf8.DecodeRuneInString(w[i:])
+			c = foldRune(r)
+			i += sz
+		}
+		buf[n] = c
+		n++
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return buf[:n], h, true
 }

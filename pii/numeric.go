@@ -456,21 +456,33 @@ func (s *scan) nationalPhone(r *digitRun, k int, d []byte) float64 {
 func (s *scan) afterSingle(r *digitRun, start, end int) int {
 	t := s.t
 	nd := r.nd
-	if r.gEnd[0] != nd || r.plus {
+	if r.gEnd[0] != nd || r.plus || end >= len(t) {
 		return 0
 	}
-	if nd <= 2 {
+	// Every rule below needs a space, a comma or a hyphen after the number;
+	// the word after it is looked up once.
+	sp := spaceAt(t, end)
+	if sp == 0 && t[end] != ',' && t[end] != '-' {
+		return 0
+	}
+	var fl uint32
+	if k := end + sp; sp > 0 && k < len(t) && isAlpha(t[k]) || k < len(t) && t[k] >= 0x80 {
+		if we := wordEnd(t, k); we > k {
+			fl = lookup(t[k:we])
+		}
+	}
+	if nd <= 2 && fl&(wMonthFR|wMonthEN) != 0 {
 		if j := s.monthDate(start, end); j > 0 {
 			return j
 		}
 	}
-	if nd <= 4 {
+	if nd <= 4 && end+1 < len(t) && isUpper(t[end+1]) {
 		if j := s.oldPlate(start, end); j > 0 {
 			return j
 		}
 	}
 	if nd <= 5 {
-		if j := s.address(start, end); j > 0 {
+		if j := s.address(start, end, fl); j > 0 {
 			return j
 		}
 	}
@@ -488,7 +500,6 @@ func (s *scan) afterSingle(r *digitRun, start, end int) int {
 			return j
 		}
 	}
-	_ = t
 	return 0
 }
 
@@ -523,7 +534,7 @@ func (s *scan) alnum(i int) int {
 		d++
 	}
 	if e-d == 1 && d-i <= 4 {
-		if j := s.address(i, e); j > 0 {
+		if j := s.address(i, e, 0); j > 0 {
 			return j
 		}
 	}
