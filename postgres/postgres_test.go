@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,4 +199,21 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// TestMigrationNumbers keeps the embedded migrations numbered 1, 2, 3…
+// with no gap: Migrate applies what is above the highest applied number.
+func TestMigrationNumbers(t *testing.T) {
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		if want := fmt.Sprintf("%04d_", i+1); !strings.HasPrefix(e.Name(), want) {
+			t.Errorf("migration %d is %s, want a name starting with %s", i+1, e.Name(), want)
+		}
+	}
+	if len(entries) != postgres.LatestVersion() {
+		t.Errorf("LatestVersion = %d, want %d", postgres.LatestVersion(), len(entries))
+	}
 }

@@ -262,23 +262,23 @@ func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
 	n := len(ms)
 	tenants, ids, subjects, purposes, channels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	created, expires := make([]time.Time, n), make([]time.Time, n)
-	texts, fields := make([][]byte, n), make([][]byte, n)
+	texts, fields, spans := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	for i, m := range ms {
 		tenants[i], ids[i], subjects[i], purposes[i], channels[i] = string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel
-		created[i], expires[i], texts[i], fields[i] = m.CreatedAt, m.ExpiresAt, m.SealedText, m.SealedFields
+		created[i], expires[i], texts[i], fields[i], spans[i] = m.CreatedAt, m.ExpiresAt, m.SealedText, m.SealedFields, m.SealedSpans
 	}
-	return t.insert(ctx, "insert messages", int64(n), `INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[])
+	return t.insert(ctx, "insert messages", int64(n), `INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[], $10::bytea[])
 		ON CONFLICT DO NOTHING`,
-		tenants, ids, subjects, purposes, channels, created, expires, texts, fields)
+		tenants, ids, subjects, purposes, channels, created, expires, texts, fields, spans)
 }
 
 func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
-	rows, err := t.tx.Query(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields FROM messages
+	rows, err := t.tx.Query(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
 		WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 ORDER BY id`, string(tenant), subjectID, purpose)
 	return collect(rows, err, "messages", func(r pgx.Rows) (garde.Message, error) {
 		m := garde.Message{Tenant: tenant, SubjectID: subjectID, Purpose: purpose}
-		err := r.Scan(&m.ID, &m.Channel, &m.CreatedAt, &m.ExpiresAt, &m.SealedText, &m.SealedFields)
+		err := r.Scan(&m.ID, &m.Channel, &m.CreatedAt, &m.ExpiresAt, &m.SealedText, &m.SealedFields, &m.SealedSpans)
 		m.CreatedAt, m.ExpiresAt = utc(m.CreatedAt), utc(m.ExpiresAt)
 		return m, err
 	})
