@@ -311,26 +311,37 @@ func (in *ConsentInput) validate(prefix string, ve *ValidationError) {
 	}
 }
 
-// findNotice picks the notice a consent points to.
+// findNotice picks the notice a consent points to: the given version (0:
+// the latest) in the given language, which may be left out when only one
+// language has such a version. notices are sorted by language, version.
 func findNotice(notices []Notice, version int, language, prefix string) (Notice, error) {
-	var match []Notice
-	for _, n := range notices {
-		if (language == "" || n.Language == language) && (version == 0 || n.Version == version) {
-			match = append(match, n)
+	if len(notices) == 0 {
+		return Notice{}, Invalid(prefix+"notice", "the purpose has no consent notice: publish one first (POST /v1/purposes/{purpose}/notices)")
+	}
+	if language == "" {
+		for _, n := range notices {
+			if version != 0 && n.Version != version {
+				continue
+			}
+			if language != "" && n.Language != language {
+				return Notice{}, Invalid(prefix+"language", "is required: the notice exists in several languages")
+			}
+			language = n.Language
 		}
 	}
-	if version == 0 && language != "" && len(match) > 0 {
-		return match[len(match)-1], nil // the latest in that language
+	var found *Notice
+	for i, n := range notices {
+		if n.Language == language && (version == 0 || n.Version == version) {
+			found = &notices[i] // the last is the latest
+		}
 	}
-	switch {
-	case len(match) == 0 && len(notices) == 0:
-		return Notice{}, Invalid(prefix+"notice", "the purpose has no consent notice: publish one first (POST /v1/purposes/{purpose}/notices)")
-	case len(match) == 0:
+	if found == nil {
+		if version == 0 {
+			return Notice{}, Invalid(prefix+"language", "the purpose has no notice in language %q", language)
+		}
 		return Notice{}, Invalid(prefix+"notice", "no notice version %d in language %q", version, language)
-	case len(match) > 1:
-		return Notice{}, Invalid(prefix+"language", "is required: the notice exists in several languages")
 	}
-	return match[0], nil
+	return *found, nil
 }
 
 // RecordConsent records one consent event (see RecordConsents).

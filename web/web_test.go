@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -206,6 +207,7 @@ func TestCrossTenant(t *testing.T) {
 			}
 		},
 	}
+	maps.Copy(cases, consentCrossTenantCases(e)) // web/consent_test.go
 	for _, rt := range e.srv.Routes() {
 		name := rt.Method + " " + rt.Pattern
 		fn, ok := cases[name]
@@ -220,7 +222,7 @@ func TestCrossTenant(t *testing.T) {
 // validRequests holds, for each route, a request that succeeds for a role
 // allowed to make it.
 func validRequests(e *env) map[string][2]string {
-	return map[string][2]string{
+	m := map[string][2]string{
 		"POST /v1/tenants":                    {"/v1/tenants", `{"name":"New"}`},
 		"POST /v1/keys":                       {"/v1/keys", `{"role":"dpo"}`},
 		"GET /v1/keys":                        {"/v1/keys", ""},
@@ -232,6 +234,8 @@ func validRequests(e *env) map[string][2]string {
 		"GET /v1/subjects/{subject}/messages": {"/v1/subjects/s/messages?purpose=answer_support_request", ""},
 		"GET /v1/audit":                       {"/v1/audit", ""},
 	}
+	maps.Copy(m, consentValidRequests(e)) // web/consent_test.go
+	return m
 }
 
 // TestRoleMatrix checks that each role gets exactly what it may, on every

@@ -68,6 +68,8 @@ Usage:
                                              apply a register of processing
   garde keys rotate [--tenant ID]            rotate the master key (default) or a tenant key
   garde scan [flags] [FILE...]               find personal data in text (stdin by default)
+  garde verify receipt FILE --key KEY        check a consent receipt offline
+  garde verify ledger [--tenant ID]          check each tenant's log; names the first bad entry
 
 Every command that works on the data takes --data-dir (default ./garde-data).
 Every flag has an environment variable: --data-dir is GARDE_DATA_DIR.
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"usage: garde keys rotate [--tenant ID] [--data-dir DIR]"}
 		}
 		return runKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, getenv, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
