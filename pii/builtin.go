@@ -134,6 +134,9 @@ func (s *scan) token(i int) int {
 		if j := s.url(i, end, flags); j > 0 {
 			return j
 		}
+		if flags&fAt != 0 {
+			return end // a broken address: no part of it is another entity
+		}
 		if flags&fColon != 0 && (class[c]&cHex != 0 || c == ':') {
 			if j := s.ipv6(i, end); j != 0 {
 				if j < 0 {
