@@ -114,7 +114,8 @@ type ConsentTx interface {
 	// how many there were.
 	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
 	// UpdateMessage replaces a message's sealed text and fields (nil
-	// fields: none).
+	// fields: none) and drops its sealed span record (sets it to NULL): the
+	// spans described, and may hold sealed originals of, the old text.
 	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields []byte) error
 }
 
@@ -417,6 +418,7 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 		notices := map[string][]Notice{}
 		purposes := make([]*Purpose, len(ins))
 		contents := make([][]byte, len(ins))
+		events := make([]consentContent, len(ins))
 		salts := make([][]byte, len(ins))
 		leaves := make([]LedgerLeaf, len(ins))
 		records := make([]ConsentRecord, len(ins))
@@ -471,7 +473,7 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 			if rec.Sealed, err = sb.sealer.Seal(append(append(make([]byte, 0, len(salt)+len(content)), salt...), content...), consentAD(p.Tenant, sb.id, c.ID, "consent")); err != nil {
 				return err
 			}
-			contents[i], salts[i] = content, salt
+			contents[i], salts[i], events[i] = content, salt, c
 			leaves[i] = LedgerLeaf{Kind: LeafConsent, Record: leaf, CreatedAt: now}
 			records[i] = rec
 			results[i].ID = c.ID
@@ -481,15 +483,15 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 			}
 			auditCount[k]++
 		}
-		events := make([]AuditEvent, 0, len(auditOrder))
+		audit := make([]AuditEvent, 0, len(auditOrder))
 		for _, k := range auditOrder {
 			action := ActionConsentGrant
 			if k.action == ConsentWithdraw {
 				action = ActionConsentWithdraw
 			}
-			events = append(events, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: k.purpose, SubjectRef: k.ref, Outcome: OutcomeOK, Count: auditCount[k]})
+			audit = append(audit, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: k.purpose, SubjectRef: k.ref, Outcome: OutcomeOK, Count: auditCount[k]})
 		}
-		if err := tx.AppendAudit(ctx, events); err != nil {
+		if err := tx.AppendAudit(ctx, audit); err != nil {
 			return err
 		}
 		if _, err := appendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
@@ -545,7 +547,7 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 			if err != nil {
 				return err
 			}
-			results[i].Receipt = newReceipt(reg, purposes[i], in, records[i], contents[i], ev)
+			results[i].Receipt = newReceipt(reg, purposes[i], in, records[i], events[i], ev)
 		}
 		return nil
 	})

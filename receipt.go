@@ -74,9 +74,7 @@ type ReceiptPurpose struct {
 	OnWithdrawal         string   `json:"on_withdrawal,omitempty"`
 }
 
-func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, content []byte, ev ledger.Evidence) Receipt {
-	var c consentContent
-	_ = json.Unmarshal(content, &c) // we just encoded it
+func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
 	status := "active"
 	if in.Action == ConsentWithdraw {
 		status = "withdrawn"

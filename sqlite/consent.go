@@ -40,16 +40,12 @@ func (t *tx) Notices(ctx context.Context, tenant garde.TenantID, purpose string)
 }
 
 func (t *tx) InsertConsents(ctx context.Context, cs []garde.ConsentRecord) error {
-	s, err := t.stmt(ctx, `INSERT INTO consents (tenant_id, id, subject_id, purpose, action, at, leaf_index, sealed, sealed_evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return translate(err)
-	}
-	for _, c := range cs {
-		if _, err := s.ExecContext(ctx, string(c.Tenant), c.ID, c.SubjectID, c.Purpose, c.Action, micros(c.At), c.LeafIndex, c.Sealed, c.SealedEvidence); err != nil {
-			return translate(fmt.Errorf("insert consent: %w", err))
-		}
-	}
-	return nil
+	return t.multiInsert(ctx, "insert consents",
+		`INSERT INTO consents (tenant_id, id, subject_id, purpose, action, at, leaf_index, sealed, sealed_evidence) VALUES `, 9, len(cs),
+		func(i int, dst []any) []any {
+			c := cs[i]
+			return append(dst, string(c.Tenant), c.ID, c.SubjectID, c.Purpose, c.Action, micros(c.At), c.LeafIndex, c.Sealed, c.SealedEvidence)
+		})
 }
 
 const consentColumns = `id, subject_id, purpose, action, at, leaf_index, sealed, sealed_evidence`
@@ -103,7 +99,7 @@ func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectI
 }
 
 func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields []byte) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE messages SET sealed_text = ?, sealed_fields = ? WHERE tenant_id = ? AND id = ?`, sealedText, sealedFields, string(tenant), id)
+	res, err := t.tx.ExecContext(ctx, `UPDATE messages SET sealed_text = ?, sealed_fields = ?, sealed_spans = NULL WHERE tenant_id = ? AND id = ?`, sealedText, sealedFields, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("update message: %w", err))
 	}
@@ -138,26 +134,19 @@ func (t *tx) AppendLedger(ctx context.Context, tenant garde.TenantID, oldSize in
 	if n, _ := res.RowsAffected(); n != 1 {
 		return garde.Errorf(garde.ErrConflict, "ledger of tenant %s moved past size %d", tenant, oldSize)
 	}
-	ls, err := t.stmt(ctx, `INSERT INTO ledger_leaves (tenant_id, idx, kind, record, salt, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	err = t.multiInsert(ctx, "append ledger leaves", `INSERT INTO ledger_leaves (tenant_id, idx, kind, record, salt, content, created_at) VALUES `, 7, len(leaves),
+		func(i int, dst []any) []any {
+			l := leaves[i]
+			return append(dst, string(tenant), l.Index, l.Kind, l.Record, l.Salt, l.Content, micros(l.CreatedAt))
+		})
 	if err != nil {
-		return translate(err)
-	}
-	for _, l := range leaves {
-		if _, err := ls.ExecContext(ctx, string(tenant), l.Index, l.Kind, l.Record, l.Salt, l.Content, micros(l.CreatedAt)); err != nil {
-			return translate(fmt.Errorf("append ledger leaf: %w", err))
-		}
-	}
-	hs, err := t.stmt(ctx, `INSERT INTO ledger_hashes (tenant_id, idx, hash) VALUES (?, ?, ?)`)
-	if err != nil {
-		return translate(err)
+		return err
 	}
 	base := tlog.StoredHashIndex(0, oldSize)
-	for i, h := range hashes {
-		if _, err := hs.ExecContext(ctx, string(tenant), base+int64(i), h[:]); err != nil {
-			return translate(fmt.Errorf("append ledger hash: %w", err))
-		}
-	}
-	return nil
+	return t.multiInsert(ctx, "append ledger hashes", `INSERT INTO ledger_hashes (tenant_id, idx, hash) VALUES `, 3, len(hashes),
+		func(i int, dst []any) []any {
+			return append(dst, string(tenant), base+int64(i), hashes[i][:])
+		})
 }
 
 func (t *tx) LedgerHashes(ctx context.Context, tenant garde.TenantID, indexes []int64) ([]tlog.Hash, error) {
