@@ -1,0 +1,660 @@
+package garde
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The breach register (GDPR Art. 33(5)) keeps every personal-data breach,
+// notified or not: its facts, its effects and the remedial action taken.
+//
+// A breach belongs to the scope that declared it (its owner): a tenant, or
+// the operator (OperatorTenant) for an incident of the platform that may
+// span tenants. An operator breach names its affected tenants; each of
+// them sees the breach, but only its own part of it (its own impact, its
+// own decisions), never that other tenants are affected.
+//
+// A breach is a sequence of events. The owner's events carry the facts;
+// an affected tenant — the controller, who notifies the authority — adds
+// its own events (decision to notify, notification times, reason for a
+// delay) which only it and the owner see. The current state of a breach
+// for a viewer is the fold of the events it may see, in time order.
+
+// BreachDeadline is the time the controller has to notify the supervisory
+// authority, from the moment it became aware of the breach (Art. 33(1)).
+const BreachDeadline = 72 * time.Hour
+
+// Natures of a breach: which security property was lost (the three kinds
+// of breach in the EDPB guidelines 9/2022).
+const (
+	NatureConfidentiality = "confidentiality"
+	NatureIntegrity       = "integrity"
+	NatureAvailability    = "availability"
+)
+
+var natures = []string{NatureConfidentiality, NatureIntegrity, NatureAvailability}
+
+// Statuses of a breach. A draft was opened by a detector and awaits a
+// human: its clock does not run until someone confirms it.
+const (
+	BreachDraft     = "draft"
+	BreachOpen      = "open"
+	BreachClosed    = "closed"
+	BreachDismissed = "dismissed" // a draft that was not a breach; it stays in the register
+)
+
+var breachStatuses = []string{BreachDraft, BreachOpen, BreachClosed, BreachDismissed}
+
+// Phases of the notification (Art. 33(4): information may be provided in
+// phases).
+const (
+	PhaseInitial       = "initial"
+	PhaseComplementary = "complementary"
+)
+
+// Decisions about notifying the authority.
+const (
+	DecisionNotify   = "notify"
+	DecisionNoNotify = "no_notify"
+)
+
+// Limits on breach input.
+const (
+	maxBreachText  = 8 << 10
+	maxBreachItems = 50
+)
+
+// BreachChange is one update of a breach: the fields it sets. Nil fields
+// and nil lists change nothing; an empty list clears one.
+//
+// Like Register it carries field tags: it is a document people write and
+// read back, stored as the body of a breach event, and it must hold no
+// end user's personal data (descriptions say what happened, not to whom).
+type BreachChange struct {
+	Status      *string    `json:"status,omitempty"`
+	Phase       *string    `json:"phase,omitempty"`
+	AwareAt     *time.Time `json:"aware_at,omitempty"`
+	Nature      []string   `json:"nature,omitempty"`
+	Description *string    `json:"description,omitempty"`
+	// Categories of personal data concerned (fideslang keys).
+	Categories []string `json:"categories,omitempty"`
+	// SubjectCategories are the categories of people concerned
+	// (customers, employees…).
+	SubjectCategories []string `json:"subject_categories,omitempty"`
+	SubjectsApprox    *int     `json:"subjects_approx,omitempty"`
+	RecordsApprox     *int     `json:"records_approx,omitempty"`
+	Consequences      *string  `json:"consequences,omitempty"`
+	MeasuresTaken     []string `json:"measures_taken,omitempty"`
+	MeasuresProposed  []string `json:"measures_proposed,omitempty"`
+	// Decision is notify or no_notify; DecisionReason is required with it.
+	Decision       *string `json:"decision,omitempty"`
+	DecisionReason *string `json:"decision_reason,omitempty"`
+	NotifySubjects *bool   `json:"notify_subjects,omitempty"`
+	// ControllerNotifiedAt is when the processor told the controller
+	// (Art. 33(2)); AuthorityNotifiedAt and SubjectsNotifiedAt when the
+	// controller notified the authority and the people.
+	ControllerNotifiedAt *time.Time `json:"controller_notified_at,omitempty"`
+	AuthorityNotifiedAt  *time.Time `json:"authority_notified_at,omitempty"`
+	SubjectsNotifiedAt   *time.Time `json:"subjects_notified_at,omitempty"`
+	// DelayReason explains a notification made after the 72 hours
+	// (Art. 33(1)); it is required once the deadline has passed.
+	DelayReason *string     `json:"delay_reason,omitempty"`
+	Assessment  *Assessment `json:"assessment,omitempty"`
+	Impact      *Impact     `json:"impact,omitempty"`
+}
+
+// controllerFields reports whether c sets only what an affected tenant
+// (the controller) records for itself.
+func (c *BreachChange) controllerFields() bool {
+	return c.Status == nil && c.AwareAt == nil && c.Nature == nil && c.Description == nil &&
+		c.Categories == nil && c.SubjectCategories == nil && c.SubjectsApprox == nil &&
+		c.RecordsApprox == nil && c.Assessment == nil && c.Impact == nil && c.ControllerNotifiedAt == nil
+}
+
+// BreachRecord is a breach as a scope sees it in storage: the owner's row
+// carries the affected tenants; an affected tenant's row only points at
+// the owner.
+type BreachRecord struct {
+	Tenant    TenantID // the scope whose row this is
+	ID        string
+	Owner     TenantID
+	Tenants   []TenantID // affected tenants; set on the owner's row only
+	CreatedAt time.Time
+	CreatedBy string
+	// DetectorKey names the detector window that opened the breach, so
+	// that a detector opens one draft per finding; "" when declared.
+	DetectorKey string
+}
+
+// Breach event kinds.
+const (
+	BreachEventCreate = "create"
+	BreachEventUpdate = "update"
+	BreachEventImpact = "impact"
+)
+
+// BreachEvent is one entry of a breach's history, written by one scope.
+type BreachEvent struct {
+	Tenant   TenantID // the scope that wrote it
+	BreachID string
+	Seq      int // 1, 2, … per breach and scope
+	At       time.Time
+	Actor    string
+	Kind     string
+	Body     []byte // the BreachChange, as JSON
+}
+
+// BreachTx is the storage of the breach register and its clock. Every
+// method names the tenant (scope) it reads or writes; OperatorTenant ("")
+// is the operator's scope.
+type BreachTx interface {
+	// CreateBreach stores a new breach: the owner's row (r.Tenant ==
+	// r.Owner, with r.Tenants) and one row per affected tenant (Tenant =
+	// that tenant, same ID, Owner and CreatedAt, no Tenants, no
+	// DetectorKey). A second breach of the same owner with the same
+	// non-empty DetectorKey is ErrConflict.
+	CreateBreach(ctx context.Context, r BreachRecord) error
+	// AddBreachTenants replaces the owner's list of affected tenants with
+	// tenants and inserts a row for each tenant that has none yet.
+	AddBreachTenants(ctx context.Context, owner TenantID, id string, tenants []TenantID) error
+	// Breach returns the tenant's row of breach id, or ErrNotFound.
+	Breach(ctx context.Context, tenant TenantID, id string) (BreachRecord, error)
+	// Breaches lists the tenant's rows (owned and affecting it), newest
+	// first (created_at descending, then id descending).
+	Breaches(ctx context.Context, tenant TenantID) ([]BreachRecord, error)
+	// AppendBreachEvent stores an event written by tenant (e.Tenant). The
+	// pair (tenant, breach, seq) is unique: a duplicate is ErrConflict.
+	AppendBreachEvent(ctx context.Context, e BreachEvent) error
+	// BreachEvents returns the events tenant wrote on breach id, by seq.
+	BreachEvents(ctx context.Context, tenant TenantID, id string) ([]BreachEvent, error)
+	// ClaimEscalation claims the sending of one escalation for node until
+	// leaseUntil. It inserts the row (tenant, breach, point, channel) and
+	// returns true; if the row exists and is unsent with a lease that has
+	// expired at now, it takes the lease over (attempts+1) and returns
+	// true; otherwise it changes nothing and returns false. One statement
+	// (INSERT … ON CONFLICT DO UPDATE … WHERE), so that two nodes never
+	// both hold a live lease.
+	ClaimEscalation(ctx context.Context, tenant TenantID, k EscalationKey, node string, now, leaseUntil time.Time) (bool, error)
+	// CompleteEscalation marks a claimed escalation sent at sentAt.
+	CompleteEscalation(ctx context.Context, tenant TenantID, k EscalationKey, sentAt time.Time) error
+	// Escalations lists the escalations recorded for tenant on breach id,
+	// by point then channel.
+	Escalations(ctx context.Context, tenant TenantID, id string) ([]EscalationRecord, error)
+}
+
+// Breach is a breach as one viewer sees it: the fold of the events it may
+// see. It holds no end user's personal data.
+type Breach struct {
+	ID        string
+	Owner     TenantID
+	Tenants   []TenantID // for a tenant viewer: itself only
+	CreatedAt time.Time
+	CreatedBy string
+	Detector  string // detector that opened it, "" if declared
+	UpdatedAt time.Time
+
+	Status               string
+	Phase                string
+	AwareAt              time.Time
+	NotifyBy             time.Time
+	Nature               []string
+	Description          string
+	Categories           []string
+	SubjectCategories    []string
+	SubjectsApprox       int
+	RecordsApprox        int
+	Consequences         string
+	MeasuresTaken        []string
+	MeasuresProposed     []string
+	Decision             string
+	DecisionReason       string
+	NotifySubjects       *bool
+	ControllerNotifiedAt time.Time
+	AuthorityNotifiedAt  time.Time
+	SubjectsNotifiedAt   time.Time
+	DelayReason          string
+	Assessment           Assessment
+	Impact               *Impact
+	Severity             Severity
+
+	Events []BreachEvent
+}
+
+// Late reports whether the authority was (or is still to be) notified
+// after the deadline, at now.
+func (b *Breach) Late(now time.Time) bool {
+	if b.AwareAt.IsZero() {
+		return false
+	}
+	if !b.AuthorityNotifiedAt.IsZero() {
+		return b.AuthorityNotifiedAt.After(b.NotifyBy)
+	}
+	return now.After(b.NotifyBy)
+}
+
+// apply folds one change into the breach.
+func (b *Breach) apply(c *BreachChange) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setTime := func(dst *time.Time, src *time.Time) {
+		if src != nil {
+			*dst = src.UTC()
+		}
+	}
+	set(&b.Status, c.Status)
+	set(&b.Phase, c.Phase)
+	setTime(&b.AwareAt, c.AwareAt)
+	if c.Nature != nil {
+		b.Nature = c.Nature
+	}
+	set(&b.Description, c.Description)
+	if c.Categories != nil {
+		b.Categories = c.Categories
+	}
+	if c.SubjectCategories != nil {
+		b.SubjectCategories = c.SubjectCategories
+	}
+	if c.SubjectsApprox != nil {
+		b.SubjectsApprox = *c.SubjectsApprox
+	}
+	if c.RecordsApprox != nil {
+		b.RecordsApprox = *c.RecordsApprox
+	}
+	set(&b.Consequences, c.Consequences)
+	if c.MeasuresTaken != nil {
+		b.MeasuresTaken = c.MeasuresTaken
+	}
+	if c.MeasuresProposed != nil {
+		b.MeasuresProposed = c.MeasuresProposed
+	}
+	set(&b.Decision, c.Decision)
+	set(&b.DecisionReason, c.DecisionReason)
+	if c.NotifySubjects != nil {
+		v := *c.NotifySubjects
+		b.NotifySubjects = &v
+	}
+	setTime(&b.ControllerNotifiedAt, c.ControllerNotifiedAt)
+	setTime(&b.AuthorityNotifiedAt, c.AuthorityNotifiedAt)
+	setTime(&b.SubjectsNotifiedAt, c.SubjectsNotifiedAt)
+	set(&b.DelayReason, c.DelayReason)
+	if c.Assessment != nil {
+		b.Assessment = *c.Assessment
+	}
+	if c.Impact != nil {
+		imp := *c.Impact
+		b.Impact = &imp
+	}
+	if !b.AwareAt.IsZero() {
+		b.NotifyBy = b.AwareAt.Add(BreachDeadline)
+	}
+}
+
+// foldBreach builds viewer's view of a breach from the owner's events and,
+// when the viewer is an affected tenant, its own.
+func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach, error) {
+	b := &Breach{ID: r.ID, Owner: r.Owner, Tenants: r.Tenants, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+	if viewer != r.Owner {
+		b.Tenants = []TenantID{viewer}
+	}
+	if d, _, ok := strings.Cut(r.DetectorKey, ":"); ok {
+		b.Detector = d
+	}
+	// Time order; at equal times the owner's facts come first, then by
+	// scope and seq, so that every node folds the same way.
+	slices.SortStableFunc(events, func(x, y BreachEvent) int {
+		if c := x.At.Compare(y.At); c != 0 {
+			return c
+		}
+		if (x.Tenant == r.Owner) != (y.Tenant == r.Owner) {
+			if x.Tenant == r.Owner {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(string(x.Tenant), string(y.Tenant)); c != 0 {
+			return c
+		}
+		return x.Seq - y.Seq
+	})
+	for _, e := range events {
+		var c BreachChange
+		if err := json.Unmarshal(e.Body, &c); err != nil {
+			return nil, fmt.Errorf("breach %s event %d: %w", r.ID, e.Seq, err)
+		}
+		if c.Impact != nil && viewer != r.Owner {
+			imp := c.Impact.forTenant(viewer)
+			c.Impact = &imp
+		}
+		b.apply(&c)
+		b.UpdatedAt = e.At
+	}
+	b.Events = events
+	b.Severity = Assess(b)
+	return b, nil
+}
+
+// validate checks a change; creating requires aware_at and nature. now is
+// the time of the change, for the checks on notification times.
+func (c *BreachChange) validate(creating bool, now time.Time) error {
+	ve := &ValidationError{}
+	text := func(field string, s *string, required bool) {
+		switch {
+		case s == nil:
+			if required {
+				ve.Add(field, "is required")
+			}
+		case !utf8.ValidString(*s):
+			ve.Add(field, "is not valid UTF-8")
+		case len(*s) > maxBreachText:
+			ve.Add(field, "is longer than %d bytes", maxBreachText)
+		case required && strings.TrimSpace(*s) == "":
+			ve.Add(field, "is required")
+		}
+	}
+	list := func(field string, l []string) {
+		if len(l) > maxBreachItems {
+			ve.Add(field, "has more than %d items", maxBreachItems)
+		}
+		for i, s := range l {
+			text(fmt.Sprintf("%s[%d]", field, i), &s, true)
+		}
+	}
+	if creating && c.AwareAt == nil {
+		ve.Add("aware_at", "is required: the moment the breach became known starts the 72 hours")
+	}
+	if c.AwareAt != nil && c.AwareAt.After(now.Add(5*time.Minute)) {
+		ve.Add("aware_at", "is in the future")
+	}
+	if creating && len(c.Nature) == 0 {
+		ve.Add("nature", "at least one of confidentiality, integrity, availability is required")
+	}
+	seen := map[string]bool{}
+	for i, n := range c.Nature {
+		if !slices.Contains(natures, n) {
+			ve.Add(fmt.Sprintf("nature[%d]", i), "must be one of %s", strings.Join(natures, ", "))
+		} else if seen[n] {
+			ve.Add(fmt.Sprintf("nature[%d]", i), "%s is listed twice", n)
+		}
+		seen[n] = true
+	}
+	if c.Status != nil && !slices.Contains(breachStatuses, *c.Status) {
+		ve.Add("status", "must be one of %s", strings.Join(breachStatuses, ", "))
+	}
+	if c.Phase != nil && *c.Phase != PhaseInitial && *c.Phase != PhaseComplementary {
+		ve.Add("phase", "must be initial or complementary")
+	}
+	text("description", c.Description, creating)
+	text("consequences", c.Consequences, false)
+	text("decision_reason", c.DecisionReason, false)
+	text("delay_reason", c.DelayReason, false)
+	for i, cat := range c.Categories {
+		if !IsCategory(cat) {
+			ve.Add(fmt.Sprintf("categories[%d]", i), "%q is not a fideslang data category", cat)
+		}
+	}
+	if len(c.Categories) > maxBreachItems {
+		ve.Add("categories", "has more than %d items", maxBreachItems)
+	}
+	list("subject_categories", c.SubjectCategories)
+	list("measures_taken", c.MeasuresTaken)
+	list("measures_proposed", c.MeasuresProposed)
+	for f, n := range map[string]*int{"subjects_approx": c.SubjectsApprox, "records_approx": c.RecordsApprox} {
+		if n != nil && *n < 0 {
+			ve.Add(f, "must not be negative")
+		}
+	}
+	if c.Decision != nil {
+		switch {
+		case *c.Decision != DecisionNotify && *c.Decision != DecisionNoNotify:
+			ve.Add("decision", "must be notify or no_notify")
+		case c.DecisionReason == nil || strings.TrimSpace(*c.DecisionReason) == "":
+			ve.Add("decision_reason", "is required with a decision: the register records why (Art. 33(5))")
+		}
+	}
+	for f, t := range map[string]*time.Time{"controller_notified_at": c.ControllerNotifiedAt, "authority_notified_at": c.AuthorityNotifiedAt, "subjects_notified_at": c.SubjectsNotifiedAt} {
+		if t != nil && t.After(now.Add(5*time.Minute)) {
+			ve.Add(f, "is in the future")
+		}
+	}
+	if c.Assessment != nil {
+		c.Assessment.validate(ve)
+	}
+	slices.SortFunc(ve.Problems, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
+	return ve.Err()
+}
+
+// Breach permissions: the operator (for platform incidents), a tenant's
+// admin and DPO (for the tenant's own, and to read those affecting it).
+var breachRoles = []Role{RoleOperator, RoleAdmin, RoleDPO}
+
+func authorizeBreach(p Principal) error {
+	if (p.Role == RoleOperator) != (p.Tenant == OperatorTenant) {
+		return Errorf(ErrForbidden, "credential scope does not match its role")
+	}
+	if !slices.Contains(breachRoles, p.Role) {
+		return Errorf(ErrForbidden, "role %s may not handle breaches", p.Role)
+	}
+	return nil
+}
+
+// NewBreach is a breach to declare.
+type NewBreach struct {
+	BreachChange
+	// Tenants are the affected tenants of an operator breach. A tenant's
+	// breach affects that tenant, and may name no other.
+	Tenants []TenantID
+}
+
+// CreateBreach enters a breach in the register and starts its clock.
+func (s *Service) CreateBreach(ctx context.Context, p Principal, nb NewBreach) (*Breach, error) {
+	if err := authorizeBreach(p); err != nil {
+		return nil, err
+	}
+	return s.createBreach(ctx, p.Tenant, p.KeyID, nb, "")
+}
+
+func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string, nb NewBreach, detectorKey string) (*Breach, error) {
+	now := s.clock.Now()
+	if nb.Status == nil {
+		st := BreachOpen
+		nb.Status = &st
+	}
+	if nb.Phase == nil {
+		ph := PhaseInitial
+		nb.Phase = &ph
+	}
+	if err := nb.validate(true, now); err != nil {
+		return nil, err
+	}
+	if owner != OperatorTenant {
+		for i, t := range nb.Tenants {
+			if t != owner {
+				return nil, Invalid(fmt.Sprintf("tenants[%d]", i), "a tenant's breach can only affect that tenant")
+			}
+		}
+		nb.Tenants = nil
+	}
+	tenants := slices.Clone(nb.Tenants)
+	slices.Sort(tenants)
+	tenants = slices.Compact(tenants)
+	body, err := json.Marshal(nb.BreachChange)
+	if err != nil {
+		return nil, err
+	}
+	r := BreachRecord{Tenant: owner, ID: NewID("brc_", now), Owner: owner, Tenants: tenants, CreatedAt: now, CreatedBy: actor, DetectorKey: detectorKey}
+	ev := BreachEvent{Tenant: owner, BreachID: r.ID, Seq: 1, At: now, Actor: actor, Kind: BreachEventCreate, Body: body}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		for i, t := range tenants {
+			if _, err := tx.Tenant(ctx, t); errors.Is(err, ErrNotFound) {
+				return Invalid(fmt.Sprintf("tenants[%d]", i), "no such tenant")
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateBreach(ctx, r); err != nil {
+			return err
+		}
+		return tx.AppendBreachEvent(ctx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return foldBreach(r, owner, []BreachEvent{ev})
+}
+
+// Breach returns one breach as the caller may see it.
+func (s *Service) Breach(ctx context.Context, p Principal, id string) (*Breach, error) {
+	if err := authorizeBreach(p); err != nil {
+		return nil, err
+	}
+	var b *Breach
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		b, err = s.loadBreach(ctx, tx, p.Tenant, id)
+		return err
+	})
+	return b, err
+}
+
+func (s *Service) loadBreach(ctx context.Context, tx Tx, viewer TenantID, id string) (*Breach, error) {
+	r, err := tx.Breach(ctx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.foldRecord(ctx, tx, viewer, r)
+}
+
+func (s *Service) foldRecord(ctx context.Context, tx Tx, viewer TenantID, r BreachRecord) (*Breach, error) {
+	if r.Owner != viewer && r.Owner != OperatorTenant {
+		// Only an operator breach is shared with other scopes.
+		return nil, Errorf(ErrNotFound, "breach %s not found", r.ID)
+	}
+	if r.Owner != viewer {
+		owner, err := tx.Breach(ctx, r.Owner, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		owner.Tenants = nil
+		owner.Tenant = viewer
+		r = owner
+	}
+	events, err := tx.BreachEvents(ctx, r.Owner, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if viewer != r.Owner {
+		mine, err := tx.BreachEvents(ctx, viewer, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, mine...)
+	}
+	return foldBreach(r, viewer, events)
+}
+
+// Breaches lists the breaches the caller may see, newest first: every
+// breach stays in the register, notified, dismissed or not.
+func (s *Service) Breaches(ctx context.Context, p Principal) ([]*Breach, error) {
+	if err := authorizeBreach(p); err != nil {
+		return nil, err
+	}
+	var out []*Breach
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.breachesOf(ctx, tx, p.Tenant)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) breachesOf(ctx context.Context, tx Tx, viewer TenantID) ([]*Breach, error) {
+	rs, err := tx.Breaches(ctx, viewer)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Breach, 0, len(rs))
+	for _, r := range rs {
+		b, err := s.foldRecord(ctx, tx, viewer, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// UpdateBreach records a change to a breach. The owner may change
+// anything; an affected tenant records its own controller-side facts
+// (decision, notifications, measures, consequences, phase, delay reason).
+// Notifying the authority after the deadline requires the reason for the
+// delay.
+func (s *Service) UpdateBreach(ctx context.Context, p Principal, id string, c BreachChange) (*Breach, error) {
+	if err := authorizeBreach(p); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if err := c.validate(false, now); err != nil {
+		return nil, err
+	}
+	return s.appendChange(ctx, p.Tenant, p.KeyID, id, BreachEventUpdate, c, now)
+}
+
+func (s *Service) appendChange(ctx context.Context, viewer TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
+	var out *Breach
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.appendChangeTx(ctx, tx, viewer, actor, id, kind, c, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// appendChangeTx checks a change against the breach as viewer sees it and
+// records it as viewer's next event.
+func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.loadBreach(ctx, tx, viewer, id)
+	if err != nil {
+		return nil, err
+	}
+	if b.Owner != viewer && !c.controllerFields() {
+		return nil, Errorf(ErrForbidden, "an affected tenant records its own decision, notifications, measures and consequences; the facts of the breach belong to its owner")
+	}
+	next := *b
+	next.apply(&c)
+	if next.Status == BreachOpen && next.AwareAt.IsZero() {
+		return nil, Invalid("aware_at", "is required to open a breach")
+	}
+	if c.AuthorityNotifiedAt != nil && next.AuthorityNotifiedAt.After(next.NotifyBy) && strings.TrimSpace(next.DelayReason) == "" {
+		return nil, Invalid("delay_reason", "is required: the authority was notified more than 72 hours after awareness (Art. 33(1))")
+	}
+	seq := 1
+	for _, e := range b.Events {
+		if e.Tenant == viewer {
+			seq = max(seq, e.Seq+1)
+		}
+	}
+	ev := BreachEvent{Tenant: viewer, BreachID: id, Seq: seq, At: now, Actor: actor, Kind: kind, Body: body}
+	if err := tx.AppendBreachEvent(ctx, ev); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, errRetry
+		}
+		return nil, err
+	}
+	return s.loadBreach(ctx, tx, viewer, id)
+}
