@@ -97,4 +97,6 @@ type Tx interface {
 	// ConsentTx holds notices, consent events and the ledger (consent.go,
 	// consentlog.go).
 	ConsentTx
+	// BreachTx holds the breach register and its clock (breach.go).
+	BreachTx
 }
