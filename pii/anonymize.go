@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Operator says what Anonymize does with an entity.
@@ -83,8 +82,7 @@ func Anonymize(text string, entities []Entity, policy Policy) (string, []Span, e
 	spans := make([]Span, 0, len(entities))
 	last := 0
 	for n, e := range entities {
-		if e.Start < 0 || e.End > len(text) || e.Start >= e.End ||
-			!utf8.RuneStart(byteAt(text, e.Start)) || !utf8.RuneStart(byteAt(text, e.End)) {
+		if e.Start < 0 || e.End > len(text) || e.Start >= e.End || !boundary(text, e.Start) || !boundary(text, e.End) {
 			return "", nil, fmt.Errorf("entity %d (%s): %w", n, e.Type, ErrBadEntity)
 		}
 		if e.Start < last {
@@ -134,13 +132,6 @@ func Anonymize(text string, entities []Entity, policy Policy) (string, []Span, e
 	}
 	b.WriteString(text[last:])
 	return b.String(), spans, nil
-}
-
-func byteAt(s string, i int) byte {
-	if i >= len(s) {
-		return 0 // end of string: a boundary
-	}
-	return s[i]
 }
 
 func mask(b *strings.Builder, value string, keep int) {

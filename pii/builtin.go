@@ -22,7 +22,7 @@ type builtin struct {
 // Recognize implements Recognizer.
 func (b *builtin) Recognize(dst []Entity, text string) []Entity {
 	s := scan{b: b, t: text, out: dst}
-	s.win.pos = -1
+	s.win.pos, s.lastEnd = -1, -1
 	s.run()
 	return s.out
 }
@@ -32,15 +32,26 @@ type scan struct {
 	t   string
 	out []Entity
 	win ctxWindow // context before the last candidate, computed once
+	// phoneStart is where the current digit run's phone number would start
+	// (at its opening parenthesis, if any).
+	phoneStart int
+	lastEnd    int // end of the last entity emitted, or -1
 }
 
 func (s *scan) emit(typ string, start, end int, score float64) {
 	if !s.b.want(typ) {
 		return
 	}
+	// An entity glued to a letter or digit is part of a longer token;
+	// after anonymisation its neighbour would become a placeholder and the
+	// entity would appear. Addresses and URLs check their own edges.
+	if typ != EmailAddress && typ != URL && (!s.startsWord(start) || wordCharAt(s.t, end)) {
+		return
+	}
 	if score > 1 {
 		score = 1
 	}
+	s.lastEnd = end
 	s.out = append(s.out, Entity{Type: typ, Start: start, End: end, Score: score})
 }
 
@@ -175,6 +186,13 @@ func (s *scan) token(i int) int {
 		return i + n
 	}
 	return j
+}
+
+// startsWord reports whether a token may start at i: after a non-word
+// character, or right where the previous entity ended (its placeholder
+// will be a boundary once anonymised).
+func (s *scan) startsWord(i int) bool {
+	return !wordCharBefore(s.t, i) || s.lastEnd == i
 }
 
 // placeholderEnd skips tokens written by Anonymize ("<EMAIL_ADDRESS>",
@@ -473,7 +491,7 @@ func (s *scan) ipv6(i, end int) int {
 		return 0
 	}
 	a, err := netip.ParseAddr(t[i:e])
-	if err != nil || !a.Is6() || wordCharBefore(t, i) {
+	if err != nil || !a.Is6() || !s.startsWord(i) {
 		if colons >= 3 {
 			return -e
 		}

@@ -147,10 +147,16 @@ func (w *ctxWindow) analyse(t string, i int) {
 	for a < i && t[a]&0xC0 == 0x80 {
 		a++
 	}
+	// A word cut by the window's edge is noise: skip it.
+	if a > 0 {
+		for a < i && t[a] < utf8.RuneSelf && (isAlnum(t[a]) || t[a] == '_') && (isAlnum(t[a-1]) || t[a-1] == '_') {
+			a++
+		}
+	}
 	nw := 0
 	for k := a; k < i && nw < len(w.words); {
 		c := t[k]
-		if c < utf8.RuneSelf && !isAlnum(c) {
+		if c < utf8.RuneSelf && !isAlnum(c) && c != '_' {
 			if c == '#' && w.n < len(w.bits) {
 				w.bits[w.n], w.dist[w.n] = kwNotPII, i-k
 				w.n++
@@ -162,7 +168,9 @@ func (w *ctxWindow) analyse(t string, i int) {
 		for e < i {
 			c := t[e]
 			if c < utf8.RuneSelf {
-				if !isAlnum(c) {
+				// '_' keeps placeholders such as <PHONE_NUMBER> one word, so
+				// that they never read as the keyword "phone".
+				if !isAlnum(c) && c != '_' {
 					break
 				}
 				e++

@@ -241,3 +241,17 @@ func foldWord(buf *[64]byte, w string) []byte {
 	}
 	return fold(buf[:0], w)
 }
+
+// boundary reports whether i does not cut a valid UTF-8 sequence of s in
+// two. Invalid bytes count as one-byte runes, as range loops do.
+func boundary(s string, i int) bool {
+	if i <= 0 || i >= len(s) || utf8.RuneStart(s[i]) {
+		return true
+	}
+	k := i - 1
+	for k > 0 && k > i-utf8.UTFMax && !utf8.RuneStart(s[k]) {
+		k--
+	}
+	_, size := utf8.DecodeRuneInString(s[k:])
+	return k+size <= i
+}

@@ -133,8 +133,10 @@ func (r *digitRun) groupVal(g int) int {
 // number handles a token starting with a digit, '+' or '('.
 func (s *scan) number(i int) int {
 	t := s.t
-	// Inside a longer number or word ("v1.2.3", "A-12"): skip the digits.
-	if i > 1 && (t[i-1] == '.' || t[i-1] == '-' || t[i-1] == '/' || t[i-1] == ',') && isAlnum(t[i-2]) {
+	// Inside a longer number ("v1.2.3", "1,5"): skip the digits. The end
+	// of an entity found just before is a boundary, as its placeholder
+	// will be once anonymised.
+	if i > 1 && (t[i-1] == '.' || t[i-1] == '-' || t[i-1] == '/' || t[i-1] == ',') && isDigit(t[i-2]) && s.lastEnd != i-1 {
 		return skipAlnum(t, i)
 	}
 	var r digitRun
@@ -142,10 +144,13 @@ func (s *scan) number(i int) int {
 	if r.ng == 0 {
 		return i + 1
 	}
+	// Phone numbers keep an opening parenthesis ("(541) 754-3010"); other
+	// identifiers start at their first digit.
 	start := i
-	if t[i] == '(' && !r.plus {
-		start = i // keep the parenthesis of "(541) 754-3010"
+	if t[i] == '(' {
+		start = i + 1
 	}
+	s.phoneStart = i
 	end0 := r.gPos[0]
 	// Digits glued to letters: passports, ID cards, "221B", "12h30", "3kg".
 	if end0 < len(t) && isAlpha(t[end0]) && r.nd == r.gEnd[0] {
@@ -234,12 +239,12 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 					score = 1
 				}
 				end = extension(t, end)
-				s.emit(PhoneNumber, start, end, score)
+				s.emit(PhoneNumber, s.phoneStart, end, score)
 				return end
 			}
 		}
 		if k == r.ng && nd >= 8 && nd <= 15 && s.ctxNear(start, 32, kwPhoneStrict) {
-			s.emit(PhoneNumber, start, end, 0.55)
+			s.emit(PhoneNumber, s.phoneStart, end, 0.55)
 			return end
 		}
 		return 0
@@ -297,7 +302,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 				score += 0.2
 			}
 			end = extension(t, end)
-			s.emit(PhoneNumber, start, end, score)
+			s.emit(PhoneNumber, s.phoneStart, end, score)
 			return end
 		}
 	}
@@ -306,7 +311,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 	// said what it is.
 	if whole && nd >= 7 && nd <= 15 && r.seps(k, " .-") && !negCtx() && s.ctxNear(start, 32, kwPhoneStrict) {
 		end = extension(t, end)
-		s.emit(PhoneNumber, start, end, 0.55)
+		s.emit(PhoneNumber, s.phoneStart, end, 0.55)
 		return end
 	}
 	// Old ID card: 12 digits, only with an ID-card keyword.
