@@ -141,8 +141,14 @@ type auditContent struct {
 }
 
 func auditLeaf(e AuditEvent) (LedgerLeaf, error) {
-	content, err := json.Marshal(auditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
-		SubjectRef: e.SubjectRef, Outcome: e.Outcome, Count: e.Count, Reason: e.Reason})
+	// Stores keep times to the microsecond: commit to what is stored, so
+	// that the audit table can be checked against the log.
+	e.At = e.At.Truncate(time.Microsecond)
+	c, err := auditContentOf(e)
+	if err != nil {
+		return LedgerLeaf{}, err
+	}
+	content, err := json.Marshal(c)
 	if err != nil {
 		return LedgerLeaf{}, err
 	}

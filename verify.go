@@ -3,9 +3,11 @@ package garde
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
@@ -125,9 +127,64 @@ func VerifyLedger(ctx context.Context, st Store, tenant TenantID, verifierKey st
 			return fmt.Errorf("%w: tenant %s: entry %d: the head says %d entries, the log has %d", ErrLedger, tenant, min(sum.Size, head), head, sum.Size)
 		}
 		rep.Size, rep.Signed, rep.Checkpoints = sum.Size, sum.Checkpoint.Size, sum.Checkpoints
-		return nil
+		return checkAuditTable(ctx, tx, tenant, rep.Audit)
 	})
 	return rep, err
+}
+
+// checkAuditTable compares the audit table, which GET /v1/audit serves,
+// with the audit entries of the verified log, event by event: a row
+// removed, changed or added is named by the log entry it disagrees with.
+// Rows older than the log (written before it existed) are skipped.
+func checkAuditTable(ctx context.Context, tx Tx, tenant TenantID, entries int) error {
+	var rows []AuditEvent
+	for after := int64(0); ; {
+		page, err := tx.Audit(ctx, tenant, AuditFilter{AfterSeq: after, Limit: MaxAuditPage})
+		if err != nil {
+			return err
+		}
+		rows = append(rows, page...)
+		if len(page) < MaxAuditPage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if len(rows) < entries {
+		return fmt.Errorf("%w: tenant %s: the audit table has %d events, the log %d: rows were removed", ErrLedger, tenant, len(rows), entries)
+	}
+	rows = rows[len(rows)-entries:]
+	i := 0
+	for from := int64(0); ; {
+		batch, err := tx.LedgerLeaves(ctx, tenant, from, 4096)
+		if err != nil {
+			return err
+		}
+		for _, l := range batch {
+			if l.Kind != LeafAudit {
+				continue
+			}
+			want, err := auditContentOf(rows[i])
+			if err != nil {
+				return err
+			}
+			var got auditContent
+			if err := json.Unmarshal(l.Content, &got); err != nil || got != want {
+				return fmt.Errorf("%w: tenant %s: entry %d: audit event %d of the table differs from the log", ErrLedger, tenant, l.Index, rows[i].Seq)
+			}
+			i++
+		}
+		if len(batch) < 4096 {
+			return nil
+		}
+		from = batch[len(batch)-1].Index + 1
+	}
+}
+
+// auditContentOf is the ledger content of a stored audit event, at the
+// table's precision (microseconds).
+func auditContentOf(e AuditEvent) (auditContent, error) {
+	return auditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
+		SubjectRef: e.SubjectRef, Outcome: e.Outcome, Count: e.Count, Reason: e.Reason}, nil
 }
 
 // uncached reads stored hashes straight from the database: verification

@@ -134,6 +134,8 @@ func TestVerifyLedgerCatchesTampering(t *testing.T) {
 			`UPDATE ledger_heads SET size = ?2 WHERE tenant_id = ?1`,
 		}, []any{tn, consentIdx}, consentIdx, "checkpoint"},
 		{"forge a checkpoint", []string{`UPDATE ledger_checkpoints SET note = CAST(replace(CAST(note AS TEXT), 'garde/', 'garde/x') AS BLOB) WHERE tenant_id = ?1 AND size = (SELECT max(size) FROM ledger_checkpoints WHERE tenant_id = ?1)`}, []any{tn}, -1, "checkpoint"},
+		{"remove an audit row", []string{`DELETE FROM audit WHERE tenant_id = ?1 AND seq = (SELECT max(seq) FROM audit WHERE tenant_id = ?1)`}, []any{tn}, -1, "removed"},
+		{"change an audit row", []string{`UPDATE audit SET outcome = 'denied' WHERE tenant_id = ?1 AND action = 'message.write'`}, []any{tn, auditIdx}, -1, "differs from the log"},
 		{"move the head back", []string{`UPDATE ledger_heads SET size = size - 1 WHERE tenant_id = ?1`}, []any{tn}, size - 1, "head"},
 	}
 	for _, tt := range tests {
