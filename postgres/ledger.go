@@ -9,18 +9,19 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // lockHeads locks the ledger head row of each tenant (creating it at size
 // 0 if missing), in tenant order so that two transactions locking the same
-// tenants cannot deadlock, and returns the sizes. A write transaction that
-// appends to a tenant's log or audit trail holds this lock to its end:
-// appends to one tenant are serialised across nodes.
+// tenants cannot deadlock, in one statement, and remembers the sizes. A
+// write transaction that appends to a tenant's log or audit trail holds
+// this lock to its end: appends to one tenant are serialised across nodes.
 func (t *tx) lockHeads(ctx context.Context, tenants []string) error {
 	var todo []string
 	for _, tn := range tenants {
-		if !t.heads[tn] {
+		if _, ok := t.heads[tn]; !ok {
 			todo = append(todo, tn)
 		}
 	}
@@ -29,27 +30,55 @@ func (t *tx) lockHeads(ctx context.Context, tenants []string) error {
 	}
 	slices.Sort(todo)
 	todo = slices.Compact(todo)
-	if _, err := t.tx.Exec(ctx, `INSERT INTO ledger_heads (tenant_id, size, updated_at)
-		SELECT t, 0, now() FROM unnest($1::text[]) AS t ORDER BY t ON CONFLICT DO NOTHING`, todo); err != nil {
-		return translate(fmt.Errorf("lock ledger head: %w", err))
+	// The INSERT holds the lock of a row it creates; FOR UPDATE takes the
+	// lock of a row that existed (the SELECT does not see the CTE's rows).
+	rows, err := t.tx.Query(ctx, `WITH created AS (
+			INSERT INTO ledger_heads (tenant_id, size, updated_at)
+			SELECT u, 0, now() FROM unnest($1::text[]) AS u ORDER BY u
+			ON CONFLICT DO NOTHING
+			RETURNING tenant_id, size),
+		locked AS (
+			SELECT tenant_id, size FROM ledger_heads WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE)
+		SELECT tenant_id, size FROM created
+		UNION ALL
+		SELECT tenant_id, size FROM locked`, todo)
+	type head struct {
+		tenant string
+		size   int64
 	}
-	if _, err := t.tx.Exec(ctx, `SELECT 1 FROM ledger_heads WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id FOR UPDATE`, todo); err != nil {
-		return translate(fmt.Errorf("lock ledger head: %w", err))
+	got, err := collect(rows, err, "lock ledger head", func(r pgx.Rows) (head, error) {
+		var h head
+		err := r.Scan(&h.tenant, &h.size)
+		return h, err
+	})
+	if err != nil {
+		return err
 	}
 	if t.heads == nil {
-		t.heads = map[string]bool{}
+		t.heads = map[string]int64{}
+	}
+	for _, h := range got {
+		t.heads[h.tenant] = h.size
 	}
 	for _, tn := range todo {
-		t.heads[tn] = true
+		if _, ok := t.heads[tn]; !ok {
+			// Neither created nor found: a concurrent transaction created
+			// it after our snapshot. Serializable fails the insert in that
+			// case; should it not, fail the same way, to be retried.
+			return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: "ledger head created concurrently"}
+		}
 	}
 	return nil
 }
 
 func (t *tx) LedgerHead(ctx context.Context, tenant garde.TenantID) (int64, error) {
 	if !t.readOnly {
+		// Locked (and read) once per transaction; AppendLedger keeps the
+		// size current.
 		if err := t.lockHeads(ctx, []string{string(tenant)}); err != nil {
 			return 0, err
 		}
+		return t.heads[string(tenant)], nil
 	}
 	var size int64
 	err := t.tx.QueryRow(ctx, `SELECT size FROM ledger_heads WHERE tenant_id = $1`, string(tenant)).Scan(&size)
@@ -62,6 +91,10 @@ func (t *tx) LedgerHead(ctx context.Context, tenant garde.TenantID) (int64, erro
 	return size, nil
 }
 
+// AppendLedger sends its three statements in one round trip: the
+// compare-and-swap of the head, then the leaves and the stored hashes,
+// each inserted only if the head now holds the new size — so that when
+// the swap fails nothing at all is written.
 func (t *tx) AppendLedger(ctx context.Context, tenant garde.TenantID, oldSize int64, leaves []garde.LedgerLeaf, hashes []tlog.Hash) error {
 	if len(leaves) == 0 {
 		return nil
@@ -71,35 +104,51 @@ func (t *tx) AppendLedger(ctx context.Context, tenant garde.TenantID, oldSize in
 	}
 	newSize := oldSize + int64(len(leaves))
 	at := leaves[len(leaves)-1].CreatedAt
-	// Compare and swap: the head moves only from the size the caller read.
-	tag, err := t.tx.Exec(ctx, `UPDATE ledger_heads SET size = $1, updated_at = $2 WHERE tenant_id = $3 AND size = $4`, newSize, at, string(tenant), oldSize)
-	if err != nil {
-		return translate(fmt.Errorf("append ledger: %w", err))
-	}
-	if tag.RowsAffected() != 1 {
-		return garde.Errorf(garde.ErrConflict, "append ledger: the log's head moved")
-	}
 	n := len(leaves)
 	idx, kinds, ats := make([]int64, n), make([]string, n), make([]time.Time, n)
 	records, salts, contents := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	for i, l := range leaves {
 		idx[i], kinds[i], ats[i], records[i], salts[i], contents[i] = l.Index, l.Kind, l.CreatedAt, l.Record, l.Salt, l.Content
 	}
-	if err := t.insert(ctx, "append ledger leaves", int64(n), `INSERT INTO ledger_leaves (tenant_id, idx, kind, record, salt, content, created_at)
-		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::timestamptz[])
-		ON CONFLICT DO NOTHING`, string(tenant), idx, kinds, records, salts, contents, ats); err != nil {
-		return err
-	}
-	if len(hashes) == 0 {
-		return nil
-	}
 	base := tlog.StoredHashIndex(0, oldSize)
 	hidx, hs := make([]int64, len(hashes)), make([][]byte, len(hashes))
 	for i := range hashes {
 		hidx[i], hs[i] = base+int64(i), hashes[i][:]
 	}
-	return t.insert(ctx, "append ledger hashes", int64(len(hashes)), `INSERT INTO ledger_hashes (tenant_id, idx, hash)
-		SELECT $1, * FROM unnest($2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`, string(tenant), hidx, hs)
+	var b pgx.Batch
+	b.Queue(`UPDATE ledger_heads SET size = $1, updated_at = $2 WHERE tenant_id = $3 AND size = $4`, newSize, at, string(tenant), oldSize)
+	b.Queue(`INSERT INTO ledger_leaves (tenant_id, idx, kind, record, salt, content, created_at)
+		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::timestamptz[])
+		WHERE EXISTS (SELECT 1 FROM ledger_heads WHERE tenant_id = $1 AND size = $8)
+		ON CONFLICT DO NOTHING`, string(tenant), idx, kinds, records, salts, contents, ats, newSize)
+	b.Queue(`INSERT INTO ledger_hashes (tenant_id, idx, hash)
+		SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])
+		WHERE EXISTS (SELECT 1 FROM ledger_heads WHERE tenant_id = $1 AND size = $4)
+		ON CONFLICT DO NOTHING`, string(tenant), hidx, hs, newSize)
+	br := t.tx.SendBatch(ctx, &b)
+	want := []int64{1, int64(n), int64(len(hashes))}
+	short := -1
+	for i := range want {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return translate(fmt.Errorf("append ledger: %w", err))
+		}
+		if tag.RowsAffected() != want[i] && short < 0 {
+			short = i
+		}
+	}
+	if err := br.Close(); err != nil {
+		return translate(fmt.Errorf("append ledger: %w", err))
+	}
+	switch short {
+	case -1:
+		t.heads[string(tenant)] = newSize
+		return nil
+	case 0:
+		return garde.Errorf(garde.ErrConflict, "append ledger: the log's head moved")
+	}
+	return garde.Errorf(garde.ErrConflict, "append ledger: an entry at that index exists")
 }
 
 func (t *tx) LedgerHashes(ctx context.Context, tenant garde.TenantID, indexes []int64) ([]tlog.Hash, error) {

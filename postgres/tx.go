@@ -21,8 +21,8 @@ type tx struct {
 	tx       pgx.Tx
 	readOnly bool
 	// heads holds the tenants whose ledger head row this transaction has
-	// locked.
-	heads map[string]bool
+	// locked, with the log's size.
+	heads map[string]int64
 }
 
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
