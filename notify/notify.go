@@ -1,0 +1,215 @@
+// Package notify delivers garde's escalations: by email through an SMTP
+// server (net/smtp) and by signed webhook. It implements garde.Notifier;
+// the breach clock in package garde decides what is due and to whom.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"net/smtp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde"
+)
+
+// SMTP sends escalations by email to the DPO's address from the register.
+type SMTP struct {
+	// Addr is the server, host:port.
+	Addr string
+	// From is the envelope and header sender.
+	From string
+	// Auth, when set, authenticates (net/smtp refuses PLAIN auth without
+	// TLS except on localhost).
+	Auth smtp.Auth
+	// Timeout bounds one delivery (default 30 s).
+	Timeout time.Duration
+}
+
+var _ garde.Notifier = (*SMTP)(nil)
+
+// Notify sends one email.
+func (s *SMTP) Notify(ctx context.Context, e garde.Escalation) error {
+	to := e.DPO.Email
+	if to == "" {
+		return errors.New("smtp: the DPO has no email address in the register")
+	}
+	msg := Message(s.From, to, e)
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn.SetDeadline(deadline)
+	host, _, _ := net.SplitHostPort(s.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("smtp: %w", err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(nil); err != nil {
+			return fmt.Errorf("smtp starttls: %w", err)
+		}
+	}
+	if s.Auth != nil {
+		if err := c.Auth(s.Auth); err != nil {
+			return fmt.Errorf("smtp auth: %w", err)
+		}
+	}
+	if err := c.Mail(s.From); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	return c.Quit()
+}
+
+// Message formats the email of an escalation (RFC 5322, UTF-8 body in
+// quoted-printable, subject in RFC 2047).
+func Message(from, to string, e garde.Escalation) []byte {
+	var b bytes.Buffer
+	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	hdr("From", from)
+	hdr("To", to)
+	hdr("Subject", mime.QEncoding.Encode("utf-8", e.Subject()))
+	hdr("Date", e.At.Format(time.RFC1123Z))
+	hdr("Message-ID", fmt.Sprintf("<%s.%d.%s@garde>", e.BreachID, int64(e.Point/time.Second), e.Tenant))
+	hdr("MIME-Version", "1.0")
+	hdr("Content-Type", "text/plain; charset=utf-8")
+	hdr("Content-Transfer-Encoding", "quoted-printable")
+	hdr("X-Garde-Breach", e.BreachID)
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	qp.Write([]byte(strings.ReplaceAll(e.Body(), "\n", "\r\n")))
+	qp.Close()
+	return b.Bytes()
+}
+
+// Webhook headers.
+const (
+	HeaderTimestamp = "Garde-Timestamp"
+	HeaderSignature = "Garde-Signature"
+)
+
+// Webhook posts escalations as JSON, signed with HMAC-SHA256 over
+// "<timestamp>.<body>" with a shared secret; the timestamp (Unix seconds)
+// is in Garde-Timestamp and the signature, hex, in Garde-Signature as
+// "v1=<hex>". Signing the timestamp lets the receiver refuse replays.
+type Webhook struct {
+	URL    string
+	Secret []byte
+	Client *http.Client
+	// Now is the signing time (default time.Now).
+	Now func() time.Time
+}
+
+var _ garde.Notifier = (*Webhook)(nil)
+
+// Payload is the JSON body of an escalation webhook.
+type Payload struct {
+	Type     string    `json:"type"`
+	Breach   string    `json:"breach"`
+	Tenant   string    `json:"tenant,omitempty"`
+	Point    string    `json:"point"`
+	AwareAt  time.Time `json:"aware_at"`
+	NotifyBy time.Time `json:"notify_by"`
+	Late     bool      `json:"late"`
+	Nature   []string  `json:"nature"`
+	Phase    string    `json:"phase"`
+	Summary  string    `json:"summary"`
+}
+
+// Sign returns the Garde-Signature value of body at ts.
+func Sign(secret []byte, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte("."))
+	m.Write(body)
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks a webhook's signature and that its timestamp is within
+// tolerance of now. Receivers use it; so do the tests.
+func Verify(secret []byte, tsHeader, sigHeader string, body []byte, now time.Time, tolerance time.Duration) error {
+	ts, err := strconv.ParseInt(tsHeader, 10, 64)
+	if err != nil {
+		return errors.New("webhook: bad timestamp")
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return errors.New("webhook: timestamp outside tolerance")
+	}
+	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sigHeader)) {
+		return errors.New("webhook: bad signature")
+	}
+	return nil
+}
+
+// Notify posts one escalation.
+func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
+	body, err := json.Marshal(Payload{
+		Type: "breach.escalation", Breach: e.BreachID, Tenant: string(e.Tenant), Point: e.Point.String(),
+		AwareAt: e.AwareAt, NotifyBy: e.NotifyBy, Late: e.Left() <= 0, Nature: e.Nature, Phase: e.Phase, Summary: e.Subject(),
+	})
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	ts := now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(w.Secret, ts, body))
+	client := w.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook: receiver answered %d", res.StatusCode)
+	}
+	return nil
+}
