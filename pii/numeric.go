@@ -249,11 +249,8 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		}
 		return 0
 	}
-	if ext != end {
-		return 0 // only phone numbers have extensions
-	}
-	// Cards: 13–19 digits in groups of four (Amex 4-6-5) or unbroken.
-	whole := k == r.ng
+	// Only phone numbers have extensions.
+	whole := k == r.ng && ext == end
 	if whole && nd >= 13 && nd <= 19 && r.seps(k, " -") && cardIIN(d) && luhn(d) {
 		score := 0.85
 		if s.ctx(start, kwCard) {
@@ -296,7 +293,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 		}
 	}
 	// National phone numbers.
-	if nd >= 9 && nd <= 11 && r.seps(k, " .-") && (!negCtx() || s.ctx(start, kwPhone)) {
+	if nd >= 9 && nd <= 11 && r.seps(k, " .-") && (ext == end || k == r.ng) && (!negCtx() || s.ctx(start, kwPhone)) {
 		if score := s.nationalPhone(r, k, d); score > 0 {
 			if s.ctx(start, kwPhone) {
 				score += 0.2
@@ -309,7 +306,7 @@ func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
 	// Any other run of 7–15 digits right after "phone", "tél"… is a phone
 	// number the numbering plans do not know (yet, or abroad): the writer
 	// said what it is.
-	if whole && nd >= 7 && nd <= 15 && r.seps(k, " .-") && !negCtx() && s.ctxNear(start, 32, kwPhoneStrict) {
+	if k == r.ng && nd >= 7 && nd <= 15 && r.seps(k, " .-") && !negCtx() && s.ctxNear(start, 32, kwPhoneStrict) {
 		end = extension(t, end)
 		s.emit(PhoneNumber, s.phoneStart, end, 0.55)
 		return end
