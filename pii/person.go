@@ -21,6 +21,13 @@ func (s *scan) capital(i int) int {
 		return i + n
 	}
 	fl := lookup(t[i:we])
+	if fl == 0 {
+		// A compound first name not listed whole ("Anne-Sophie") counts
+		// by its first part.
+		if h := hyphenAt(t[i:we]); h > 0 {
+			fl = lookup(t[i:i+h]) & wFirst
+		}
+	}
 	if fl&wMonthEN != 0 {
 		if j := s.monthFirstDate(i, we); j > 0 {
 			return j
@@ -69,6 +76,15 @@ func (s *scan) capital(i int) int {
 	}
 	s.emit(Person, i, end, score)
 	return end
+}
+
+func hyphenAt(w string) int {
+	for k := 1; k < len(w); k++ {
+		if w[k] == '-' {
+			return k
+		}
+	}
+	return 0
 }
 
 func allCaps(w string) bool {

@@ -149,9 +149,11 @@ func table(name string, res map[string]*counts) string {
 
 func evalScanner() *Scanner { return NewScanner(Options{MinScore: evalMinScore}) }
 
-func loadChat(t *testing.T) []evalDoc {
+func loadChat(t *testing.T) []evalDoc { return loadJSONL(t, "../testdata/pii/chat.jsonl") }
+
+func loadJSONL(t *testing.T, path string) []evalDoc {
 	t.Helper()
-	data, err := os.ReadFile("../testdata/pii/chat.jsonl")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read chat set: %v", err)
 	}
@@ -195,6 +197,14 @@ func TestQualityChat(t *testing.T) {
 			t.Errorf("chat set: %s F1 = %.3f, want ≥ %.2f", typ, f, want)
 		}
 	}
+}
+
+// TestQualityHeldOut scores the held-out chat set, written after tuning
+// and never tuned on. It asserts nothing: its figures are the estimate.
+func TestQualityHeldOut(t *testing.T) {
+	docs := loadJSONL(t, "../testdata/pii/heldout.jsonl")
+	res := evaluate(evalScanner(), docs, Types)
+	t.Log(table(fmt.Sprintf("garde held-out chat set (testdata/pii/heldout.jsonl, %d messages)", len(docs)), res))
 }
 
 const evalDir = "../../shared/eval"
