@@ -632,7 +632,7 @@ func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, ac
 	if err != nil {
 		return nil, err
 	}
-	if b.Owner != viewer && !c.controllerFields() {
+	if b.Owner != viewer && !c.controllerFields() && kind != BreachEventImpact {
 		return nil, Errorf(ErrForbidden, "an affected tenant records its own decision, notifications, measures and consequences; the facts of the breach belong to its owner")
 	}
 	next := *b

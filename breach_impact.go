@@ -156,9 +156,10 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 }
 
 // ComputeImpact computes a breach's impact from the audit trail and
-// records it on the breach: an operator breach searches every tenant and
-// adds those it finds to the affected tenants; a tenant's breach searches
-// that tenant only. Categories and approximate numbers left empty on the
+// records it on the breach: the operator, on its breach, searches every
+// tenant and adds those it finds to the affected tenants; a tenant
+// searches its own trail only, and an affected tenant's result goes into
+// its own view of the breach. Categories and approximate numbers left empty on the
 // breach are filled from the result.
 func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q ImpactQuery) (*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
@@ -188,11 +189,10 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		if err != nil {
 			return err
 		}
-		if b.Owner != p.Tenant {
-			return Errorf(ErrForbidden, "only the breach's owner computes its impact")
-		}
+		// The owner searches its scope (every tenant, for the operator);
+		// an affected tenant searches its own trail, for its own view.
 		scopes := []TenantID{p.Tenant}
-		if p.Tenant == OperatorTenant {
+		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
 			ts, err := tx.Tenants(ctx)
 			if err != nil {
 				return err
@@ -216,7 +216,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		if n := imp.RecordsRead + imp.RecordsWritten; b.RecordsApprox == 0 && n > 0 {
 			change.RecordsApprox = &n
 		}
-		if p.Tenant == OperatorTenant {
+		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
 			tenants := slices.Clone(b.Tenants)
 			for _, ti := range imp.Tenants {
 				tenants = append(tenants, ti.Tenant)

@@ -71,7 +71,7 @@ func (s *Server) routeTable() []Route {
 	}
 	// Each capability adds its routes from its own file.
 	var all []Route
-	for _, part := range [][]Route{core, s.consentRoutes()} {
+	for _, part := range [][]Route{core, s.consentRoutes(), s.breachRoutes()} {
 		all = append(all, part...)
 	}
 	return all
