@@ -208,7 +208,7 @@ func TestCrossTenant(t *testing.T) {
 		},
 	}
 	maps.Copy(cases, consentCrossTenantCases(e)) // web/consent_test.go
-	maps.Copy(cases, breachCrossTenantCases(e)) // web/breach_test.go
+	maps.Copy(cases, breachCrossTenantCases(e))  // web/breach_test.go
 	for _, rt := range e.srv.Routes() {
 		name := rt.Method + " " + rt.Pattern
 		fn, ok := cases[name]
@@ -236,7 +236,7 @@ func validRequests(e *env) map[string][2]string {
 		"GET /v1/audit":                       {"/v1/audit", ""},
 	}
 	maps.Copy(m, consentValidRequests(e)) // web/consent_test.go
-	maps.Copy(m, breachValidRequests(e)) // web/breach_test.go
+	maps.Copy(m, breachValidRequests(e))  // web/breach_test.go
 	return m
 }
 
