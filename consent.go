@@ -346,12 +346,137 @@ func findNotice(notices []Notice, version int, language, prefix string) (Notice,
 }
 
 // RecordConsent records one consent event (see RecordConsents).
+//
+// Concurrent calls by the same credential are committed together (group
+// commit): the first caller leads and records, in one transaction under
+// one signed checkpoint, every event queued meanwhile; each caller gets its
+// own receipt. A batch that fails is retried event by event, so that each
+// caller gets its own error. This is what lets single events, one per HTTP
+// request, reach the throughput of batches.
 func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInput) (ConsentResult, error) {
-	out, err := s.RecordConsents(ctx, p, []ConsentInput{in})
-	if err != nil {
+	if err := authorize(p, permConsentWrite); err != nil {
 		return ConsentResult{}, err
 	}
-	return out[0], nil
+	ve := &ValidationError{}
+	in.validate("", ve)
+	if err := ve.Err(); err != nil {
+		return ConsentResult{}, err
+	}
+	c := &consentCall{in: in, done: make(chan struct{}), lead: make(chan struct{})}
+	q := &s.consents
+	q.mu.Lock()
+	if q.pending == nil {
+		q.pending, q.busy = map[Principal][]*consentCall{}, map[Principal]bool{}
+	}
+	q.pending[p] = append(q.pending[p], c)
+	if q.busy[p] {
+		q.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.res, c.err
+		case <-c.lead: // the leader handed over: lead the next batch
+		}
+		q.mu.Lock()
+	}
+	q.busy[p] = true
+	batch := q.pending[p]
+	if len(batch) > maxGroupCommit {
+		q.pending[p] = batch[maxGroupCommit:]
+		batch = batch[:maxGroupCommit]
+	} else {
+		delete(q.pending, p)
+	}
+	q.mu.Unlock()
+
+	s.commitConsents(context.WithoutCancel(ctx), p, batch)
+
+	q.mu.Lock()
+	if next := q.pending[p]; len(next) > 0 {
+		close(next[0].lead)
+	} else {
+		q.busy[p] = false
+	}
+	q.mu.Unlock()
+	<-c.done
+	return c.res, c.err
+}
+
+// maxGroupCommit bounds a group commit, and so a leader's wait.
+const maxGroupCommit = 500
+
+// consentQueue holds the consent events waiting for a group commit, per
+// credential.
+type consentQueue struct {
+	mu      sync.Mutex
+	pending map[Principal][]*consentCall
+	busy    map[Principal]bool // a leader is committing for this credential
+}
+
+type consentCall struct {
+	in   ConsentInput
+	res  ConsentResult
+	err  error
+	done chan struct{} // closed when res and err are set
+	lead chan struct{} // closed to make this caller the next leader
+}
+
+// commitConsents records a group of calls in one transaction. When the
+// error names the event that failed (consents[i].field), that event is
+// recorded alone, for its own error, and the others are committed again as
+// a group; otherwise each is recorded alone.
+func (s *Service) commitConsents(ctx context.Context, p Principal, batch []*consentCall) {
+	alone := func(c *consentCall) {
+		var one []ConsentResult
+		one, c.err = s.RecordConsents(ctx, p, []ConsentInput{c.in})
+		if c.err == nil {
+			c.res = one[0]
+		}
+		close(c.done)
+	}
+	for len(batch) > 1 {
+		ins := make([]ConsentInput, len(batch))
+		for i, c := range batch {
+			ins[i] = c.in
+		}
+		out, err := s.recordConsents(ctx, p, ins)
+		if err == nil {
+			for i, c := range batch {
+				c.res = out[i]
+				close(c.done)
+			}
+			return
+		}
+		i := failedConsent(err)
+		if i < 0 || i >= len(batch) {
+			for _, c := range batch {
+				alone(c)
+			}
+			return
+		}
+		alone(batch[i])
+		batch = append(batch[:i:i], batch[i+1:]...)
+	}
+	if len(batch) == 1 {
+		alone(batch[0])
+	}
+}
+
+// failedConsent returns i when err is about field consents[i]…, or -1.
+func failedConsent(err error) int {
+	field := ""
+	var ve *ValidationError
+	var re *RefusedError
+	switch {
+	case errors.As(err, &ve) && len(ve.Problems) > 0:
+		field = ve.Problems[0].Field
+	case errors.As(err, &re):
+		field = re.Field
+	}
+	var i int
+	if _, err := fmt.Sscanf(field, "consents[%d]", &i); err != nil {
+		return -1
+	}
+	return i
 }
 
 // RecordConsents records consent events, all or nothing, in one
@@ -361,6 +486,28 @@ func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInpu
 // inclusion proof. A withdrawal then applies the purpose's on_withdrawal to
 // the subject's stored messages, in the same transaction.
 func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []ConsentInput) ([]ConsentResult, error) {
+	out, err := s.recordConsents(ctx, p, ins)
+	if err != nil {
+		s.auditRefusal(ctx, p, ins, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// auditRefusal records a consent write the register refused.
+func (s *Service) auditRefusal(ctx context.Context, p Principal, ins []ConsentInput, err error) {
+	var re *RefusedError
+	if !errors.As(err, &re) {
+		return
+	}
+	action := ActionConsentGrant
+	if len(ins) == 1 && ins[0].Action == ConsentWithdraw {
+		action = ActionConsentWithdraw
+	}
+	s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: action, Reason: re.Code})
+}
+
+func (s *Service) recordConsents(ctx context.Context, p Principal, ins []ConsentInput) ([]ConsentResult, error) {
 	if err := authorize(p, permConsentWrite); err != nil {
 		return nil, err
 	}
@@ -552,10 +699,6 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 		return nil
 	})
 	if err != nil {
-		var re *RefusedError
-		if errors.As(err, &re) {
-			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionConsentGrant, Reason: re.Code})
-		}
 		return nil, err
 	}
 	return results, nil

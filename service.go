@@ -21,6 +21,8 @@ type Service struct {
 	scanner   *pii.Scanner
 	keys      map[TenantID]*tenantKeys
 	registers map[registerKey]*Register
+
+	consents consentQueue // group commit of single consent events (consent.go)
 }
 
 type registerKey struct {

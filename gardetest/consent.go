@@ -78,6 +78,7 @@ func consentTests() []struct {
 		{"LedgerHeadCompareAndSwap", testLedgerHeadCAS},
 		{"LedgerConcurrentNodes", testLedgerConcurrentNodes},
 		{"LedgerTenantIsolation", testLedgerTenantIsolation},
+		{"GroupCommit", testGroupCommit},
 	}
 }
 
@@ -754,4 +755,59 @@ func testLedgerTenantIsolation(t *testing.T, open Open) {
 			t.Fatalf("VerifyLedger(%s) = %v", tn, err)
 		}
 	}
+}
+
+// testGroupCommit records single consents from many goroutines at once:
+// each caller gets its own receipt (which verifies) or its own error, even
+// when its event was committed in a group with others.
+func testGroupCommit(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, _ := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	key := mustKey(t, s, a)
+	const n = 40
+	type result struct {
+		res garde.ConsentResult
+		err error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := Grant(fmt.Sprintf("g%d", i), "improve_replies")
+			if i%10 == 7 {
+				in.Notice = 42 // no such notice: this one alone fails
+			}
+			r, err := s.RecordConsent(ctx, a.Service, in)
+			results[i] = result{r, err}
+		}()
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, r := range results {
+		if i%10 == 7 {
+			if !errors.Is(r.err, garde.ErrInvalid) || errorField(r.err) != "notice" {
+				t.Errorf("call %d = %v, want its own ErrInvalid on notice", i, r.err)
+			}
+			continue
+		}
+		if r.err != nil {
+			t.Errorf("call %d = %v", i, r.err)
+			continue
+		}
+		if r.res.Receipt.PIIPrincipalID != fmt.Sprintf("g%d", i) || seen[r.res.Receipt.LeafIndex] {
+			t.Errorf("call %d got receipt for %q at leaf %d", i, r.res.Receipt.PIIPrincipalID, r.res.Receipt.LeafIndex)
+		}
+		seen[r.res.Receipt.LeafIndex] = true
+		if err := garde.VerifyReceipt(r.res.Receipt, key); err != nil {
+			t.Errorf("call %d: receipt: %v", i, err)
+		}
+	}
+	rep, err := garde.VerifyLedger(ctx, st, a.ID, key)
+	if err != nil || rep.Consents != n-n/10 {
+		t.Fatalf("VerifyLedger = %+v, %v; want %d consents", rep, err, n-n/10)
+	}
+	t.Logf("%d single consents committed under %d checkpoints", rep.Consents, rep.Checkpoints)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,11 +67,46 @@ func BenchmarkConsentAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkReceipt reports the size of a receipt (JSON, as POST
-// /v1/consents returns it) and the time to verify it offline, at several
-// log sizes: the proof grows by one hash per doubling.
+// BenchmarkConsentSingle records single consent events (RecordConsent,
+// as one POST /v1/consents per event) from many concurrent callers, which
+// group commit gathers into shared transactions.
 //
-//	go test ./sqlite -run '^$' -bench Receipt
+//	go test ./sqlite -run '^$' -bench ConsentSingle -benchtime 20x
+func BenchmarkConsentSingle(b *testing.B) {
+	for _, callers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			ctx := context.Background()
+			svc, tn, _ := benchConsentService(b)
+			n, round := 0, 0
+			start := time.Now()
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for c := range callers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant(fmt.Sprintf("s-%d-%d", round, c), "improve_replies")); err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				round++
+				n += callers
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "consents/s")
+		})
+	}
+}
+
+// BenchmarkReceipt reports the size of a receipt (JSON, as POST
+// /v1/consents returns it) and the time to parse and verify it offline, at
+// several log sizes. As issued, a receipt proves a leaf at the right edge of
+// the tree, so its proof is short; "refreshed" is the first consent's
+// receipt with its proof renewed against the latest checkpoint
+// (GET /v1/ledger/proof/inclusion), the longest proof at that size.
+//
+//	go test ./sqlite -run '^$' -bench Receipt -benchtime 200x
 func BenchmarkReceipt(b *testing.B) {
 	ctx := context.Background()
 	svc, tn, _ := benchConsentService(b)
@@ -78,8 +114,12 @@ func BenchmarkReceipt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	first, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant("first@example.fr", "improve_replies"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	size := int64(0)
-	for _, target := range []int64{1 << 10, 1 << 14, 1 << 17} {
+	for _, target := range []int64{1_000, 100_000} {
 		for size < target {
 			ins := make([]garde.ConsentInput, min(5000, int(target-size)/2+1))
 			for j := range ins {
@@ -98,20 +138,33 @@ func BenchmarkReceipt(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, _ := json.Marshal(map[string]any{"id": res.ID, "receipt": res.Receipt})
-		b.Run(fmt.Sprintf("log=%d", size), func(b *testing.B) {
-			for b.Loop() {
-				r, err := garde.ParseReceipt(body)
-				if err != nil {
-					b.Fatal(err)
+		issued, _ := json.Marshal(map[string]any{"id": res.ID, "receipt": res.Receipt})
+		pr, err := svc.LedgerInclusion(ctx, tn.DPO, first.Receipt.LeafIndex, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		refreshedReceipt := first.Receipt
+		refreshedReceipt.Evidence.Proof, refreshedReceipt.Evidence.Checkpoint = pr.Proof, pr.Checkpoint
+		refreshed, _ := json.Marshal(map[string]any{"id": first.ID, "receipt": refreshedReceipt})
+		for _, c := range []struct {
+			name   string
+			body   []byte
+			hashes int
+		}{{"issued", issued, len(res.Receipt.Evidence.Proof)}, {"refreshed", refreshed, len(pr.Proof)}} {
+			b.Run(fmt.Sprintf("log=%d/%s", pr.Size, c.name), func(b *testing.B) {
+				for b.Loop() {
+					r, err := garde.ParseReceipt(c.body)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := garde.VerifyReceipt(r, key); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := garde.VerifyReceipt(r, key); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(body)), "receipt-bytes")
-			b.ReportMetric(float64(len(res.Receipt.Evidence.Proof)), "proof-hashes")
-		})
+				b.ReportMetric(float64(len(c.body)), "receipt-bytes")
+				b.ReportMetric(float64(c.hashes), "proof-hashes")
+			})
+		}
 	}
 }
 
