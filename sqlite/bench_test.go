@@ -133,3 +133,38 @@ func BenchmarkReadSubjectMessages(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIngestDetection measures ingest with personal-data detection on
+// and off, in the same run, over text dense in personal data.
+func BenchmarkIngestDetection(b *testing.B) {
+	text := "Bonjour, je m'appelle Jeanne Martin, écrivez-moi à jeanne.martin@example.fr ou au 06 12 34 56 78. " +
+		"Mon IBAN est FR76 3000 6000 0112 3456 7890 189 et j'habite 12 rue de la Paix, 75002 Paris. Commande n° 4521889."
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("detection=%v", on), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "garde.db"), sqlite.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+			if !on {
+				svc.SetScanner(nil)
+			}
+			tn := gardetest.NewTenant(b, svc, "Bench")
+			msgs := make([]garde.NewMessage, 100)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				for j := range msgs {
+					msgs[j] = garde.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: text}
+					i++
+				}
+				if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msg/s")
+		})
+	}
+}

@@ -46,8 +46,26 @@ func gardeBin(t *testing.T) string {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startServer runs `garde serve` on a free port and waits until it answers.
@@ -58,7 +76,7 @@ func startServer(t *testing.T, bin, dataDir string, extra ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,6 +159,12 @@ func TestBinaryEndToEnd(t *testing.T) {
 	code, body = call(t, "GET", srv.url+"/v1/subjects/customer-42/messages?purpose=answer_support_request", key.Key, "")
 	if code != 200 || !strings.Contains(string(body), "où est ma commande") || !strings.Contains(string(body), "jeanne@example.fr") {
 		t.Fatalf("read back = %d %s", code, body)
+	}
+
+	for _, secret := range []string{"jeanne@example.fr", "où est ma commande", "customer-42"} {
+		if strings.Contains(srv.stderr.String(), secret) {
+			t.Errorf("server log contains %q", secret)
+		}
 	}
 
 	// Writes in flight when SIGTERM arrives: every one acknowledged with

@@ -6,6 +6,8 @@
 //	garde register apply FILE        apply a register of processing through the API
 //	garde keys rotate                rotate the master key or a tenant key
 //	garde scan [FILE...]             find personal data in text
+//	garde verify receipt|ledger      check receipts and ledgers offline
+//	garde migrate                    apply database migrations
 //
 // Every flag can also be set with a GARDE_* environment variable
 // (--data-dir ↔ GARDE_DATA_DIR); a flag on the command line wins.
@@ -68,8 +70,9 @@ Usage:
                                              apply a register of processing
   garde keys rotate [--tenant ID]            rotate the master key (default) or a tenant key
   garde scan [flags] [FILE...]               find personal data in text (stdin by default)
-  garde verify receipt FILE --key KEY        check a consent receipt offline
-  garde verify ledger [--tenant ID]          check each tenant's log; names the first bad entry
+  garde verify receipt FILE --key PUBKEY     check a consent receipt offline
+  garde verify ledger [--tenant ID]          check each tenant's ledger against its checkpoints
+  garde migrate [--db URL]                   apply database migrations and exit
 
 Every command that works on the data takes --data-dir (default ./garde-data).
 Every flag has an environment variable: --data-dir is GARDE_DATA_DIR.
@@ -107,10 +110,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usageError{"usage: garde keys rotate [--tenant ID] [--data-dir DIR]"}
 		}
 		return runKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
-	case "verify":
-		return runVerify(ctx, rest, getenv, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, stdin, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
