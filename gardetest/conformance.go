@@ -38,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"MasterKeyRotation", testMasterKeyRotation},
 		{"DestroySubjectKey", testDestroySubjectKey},
 		{"Consent", testConsent},
+		{"Breach", testBreach},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
