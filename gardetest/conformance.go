@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"SubjectUniqueIndex", testSubjectUniqueIndex},
 		{"RollbackLeavesNothing", testRollback},
 		{"AuditFilters", testAuditFilters},
+		{"AuditSequencePerTenant", testAuditSequencePerTenant},
 		{"TenantKeyRotation", testTenantKeyRotation},
 		{"MasterKeyRotation", testMasterKeyRotation},
 		{"DestroySubjectKey", testDestroySubjectKey},
@@ -565,4 +566,34 @@ func testDestroySubjectKey(t *testing.T, open Open) {
 		}
 		return nil
 	})
+}
+
+// testAuditSequencePerTenant checks that audit sequence numbers count each
+// tenant's events alone: a gap would tell a tenant how busy the others are.
+func testAuditSequencePerTenant(t *testing.T, open Open) {
+	ctx := context.Background()
+	st := open(t)
+	events := []garde.AuditEvent{
+		{Tenant: "tn_a", At: epoch, Actor: "k", Action: "message.write", Outcome: "ok"},
+		{Tenant: "tn_b", At: epoch, Actor: "k", Action: "message.write", Outcome: "ok"},
+		{Tenant: "tn_a", At: epoch, Actor: "k", Action: "message.write", Outcome: "ok"},
+	}
+	for range 2 {
+		if err := st.Update(ctx, func(tx garde.Tx) error { return tx.AppendAudit(ctx, events) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tenant, want := range map[garde.TenantID][]int64{"tn_a": {1, 2, 3, 4}, "tn_b": {1, 2}} {
+		var got []int64
+		st.View(ctx, func(tx garde.Tx) error {
+			es, err := tx.Audit(ctx, tenant, garde.AuditFilter{Limit: 100})
+			for _, e := range es {
+				got = append(got, e.Seq)
+			}
+			return err
+		})
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("audit sequence of %s = %v, want %v", tenant, got, want)
+		}
+	}
 }

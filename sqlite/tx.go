@@ -352,11 +352,25 @@ func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, pur
 }
 
 func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
+	// Sequence numbers are per tenant. The write transaction holds SQLite's
+	// only write lock, so reading the last one and adding to it is safe.
+	next := map[garde.TenantID]int64{}
+	seqs := make([]int64, len(events))
+	for i, e := range events {
+		n, ok := next[e.Tenant]
+		if !ok {
+			if err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit WHERE tenant_id = ?`, string(e.Tenant)).Scan(&n); err != nil {
+				return translate(fmt.Errorf("append audit: %w", err))
+			}
+		}
+		n++
+		next[e.Tenant], seqs[i] = n, n
+	}
 	return t.multiInsert(ctx, "append audit",
-		`INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES `, 9, len(events),
+		`INSERT INTO audit (tenant_id, seq, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES `, 10, len(events),
 		func(i int, dst []any) []any {
 			e := events[i]
-			return append(dst, string(e.Tenant), micros(e.At), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Count, e.Reason)
+			return append(dst, string(e.Tenant), seqs[i], micros(e.At), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Count, e.Reason)
 		})
 }
 

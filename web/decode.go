@@ -37,7 +37,10 @@ func readBody(r *http.Request) ([]byte, error) {
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		// curl -d sends application/x-www-form-urlencoded by default: the
+		// body is still parsed as JSON, which is what every route takes.
+		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+			mt == "application/x-www-form-urlencoded" || mt == "text/plain") {
 			return fmt.Errorf("%w: send application/json", errMediaType)
 		}
 	}

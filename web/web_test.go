@@ -392,3 +392,20 @@ func TestNoPersonalDataInLogsOrMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestContentTypes(t *testing.T) {
+	e := newEnv(t)
+	body := `{"subject":"ct","purpose":"answer_support_request","text":"hi"}`
+	for ct, want := range map[string]int{
+		"application/json":                  201,
+		"application/json; charset=utf-8":   201,
+		"application/x-www-form-urlencoded": 201, // curl -d
+		"multipart/form-data; boundary=x":   415,
+		"application/xml":                   415,
+	} {
+		r := e.request(e.a.Keys[garde.RoleService], "POST", "/v1/messages", body, "Content-Type", ct)
+		if r.status != want {
+			t.Errorf("Content-Type %q: %d, want %d\n%s", ct, r.status, want, r.body)
+		}
+	}
+}
