@@ -21,10 +21,28 @@ type builtin struct {
 
 // Recognize implements Recognizer.
 func (b *builtin) Recognize(dst []Entity, text string) []Entity {
-	s := scan{b: b, t: text, out: dst}
+	dst, _ = b.recognize(dst, text, false)
+	return dst
+}
+
+// recognize also collects special-category hints (see SpecialHints) when
+// hints is set, from the words the pass walks anyway.
+func (b *builtin) recognize(dst []Entity, text string, hints bool) ([]Entity, Special) {
+	s := scan{b: b, t: text, out: dst, hints: hints}
 	s.win.pos, s.lastEnd = -1, -1
 	s.run()
-	return s.out
+	return s.out, s.special
+}
+
+// hint checks one word for special-category hints.
+func (s *scan) hint(i, e int) {
+	if l := e - i; l >= 2 && l <= 40 && specialMaybe(s.t[i], s.t[e-1], l) {
+		var buf [48]byte
+		if k, h, ok := foldHash(&buf, s.t[i:e]); ok {
+			v, _ := specialTable.getHash(k, h)
+			s.special |= v
+		}
+	}
 }
 
 type scan struct {
@@ -36,6 +54,8 @@ type scan struct {
 	// (at its opening parenthesis, if any).
 	phoneStart int
 	lastEnd    int // end of the last entity emitted, or -1
+	hints      bool
+	special    Special
 }
 
 func (s *scan) emit(typ string, start, end int, score float64) {
@@ -118,6 +138,9 @@ func (s *scan) token(i int) int {
 			j++
 		}
 		if j == len(t) || t[j] == ' ' || t[j] == ',' || t[j] == '\n' || t[j] == '\'' || t[j] == '?' || t[j] == '!' {
+			if s.hints {
+				s.hint(i, j)
+			}
 			if isUpper(c) {
 				return s.capital(i)
 			}
@@ -172,6 +195,11 @@ func (s *scan) token(i int) int {
 		return placeholderEnd(t, i)
 	case c < 0x80 && !isAlpha(c):
 		return i + 1
+	}
+	if s.hints {
+		if we := wordEnd(t, i); we > i {
+			s.hint(i, we)
+		}
 	}
 	if upperAt(t, i) {
 		return s.capital(i)

@@ -1,5 +1,7 @@
 package pii
 
+import "unicode/utf8"
+
 // SpecialHints reports which special categories of data (GDPR Art. 9) the
 // words of text hint at. It is deliberately a word list: a hint asks a
 // human or a stricter rule to look, it does not prove anything, and a
@@ -7,23 +9,49 @@ package pii
 // accents), in French and English.
 func SpecialHints(text string) Special {
 	var f Special
-	var buf [64]byte
+	var buf [48]byte
 	for i := 0; i < len(text); {
-		ok, n := letterAt(text, i)
-		if !ok {
-			i += n
+		c := text[i]
+		if c < utf8.RuneSelf && !isAlpha(c) {
+			i++
 			continue
 		}
-		e := wordEnd(text, i)
-		if e-i >= 2 && e-i <= 32 {
-			if k := foldWord(&buf, text[i:e]); k != nil {
-				f |= specialWords[string(k)]
+		e := i
+		for e < len(text) && isAlpha(text[e]) {
+			e++
+		}
+		if e == i || (e < len(text) && text[e] >= utf8.RuneSelf) {
+			ok, n := letterAt(text, i)
+			if !ok {
+				i += n
+				continue
+			}
+			e = wordEnd(text, i)
+		}
+		// Most words fail the (first letter, last letter, length) filter
+		// and are never folded nor hashed.
+		if l := e - i; l >= 2 && l <= 40 && specialMaybe(c, text[e-1], l) {
+			if k, h, ok := foldHash(&buf, text[i:e]); ok {
+				v, _ := specialTable.getHash(k, h)
+				f |= v
 			}
 		}
 		i = e
 	}
 	return f
 }
+
+func specialMaybe(first, last byte, l int) bool {
+	if first >= utf8.RuneSelf || last >= utf8.RuneSelf {
+		return true
+	}
+	return specialFilter[firstIdx(first)*27+firstIdx(last)]&(1<<l) != 0
+}
+
+var (
+	specialTable wordTable[Special]
+	specialFilter [27 * 27]uint64
+)
 
 var specialWords = map[string]Special{}
 
@@ -57,6 +85,14 @@ func init() {
 	add(SexualOrientation, `gay gays lesbienne lesbiennes homosexuel homosexuelle bisexuel bisexuelle
 		lgbt lgbtq lgbtqia queer transgenre pacse
 		lesbian lesbians homosexual bisexual transgender`)
+	defer func() {
+		specialTable = newWordTable(specialWords)
+		for w := range specialWords {
+			for l := len(w); l <= 2*len(w) && l < 64; l++ {
+				specialFilter[firstIdx(w[0])*27+firstIdx(w[len(w)-1])] |= 1 << l
+			}
+		}
+	}()
 	add(UnionMembership, `syndicat syndicats syndique syndiquee syndical syndicale cgt cfdt cftc
 		cfe cgc unsa sud
 		unionized unionised syndicalist`)

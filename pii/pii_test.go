@@ -212,10 +212,24 @@ func TestSpecialHints(t *testing.T) {
 		{"je suis musulmane et syndiquée à la CGT", Religion | UnionMembership},
 		{"I'm a gay Christian", SexualOrientation | Religion},
 		{"Ma commande n'est pas arrivée", 0},
+		{"Diabète. Hôpital Necker, CGT.", Health | UnionMembership},
 	}
+	s := NewScanner(Options{})
 	for _, tt := range tests {
 		if got := SpecialHints(tt.text); got != tt.want {
 			t.Errorf("SpecialHints(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+		// ScanMessage finds the hints in its single pass.
+		if got := s.ScanMessage(tt.text).Special; got != tt.want {
+			t.Errorf("ScanMessage(%q).Special = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+	// On the chat set, the single pass finds no hint the separate one
+	// misses; it may find fewer, as words inside entities ("18 Church
+	// Lane") are no hint.
+	for _, d := range loadChat(t) {
+		if a, b := s.ScanMessage(d.text).Special, SpecialHints(d.text); a&^b != 0 {
+			t.Errorf("ScanMessage(%q).Special = %v, SpecialHints = %v", d.text, a, b)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package pii
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Recognizer finds entities of some types in a text. The built-in
@@ -84,15 +85,43 @@ func NewScanner(opts Options) *Scanner {
 // earlier, then the type name, so the result never depends on recognizer
 // order.
 func (s *Scanner) Scan(text string) []Entity {
-	return s.AppendScan(nil, text)
+	out, _ := s.scan(text, false)
+	return out
 }
+
+func (s *Scanner) scan(text string, hints bool) ([]Entity, Special) {
+	// Scan into a pooled buffer and return an exact-size copy: one
+	// allocation for a message with entities, none without.
+	bp := scanBufs.Get().(*[]Entity)
+	found, special := s.appendScan((*bp)[:0], text, hints)
+	var out []Entity
+	if len(found) > 0 {
+		out = make([]Entity, len(found))
+		copy(out, found)
+	}
+	*bp = found[:0]
+	scanBufs.Put(bp)
+	return out, special
+}
+
+var scanBufs = sync.Pool{New: func() any { b := make([]Entity, 0, 32); return &b }}
 
 // AppendScan is Scan appending to dst, so that a caller scanning many
 // messages can reuse one slice and allocate nothing per message.
 func (s *Scanner) AppendScan(dst []Entity, text string) []Entity {
+	dst, _ = s.appendScan(dst, text, false)
+	return dst
+}
+
+// appendScan is AppendScan, also collecting special-category hints in the
+// same pass when hints is set.
+func (s *Scanner) appendScan(dst []Entity, text string, hints bool) ([]Entity, Special) {
 	base := len(dst)
+	var special Special
 	if s.builtin != nil {
-		dst = s.builtin.Recognize(dst, text)
+		dst, special = s.builtin.recognize(dst, text, hints)
+	} else if hints {
+		special = SpecialHints(text)
 	}
 	for _, r := range s.extra {
 		dst = r.Recognize(dst, text)
@@ -111,7 +140,7 @@ func (s *Scanner) AppendScan(dst []Entity, text string) []Entity {
 		n++
 	}
 	found = resolve(found[:n])
-	return dst[:base+len(found)]
+	return dst[:base+len(found)], special
 }
 
 // resolve sorts entities and removes overlaps in place.
@@ -207,7 +236,9 @@ type Result struct {
 
 // ScanMessage scans a message for entities and for words hinting at a
 // special category of data (Art. 9), which call for an explicit legal
-// basis before the message is stored.
+// basis before the message is stored. Hints come from the same pass as
+// entities; words inside an entity ("18 Church Lane") give no hint.
 func (s *Scanner) ScanMessage(text string) Result {
-	return Result{Entities: s.Scan(text), Special: SpecialHints(text)}
+	ents, special := s.scan(text, true)
+	return Result{Entities: ents, Special: special}
 }
