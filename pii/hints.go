@@ -49,7 +49,7 @@ func specialMaybe(first, last byte, l int) bool {
 }
 
 var (
-	specialTable wordTable[Special]
+	specialTable  wordTable[Special]
 	specialFilter [27 * 27]uint64
 )
 
