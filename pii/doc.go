@@ -20,6 +20,7 @@
 //	func (s *Scanner) AppendScan(dst []Entity, text string) []Entity // no allocation once dst has room
 //	func (s *Scanner) ScanMessage(text string) Result               // Entities + Special (Art. 9 hints)
 //	func SpecialHints(text string) Special                          // Health | Religion | PoliticalOpinion | SexualOrientation | UnionMembership
+//	func (f Special) Categories() []string                          // user.health, user.demographic.religious_belief, …
 //
 //	type Operator string // Redact, Replace, Mask, Pseudonymize, Encrypt, Keep
 //	type OperatorSpec struct { Operator Operator; KeepLast int; Key []byte; Seal func([]byte) ([]byte, error) }

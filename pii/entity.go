@@ -74,16 +74,17 @@ func RuneOffsetsAll(dst []int, text string, entities []Entity) []int {
 	return dst
 }
 
-// categories maps entity types to fideslang data categories
-// (https://ethyca.github.io/fideslang/taxonomy/data_categories/), the
-// vocabulary the register uses for purposes and retention.
+// categories maps entity types to fideslang data categories (taxonomy
+// 3.2, https://ethyca.github.io/fideslang/), the vocabulary the register
+// uses for purposes and retention. SIREN, SIRET and VAT numbers identify a
+// person when the company is a sole trader's, hence user.government_id.
 var categories = map[string]string{
 	EmailAddress:   "user.contact.email",
 	PhoneNumber:    "user.contact.phone_number",
 	CreditCard:     "user.financial.credit_card",
 	IBANCode:       "user.financial.bank_account",
 	IPAddress:      "user.device.ip_address",
-	URL:            "user.contact.url",
+	URL:            "user.contact.social_url", // user.contact.url until fideslang 3.2
 	FRNIR:          "user.government_id.national_identification_number",
 	FRSIREN:        "user.government_id",
 	FRSIRET:        "user.government_id",

@@ -228,6 +228,27 @@ func (f Special) String() string {
 
 var specialNames = [...]string{"health", "religion", "political_opinion", "sexual_orientation", "union_membership"}
 
+// specialCategories are the fideslang categories of the flags, in order.
+var specialCategories = [...]string{
+	"user.health",
+	"user.demographic.religious_belief",
+	"user.demographic.political_opinion",
+	"user.demographic.sexual_orientation",
+	"user.demographic.union_membership",
+}
+
+// Categories returns the fideslang data categories of the flags set, so
+// that the register can require a legal basis under Art. 9(2) for them.
+func (f Special) Categories() []string {
+	var out []string
+	for i, c := range specialCategories {
+		if f&(1<<i) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Result is what ScanMessage finds in one message.
 type Result struct {
 	Entities []Entity
