@@ -103,13 +103,21 @@ func init() {
 		rue avenue boulevard place chemin allee impasse quai route street road lane drive
 		cedex bp cs apt suite appt bat etage
 		signe signed envoye sent from de la part justice clerk advocate general president juge greffier
-		court cour tribunal gouvernement government ministere ministry commission office`)
+		court cour tribunal gouvernement government ministere ministry commission office
+		chief chancellor secretary minister ministre prefet maire mayor`)
 	addWords(wTitle, `m mr mrs ms miss mme mmes mlle mademoiselle madame monsieur messieurs dr docteur doctor
 		pr prof professeur professor maitre me sir madam lady lord rev`)
 	addWords(wGreet, `bonjour bonsoir salut coucou hello hi hey dear cher chere greetings allo`)
 	addWords(wClose, `cordialement regards thanks thank merci cheers sincerely salutations amicalement bisous
 		bises respectueusement best wishes yours love`)
-	addWords(wIntro, `appelle appele appelles name nom is est signe signed nee`)
+	addWords(wIntro, `appelle appele appelles name nom is est signe signed nee
+		nomme nommee denomme denommee prenomme prenommee surnomme named called
+		mari femme epouse epoux fils fille fiance fiancee compagnon compagne frere soeur
+		mere pere conjoint conjointe voisin voisine collegue conseiller conseillere
+		husband wife son daughter brother sister mother father partner boyfriend girlfriend
+		colleague neighbour neighbor fiance
+		inspecteur inspectrice sergent capitaine commissaire lieutenant brigadier agent
+		officer detective sergeant captain constable`)
 	addWords(wWeak, `suis am m ici c this`)
 	addWords(wMonthEN, `january february march april may june july august september october november december
 		jan feb mar apr jun jul aug sep sept oct nov dec`)

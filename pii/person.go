@@ -49,8 +49,10 @@ func (s *scan) capital(i int) int {
 	case trig == 1 && !known:
 		return we
 	}
-	// An acronym is no name: "Bonjour SAV".
-	if we-i <= 3 && allCaps(t[i:we]) && !known {
+	// An acronym is no name ("Bonjour SAV"), but an initial is ("M. J.
+	// Dupont").
+	initial := we-i == 1 && we < len(t) && t[we] == '.'
+	if we-i <= 3 && allCaps(t[i:we]) && !known && !initial {
 		return we
 	}
 	end, words, nknown, lastKnown := s.nameSpan(i)
