@@ -171,7 +171,8 @@ func BenchmarkReceipt(b *testing.B) {
 // BenchmarkLedgerProof generates inclusion and consistency proofs from a
 // tenant's log stored in SQLite (every hash read through the database, as
 // GET /v1/ledger/proof/... does) and verifies them, at 1k, 100k and 1M
-// entries.
+// entries; and verifies the whole log from the database as garde verify
+// ledger does.
 //
 //	go test ./sqlite -run '^$' -bench LedgerProof -benchtime 2000x
 func BenchmarkLedgerProof(b *testing.B) {
@@ -246,6 +247,15 @@ func BenchmarkLedgerProof(b *testing.B) {
 				hashes = len(pr.Proof)
 			}
 			b.ReportMetric(float64(hashes), "proof-hashes")
+		})
+		b.Run(fmt.Sprintf("verify-ledger/log=%d", size), func(b *testing.B) {
+			for b.Loop() {
+				rep, err := garde.VerifyLedger(ctx, db, p.Tenant, "")
+				if err != nil || rep.Size != size {
+					b.Fatalf("VerifyLedger = %+v, %v", rep, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size), "ns/entry")
 		})
 	}
 }
