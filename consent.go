@@ -18,6 +18,7 @@ import (
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"github.com/garde-privacy/garde/pii"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Consent that can be proved (GDPR Art. 7(1)): versioned notices, grant and
@@ -887,6 +888,104 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Outcome: OutcomeOK, Count: len(out.History)}})
 	}); err != nil {
 		return SubjectConsentsView{}, fmt.Errorf("audit read: %w", err)
+	}
+	return out, nil
+}
+
+// ConsentProofView is what a controller shows to demonstrate a consent
+// (Art. 7(1)): the event's receipt, its proof renewed against the latest
+// checkpoint, and the evidence document recorded with it (nil if none).
+type ConsentProofView struct {
+	Receipt  Receipt
+	Evidence []byte
+}
+
+// ConsentProof re-issues the receipt of one of a subject's consent events,
+// proved against the latest signed checkpoint, with its sealed evidence.
+// The purpose's details come from the current register. Audited as a read
+// of the subject's data.
+func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id string) (ConsentProofView, error) {
+	if err := authorize(p, permConsentRead); err != nil {
+		return ConsentProofView{}, err
+	}
+	if err := validateSubjectID("subject", subject); err != nil {
+		return ConsentProofView{}, err
+	}
+	now := s.clock.Now()
+	notFound := Errorf(ErrNotFound, "consent %s of this subject not found", id)
+	var out ConsentProofView
+	var ref string
+	err := s.store.View(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		ref = subjectRef(tk, subject)
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+		if errors.Is(err, ErrNotFound) {
+			return notFound
+		}
+		if err != nil {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.SubjectConsents(ctx, p.Tenant, rec.ID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(rows, func(r ConsentRecord) bool { return r.ID == id })
+		if i < 0 {
+			return notFound
+		}
+		row := rows[i]
+		plain, err := sl.Open(row.Sealed, consentAD(p.Tenant, rec.ID, row.ID, "consent"))
+		if err != nil {
+			return fmt.Errorf("open consent %s: %w", row.ID, err)
+		}
+		if len(plain) < consentSaltBytes {
+			return fmt.Errorf("consent %s: sealed content too short", row.ID)
+		}
+		salt, content := plain[:consentSaltBytes], plain[consentSaltBytes:]
+		var c consentContent
+		if err := json.Unmarshal(content, &c); err != nil {
+			return fmt.Errorf("decode consent %s: %w", row.ID, err)
+		}
+		if row.SealedEvidence != nil {
+			if out.Evidence, err = sl.Open(row.SealedEvidence, consentAD(p.Tenant, rec.ID, row.ID, "consent-evidence")); err != nil {
+				return fmt.Errorf("open consent %s evidence: %w", row.ID, err)
+			}
+		}
+		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		pp, ok := reg.Purpose(c.Purpose)
+		if !ok {
+			pp = &Purpose{ID: c.Purpose, LegalBasis: "consent"} // since removed from the register
+		}
+		cp, err := tx.LatestCheckpoint(ctx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: &logState{cache: map[int64]tlog.Hash{}}}
+		ev, err := ledger.NewEvidence(row.LeafIndex, salt, content, cp.Note, r)
+		if err != nil {
+			return err
+		}
+		in := ConsentInput{Subject: c.Subject, Purpose: c.Purpose, Action: c.Action, Method: c.Method, Channel: c.Channel}
+		out.Receipt = newReceipt(reg, pp, in, row, c, ev)
+		return nil
+	})
+	if err != nil {
+		return ConsentProofView{}, err
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error {
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Outcome: OutcomeOK, Count: 1, Reason: "proof"}})
+	}); err != nil {
+		return ConsentProofView{}, fmt.Errorf("audit read: %w", err)
 	}
 	return out, nil
 }

@@ -79,6 +79,7 @@ func consentTests() []struct {
 		{"LedgerConcurrentNodes", testLedgerConcurrentNodes},
 		{"LedgerTenantIsolation", testLedgerTenantIsolation},
 		{"GroupCommit", testGroupCommit},
+		{"ConsentProof", testConsentProof},
 	}
 }
 
@@ -810,4 +811,52 @@ func testGroupCommit(t *testing.T, open Open) {
 		t.Fatalf("VerifyLedger = %+v, %v; want %d consents", rep, err, n-n/10)
 	}
 	t.Logf("%d single consents committed under %d checkpoints", rep.Consents, rep.Checkpoints)
+}
+
+// testConsentProof demonstrates a consent long after it was recorded: the
+// receipt is re-issued against the latest checkpoint, with the evidence.
+func testConsentProof(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, _, _ := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	in := Grant("jeanne", "newsletter")
+	in.Method, in.Evidence = "paper", []byte(`{"form":"scan-0042.pdf"}`)
+	first, err := s.RecordConsent(ctx, a.Service, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.RecordConsent(ctx, a.Service, Grant(fmt.Sprintf("other%d", i), "newsletter")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := mustKey(t, s, a)
+	if err := garde.VerifyReceipt(v.Receipt, key); err != nil {
+		t.Fatalf("re-issued receipt: %v", err)
+	}
+	c, _ := ledger.OpenCheckpoint(v.Receipt.Evidence.Checkpoint, key)
+	old, _ := ledger.OpenCheckpoint(first.Receipt.Evidence.Checkpoint, key)
+	if c.Size <= old.Size || v.Receipt.LeafIndex != first.Receipt.LeafIndex || string(v.Evidence) != `{"form":"scan-0042.pdf"}` || v.Receipt.CollectionMethod != "paper" {
+		t.Fatalf("re-issued receipt at size %d (first %d), leaf %d, evidence %s", c.Size, old.Size, v.Receipt.LeafIndex, v.Evidence)
+	}
+	if _, err := s.ConsentProof(ctx, a.DPO, "other0", first.ID); !errors.Is(err, garde.ErrNotFound) {
+		t.Fatalf("consent under another subject = %v, want ErrNotFound", err)
+	}
+	b := ConsentTenant(t, s, "B")
+	if _, err := s.ConsentProof(ctx, b.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
+		t.Fatalf("consent through another tenant = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsentProof(ctx, a.Admin, "jeanne", first.ID); !errors.Is(err, garde.ErrForbidden) {
+		t.Fatalf("admin = %v, want ErrForbidden", err)
+	}
+	if err := s.DestroySubjectKey(ctx, a.DPO, "jeanne"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
+		t.Fatalf("consent of an erased subject = %v, want ErrNotFound", err)
+	}
 }

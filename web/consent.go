@@ -20,6 +20,7 @@ func (s *Server) consentRoutes() []Route {
 		{Method: "POST", Pattern: "/v1/consents", Roles: service, Summary: "Record a grant or a withdrawal of consent; answers the person's receipt, with its proof.", Request: "ConsentIn", Response: "ConsentRecorded", Status: 201, handler: s.postConsent},
 		{Method: "POST", Pattern: "/v1/consents:batch", Roles: service, Summary: "Record many consent events, all or nothing, under one signed checkpoint.", Request: "ConsentBatch", Response: "ConsentRecordedList", Status: 201, handler: s.postConsents},
 		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents", Roles: readers, Summary: "A subject's current consent per purpose, and the history of its consent events.", Response: "SubjectConsents", Status: 200, handler: s.subjectConsents},
+		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents/{id}", Roles: readers, Summary: "Demonstrate one consent: its receipt proved against the latest checkpoint, and the evidence recorded with it.", Response: "ConsentProof", Status: 200, handler: s.consentProof},
 		{Method: "GET", Pattern: "/v1/ledger/checkpoint", Roles: anyone, Summary: "The tenant's latest signed checkpoint (text/plain, signed-note format of Go's checksum database).", Status: 200, handler: s.ledgerCheckpoint},
 		{Method: "GET", Pattern: "/v1/ledger/key", Roles: anyone, Summary: "The tenant's ledger verifier key (text/plain, note verifier key format): what garde verify receipt --key needs.", Status: 200, handler: s.ledgerKey},
 		{Method: "GET", Pattern: "/v1/ledger/proof/inclusion", Roles: anyone, Summary: "Proof that a leaf is in the tenant's log (RFC 6962 audit path).", Response: "InclusionProof", Status: 200,
@@ -226,6 +227,18 @@ func (s *Server) subjectConsents(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"current": current, "history": history})
 }
 
+func (s *Server) consentProof(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.svc.ConsentProof(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"receipt": v.Receipt}
+	if v.Evidence != nil {
+		out["evidence"] = json.RawMessage(v.Evidence)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
 func writeText(w http.ResponseWriter, body []byte) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -338,6 +351,10 @@ var consentSchemas = obj{
 		"withdrawal": object(obj{"action": obj{"type": "string", "enum": []string{"stop", "anonymize", "erase"}}, "messages": obj{"type": "integer", "description": "messages anonymised or erased"}}),
 	}),
 	"ConsentRecordedList": object(obj{"consents": arr(ref("ConsentRecorded"))}),
+	"ConsentProof": object(obj{
+		"receipt":  ref("Receipt"),
+		"evidence": obj{"type": "object", "description": "the evidence document recorded with the consent, if any"},
+	}),
 	"SubjectConsents": object(obj{
 		"current": arr(object(obj{"purpose": str(""), "status": obj{"type": "string", "enum": []string{"granted", "withdrawn"}}, "since": timeSchema, "notice": obj{"type": "integer"}, "leaf_index": obj{"type": "integer"}})),
 		"history": arr(object(obj{

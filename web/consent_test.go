@@ -41,16 +41,21 @@ func ensureNotices(e *env) {
 
 func consentValidRequests(e *env) map[string][2]string {
 	ensureNotices(e)
+	res, err := e.svc.RecordConsent(context.Background(), e.a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return map[string][2]string{
-		"POST /v1/purposes/{purpose}/notices": {"/v1/purposes/improve_replies/notices", `{"language":"en","text":"We use your messages to improve replies."}`},
-		"GET /v1/purposes/{purpose}/notices":  {"/v1/purposes/improve_replies/notices", ""},
-		"POST /v1/consents":                   {"/v1/consents", `{"subject":"s","purpose":"improve_replies","action":"grant","language":"fr","method":"web"}`},
-		"POST /v1/consents:batch":             {"/v1/consents:batch", `{"consents":[{"subject":"s","purpose":"improve_replies","action":"grant","language":"fr","method":"api"}]}`},
-		"GET /v1/subjects/{subject}/consents": {"/v1/subjects/s/consents", ""},
-		"GET /v1/ledger/checkpoint":           {"/v1/ledger/checkpoint", ""},
-		"GET /v1/ledger/key":                  {"/v1/ledger/key", ""},
-		"GET /v1/ledger/proof/inclusion":      {"/v1/ledger/proof/inclusion?index=0", ""},
-		"GET /v1/ledger/proof/consistency":    {"/v1/ledger/proof/consistency?old=1", ""},
+		"GET /v1/subjects/{subject}/consents/{id}": {"/v1/subjects/s/consents/" + res.ID, ""},
+		"POST /v1/purposes/{purpose}/notices":      {"/v1/purposes/improve_replies/notices", `{"language":"en","text":"We use your messages to improve replies."}`},
+		"GET /v1/purposes/{purpose}/notices":       {"/v1/purposes/improve_replies/notices", ""},
+		"POST /v1/consents":                        {"/v1/consents", `{"subject":"s","purpose":"improve_replies","action":"grant","language":"fr","method":"web"}`},
+		"POST /v1/consents:batch":                  {"/v1/consents:batch", `{"consents":[{"subject":"s","purpose":"improve_replies","action":"grant","language":"fr","method":"api"}]}`},
+		"GET /v1/subjects/{subject}/consents":      {"/v1/subjects/s/consents", ""},
+		"GET /v1/ledger/checkpoint":                {"/v1/ledger/checkpoint", ""},
+		"GET /v1/ledger/key":                       {"/v1/ledger/key", ""},
+		"GET /v1/ledger/proof/inclusion":           {"/v1/ledger/proof/inclusion?index=0", ""},
+		"GET /v1/ledger/proof/consistency":         {"/v1/ledger/proof/consistency?old=1", ""},
 	}
 }
 
@@ -61,7 +66,8 @@ func consentCrossTenantCases(e *env) map[string]func(t *testing.T) {
 	aAdmin, aSvc, aDPO := e.a.Keys[garde.RoleAdmin], e.a.Keys[garde.RoleService], e.a.Keys[garde.RoleDPO]
 	bSvc, bDPO := e.b.Keys[garde.RoleService], e.b.Keys[garde.RoleDPO]
 	bKey := strings.TrimSpace(string(e.do(bDPO, "GET", "/v1/ledger/key", "", 200).body))
-	e.do(bSvc, "POST", "/v1/consents", `{"subject":"b-consent","purpose":"improve_replies","action":"grant","method":"web"}`, 201)
+	var bConsent struct{ ID string }
+	json.Unmarshal(e.do(bSvc, "POST", "/v1/consents", `{"subject":"b-consent","purpose":"improve_replies","action":"grant","method":"web"}`, 201).body, &bConsent)
 	bHistory := func(t *testing.T, subject string) int {
 		var v struct{ History []any }
 		json.Unmarshal(e.do(bDPO, "GET", "/v1/subjects/"+subject+"/consents", "", 200).body, &v)
@@ -108,6 +114,11 @@ func consentCrossTenantCases(e *env) map[string]func(t *testing.T) {
 			if !strings.Contains(body, `"history":[]`) {
 				t.Fatalf("A reads B's subject's consents: %s", body)
 			}
+		},
+		"GET /v1/subjects/{subject}/consents/{id}": func(t *testing.T) {
+			// B's consent id, under B's subject identifier, through A's keys.
+			e.do(aDPO, "GET", "/v1/subjects/b-consent/consents/"+bConsent.ID, "", 404)
+			e.do(bDPO, "GET", "/v1/subjects/b-consent/consents/"+bConsent.ID, "", 200)
 		},
 		"GET /v1/ledger/checkpoint": func(t *testing.T) {
 			notOnB(t, string(e.do(aDPO, "GET", "/v1/ledger/checkpoint", "", 200).body))
@@ -165,6 +176,22 @@ func TestConsentFlow(t *testing.T) {
 	}
 	e.do(svc, "POST", "/v1/messages", `{"subject":"jeanne","purpose":"improve_replies","text":"hello"}`, 201)
 
+	// The controller demonstrates the consent later, with its evidence.
+	ev := e.do(svc, "POST", "/v1/consents", `{"subject":"jeanne","purpose":"improve_replies","action":"grant","method":"paper","evidence":{"form":"scan-0042.pdf"}}`, 201)
+	var recorded struct{ ID string }
+	json.Unmarshal(ev.body, &recorded)
+	shown := e.do(dpo, "GET", "/v1/subjects/jeanne/consents/"+recorded.ID, "", 200)
+	var pv struct {
+		Evidence map[string]string
+	}
+	json.Unmarshal(shown.body, &pv)
+	again, err := garde.ParseReceipt(shown.body)
+	if err != nil || garde.VerifyReceipt(again, key) != nil || pv.Evidence["form"] != "scan-0042.pdf" || again.CollectionMethod != "paper" {
+		t.Fatalf("demonstrated consent = %s (%v)", shown.body, err)
+	}
+	e.do(dpo, "GET", "/v1/subjects/jeanne/consents/cns_nope", "", 404)
+	e.do(dpo, "GET", "/v1/subjects/nobody/consents/"+recorded.ID, "", 404)
+
 	// The receipt's leaf is provable against the latest checkpoint.
 	cp := e.do(dpo, "GET", "/v1/ledger/checkpoint", "", 200)
 	if ct := cp.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
@@ -197,7 +224,7 @@ func TestConsentFlow(t *testing.T) {
 		History []struct{ Action, Method string }
 	}
 	json.Unmarshal(e.do(dpo, "GET", "/v1/subjects/jeanne/consents", "", 200).body, &v)
-	if len(v.Current) != 1 || v.Current[0].Status != "withdrawn" || len(v.History) != 2 || v.History[1].Method != "email" {
+	if len(v.Current) != 1 || v.Current[0].Status != "withdrawn" || len(v.History) != 3 || v.History[2].Method != "email" {
 		t.Fatalf("consents = %+v", v)
 	}
 	// Bad input names its field.
