@@ -2,17 +2,14 @@ package pii
 
 // wordTable is a read-only open-addressing hash table from short folded
 // words to values, built once at init. It replaces Go maps on the hot
-// path: the hash (FNV-1a) is cheap on words of a few bytes, and a lookup
-// costs one probe in the common case.
+// path: the hash (FNV-1a) is computed while folding, and the slots hold
+// only the hash and an index (8 bytes each, half empty), so a miss —
+// the common case — usually costs one cache line and no string compare.
 type wordTable[V any] struct {
 	mask  uint32
-	slots []wordSlot[V]
-}
-
-type wordSlot[V any] struct {
-	key  string
-	val  V
-	used bool
+	slots []uint64 // hash<<32 | index+1; 0 is empty
+	keys  []string
+	vals  []V
 }
 
 func hashWord(b []byte) uint32 {
@@ -26,16 +23,19 @@ func hashWord(b []byte) uint32 {
 
 func newWordTable[V any](m map[string]V) wordTable[V] {
 	n := uint32(16)
-	for n < uint32(len(m))*3 {
+	for n < uint32(len(m))*2 {
 		n <<= 1
 	}
-	t := wordTable[V]{mask: n - 1, slots: make([]wordSlot[V], n)}
+	t := wordTable[V]{mask: n - 1, slots: make([]uint64, n)}
 	for k, v := range m {
-		i := hashWord([]byte(k)) & t.mask
-		for t.slots[i].used {
+		h := hashWord([]byte(k))
+		i := h & t.mask
+		for t.slots[i] != 0 {
 			i = (i + 1) & t.mask
 		}
-		t.slots[i] = wordSlot[V]{key: k, val: v, used: true}
+		t.keys = append(t.keys, k)
+		t.vals = append(t.vals, v)
+		t.slots[i] = uint64(h)<<32 | uint64(len(t.keys))
 	}
 	return t
 }
@@ -46,13 +46,15 @@ func (t *wordTable[V]) get(b []byte) (V, bool) { return t.getHash(b, hashWord(b)
 func (t *wordTable[V]) getHash(b []byte, h uint32) (V, bool) {
 	i := h & t.mask
 	for {
-		s := &t.slots[i]
-		if !s.used {
+		s := t.slots[i]
+		if s == 0 {
 			var zero V
 			return zero, false
 		}
-		if s.key == string(b) {
-			return s.val, true
+		if uint32(s>>32) == h {
+			if k := uint32(s) - 1; t.keys[k] == string(b) {
+				return t.vals[k], true
+			}
 		}
 		i = (i + 1) & t.mask
 	}
