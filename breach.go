@@ -226,14 +226,18 @@ type Breach struct {
 	Events []BreachEvent
 }
 
-// Late reports whether the authority was (or is still to be) notified
-// after the deadline, at now.
+// Late reports whether the authority was, or at now is still to be,
+// notified after the deadline. A breach decided not to be notified, a
+// draft and a dismissed one are never late.
 func (b *Breach) Late(now time.Time) bool {
 	if b.AwareAt.IsZero() {
 		return false
 	}
 	if !b.AuthorityNotifiedAt.IsZero() {
 		return b.AuthorityNotifiedAt.After(b.NotifyBy)
+	}
+	if b.Decision == DecisionNoNotify || b.Status == BreachDismissed || b.Status == BreachDraft {
+		return false // no notification is due
 	}
 	return now.After(b.NotifyBy)
 }

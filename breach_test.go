@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/garde-privacy/garde"
@@ -544,4 +545,37 @@ func TestBreachNotices(t *testing.T) {
 	if _, err := w.svc.BreachNotice(ctx, gardetest.Operator, b.ID, garde.NoticeAuthority, "en", w.b.ID); errorField(err) != "tenant" {
 		t.Fatalf("operator drafting for an unaffected tenant = %v, want a problem on tenant", err)
 	}
+}
+
+// TestRunBreachClock runs the escalator's loop on fake time: over 73
+// hours it sends the four reminders, once each, then stops with ctx.
+func TestRunBreachClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		svc := garde.NewService(db, gardetest.MasterKeys(t), garde.SystemClock{})
+		a := gardetest.NewTenant(t, svc, "A")
+		if _, err := svc.CreateBreach(ctx, a.DPO, garde.NewBreach{BreachChange: change(time.Now(), "x", garde.NatureConfidentiality)}); err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		done := make(chan error, 1)
+		go func() {
+			done <- svc.RunBreachClock(ctx, garde.BreachClock{Email: rec, Interval: 30 * time.Minute})
+		}()
+		time.Sleep(73 * time.Hour)
+		synctest.Wait()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("RunBreachClock = %v, want context.Canceled", err)
+		}
+		want := []string{"dpo@example.com@0s", "dpo@example.com@24h0m0s", "dpo@example.com@48h0m0s", "dpo@example.com@66h0m0s"}
+		if got := rec.points(); !slices.Equal(got, want) {
+			t.Fatalf("sent %v, want %v", got, want)
+		}
+	})
 }

@@ -73,6 +73,7 @@ Usage:
   garde verify receipt FILE --key PUBKEY     check a consent receipt offline
   garde verify ledger [--tenant ID]          check each tenant's ledger against its checkpoints
   garde migrate [--db URL]                   apply database migrations and exit
+  garde breach list|create|show|notice|clock the breach register, its notices and its 72-hour clock
 
 Every command that works on the data takes --data-dir (default ./garde-data).
 Every flag has an environment variable: --data-dir is GARDE_DATA_DIR.
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runVerify(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "breach":
+		return runBreach(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/smtp"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/internal/mdpdf"
+	"github.com/garde-privacy/garde/notify"
+)
+
+const breachUsage = `usage:
+  garde breach list [--json]
+  garde breach create --description TEXT --nature confidentiality[,integrity,availability]
+                      [--aware-at RFC3339] [--tenant ID,...] [--json]
+  garde breach show ID
+  garde breach notice ID --kind controller|authority|subjects --tenant ID
+                      [--lang fr|en] [--format md|pdf] [--out FILE]
+  garde breach clock [--smtp HOST:PORT --smtp-from ADDR] [--webhook URL]
+                      [--points 0h,24h,48h,66h] [--interval 1m] [--detect] [--once]
+
+The breach commands act as the operator on --data-dir (or --db).`
+
+// runBreach is the breach register on the command line.
+func runBreach(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{breachUsage}
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("breach "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.register(fs)
+	switch sub {
+	case "list":
+		asJSON := fs.Bool("json", false, "print JSON")
+		if pos, err := parseFlags(fs, rest, getenv); err != nil {
+			return err
+		} else if len(pos) > 0 {
+			return usageError{breachUsage}
+		}
+		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+			bs, err := svc.Breaches(ctx, cliOperator)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, bs)
+			}
+			printBreaches(stdout, bs, svc.Clock().Now())
+			return nil
+		})
+	case "create":
+		desc := fs.String("description", "", "what happened (no end user's personal data)")
+		nature := fs.String("nature", "", "comma-separated: confidentiality, integrity, availability")
+		awareAt := fs.String("aware-at", "", "RFC 3339 time the breach became known (default now)")
+		tenants := fs.String("tenant", "", "comma-separated affected tenant ids")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if pos, err := parseFlags(fs, rest, getenv); err != nil {
+			return err
+		} else if len(pos) > 0 {
+			return usageError{breachUsage}
+		}
+		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+			aware := svc.Clock().Now()
+			if *awareAt != "" {
+				t, err := time.Parse(time.RFC3339, *awareAt)
+				if err != nil {
+					return usageError{"--aware-at: want an RFC 3339 time such as 2026-03-01T08:00:00Z"}
+				}
+				aware = t
+			}
+			nb := garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: splitList(*nature), Description: desc}}
+			for _, t := range splitList(*tenants) {
+				nb.Tenants = append(nb.Tenants, garde.TenantID(t))
+			}
+			b, err := svc.CreateBreach(ctx, cliOperator, nb)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, map[string]any{"id": b.ID, "notify_by": b.NotifyBy, "severity": b.Severity.Level})
+			}
+			fmt.Fprintf(stdout, "breach:    %s\nnotify by: %s (72 h from awareness)\nseverity:  %s\n", b.ID, b.NotifyBy.Format(time.RFC3339), b.Severity.Level)
+			return nil
+		})
+	case "show":
+		pos, err := parseFlags(fs, rest, getenv)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError{breachUsage}
+		}
+		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+			b, err := svc.Breach(ctx, cliOperator, pos[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(stdout, b)
+		})
+	case "notice":
+		kind := fs.String("kind", garde.NoticeAuthority, "controller, authority or subjects")
+		lang := fs.String("lang", "en", "fr or en")
+		format := fs.String("format", "md", "md or pdf")
+		tenant := fs.String("tenant", "", "the affected tenant (controller) the notice is for")
+		out := fs.String("out", "", "write to this file (default standard output)")
+		pos, err := parseFlags(fs, rest, getenv)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || (*format != "md" && *format != "pdf") {
+			return usageError{breachUsage}
+		}
+		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+			n, err := svc.BreachNotice(ctx, cliOperator, pos[0], *kind, *lang, garde.TenantID(*tenant))
+			if err != nil {
+				return err
+			}
+			body := []byte(n.Markdown)
+			if *format == "pdf" {
+				if body, err = mdpdf.Render(n.Markdown, mdpdf.Options{Title: n.Title, Author: "garde"}); err != nil {
+					return err
+				}
+			}
+			if *out == "" {
+				_, err = stdout.Write(body)
+				return err
+			}
+			return os.WriteFile(*out, body, 0o600)
+		})
+	case "clock":
+		smtpAddr := fs.String("smtp", "", "SMTP server host:port for emails to the DPO")
+		smtpFrom := fs.String("smtp-from", "garde@localhost", "sender address")
+		smtpUser := fs.String("smtp-user", "", "SMTP user (password in GARDE_SMTP_PASSWORD)")
+		webhook := fs.String("webhook", "", "URL receiving signed escalations (secret in GARDE_WEBHOOK_SECRET)")
+		points := fs.String("points", "0h,24h,48h,66h", "escalation points after awareness")
+		interval := fs.Duration("interval", time.Minute, "how often to look")
+		dpoName := fs.String("operator-dpo-name", "", "the operator's DPO, for the operator's breaches")
+		dpoEmail := fs.String("operator-dpo-email", "", "the operator DPO's email")
+		node := fs.String("node", "", "this node's name (default the host name)")
+		detect := fs.Bool("detect", false, "also run the detectors that open draft breaches")
+		once := fs.Bool("once", false, "look once and exit (for cron)")
+		if pos, err := parseFlags(fs, rest, getenv); err != nil {
+			return err
+		} else if len(pos) > 0 {
+			return usageError{breachUsage}
+		}
+		c := garde.BreachClock{Interval: *interval, Node: *node, OperatorDPO: garde.Party{Name: *dpoName, Email: *dpoEmail}}
+		for _, p := range splitList(*points) {
+			v, err := time.ParseDuration(p)
+			if err != nil || v < 0 {
+				return usageError{fmt.Sprintf("--points: %q is not a duration such as 24h", p)}
+			}
+			c.Points = append(c.Points, v)
+		}
+		if c.Node == "" {
+			c.Node, _ = os.Hostname()
+		}
+		if *smtpAddr != "" {
+			s := &notify.SMTP{Addr: *smtpAddr, From: *smtpFrom}
+			if *smtpUser != "" {
+				host, _, _ := strings.Cut(*smtpAddr, ":")
+				s.Auth = smtp.PlainAuth("", *smtpUser, getenv("GARDE_SMTP_PASSWORD"), host)
+			}
+			c.Email = s
+		}
+		if *webhook != "" {
+			secret := getenv("GARDE_WEBHOOK_SECRET")
+			if secret == "" {
+				return usageError{"--webhook needs GARDE_WEBHOOK_SECRET, the key the receiver verifies signatures with"}
+			}
+			c.Webhook = &notify.Webhook{URL: *webhook, Secret: []byte(secret)}
+		}
+		if c.Email == nil && c.Webhook == nil {
+			return usageError{"garde breach clock needs --smtp or --webhook"}
+		}
+		if *detect {
+			c.Detect = &garde.Detectors{}
+		}
+		logger := slog.New(slog.NewJSONHandler(stderr, nil))
+		c.OnError = func(err error) { logger.Error("breach clock", "err", err.Error()) }
+		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+			if !*once {
+				err := svc.RunBreachClock(ctx, c)
+				if errors.Is(err, context.Canceled) {
+					return nil
+				}
+				return err
+			}
+			if c.Detect != nil {
+				opened, err := svc.DetectBreaches(ctx, *c.Detect)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "drafts opened: %d\n", len(opened))
+			}
+			n, err := svc.EscalateBreaches(ctx, c)
+			fmt.Fprintf(stdout, "escalations sent: %d\n", n)
+			return err
+		})
+	}
+	return usageError{breachUsage}
+}
+
+func withService(ctx context.Context, d *dataFlags, stderr io.Writer, fn func(*garde.Service) error) error {
+	svc, db, _, err := d.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(svc)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printBreaches(w io.Writer, bs []*garde.Breach, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tAWARE AT\tNOTIFY BY\tSEVERITY\tTENANTS\tDESCRIPTION")
+	for _, b := range bs {
+		notifyBy := b.NotifyBy.Format(time.RFC3339)
+		if b.Late(now) && b.AuthorityNotifiedAt.IsZero() && b.Status == garde.BreachOpen {
+			notifyBy += " (late)"
+		}
+		desc := []rune(b.Description)
+		if len(desc) > 40 {
+			desc = append(desc[:40], '…')
+		}
+		tenants := make([]string, len(b.Tenants))
+		for i, t := range b.Tenants {
+			tenants[i] = string(t)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, b.AwareAt.Format(time.RFC3339), notifyBy, b.Severity.Level, strings.Join(tenants, ","), string(desc))
+	}
+	tw.Flush()
+}
