@@ -25,10 +25,11 @@ func (f RecognizerFunc) Recognize(dst []Entity, text string) []Entity { return f
 // Options configures a Scanner. The zero value scans French and English
 // text for every type and keeps every candidate.
 type Options struct {
-	// Languages lists the languages expected, "fr" and/or "en"; empty means
-	// both. It orders phone-number regions and date orders (day first in
-	// French and British English, month first after "en-US"-style
-	// context).
+	// Languages lists the languages expected, "fr" and/or "en"; empty (or
+	// "auto") means both. It selects national phone plans: French national
+	// numbers need "fr", British and North American ones "en"; numbers
+	// written with +CC are found either way. Context words of both
+	// languages always count.
 	Languages []string
 	// Types keeps only these entity types; empty keeps all.
 	Types []string
