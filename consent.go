@@ -144,6 +144,10 @@ type consentContent struct {
 	IPHash       string `json:"ip_hash,omitempty"`
 	UserAgent    string `json:"user_agent,omitempty"`
 	EvidenceHash string `json:"evidence_hash,omitempty"`
+	// RegisterVersion and TermsHash pin the register as the receipt shows
+	// it (controller, DPO, purpose): see receiptTerms.
+	RegisterVersion int    `json:"register_version"`
+	TermsHash       string `json:"terms_hash"`
 }
 
 // PublishNotice adds the next version of a purpose's consent notice in a
@@ -534,7 +538,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 	var results []ConsentResult
 	err := s.update(ctx, func(tx Tx) error {
 		results = make([]ConsentResult, len(ins))
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		reg, regVersion, err := s.currentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
@@ -565,6 +569,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		}
 		notices := map[string][]Notice{}
 		purposes := make([]*Purpose, len(ins))
+		terms := make([]receiptTerms, len(ins))
 		contents := make([][]byte, len(ins))
 		events := make([]consentContent, len(ins))
 		salts := make([][]byte, len(ins))
@@ -578,7 +583,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			if err != nil {
 				return err
 			}
-			purposes[i] = pp
+			purposes[i], terms[i] = pp, termsFor(reg, pp)
 			ns, ok := notices[in.Purpose]
 			if !ok {
 				if ns, err = tx.Notices(ctx, p.Tenant, in.Purpose); err != nil {
@@ -593,7 +598,8 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			sb := subjects[in.Subject]
 			c := consentContent{V: 1, Tenant: string(p.Tenant), ID: NewID("cns_", now), Subject: in.Subject, Purpose: in.Purpose, Action: in.Action,
 				Notice: n.Version, Language: n.Language, NoticeHash: n.Hash, Method: in.Method, Channel: in.Channel,
-				At: now.Format(time.RFC3339Nano), RecordedBy: p.KeyID, UserAgent: in.UserAgent}
+				At: now.Format(time.RFC3339Nano), RecordedBy: p.KeyID, UserAgent: in.UserAgent,
+				RegisterVersion: regVersion, TermsHash: terms[i].hash()}
 			if in.IP != "" {
 				ip, _ := netip.ParseAddr(in.IP)
 				c.IPHash = "hmac-sha256:" + hex.EncodeToString(keyring.MAC(ipKey, []byte(ip.Unmap().String()))[:16])
@@ -695,7 +701,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			if err != nil {
 				return err
 			}
-			results[i].Receipt = newReceipt(reg, purposes[i], in, records[i], events[i], ev)
+			results[i].Receipt = buildReceipt(terms[i], in, records[i], events[i], ev)
 		}
 		return nil
 	})
@@ -902,8 +908,8 @@ type ConsentProofView struct {
 
 // ConsentProof re-issues the receipt of one of a subject's consent events,
 // proved against the latest signed checkpoint, with its sealed evidence.
-// The purpose's details come from the current register. Audited as a read
-// of the subject's data.
+// The controller, DPO and purpose come from the register version the
+// consent was given under. Audited as a read of the subject's data.
 func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id string) (ConsentProofView, error) {
 	if err := authorize(p, permConsentRead); err != nil {
 		return ConsentProofView{}, err
@@ -958,13 +964,10 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 				return fmt.Errorf("open consent %s evidence: %w", row.ID, err)
 			}
 		}
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		// The receipt shows the register as it was when consent was given.
+		terms, err := s.receiptTerms(ctx, tx, p.Tenant, c)
 		if err != nil {
 			return err
-		}
-		pp, ok := reg.Purpose(c.Purpose)
-		if !ok {
-			pp = &Purpose{ID: c.Purpose, LegalBasis: "consent"} // since removed from the register
 		}
 		cp, err := tx.LatestCheckpoint(ctx, p.Tenant)
 		if err != nil {
@@ -976,7 +979,7 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 			return err
 		}
 		in := ConsentInput{Subject: c.Subject, Purpose: c.Purpose, Action: c.Action, Method: c.Method, Channel: c.Channel}
-		out.Receipt = newReceipt(reg, pp, in, row, c, ev)
+		out.Receipt = buildReceipt(terms, in, row, c, ev)
 		return nil
 	})
 	if err != nil {

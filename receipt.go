@@ -2,6 +2,9 @@ package garde
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,11 +77,19 @@ type ReceiptPurpose struct {
 	OnWithdrawal         string   `json:"on_withdrawal,omitempty"`
 }
 
-func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
-	status := "active"
-	if in.Action == ConsentWithdraw {
-		status = "withdrawn"
-	}
+// receiptTerms is what a receipt shows of the register: the controller,
+// the DPO and the purpose as they were when the consent was given. The
+// event commits to its hash (terms_hash), so that these fields cannot be
+// changed on a receipt that still verifies.
+type receiptTerms struct {
+	Jurisdiction   string           `json:"jurisdiction"`
+	PIIControllers []Party          `json:"pii_controllers"`
+	DPO            Party            `json:"dpo"`
+	Services       []ReceiptService `json:"services"`
+	Sensitive      bool             `json:"sensitive"`
+}
+
+func termsFor(reg *Register, pp *Purpose) receiptTerms {
 	var third []string
 	for _, r := range pp.Recipients {
 		third = append(third, r.Name)
@@ -93,32 +104,82 @@ func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, 
 	if onw == "" {
 		onw = "stop"
 	}
-	return Receipt{
-		Version:          ReceiptVersion,
-		ConformsTo:       []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"},
-		ConsentReceiptID: rec.ID,
-		Jurisdiction:     "EU (GDPR Art. 6(1)(a), 7)",
-		ConsentTimestamp: rec.At,
-		CollectionMethod: in.Method,
-		Channel:          in.Channel,
-		Language:         c.Language,
-		PIIPrincipalID:   in.Subject,
-		PIIControllers:   []Party{reg.Controller},
-		DPO:              reg.DPO,
-		Notice:           ReceiptNotice{Version: c.Notice, Language: c.Language, Hash: c.NoticeHash},
+	return receiptTerms{
+		Jurisdiction:   "EU (GDPR Art. 6(1)(a), 7)",
+		PIIControllers: []Party{reg.Controller},
+		DPO:            reg.DPO,
 		Services: []ReceiptService{{Service: reg.Controller.Name, Purposes: []ReceiptPurpose{{
 			Purpose: pp.ID, Description: pp.Description, LegalBasis: pp.LegalBasis, ConsentType: "explicit",
 			PIICategories: pp.Categories, Termination: pp.Retention.String(), ThirdPartyDisclosure: len(third) > 0, ThirdPartyNames: third,
 			OnWithdrawal: onw,
 		}}}},
-		Sensitive:     sensitive,
-		Action:        in.Action,
-		ConsentStatus: status,
-		RecordedBy:    c.RecordedBy,
-		Tenant:        c.Tenant,
-		LogOrigin:     ledger.TenantOrigin(c.Tenant),
-		LeafIndex:     ev.Index,
-		Evidence:      ev,
+		Sensitive: sensitive,
+	}
+}
+
+func (t receiptTerms) hash() string {
+	b, _ := json.Marshal(t)
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func (r Receipt) terms() receiptTerms {
+	return receiptTerms{Jurisdiction: r.Jurisdiction, PIIControllers: r.PIIControllers, DPO: r.DPO, Services: r.Services, Sensitive: r.Sensitive}
+}
+
+// newReceipt builds the receipt of an event under register reg. Use it
+// with the register version the consent was given under
+// (consentContent.RegisterVersion, see Service.receiptTerms), or the
+// receipt's terms hash will not match.
+func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
+	return buildReceipt(termsFor(reg, pp), in, rec, c, ev)
+}
+
+// receiptTerms returns the terms of a recorded consent: from the register
+// version it was given under.
+func (s *Service) receiptTerms(ctx context.Context, tx Tx, tenant TenantID, c consentContent) (receiptTerms, error) {
+	rv, err := tx.Register(ctx, tenant, c.RegisterVersion)
+	if err != nil {
+		return receiptTerms{}, err
+	}
+	reg, err := rv.Parse()
+	if err != nil {
+		return receiptTerms{}, err
+	}
+	pp, ok := reg.Purpose(c.Purpose)
+	if !ok {
+		return receiptTerms{}, fmt.Errorf("consent %s: purpose not in register version %d", c.ID, c.RegisterVersion)
+	}
+	return termsFor(reg, pp), nil
+}
+
+func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
+	status := "active"
+	if in.Action == ConsentWithdraw {
+		status = "withdrawn"
+	}
+	return Receipt{
+		Version:          ReceiptVersion,
+		ConformsTo:       []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"},
+		ConsentReceiptID: rec.ID,
+		Jurisdiction:     t.Jurisdiction,
+		ConsentTimestamp: rec.At,
+		CollectionMethod: in.Method,
+		Channel:          in.Channel,
+		Language:         c.Language,
+		PIIPrincipalID:   in.Subject,
+		PIIControllers:   t.PIIControllers,
+		DPO:              t.DPO,
+		Notice:           ReceiptNotice{Version: c.Notice, Language: c.Language, Hash: c.NoticeHash},
+		Services:         t.Services,
+		Sensitive:        t.Sensitive,
+		Action:           in.Action,
+		ConsentStatus:    status,
+		RecordedBy:       c.RecordedBy,
+		Tenant:           c.Tenant,
+		LogOrigin:        ledger.TenantOrigin(c.Tenant),
+		LeafIndex:        ev.Index,
+		Evidence:         ev,
 	}
 }
 
@@ -207,6 +268,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 		{"notice.version", r.Notice.Version == c.Notice, r.Notice.Version, c.Notice},
 		{"notice.hash", r.Notice.Hash == c.NoticeHash, r.Notice.Hash, c.NoticeHash},
 		{"recorded_by", r.RecordedBy == c.RecordedBy, r.RecordedBy, c.RecordedBy},
+		{"jurisdiction, pii_controllers, dpo, services or sensitive", r.terms().hash() == c.TermsHash, "terms hash " + r.terms().hash(), c.TermsHash},
 	}
 	for _, ck := range checks {
 		if !ck.ok {

@@ -189,6 +189,23 @@ func testConsentReceipt(t *testing.T, open Open) {
 	if err := garde.VerifyReceipt(changed, key); !errors.Is(err, garde.ErrReceipt) {
 		t.Fatalf("VerifyReceipt(changed purpose) = %v, want ErrReceipt", err)
 	}
+	// What the receipt shows of the register is committed too.
+	for name, change := range map[string]func(*garde.Receipt){
+		"controller": func(r *garde.Receipt) { r.PIIControllers = []garde.Party{{Name: "Other SAS"}} },
+		"dpo":        func(r *garde.Receipt) { r.DPO.Email = "someone@else.example" },
+		"retention": func(r *garde.Receipt) {
+			p := r.Services[0].Purposes[0]
+			p.Termination = "9999d"
+			r.Services = []garde.ReceiptService{{Service: r.Services[0].Service, Purposes: []garde.ReceiptPurpose{p}}}
+		},
+		"sensitive": func(r *garde.Receipt) { r.Sensitive = true },
+	} {
+		changed := r
+		change(&changed)
+		if err := garde.VerifyReceipt(changed, key); !errors.Is(err, garde.ErrReceipt) {
+			t.Errorf("VerifyReceipt(changed %s) = %v, want ErrReceipt", name, err)
+		}
+	}
 	b := ConsentTenant(t, s, "B")
 	bkey, _ := s.LedgerVerifierKey(ctx, b.DPO)
 	if err := garde.VerifyReceipt(r, bkey); !errors.Is(err, garde.ErrReceipt) {
@@ -830,9 +847,17 @@ func testConsentProof(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 	}
+	// The register changes after the consent: the demonstrated receipt
+	// still shows (and proves) the terms the person agreed to.
+	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(strings.Replace(ConsentRegister, "retention: 30d", "retention: 60d", 1))); err != nil {
+		t.Fatal(err)
+	}
 	v, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := v.Receipt.Services[0].Purposes[0].Termination; got != "30d" {
+		t.Fatalf("re-issued receipt shows retention %s, want the 30d agreed to", got)
 	}
 	key := mustKey(t, s, a)
 	if err := garde.VerifyReceipt(v.Receipt, key); err != nil {
