@@ -116,31 +116,41 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 			if scope == OperatorTenant {
 				continue
 			}
-			reads, err := auditAll(ctx, tx, scope, AuditFilter{Since: now.Add(-d.Baseline - d.Window), Until: now, Action: ActionMessageRead})
+			// The window first; the baseline only for the keys that read
+			// enough in it, so that a quiet tick reads little.
+			reads, err := auditAll(ctx, tx, scope, AuditFilter{Since: since, Until: now, Action: ActionMessageRead})
 			if err != nil {
 				return err
 			}
 			current := map[string]map[string]bool{}
 			before := map[string]map[string]bool{}
 			outside := map[string]int{}
-			for _, e := range reads {
-				if e.Outcome == OutcomeDenied {
-					if e.Reason == "purpose_not_in_register" && !e.At.Before(since) {
-						outside[e.Actor]++
-					}
-					continue
-				}
-				if e.SubjectRef == "" || e.Count == 0 {
-					continue
-				}
-				m := before
-				if !e.At.Before(since) {
-					m = current
+			distinct := func(m map[string]map[string]bool, e AuditEvent) {
+				if e.Outcome != OutcomeOK || e.SubjectRef == "" || e.Count == 0 {
+					return
 				}
 				if m[e.Actor] == nil {
 					m[e.Actor] = map[string]bool{}
 				}
 				m[e.Actor][e.SubjectRef] = true
+			}
+			for _, e := range reads {
+				if e.Outcome == OutcomeDenied && e.Reason == "purpose_not_in_register" {
+					outside[e.Actor]++
+				}
+				distinct(current, e)
+			}
+			for actor, subjects := range current {
+				if len(subjects) < d.ReadMinSubjects {
+					continue
+				}
+				past, err := auditAll(ctx, tx, scope, AuditFilter{Since: since.Add(-d.Baseline), Until: since, Action: ActionMessageRead, Actor: actor})
+				if err != nil {
+					return err
+				}
+				for _, e := range past {
+					distinct(before, e)
+				}
 			}
 			windows := float64(d.Baseline) / float64(d.Window)
 			for _, actor := range slices.Sorted(maps.Keys(current)) {

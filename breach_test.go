@@ -579,3 +579,38 @@ func TestRunBreachClock(t *testing.T) {
 		}
 	})
 }
+
+// TestReadRateBaseline: a key that usually reads this many subjects opens
+// no draft; the same reads from a key with no history do.
+func TestReadRateBaseline(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	var in []garde.NewMessage
+	for i := range 60 {
+		in = append(in, garde.NewMessage{Subject: fmt.Sprint("p", i), Purpose: "answer_support_request", Text: "x"})
+	}
+	if _, err := w.svc.Ingest(ctx, w.b.Service, in); err != nil {
+		t.Fatal(err)
+	}
+	readAll := func() {
+		for i := range 60 {
+			if _, err := w.svc.SubjectMessages(ctx, w.b.Service, fmt.Sprint("p", i), "answer_support_request"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d := garde.Detectors{Window: 10 * time.Minute, Baseline: 20 * time.Minute}
+	readAll()
+	w.clock.Advance(15 * time.Minute)
+	readAll()
+	w.clock.Advance(time.Minute)
+	if opened, err := w.svc.DetectBreaches(ctx, d); err != nil || len(opened) != 0 {
+		t.Fatalf("usual rate opened %d drafts, %v; want none", len(opened), err)
+	}
+	w.clock.Advance(2 * time.Hour)
+	readAll()
+	w.clock.Advance(time.Minute)
+	if opened, err := w.svc.DetectBreaches(ctx, d); err != nil || len(opened) != 1 || opened[0].Detector != garde.DetectorReadRate {
+		t.Fatalf("unusual rate opened %d drafts, %v; want one read_rate", len(opened), err)
+	}
+}
