@@ -302,12 +302,14 @@ func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
 	if err := t.lockHeads(ctx, tenants); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
-	// WITH ORDINALITY … ORDER BY keeps the events' order in their seqs.
-	return t.exec(ctx, "append audit", `INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason)
-		SELECT tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason
+	// Sequence numbers are per tenant: the tenant's last one (under the
+	// head row lock just taken) plus the event's rank in this batch.
+	return t.exec(ctx, "append audit", `INSERT INTO audit (tenant_id, seq, at, actor, action, purpose, subject_ref, outcome, count, reason)
+		SELECT e.tenant_id,
+			coalesce((SELECT max(a.seq) FROM audit a WHERE a.tenant_id = e.tenant_id), 0) + row_number() OVER (PARTITION BY e.tenant_id ORDER BY e.n),
+			e.at, e.actor, e.action, e.purpose, e.subject_ref, e.outcome, e.count, e.reason
 		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
-			WITH ORDINALITY AS e(tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason, n)
-		ORDER BY n`,
+			WITH ORDINALITY AS e(tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason, n)`,
 		tenants, ats, actors, actions, purposes, refs, outcomes, counts, reasons)
 }
 
