@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/garde-privacy/garde/ledger"
@@ -15,6 +16,9 @@ import (
 
 // ReceiptVersion names the receipt format.
 const ReceiptVersion = "garde-consent-receipt/1"
+
+// receiptConformsTo is what every receipt of this version declares.
+var receiptConformsTo = []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"}
 
 // Receipt is the consent receipt a person keeps: the fields of ISO/IEC TS
 // 27560 (consent record information structure) and of the Kantara Consent
@@ -160,7 +164,7 @@ func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentC
 	}
 	return Receipt{
 		Version:          ReceiptVersion,
-		ConformsTo:       []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"},
+		ConformsTo:       slices.Clone(receiptConformsTo),
 		ConsentReceiptID: rec.ID,
 		Jurisdiction:     t.Jurisdiction,
 		ConsentTimestamp: rec.At,
@@ -268,6 +272,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 		{"notice.version", r.Notice.Version == c.Notice, r.Notice.Version, c.Notice},
 		{"notice.hash", r.Notice.Hash == c.NoticeHash, r.Notice.Hash, c.NoticeHash},
 		{"recorded_by", r.RecordedBy == c.RecordedBy, r.RecordedBy, c.RecordedBy},
+		{"conforms_to", slices.Equal(r.ConformsTo, receiptConformsTo), r.ConformsTo, receiptConformsTo},
 		{"jurisdiction, pii_controllers, dpo, services or sensitive", r.terms().hash() == c.TermsHash, "terms hash " + r.terms().hash(), c.TermsHash},
 	}
 	for _, ck := range checks {
