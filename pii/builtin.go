@@ -56,7 +56,12 @@ type scan struct {
 	lastEnd    int // end of the last entity emitted, or -1
 	hints      bool
 	special    Special
+	// chunkStart and chunkEnd bound the last chunk analysed.
+	chunkStart, chunkEnd int
 }
+
+// longChunk is the length beyond which a chunk is analysed only once.
+const longChunk = 256
 
 func (s *scan) emit(typ string, start, end int, score float64) {
 	if !s.b.want(typ) {
@@ -151,14 +156,23 @@ func (s *scan) token(i int) int {
 	// an address, a URL or an IPv6 address: straight to the number rules.
 	if isDigit(c) {
 		j := i + 1
-		for j < len(t) && isDigit(t[j]) {
+		for j < len(t) && isDigit(t[j]) && j-i < 64 {
 			j++
 		}
-		if j == len(t) || !(t[j] == '@' || t[j] == ':' || isAlpha(t[j]) || t[j] == '.' && j+1 < len(t) && isAlpha(t[j+1])) {
+		if j == len(t) || j-i >= 64 || !(t[j] == '@' || t[j] == ':' || isAlpha(t[j]) || t[j] == '.' && j+1 < len(t) && isAlpha(t[j+1])) {
 			return s.number(i)
 		}
 	}
-	end, flags := chunk(t, i)
+	// A chunk is analysed from its start; a token inside a long chunk
+	// analysed already (base64, minified data, runs of dots) is not
+	// analysed again, which would make the pass quadratic.
+	var end, flags int
+	if i < s.chunkEnd && s.chunkEnd-s.chunkStart > longChunk {
+		end = s.chunkEnd
+	} else {
+		end, flags = chunk(t, i)
+		s.chunkStart, s.chunkEnd = i, end
+	}
 	if flags&fAt != 0 {
 		if j := s.email(i, end); j > 0 {
 			return j

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -356,5 +357,29 @@ func TestScanInvalidUTF8(t *testing.T) {
 			}
 		}
 		_ = utf8.ValidString(text)
+	}
+}
+
+// TestScanLinear feeds shapes that once made the pass quadratic (long
+// chunks without spaces re-analysed at every token) and others like them.
+// A megabyte of each must scan in well under a second; a quadratic pass
+// takes minutes.
+func TestScanLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans megabytes")
+	}
+	s := NewScanner(Options{})
+	shapes := []string{
+		"aaaa.bbbb.", "a@b.", "a@", "ab:cd:", "12.34.", "Jean ", "1 ", "1/", "x", "A-",
+		"..........X", "(1", "+1", ":", "<", "ÉÉ ", "é", "12 rue ", "Mme ", "06 12 34 56 78 ",
+		"0612345678", "A1 ", "FR76 ", "http://a.fr/", "www.", "M. ",
+	}
+	for _, unit := range shapes {
+		text := strings.Repeat(unit, (1<<20)/len(unit))
+		start := time.Now()
+		s.Scan(text)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Scan(%q × %d) took %v", unit, len(text)/len(unit), d)
+		}
 	}
 }
