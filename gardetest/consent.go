@@ -18,7 +18,7 @@ import (
 // (anonymize) and newsletter (stop).
 const ConsentRegister = ExampleRegister + `  - id: train_assistant
     legal_basis: consent
-    categories: [user.content.private]
+    categories: [user.content.private, user.contact.email, user.contact.phone_number, user.name]
     retention: 180d
     on_withdrawal: anonymize
   - id: newsletter
@@ -340,14 +340,20 @@ func testWithdrawalErase(t *testing.T, open Open) {
 
 func testWithdrawalAnonymize(t *testing.T, open Open) {
 	ctx := context.Background()
-	s, _, _ := newService(t, open)
+	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	if _, err := s.RecordConsent(ctx, a.Service, Grant("s", "train_assistant")); err != nil {
 		t.Fatal(err)
 	}
 	text := "Bonjour, écrivez-moi à jeanne.martin@example.fr ou au 06 12 34 56 78."
-	if _, err := s.Ingest(ctx, a.Service, msg("s", "train_assistant", text)); err != nil {
+	in := msg("s", "train_assistant", text)
+	in[0].Fields = map[string]string{"user.contact.email": "jeanne.martin@example.fr"}
+	if _, err := s.Ingest(ctx, a.Service, in); err != nil {
 		t.Fatal(err)
+	}
+	// The purpose allows these categories: they are stored as sent.
+	if got, err := s.SubjectMessages(ctx, a.Service, "s", "train_assistant"); err != nil || len(got) != 1 || got[0].Text != text {
+		t.Fatalf("before withdrawal: %v, %v", got, err)
 	}
 	res, err := s.RecordConsent(ctx, a.Service, Withdraw("s", "train_assistant"))
 	if err != nil {
@@ -363,6 +369,23 @@ func testWithdrawalAnonymize(t *testing.T, open Open) {
 	if strings.Contains(got[0].Text, "jeanne.martin@example.fr") || strings.Contains(got[0].Text, "06 12 34 56 78") || !strings.HasPrefix(got[0].Text, "Bonjour") {
 		t.Fatalf("anonymised text = %q", got[0].Text)
 	}
+	if len(got[0].Fields) != 0 {
+		t.Fatalf("structured fields kept after anonymisation: %d", len(got[0].Fields))
+	}
+	// Nothing of the original is left in the row: no fields, no sealed
+	// span record (which may hold sealed originals).
+	st.View(ctx, func(tx garde.Tx) error {
+		subs, _ := tx.Subjects(ctx, a.ID, "", 10)
+		for _, sub := range subs {
+			ms, _ := tx.Messages(ctx, a.ID, sub.ID, "train_assistant")
+			for _, m := range ms {
+				if m.SealedFields != nil || m.SealedSpans != nil {
+					t.Errorf("message %s keeps sealed fields or spans after anonymisation", m.ID)
+				}
+			}
+		}
+		return nil
+	})
 	if _, err := s.Ingest(ctx, a.Service, msg("s", "train_assistant", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest after withdrawal = %v, want ErrNoConsent", err)
 	}
