@@ -570,6 +570,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		notices := map[string][]Notice{}
 		purposes := make([]*Purpose, len(ins))
 		terms := make([]receiptTerms, len(ins))
+		termsHash := map[string]string{} // by purpose
 		contents := make([][]byte, len(ins))
 		events := make([]consentContent, len(ins))
 		salts := make([][]byte, len(ins))
@@ -584,6 +585,9 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				return err
 			}
 			purposes[i], terms[i] = pp, termsFor(reg, pp)
+			if termsHash[pp.ID] == "" {
+				termsHash[pp.ID] = terms[i].hash()
+			}
 			ns, ok := notices[in.Purpose]
 			if !ok {
 				if ns, err = tx.Notices(ctx, p.Tenant, in.Purpose); err != nil {
@@ -599,7 +603,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			c := consentContent{V: 1, Tenant: string(p.Tenant), ID: NewID("cns_", now), Subject: in.Subject, Purpose: in.Purpose, Action: in.Action,
 				Notice: n.Version, Language: n.Language, NoticeHash: n.Hash, Method: in.Method, Channel: in.Channel,
 				At: now.Format(time.RFC3339Nano), RecordedBy: p.KeyID, UserAgent: in.UserAgent,
-				RegisterVersion: regVersion, TermsHash: terms[i].hash()}
+				RegisterVersion: regVersion, TermsHash: termsHash[pp.ID]}
 			if in.IP != "" {
 				ip, _ := netip.ParseAddr(in.IP)
 				c.IPHash = "hmac-sha256:" + hex.EncodeToString(keyring.MAC(ipKey, []byte(ip.Unmap().String()))[:16])
