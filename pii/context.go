@@ -78,7 +78,7 @@ func init() {
 			// Folded lengths can be shorter than the text's (é is two bytes):
 			// mark every length up to twice the folded one.
 			for l := len(w); l <= 2*len(w) && l < 64; l++ {
-				ctxFirst[firstIdx(w[0])] |= 1 << l
+				ctxFilter[firstIdx(w[0])*27+firstIdx(w[len(w)-1])] |= 1 << l
 			}
 		}
 	}()
@@ -114,19 +114,18 @@ func init() {
 // ctxWindow is the analysed window before one position: which lists
 // matched, and how far before the position each match starts.
 type ctxWindow struct {
-	pos   int // position the window ends at; -1 when empty
-	n     int
-	bits  [12]ctxBit
-	dist  [12]int
-	words [24][2]int // word bounds in the text
+	pos  int // position the window ends at; -1 when empty
+	n    int
+	bits [12]ctxBit
+	dist [12]int32
 }
 
-const ctxSpan = 48 // bytes of context looked at before a candidate
+const ctxSpan = 40 // bytes of context looked at before a candidate
 
-// ctxFirst has, for each folded first letter, a bit per length of the
-// last words of keyword phrases: it rejects most window words before any
-// hashing.
-var ctxFirst [27]uint64
+// ctxFilter has, for each (first, last) folded letter pair, a bit per
+// length of the last words of keyword phrases: it rejects most window
+// words before any hashing.
+var ctxFilter [27 * 27]uint64
 
 func firstIdx(c byte) int {
 	c |= lowerBit[c]
@@ -153,12 +152,15 @@ func (w *ctxWindow) analyse(t string, i int) {
 			a++
 		}
 	}
+	// Word bounds live on the stack of this call only, so that a scan
+	// (one per message) does not zero them.
+	var words [24][2]int32
 	nw := 0
-	for k := a; k < i && nw < len(w.words); {
+	for k := a; k < i && nw < len(words); {
 		c := t[k]
 		if c < utf8.RuneSelf && !isAlnum(c) && c != '_' {
 			if c == '#' && w.n < len(w.bits) {
-				w.bits[w.n], w.dist[w.n] = kwNotPII, i-k
+				w.bits[w.n], w.dist[w.n] = kwNotPII, int32(i-k)
 				w.n++
 			}
 			k++
@@ -187,15 +189,15 @@ func (w *ctxWindow) analyse(t string, i int) {
 			k += sz
 			continue
 		}
-		w.words[nw] = [2]int{k, e}
+		words[nw] = [2]int32{int32(k - a), int32(e - a)}
 		nw++
 		k = e
 	}
 	var buf [48]byte
 	for p := 0; p < nw; p++ {
-		ws, we := w.words[p][0], w.words[p][1]
-		if l := we - ws; l > 63 || ctxFirst[firstIdx(t[ws])]&(1<<l) == 0 {
-			if t[ws] < utf8.RuneSelf { // non-ASCII first letters always go on
+		ws, we := a+int(words[p][0]), a+int(words[p][1])
+		if l := we - ws; l > 63 || ctxFilter[firstIdx(t[ws])*27+firstIdx(t[we-1])]&(1<<l) == 0 {
+			if t[ws] < utf8.RuneSelf && t[we-1] < utf8.RuneSelf { // non-ASCII edges always go on
 				continue
 			}
 		}
@@ -213,14 +215,14 @@ func (w *ctxWindow) analyse(t string, i int) {
 				continue
 			}
 			for q, pw := range ph.prev {
-				ob := w.words[p-1-q]
-				if !foldEqual(t[ob[0]:ob[1]], pw) {
+				ob := words[p-1-q]
+				if !foldEqual(t[a+int(ob[0]):a+int(ob[1])], pw) {
 					continue phrases
 				}
 			}
 			if w.n < len(w.bits) {
 				w.bits[w.n] = ph.bits
-				w.dist[w.n] = i - w.words[p-len(ph.prev)][0]
+				w.dist[w.n] = int32(i - a - int(words[p-len(ph.prev)][0]))
 				w.n++
 			}
 		}
@@ -246,7 +248,7 @@ func (s *scan) ctxNear(i, n int, bits ctxBit) bool {
 		w.analyse(s.t, i)
 	}
 	for k := 0; k < w.n; k++ {
-		if w.bits[k]&bits != 0 && w.dist[k] <= n {
+		if w.bits[k]&bits != 0 && int(w.dist[k]) <= n {
 			return true
 		}
 	}

@@ -55,7 +55,7 @@ func (s *scan) capital(i int) int {
 	if we-i <= 3 && allCaps(t[i:we]) && !known && !initial {
 		return we
 	}
-	end, words, nknown, lastKnown := s.nameSpan(i)
+	end, words, nknown, lastKnown := s.nameSpan(i, we, fl)
 	var score float64
 	switch {
 	case trig == 2:
@@ -223,16 +223,21 @@ func wordStart(t string, e int) int {
 // ("J."), and particles between them ("Charles de Gaulle"). It reports the
 // end, the number of words, how many are in the gazetteers, and whether a
 // word after the first is a known surname.
-func (s *scan) nameSpan(i int) (end, words, known int, lastKnown bool) {
+//
+// The caller passes the end and flags of the first word, looked up already.
+func (s *scan) nameSpan(i, firstEnd int, firstFl uint32) (end, words, known int, lastKnown bool) {
 	t := s.t
 	k := i
 	end = i
 	for words < 4 && k < len(t) && upperAt(t, k) {
-		we := nameWordEnd(t, k)
-		if we == k {
-			break
+		we, fl := firstEnd, firstFl
+		if words > 0 {
+			we = nameWordEnd(t, k)
+			if we == k {
+				break
+			}
+			fl = lookup(t[k:we])
 		}
-		fl := lookup(t[k:we])
 		if words > 0 && fl&(wStop|wStreetEN|wMonthEN|wMonthFR) != 0 && fl&(wFirst|wLast) == 0 {
 			break
 		}
