@@ -71,7 +71,7 @@ func (s *scan) address(start, numEnd int, next uint32) int {
 					break
 				}
 			}
-			if w > 0 && lookup(t[p:pe])&wStreetEN != 0 {
+			if w > 0 && maybeStreetEN(t[p:pe]) && lookup(t[p:pe])&wStreetEN != 0 {
 				end = pe
 				if end < len(t) && t[end] == '.' {
 					end++
@@ -318,4 +318,17 @@ func (s *scan) postcodeCity(start, end int, comma bool) int {
 		return 0
 	}
 	return e
+}
+
+// streetENFilter has a bit per (first, last) letter pair and length of the
+// English street types, so that most words after a number are rejected
+// without a lookup.
+var streetENFilter [27 * 27]uint64
+
+func maybeStreetEN(w string) bool {
+	l := len(w)
+	if l == 0 || l > 63 {
+		return false
+	}
+	return streetENFilter[firstIdx(w[0])*27+firstIdx(w[l-1])]&(1<<l) != 0
 }

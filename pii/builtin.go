@@ -142,7 +142,8 @@ func (s *scan) token(i int) int {
 		for j < len(t) && isAlpha(t[j]) {
 			j++
 		}
-		if j == len(t) || t[j] == ' ' || t[j] == ',' || t[j] == '\n' || t[j] == '\'' || t[j] == '?' || t[j] == '!' {
+		// A word ending a sentence ("commande.") is plain too.
+		if j == len(t) || class[t[j]]&cWordEnd != 0 || t[j] == '.' && (j+1 == len(t) || class[t[j+1]]&cSpace != 0) {
 			if s.hints {
 				s.hint(i, j)
 			}

@@ -17,6 +17,7 @@ const (
 	cHost       // may appear in a host name
 	cURL        // may appear in a URL after the host
 	cPunct
+	cWordEnd // ends a plain word: white space and , ' ? ! ; )
 )
 
 var class [256]uint16
@@ -58,6 +59,10 @@ func init() {
 		switch c {
 		case '.', '-', '_', '~', ':', '/', '?', '#', '[', ']', '@', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', '%':
 			f |= cURL
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r', ',', '\'', '?', '!', ';', ')':
+			f |= cWordEnd
 		}
 		class[c] = f
 		if c >= 'A' && c <= 'Z' {

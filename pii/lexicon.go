@@ -141,7 +141,15 @@ func init() {
 // lexTable is lexicon in a wordTable, for lookups.
 var lexTable wordTable[uint32]
 
-func buildTable() { lexTable = newWordTable(lexicon) }
+// buildTable runs at the end of init, once lexicon is complete.
+func buildTable() {
+	lexTable = newWordTable(lexicon)
+	for w, f := range lexicon {
+		if f&wStreetEN != 0 {
+			streetENFilter[firstIdx(w[0])*27+firstIdx(w[len(w)-1])] |= 1 << len(w)
+		}
+	}
+}
 
 // lookup returns the lexicon flags of word w, folding and hashing it in
 // one pass without allocating.
