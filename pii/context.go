@@ -236,12 +236,12 @@ func foldEqual(s, key string) bool {
 	return ok && string(k) == key
 }
 
-// ctx reports whether a keyword of the lists in bits occurs in the 48
+// ctx reports whether a keyword of the lists in bits occurs in the ctxSpan
 // bytes before i.
 func (s *scan) ctx(i int, bits ctxBit) bool { return s.ctxNear(i, ctxSpan, bits) }
 
 // ctxNear reports whether a keyword of the lists in bits starts in the n
-// bytes before i (n ≤ 48).
+// bytes before i (n ≤ ctxSpan).
 func (s *scan) ctxNear(i, n int, bits ctxBit) bool {
 	w := &s.win
 	if w.pos != i {
