@@ -28,6 +28,9 @@ func nullString(s string) *string {
 }
 
 func (t *tx) CreateBreach(ctx context.Context, r garde.BreachRecord) error {
+	if err := t.begin(ctx, append([]garde.TenantID{r.Owner}, r.Tenants...)...); err != nil {
+		return err
+	}
 	if err := t.insert(ctx, "create breach", 1, `INSERT INTO breaches (tenant_id, id, owner_id, tenants, created_at, created_by, detector_key)
 		VALUES ($1, $2, $1, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
 		string(r.Owner), r.ID, tenantStrings(r.Tenants), r.CreatedAt, r.CreatedBy, nullString(r.DetectorKey)); err != nil {
@@ -48,6 +51,9 @@ func (t *tx) CreateBreach(ctx context.Context, r garde.BreachRecord) error {
 }
 
 func (t *tx) AddBreachTenants(ctx context.Context, owner garde.TenantID, id string, tenants []garde.TenantID) error {
+	if err := t.begin(ctx, append([]garde.TenantID{owner}, tenants...)...); err != nil {
+		return err
+	}
 	var created time.Time
 	var by string
 	err := t.tx.QueryRow(ctx, `UPDATE breaches SET tenants = $1 WHERE tenant_id = $2 AND id = $3 AND owner_id = $2 RETURNING created_at, created_by`,
@@ -86,6 +92,9 @@ func scanBreach(s pgx.Row) (garde.BreachRecord, error) {
 }
 
 func (t *tx) Breach(ctx context.Context, tenant garde.TenantID, id string) (garde.BreachRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.BreachRecord{}, err
+	}
 	r, err := scanBreach(t.tx.QueryRow(ctx, `SELECT `+breachColumns+` FROM breaches WHERE tenant_id = $1 AND id = $2`, string(tenant), id))
 	if err != nil {
 		return garde.BreachRecord{}, notFound(err, "breach")
@@ -94,17 +103,26 @@ func (t *tx) Breach(ctx context.Context, tenant garde.TenantID, id string) (gard
 }
 
 func (t *tx) Breaches(ctx context.Context, tenant garde.TenantID) ([]garde.BreachRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+breachColumns+` FROM breaches WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC`, string(tenant))
 	return collect(rows, err, "breaches", func(r pgx.Rows) (garde.BreachRecord, error) { return scanBreach(r) })
 }
 
 func (t *tx) AppendBreachEvent(ctx context.Context, e garde.BreachEvent) error {
+	if err := t.begin(ctx, e.Tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "append breach event", 1, `INSERT INTO breach_events (tenant_id, breach_id, seq, at, actor, kind, body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 		string(e.Tenant), e.BreachID, e.Seq, e.At, e.Actor, e.Kind, e.Body)
 }
 
 func (t *tx) BreachEvents(ctx context.Context, tenant garde.TenantID, id string) ([]garde.BreachEvent, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT seq, at, actor, kind, body FROM breach_events WHERE tenant_id = $1 AND breach_id = $2 ORDER BY seq`, string(tenant), id)
 	return collect(rows, err, "breach events", func(r pgx.Rows) (garde.BreachEvent, error) {
 		e := garde.BreachEvent{Tenant: tenant, BreachID: id}
@@ -119,6 +137,9 @@ func (t *tx) BreachEvents(ctx context.Context, tenant garde.TenantID, id string)
 // inserts or updates, the other waits for it, and (serializable) is aborted
 // and retried, then finds a live lease and claims nothing.
 func (t *tx) ClaimEscalation(ctx context.Context, tenant garde.TenantID, k garde.EscalationKey, node string, now, leaseUntil time.Time) (bool, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return false, err
+	}
 	tag, err := t.tx.Exec(ctx, `INSERT INTO breach_escalations AS e (tenant_id, breach_id, point, channel, node, claimed_at, lease_until, attempts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
 		ON CONFLICT (tenant_id, breach_id, point, channel) DO UPDATE
@@ -132,6 +153,9 @@ func (t *tx) ClaimEscalation(ctx context.Context, tenant garde.TenantID, k garde
 }
 
 func (t *tx) CompleteEscalation(ctx context.Context, tenant garde.TenantID, k garde.EscalationKey, sentAt time.Time) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE breach_escalations SET sent_at = $1 WHERE tenant_id = $2 AND breach_id = $3 AND point = $4 AND channel = $5`,
 		sentAt, string(tenant), k.BreachID, int64(k.Point/time.Second), k.Channel)
 	if err != nil {
@@ -144,6 +168,9 @@ func (t *tx) CompleteEscalation(ctx context.Context, tenant garde.TenantID, k ga
 }
 
 func (t *tx) Escalations(ctx context.Context, tenant garde.TenantID, id string) ([]garde.EscalationRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT point, channel, node, claimed_at, lease_until, attempts, sent_at FROM breach_escalations
 		WHERE tenant_id = $1 AND breach_id = $2 ORDER BY point, channel`, string(tenant), id)
 	return collect(rows, err, "escalations", func(r pgx.Rows) (garde.EscalationRecord, error) {

@@ -10,12 +10,18 @@ import (
 )
 
 func (t *tx) PutNotice(ctx context.Context, n garde.Notice) error {
+	if err := t.begin(ctx, n.Tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "put notice", 1, `INSERT INTO notices (tenant_id, purpose, language, version, text, hash, created_at, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
 		string(n.Tenant), n.Purpose, n.Language, n.Version, n.Text, n.Hash, n.CreatedAt, n.CreatedBy)
 }
 
 func (t *tx) Notices(ctx context.Context, tenant garde.TenantID, purpose string) ([]garde.Notice, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT language, version, text, hash, created_at, created_by FROM notices
 		WHERE tenant_id = $1 AND purpose = $2 ORDER BY language, version`, string(tenant), purpose)
 	return collect(rows, err, "notices", func(r pgx.Rows) (garde.Notice, error) {
@@ -27,6 +33,9 @@ func (t *tx) Notices(ctx context.Context, tenant garde.TenantID, purpose string)
 }
 
 func (t *tx) InsertConsents(ctx context.Context, cs []garde.ConsentRecord) error {
+	if err := t.begin(ctx, tenantsOf(cs, func(c garde.ConsentRecord) garde.TenantID { return c.Tenant })...); err != nil {
+		return err
+	}
 	if len(cs) == 0 {
 		return nil
 	}
@@ -54,11 +63,17 @@ func scanConsent(tenant garde.TenantID, r pgx.Row) (garde.ConsentRecord, error) 
 }
 
 func (t *tx) SubjectConsents(ctx context.Context, tenant garde.TenantID, subjectID string) ([]garde.ConsentRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+consentColumns+` FROM consents WHERE tenant_id = $1 AND subject_id = $2 ORDER BY leaf_index`, string(tenant), subjectID)
 	return collect(rows, err, "subject consents", func(r pgx.Rows) (garde.ConsentRecord, error) { return scanConsent(tenant, r) })
 }
 
 func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) (garde.ConsentRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.ConsentRecord{}, err
+	}
 	c, err := scanConsent(tenant, t.tx.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents
 		WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 ORDER BY leaf_index DESC LIMIT 1`, string(tenant), subjectID, purpose))
 	if err != nil {
@@ -68,6 +83,9 @@ func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID
 }
 
 func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3`, string(tenant), subjectID, purpose)
 	if err != nil {
 		return 0, translate(fmt.Errorf("delete messages: %w", err))
@@ -76,7 +94,10 @@ func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectI
 }
 
 func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields []byte) error {
-	tag, err := t.tx.Exec(ctx, `UPDATE messages SET sealed_text = $1, sealed_fields = $2 WHERE tenant_id = $3 AND id = $4`, sealedText, sealedFields, string(tenant), id)
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
+	tag, err := t.tx.Exec(ctx, `UPDATE messages SET sealed_text = $1, sealed_fields = $2, sealed_spans = NULL WHERE tenant_id = $3 AND id = $4`, sealedText, sealedFields, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("update message: %w", err))
 	}

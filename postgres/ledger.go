@@ -72,6 +72,9 @@ func (t *tx) lockHeads(ctx context.Context, tenants []string) error {
 }
 
 func (t *tx) LedgerHead(ctx context.Context, tenant garde.TenantID) (int64, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
 	if !t.readOnly {
 		// Locked (and read) once per transaction; AppendLedger keeps the
 		// size current.
@@ -96,6 +99,9 @@ func (t *tx) LedgerHead(ctx context.Context, tenant garde.TenantID) (int64, erro
 // each inserted only if the head now holds the new size — so that when
 // the swap fails nothing at all is written.
 func (t *tx) AppendLedger(ctx context.Context, tenant garde.TenantID, oldSize int64, leaves []garde.LedgerLeaf, hashes []tlog.Hash) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	if len(leaves) == 0 {
 		return nil
 	}
@@ -152,6 +158,9 @@ func (t *tx) AppendLedger(ctx context.Context, tenant garde.TenantID, oldSize in
 }
 
 func (t *tx) LedgerHashes(ctx context.Context, tenant garde.TenantID, indexes []int64) ([]tlog.Hash, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	if len(indexes) == 0 {
 		return nil, nil
 	}
@@ -187,6 +196,9 @@ func (t *tx) LedgerHashes(ctx context.Context, tenant garde.TenantID, indexes []
 }
 
 func (t *tx) LedgerLeaves(ctx context.Context, tenant garde.TenantID, from int64, limit int) ([]garde.LedgerLeaf, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT idx, kind, record, salt, content, created_at FROM ledger_leaves
 		WHERE tenant_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`, string(tenant), from, limit)
 	return collect(rows, err, "ledger leaves", func(r pgx.Rows) (garde.LedgerLeaf, error) {
@@ -198,6 +210,9 @@ func (t *tx) LedgerLeaves(ctx context.Context, tenant garde.TenantID, from int64
 }
 
 func (t *tx) PutCheckpoint(ctx context.Context, tenant garde.TenantID, c garde.SignedCheckpoint) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "put checkpoint", `INSERT INTO ledger_checkpoints (tenant_id, size, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
 		string(tenant), c.Size, c.Note, c.CreatedAt)
 }
@@ -212,14 +227,23 @@ func (t *tx) checkpoint(ctx context.Context, q string, args ...any) (garde.Signe
 }
 
 func (t *tx) LatestCheckpoint(ctx context.Context, tenant garde.TenantID) (garde.SignedCheckpoint, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.SignedCheckpoint{}, err
+	}
 	return t.checkpoint(ctx, `SELECT size, note, created_at FROM ledger_checkpoints WHERE tenant_id = $1 ORDER BY size DESC LIMIT 1`, string(tenant))
 }
 
 func (t *tx) CheckpointAt(ctx context.Context, tenant garde.TenantID, size int64) (garde.SignedCheckpoint, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.SignedCheckpoint{}, err
+	}
 	return t.checkpoint(ctx, `SELECT size, note, created_at FROM ledger_checkpoints WHERE tenant_id = $1 AND size = $2`, string(tenant), size)
 }
 
 func (t *tx) Checkpoints(ctx context.Context, tenant garde.TenantID) ([]garde.SignedCheckpoint, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT size, note, created_at FROM ledger_checkpoints WHERE tenant_id = $1 ORDER BY size`, string(tenant))
 	return collect(rows, err, "checkpoints", func(r pgx.Rows) (garde.SignedCheckpoint, error) {
 		var c garde.SignedCheckpoint
@@ -230,12 +254,18 @@ func (t *tx) Checkpoints(ctx context.Context, tenant garde.TenantID) ([]garde.Si
 }
 
 func (t *tx) PutLedgerKey(ctx context.Context, k garde.LedgerKey) error {
+	if err := t.begin(ctx, k.Tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "put ledger key", 1, `INSERT INTO ledger_keys (tenant_id, verifier, sealed_signer, key_version, created_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
 		string(k.Tenant), k.Verifier, k.SealedSigner, int64(k.KeyVersion), k.CreatedAt)
 }
 
 func (t *tx) LedgerKey(ctx context.Context, tenant garde.TenantID) (garde.LedgerKey, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.LedgerKey{}, err
+	}
 	k := garde.LedgerKey{Tenant: tenant}
 	var v int64
 	err := t.tx.QueryRow(ctx, `SELECT verifier, sealed_signer, key_version, created_at FROM ledger_keys WHERE tenant_id = $1`, string(tenant)).

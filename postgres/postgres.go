@@ -162,15 +162,20 @@ func (db *DB) View(ctx context.Context, fn func(garde.Tx) error) error {
 
 func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) error) error {
 	start := time.Now()
+	var prelock []string
 	for attempt := 0; ; attempt++ {
-		err := db.attempt(ctx, opts, fn)
+		touched, err := db.attempt(ctx, opts, prelock, fn)
 		if err == nil || !errors.Is(err, errRetryable) || db.retryFor < 0 || time.Since(start) > db.retryFor || ctx.Err() != nil {
 			return err
 		}
 		db.retries.Add(1)
-		// Exponential backoff from 2ms to 1s, with full jitter so that
+		// The next attempt locks, before it begins, every tenant this one
+		// wrote to: it then runs on a snapshot that no writer of those
+		// tenants can make stale.
+		prelock = touched
+		// Exponential backoff from 1ms to 1s, with full jitter so that
 		// nodes that collided do not collide again.
-		d := min(time.Second, 2*time.Millisecond<<min(attempt, 10))
+		d := min(time.Second, time.Millisecond<<min(attempt, 10))
 		d = time.Duration(rand.Int64N(int64(d))) + time.Millisecond
 		select {
 		case <-ctx.Done():
@@ -189,39 +194,51 @@ type retryable struct{ err error }
 func (e retryable) Error() string   { return e.err.Error() }
 func (e retryable) Unwrap() []error { return []error{e.err, errRetryable} }
 
-func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) error) error {
-	ptx, err := db.pool.BeginTx(ctx, opts)
+// attempt runs fn once. The transaction begins lazily, at fn's first
+// statement (see tx.begin), and reports the tenants it wrote to.
+func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, prelock []string, fn func(garde.Tx) error) (touched []string, err error) {
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		// Nothing was done yet: always safe to try again, if the failure
 		// is one that time may cure.
-		err = translate(fmt.Errorf("begin: %w", err))
+		err = translate(fmt.Errorf("connect: %w", err))
 		if ctx.Err() == nil && (transient(err) || connectionLost(err)) {
-			return retryable{err}
+			return prelock, retryable{err}
 		}
-		return err
+		return prelock, err
 	}
-	t := &tx{tx: ptx, readOnly: opts.AccessMode == pgx.ReadOnly}
-	if err := fn(t); err != nil {
+	t := &tx{conn: conn, opts: opts, readOnly: opts.AccessMode == pgx.ReadOnly, prelock: prelock}
+	defer t.release(ctx)
+	err = fn(t)
+	for tn := range t.heads {
+		touched = append(touched, tn)
+	}
+	if err != nil {
 		// A transaction rolled back by the server (serialization failure,
 		// deadlock) or cut by a lost connection did not commit: run it
 		// again. The rollback of a lost connection fails; ignore that.
-		lost := ptx.Conn().IsClosed()
-		ptx.Rollback(context.WithoutCancel(ctx))
-		if ctx.Err() == nil && (transient(err) || lost || connectionLost(err) || (!t.readOnly && demoted(err))) {
-			return retryable{err}
+		lost := conn.Conn().IsClosed()
+		if t.tx != nil {
+			t.tx.Rollback(context.WithoutCancel(ctx))
 		}
-		return err
+		if ctx.Err() == nil && (transient(err) || lost || connectionLost(err) || (!t.readOnly && demoted(err))) {
+			return touched, retryable{err}
+		}
+		return touched, err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if t.tx == nil {
+		return touched, nil // fn ran no statement
+	}
+	if err := t.tx.Commit(ctx); err != nil {
 		err = translate(fmt.Errorf("commit: %w", err))
 		// A serialization failure at commit is a certain rollback. A lost
 		// connection here leaves the outcome unknown: not retried.
 		if transient(err) {
-			return retryable{err}
+			return touched, retryable{err}
 		}
-		return err
+		return touched, err
 	}
-	return nil
+	return touched, nil
 }
 
 // SQLSTATE codes garde acts on.

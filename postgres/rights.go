@@ -70,12 +70,18 @@ func scanRequest(row pgx.Row) (garde.RightsRequest, error) {
 }
 
 func (t *tx) InsertRequest(ctx context.Context, r garde.RightsRequest) error {
+	if err := t.begin(ctx, r.Tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "insert request", 1, `INSERT INTO requests (`+requestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
 		ON CONFLICT DO NOTHING`, requestArgs(r)...)
 }
 
 func (t *tx) UpdateRequest(ctx context.Context, r garde.RightsRequest) error {
+	if err := t.begin(ctx, r.Tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE requests SET type = $3, status = $4, subject_index = $5, subject_ref = $6, sealed_subject = $7,
 		key_version = $8, purpose = $9, source = $10, external_id = $11, callback_urls = $12, filed_by = $13, received_at = $14,
 		due_at = $15, verified_at = $16, started_at = $17, completed_at = $18, extended_at = $19, extension = $20, reason = $21,
@@ -99,20 +105,32 @@ func (t *tx) request(ctx context.Context, q string, args ...any) (garde.RightsRe
 }
 
 func (t *tx) Request(ctx context.Context, tenant garde.TenantID, id string) (garde.RightsRequest, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.RightsRequest{}, err
+	}
 	return t.request(ctx, `tenant_id = $1 AND id = $2`, string(tenant), id)
 }
 
 func (t *tx) RequestByExternalID(ctx context.Context, tenant garde.TenantID, externalID string) (garde.RightsRequest, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.RightsRequest{}, err
+	}
 	return t.request(ctx, `tenant_id = $1 AND external_id = $2`, string(tenant), externalID)
 }
 
 // RequestByToken is one of the two look-ups that start from no tenant: the
 // token is what names the request (and so its tenant).
 func (t *tx) RequestByToken(ctx context.Context, tokenHash []byte) (garde.RightsRequest, error) {
+	if err := t.begin(ctx); err != nil {
+		return garde.RightsRequest{}, err
+	}
 	return t.request(ctx, `token_hash = $1`, tokenHash)
 }
 
 func (t *tx) Requests(ctx context.Context, tenant garde.TenantID, f garde.RequestFilter) ([]garde.RightsRequest, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	var where strings.Builder
 	where.WriteString(`tenant_id = $1 AND id > $2`)
 	args := []any{string(tenant), f.After}
@@ -141,11 +159,17 @@ func (t *tx) Requests(ctx context.Context, tenant garde.TenantID, f garde.Reques
 }
 
 func (t *tx) RequestsBySubject(ctx context.Context, tenant garde.TenantID, index []byte) ([]garde.RightsRequest, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+requestColumns+` FROM requests WHERE tenant_id = $1 AND subject_index = $2 ORDER BY id`, string(tenant), index)
 	return collect(rows, err, "requests by subject", func(r pgx.Rows) (garde.RightsRequest, error) { return scanRequest(r) })
 }
 
 func (t *tx) PutSubjectBlock(ctx context.Context, b garde.SubjectBlock) error {
+	if err := t.begin(ctx, b.Tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "put subject block", `INSERT INTO subject_blocks (tenant_id, blind_index, kind, purpose, since, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id, blind_index, kind, purpose) DO UPDATE SET since = excluded.since, request_id = excluded.request_id`,
@@ -153,10 +177,16 @@ func (t *tx) PutSubjectBlock(ctx context.Context, b garde.SubjectBlock) error {
 }
 
 func (t *tx) DeleteSubjectBlocks(ctx context.Context, tenant garde.TenantID, index []byte, kind string) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "delete subject blocks", `DELETE FROM subject_blocks WHERE tenant_id = $1 AND blind_index = $2 AND kind = $3`, string(tenant), index, kind)
 }
 
 func (t *tx) SubjectBlocks(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectBlock, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	if len(indexes) == 0 {
 		return nil, nil
 	}
@@ -180,12 +210,18 @@ func scanMessage(tenant garde.TenantID, r pgx.Row) (garde.Message, error) {
 }
 
 func (t *tx) SubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID, after string, limit int) ([]garde.Message, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
 		string(tenant), subjectID, after, limit)
 	return collect(rows, err, "subject messages", func(r pgx.Rows) (garde.Message, error) { return scanMessage(tenant, r) })
 }
 
 func (t *tx) MessageByID(ctx context.Context, tenant garde.TenantID, id string) (garde.Message, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.Message{}, err
+	}
 	m, err := scanMessage(tenant, t.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = $1 AND id = $2`, string(tenant), id))
 	if err != nil {
 		return garde.Message{}, notFound(err, "message")
@@ -194,6 +230,9 @@ func (t *tx) MessageByID(ctx context.Context, tenant garde.TenantID, id string) 
 }
 
 func (t *tx) DeleteSubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID string, limit int) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND id IN (
 		SELECT id FROM messages WHERE tenant_id = $1 AND subject_id = $2 ORDER BY id LIMIT $3)`, string(tenant), subjectID, limit)
 	if err != nil {
@@ -203,6 +242,9 @@ func (t *tx) DeleteSubjectMessages(ctx context.Context, tenant garde.TenantID, s
 }
 
 func (t *tx) DeleteSubjectConsents(ctx context.Context, tenant garde.TenantID, subjectID string) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM consents WHERE tenant_id = $1 AND subject_id = $2`, string(tenant), subjectID)
 	if err != nil {
 		return 0, translate(fmt.Errorf("delete subject consents: %w", err))
@@ -211,10 +253,16 @@ func (t *tx) DeleteSubjectConsents(ctx context.Context, tenant garde.TenantID, s
 }
 
 func (t *tx) DeleteSubject(ctx context.Context, tenant garde.TenantID, subjectID string) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "delete subject", `DELETE FROM subjects WHERE tenant_id = $1 AND id = $2`, string(tenant), subjectID)
 }
 
 func (t *tx) DeleteExpiredMessages(ctx context.Context, tenant garde.TenantID, now time.Time, limit int) (map[string]int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND id IN (
 		SELECT id FROM messages WHERE tenant_id = $1 AND expires_at < $2 ORDER BY expires_at, id LIMIT $3)
 		RETURNING purpose`, string(tenant), now, limit)
@@ -247,6 +295,9 @@ func scanDelivery(row pgx.Row) (garde.Delivery, error) {
 }
 
 func (t *tx) InsertDeliveries(ctx context.Context, ds []garde.Delivery) error {
+	if err := t.begin(ctx, tenantsOf(ds, func(d garde.Delivery) garde.TenantID { return d.Tenant })...); err != nil {
+		return err
+	}
 	if len(ds) == 0 {
 		return nil
 	}
@@ -275,6 +326,9 @@ func (t *tx) InsertDeliveries(ctx context.Context, ds []garde.Delivery) error {
 }
 
 func (t *tx) UpdateDelivery(ctx context.Context, d garde.Delivery) error {
+	if err := t.begin(ctx, d.Tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE deliveries SET kind = $4, recipient = $5, endpoint = $6, sealed_body = $7, key_version = $8, status = $9,
 		attempts = $10, next_at = $11, last_error = $12, delivered_at = $13
 		WHERE tenant_id = $1 AND request_id = $2 AND seq = $3`,
@@ -289,11 +343,17 @@ func (t *tx) UpdateDelivery(ctx context.Context, d garde.Delivery) error {
 }
 
 func (t *tx) Deliveries(ctx context.Context, tenant garde.TenantID, requestID string) ([]garde.Delivery, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE tenant_id = $1 AND request_id = $2 ORDER BY seq`, string(tenant), requestID)
 	return collect(rows, err, "deliveries", func(r pgx.Rows) (garde.Delivery, error) { return scanDelivery(r) })
 }
 
 func (t *tx) DueDeliveries(ctx context.Context, tenant garde.TenantID, now time.Time, limit int) ([]garde.Delivery, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE tenant_id = $1 AND status = 'pending' AND next_at <= $2
 		ORDER BY next_at, request_id, seq LIMIT $3`, string(tenant), now, limit)
 	return collect(rows, err, "due deliveries", func(r pgx.Rows) (garde.Delivery, error) { return scanDelivery(r) })
@@ -302,6 +362,9 @@ func (t *tx) DueDeliveries(ctx context.Context, tenant garde.TenantID, now time.
 // ClaimRequestAlarm is one statement, like ClaimEscalation: two nodes never
 // both hold a live claim.
 func (t *tx) ClaimRequestAlarm(ctx context.Context, tenant garde.TenantID, requestID, kind, node string, now, leaseUntil time.Time) (bool, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return false, err
+	}
 	tag, err := t.tx.Exec(ctx, `INSERT INTO request_alarms AS a (tenant_id, request_id, kind, node, claimed_at, lease_until, attempts)
 		VALUES ($1, $2, $3, $4, $5, $6, 1)
 		ON CONFLICT (tenant_id, request_id, kind) DO UPDATE
@@ -315,6 +378,9 @@ func (t *tx) ClaimRequestAlarm(ctx context.Context, tenant garde.TenantID, reque
 }
 
 func (t *tx) CompleteRequestAlarm(ctx context.Context, tenant garde.TenantID, requestID, kind string, sentAt time.Time) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE request_alarms SET sent_at = $1 WHERE tenant_id = $2 AND request_id = $3 AND kind = $4`,
 		sentAt, string(tenant), requestID, kind)
 	if err != nil {
@@ -330,6 +396,9 @@ func (t *tx) CompleteRequestAlarm(ctx context.Context, tenant garde.TenantID, re
 // belongs to the deployment. One statement; a lease is taken when free,
 // expired at now, or already the node's (a renewal).
 func (t *tx) AcquireLease(ctx context.Context, name, node string, now, until time.Time) (bool, error) {
+	if err := t.begin(ctx); err != nil {
+		return false, err
+	}
 	tag, err := t.tx.Exec(ctx, `INSERT INTO leases AS l (name, node, until) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until
 		WHERE l.node = excluded.node OR l.until <= $4`, name, node, until, now)
@@ -340,5 +409,8 @@ func (t *tx) AcquireLease(ctx context.Context, name, node string, now, until tim
 }
 
 func (t *tx) DeleteTenantKeys(ctx context.Context, tenant garde.TenantID) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "delete tenant keys", `DELETE FROM tenant_keys WHERE tenant_id = $1`, string(tenant))
 }

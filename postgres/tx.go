@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/garde-privacy/garde"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // tx implements garde.Tx. Every statement names its tenant, and every
@@ -18,11 +20,83 @@ import (
 // transaction usable, as it is on SQLite, so a use case may go on after a
 // conflict.
 type tx struct {
-	tx       pgx.Tx
+	conn     *pgxpool.Conn
+	opts     pgx.TxOptions
+	tx       pgx.Tx // nil until the first statement (see begin)
 	readOnly bool
+	// prelock lists tenants to lock before BEGIN: those a failed attempt
+	// of the same function wrote to.
+	prelock []string
+	// advisory is set once session advisory locks may be held: release
+	// drops them.
+	advisory bool
 	// heads holds the tenants whose ledger head row this transaction has
 	// locked, with the log's size.
 	heads map[string]int64
+}
+
+// tenantLock is the first key of the session advisory lock a write
+// transaction takes, before it begins, on the first tenant it names (the
+// second key is a hash of the tenant id).
+const tenantLock = 0x74656e74 // "tent"
+
+// begin runs before every statement. The first time, it begins the
+// transaction; in a write transaction it first takes the session advisory
+// lock of the tenants the statement names (and of those a failed attempt
+// wrote to). Taken before BEGIN, the lock makes the transaction's snapshot
+// later than the commit of the tenant's previous writer, so that writers of
+// one tenant run one after the other, as on SQLite, instead of aborting
+// each other on the tenant's ledger head row. Every tenant a write
+// transaction names then has its ledger head row locked (lockHeads), the
+// lock that serialises appends to its log and audit trail.
+func (t *tx) begin(ctx context.Context, tenants ...garde.TenantID) error {
+	names := make([]string, 0, len(tenants))
+	for _, tn := range tenants {
+		names = append(names, string(tn))
+	}
+	if t.tx == nil {
+		if !t.readOnly {
+			pre := append(slices.Clone(t.prelock), names...)
+			slices.Sort(pre)
+			pre = slices.Compact(pre)
+			if len(pre) > 0 {
+				t.advisory = true
+				if _, err := t.conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(u)) FROM (SELECT u FROM unnest($2::text[]) AS u ORDER BY u) AS s`, tenantLock, pre); err != nil {
+					return translate(fmt.Errorf("lock tenant: %w", err))
+				}
+			}
+		}
+		ptx, err := t.conn.BeginTx(ctx, t.opts)
+		if err != nil {
+			return translate(fmt.Errorf("begin: %w", err))
+		}
+		t.tx = ptx
+	}
+	if t.readOnly || len(names) == 0 {
+		return nil
+	}
+	return t.lockHeads(ctx, names)
+}
+
+// release drops the session advisory locks and hands the connection back.
+// A connection that cannot drop them is closed, never reused.
+func (t *tx) release(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	if t.advisory && !t.conn.Conn().IsClosed() {
+		if _, err := t.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+			t.conn.Conn().Close(ctx)
+		}
+	}
+	t.conn.Release()
+}
+
+// tenantsOf lists the tenants of records.
+func tenantsOf[T any](xs []T, tenant func(T) garde.TenantID) []garde.TenantID {
+	out := make([]garde.TenantID, len(xs))
+	for i, x := range xs {
+		out[i] = tenant(x)
+	}
+	return out
 }
 
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
@@ -57,11 +131,17 @@ func notFound(err error, what string) error {
 func utc(t time.Time) time.Time { return t.UTC() }
 
 func (t *tx) CreateTenant(ctx context.Context, tn garde.Tenant) error {
+	if err := t.begin(ctx, tn.ID); err != nil {
+		return err
+	}
 	return t.insert(ctx, "create tenant", 1, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		string(tn.ID), tn.Name, tn.CreatedAt)
 }
 
 func (t *tx) Tenant(ctx context.Context, id garde.TenantID) (garde.Tenant, error) {
+	if err := t.begin(ctx, id); err != nil {
+		return garde.Tenant{}, err
+	}
 	var tn garde.Tenant
 	err := t.tx.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, string(id)).Scan(&tn.ID, &tn.Name, &tn.CreatedAt)
 	if err != nil {
@@ -92,6 +172,9 @@ func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Rows) (
 }
 
 func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
 	return collect(rows, err, "tenants", func(r pgx.Rows) (garde.Tenant, error) {
 		var tn garde.Tenant
@@ -102,6 +185,9 @@ func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
 }
 
 func (t *tx) PutTenantKey(ctx context.Context, k garde.TenantKey) error {
+	if err := t.begin(ctx, k.Tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "put tenant key", `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
@@ -109,6 +195,9 @@ func (t *tx) PutTenantKey(ctx context.Context, k garde.TenantKey) error {
 }
 
 func (t *tx) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.TenantKey, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = $1 ORDER BY kind, version`, string(tenant))
 	return collect(rows, err, "tenant keys", func(r pgx.Rows) (garde.TenantKey, error) {
 		k := garde.TenantKey{Tenant: tenant}
@@ -120,6 +209,9 @@ func (t *tx) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.Ten
 }
 
 func (t *tx) CreateAPIKey(ctx context.Context, k garde.APIKey) error {
+	if err := t.begin(ctx, k.Tenant); err != nil {
+		return err
+	}
 	var revoked *time.Time
 	if !k.RevokedAt.IsZero() {
 		revoked = &k.RevokedAt
@@ -146,6 +238,9 @@ func scanAPIKey(s pgx.Row) (garde.APIKey, error) {
 }
 
 func (t *tx) APIKeyByPrefix(ctx context.Context, prefix string) (garde.APIKey, error) {
+	if err := t.begin(ctx); err != nil {
+		return garde.APIKey{}, err
+	}
 	k, err := scanAPIKey(t.tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = $1`, prefix))
 	if err != nil {
 		return garde.APIKey{}, notFound(err, "api key")
@@ -154,11 +249,17 @@ func (t *tx) APIKeyByPrefix(ctx context.Context, prefix string) (garde.APIKey, e
 }
 
 func (t *tx) APIKeys(ctx context.Context, tenant garde.TenantID) ([]garde.APIKey, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 ORDER BY id`, string(tenant))
 	return collect(rows, err, "api keys", func(r pgx.Rows) (garde.APIKey, error) { return scanAPIKey(r) })
 }
 
 func (t *tx) RevokeAPIKey(ctx context.Context, tenant garde.TenantID, id string, at time.Time) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE tenant_id = $2 AND id = $3`, at, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("revoke api key: %w", err))
@@ -170,12 +271,18 @@ func (t *tx) RevokeAPIKey(ctx context.Context, tenant garde.TenantID, id string,
 }
 
 func (t *tx) PutRegister(ctx context.Context, tenant garde.TenantID, r garde.RegisterVersion) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "put register", 1, `INSERT INTO registers (tenant_id, version, applied_at, applied_by, document, source)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
 		string(tenant), r.Version, r.AppliedAt, r.AppliedBy, r.Document, r.Source)
 }
 
 func (t *tx) Register(ctx context.Context, tenant garde.TenantID, v int) (garde.RegisterVersion, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.RegisterVersion{}, err
+	}
 	q := `SELECT version, applied_at, applied_by, document, source FROM registers WHERE tenant_id = $1 AND version = $2`
 	args := []any{string(tenant), v}
 	if v == 0 {
@@ -191,6 +298,9 @@ func (t *tx) Register(ctx context.Context, tenant garde.TenantID, v int) (garde.
 }
 
 func (t *tx) RegisterVersionNumber(ctx context.Context, tenant garde.TenantID) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
 	var v int
 	if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM registers WHERE tenant_id = $1`, string(tenant)).Scan(&v); err != nil {
 		return 0, translate(fmt.Errorf("register version: %w", err))
@@ -212,6 +322,9 @@ func scanSubject(s pgx.Row) (garde.SubjectRecord, error) {
 }
 
 func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []byte) (garde.SubjectRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return garde.SubjectRecord{}, err
+	}
 	r, err := scanSubject(t.tx.QueryRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND blind_index = $2`, string(tenant), index))
 	if err != nil {
 		return garde.SubjectRecord{}, notFound(err, "subject")
@@ -220,6 +333,9 @@ func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []
 }
 
 func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	if len(indexes) == 0 {
 		return nil, nil
 	}
@@ -228,21 +344,33 @@ func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes
 }
 
 func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
+	if err := t.begin(ctx, r.Tenant); err != nil {
+		return err
+	}
 	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, int64(r.KeyVersion), r.CreatedAt)
 }
 
 func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, string(tenant), after, limit)
 	return collect(rows, err, "subjects", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
 }
 
 func (t *tx) UpdateSubjectKey(ctx context.Context, tenant garde.TenantID, id string, wrapped []byte, version uint32) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	return t.exec(ctx, "update subject key", `UPDATE subjects SET wrapped_key = $1, key_version = $2 WHERE tenant_id = $3 AND id = $4 AND wrapped_key IS NOT NULL`,
 		wrapped, int64(version), string(tenant), id)
 }
 
 func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id string) error {
+	if err := t.begin(ctx, tenant); err != nil {
+		return err
+	}
 	tag, err := t.tx.Exec(ctx, `UPDATE subjects SET wrapped_key = NULL, sealed_ref = NULL WHERE tenant_id = $1 AND id = $2`, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("destroy subject key: %w", err))
@@ -256,6 +384,9 @@ func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id st
 // InsertMessages inserts the batch in one statement (arrays unnested
 // server-side: one round trip whatever the batch size).
 func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
+	if err := t.begin(ctx, tenantsOf(ms, func(m garde.Message) garde.TenantID { return m.Tenant })...); err != nil {
+		return err
+	}
 	if len(ms) == 0 {
 		return nil
 	}
@@ -274,6 +405,9 @@ func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
 }
 
 func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
 		WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 ORDER BY id`, string(tenant), subjectID, purpose)
 	return collect(rows, err, "messages", func(r pgx.Rows) (garde.Message, error) {
@@ -285,6 +419,9 @@ func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, pur
 }
 
 func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
+	if err := t.begin(ctx, tenantsOf(events, func(e garde.AuditEvent) garde.TenantID { return e.Tenant })...); err != nil {
+		return err
+	}
 	if len(events) == 0 {
 		return nil
 	}
@@ -314,6 +451,9 @@ func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
 }
 
 func (t *tx) Audit(ctx context.Context, tenant garde.TenantID, f garde.AuditFilter) ([]garde.AuditEvent, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return nil, err
+	}
 	var where strings.Builder
 	where.WriteString(`tenant_id = $1 AND seq > $2`)
 	args := []any{string(tenant), f.AfterSeq}
