@@ -88,6 +88,16 @@ func BenchmarkScan(b *testing.B) {
 			}
 		}
 	})
+	b.Run("AppendScanMessage", func(b *testing.B) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		var dst []Entity
+		for b.Loop() {
+			for _, m := range msgs {
+				dst, _ = s.AppendScanMessage(dst[:0], m)
+			}
+		}
+	})
 	b.Run("Parallel", func(b *testing.B) {
 		b.SetBytes(size)
 		b.RunParallel(func(pb *testing.PB) {

@@ -19,6 +19,7 @@
 //	func (s *Scanner) Scan(text string) []Entity                    // sorted, no overlaps, safe for concurrent use
 //	func (s *Scanner) AppendScan(dst []Entity, text string) []Entity // no allocation once dst has room
 //	func (s *Scanner) ScanMessage(text string) Result               // Entities + Special (Art. 9 hints)
+//	func (s *Scanner) AppendScanMessage(dst []Entity, text string) ([]Entity, Special)
 //	func SpecialHints(text string) Special                          // Health | Religion | PoliticalOpinion | SexualOrientation | UnionMembership
 //	func (f Special) Categories() []string                          // user.health, user.demographic.religious_belief, …
 //

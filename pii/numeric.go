@@ -156,18 +156,8 @@ func (s *scan) number(i int) int {
 	if end0 < len(t) && isAlpha(t[end0]) && r.nd == r.gEnd[0] {
 		return s.alnum(i)
 	}
-	neg := -1 // lazily: 1 if a reference keyword precedes
-	negCtx := func() bool {
-		if neg < 0 {
-			neg = 0
-			if s.ctxNear(start, 24, kwNotPII) {
-				neg = 1
-			}
-		}
-		return neg == 1
-	}
 	for k := r.ng; k >= 1; k-- {
-		if j := s.classify(&r, start, k, negCtx); j > 0 {
+		if j := s.classify(&r, start, k); j > 0 {
 			return j
 		}
 	}
@@ -190,7 +180,8 @@ func skipAlnum(t string, i int) int {
 
 // classify tries to read the first k groups of r as one identifier. It
 // returns the end of what it consumed, or 0.
-func (s *scan) classify(r *digitRun, start, k int, negCtx func() bool) int {
+func (s *scan) classify(r *digitRun, start, k int) int {
+	negCtx := func() bool { return s.ctxNear(start, 24, kwNotPII) }
 	t := s.t
 	nd := r.gEnd[k-1]
 	end := r.gPos[k-1]

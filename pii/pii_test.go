@@ -224,6 +224,9 @@ func TestSpecialHints(t *testing.T) {
 		if got := s.ScanMessage(tt.text).Special; got != tt.want {
 			t.Errorf("ScanMessage(%q).Special = %v, want %v", tt.text, got, tt.want)
 		}
+		if _, got := s.AppendScanMessage(nil, tt.text); got != tt.want {
+			t.Errorf("AppendScanMessage(%q) special = %v, want %v", tt.text, got, tt.want)
+		}
 	}
 	// On the chat set, the single pass finds no hint the separate one
 	// misses; it may find fewer, as words inside entities ("18 Church

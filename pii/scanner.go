@@ -92,7 +92,8 @@ func (s *Scanner) Scan(text string) []Entity {
 
 func (s *Scanner) scan(text string, hints bool) ([]Entity, Special) {
 	// Scan into a pooled buffer and return an exact-size copy: one
-	// allocation for a message with entities, none without.
+	// allocation for a message with entities, none without. (A buffer on
+	// the stack would escape: entities are appended through a pointer.)
 	bp := scanBufs.Get().(*[]Entity)
 	found, special := s.appendScan((*bp)[:0], text, hints)
 	var out []Entity
@@ -114,6 +115,24 @@ func (s *Scanner) AppendScan(dst []Entity, text string) []Entity {
 	return dst
 }
 
+// finish filters and resolves the entities found after base.
+func (s *Scanner) finish(dst []Entity, base int, text string) []Entity {
+	found := dst[base:]
+	n := 0
+	for _, e := range found {
+		if e.Score < s.minScore || (s.types != nil && !s.types[e.Type]) {
+			continue
+		}
+		if e.Start < 0 || e.End > len(text) || e.Start >= e.End {
+			continue
+		}
+		found[n] = e
+		n++
+	}
+	found = resolve(found[:n])
+	return dst[:base+len(found)]
+}
+
 // appendScan is AppendScan, also collecting special-category hints in the
 // same pass when hints is set.
 func (s *Scanner) appendScan(dst []Entity, text string, hints bool) ([]Entity, Special) {
@@ -127,21 +146,7 @@ func (s *Scanner) appendScan(dst []Entity, text string, hints bool) ([]Entity, S
 	for _, r := range s.extra {
 		dst = r.Recognize(dst, text)
 	}
-	found := dst[base:]
-	// Filter in place.
-	n := 0
-	for _, e := range found {
-		if e.Score < s.minScore || (s.types != nil && !s.types[e.Type]) {
-			continue
-		}
-		if e.Start < 0 || e.End > len(text) || e.Start >= e.End {
-			continue
-		}
-		found[n] = e
-		n++
-	}
-	found = resolve(found[:n])
-	return dst[:base+len(found)], special
+	return s.finish(dst, base, text), special
 }
 
 // resolve sorts entities and removes overlaps in place.
@@ -254,6 +259,12 @@ func (f Special) Categories() []string {
 type Result struct {
 	Entities []Entity
 	Special  Special
+}
+
+// AppendScanMessage is ScanMessage appending the entities to dst, for
+// callers that reuse one slice (ingest): no allocation per message.
+func (s *Scanner) AppendScanMessage(dst []Entity, text string) ([]Entity, Special) {
+	return s.appendScan(dst, text, true)
 }
 
 // ScanMessage scans a message for entities and for words hinting at a
