@@ -36,7 +36,7 @@ func (b *builtin) recognize(dst []Entity, text string, hints bool) ([]Entity, Sp
 
 // hint checks one word for special-category hints.
 func (s *scan) hint(i, e int) {
-	if l := e - i; l >= 2 && l <= 40 && specialMaybe(s.t[i], s.t[e-1], l) {
+	if l := e - i; l >= 3 && l <= 40 && specialMaybe(s.t[i], s.t[e-1], l) {
 		var buf [48]byte
 		if k, h, ok := foldHash(&buf, s.t[i:e]); ok {
 			v, _ := specialTable.getHash(k, h)
@@ -144,7 +144,7 @@ func (s *scan) token(i int) int {
 		}
 		// A word ending a sentence ("commande.") is plain too.
 		if j == len(t) || class[t[j]]&cWordEnd != 0 || t[j] == '.' && (j+1 == len(t) || class[t[j+1]]&cSpace != 0) {
-			if s.hints {
+			if s.hints && j-i >= 3 && j-i <= 40 && specialMaybe(c, t[j-1], j-i) {
 				s.hint(i, j)
 			}
 			if isUpper(c) {

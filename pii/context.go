@@ -127,13 +127,21 @@ const ctxSpan = 40 // bytes of context looked at before a candidate
 // words before any hashing.
 var ctxFilter [27 * 27]uint64
 
-func firstIdx(c byte) int {
-	c |= lowerBit[c]
-	if c >= 'a' && c <= 'z' {
-		return int(c - 'a')
+func firstIdx(c byte) int { return int(letterIdx[c]) }
+
+// letterIdx maps a byte to 0–25 for ASCII letters (either case), 26
+// otherwise.
+var letterIdx = func() (t [256]uint8) {
+	for c := range t {
+		t[c] = 26
+		if c >= 'a' && c <= 'z' {
+			t[c] = uint8(c - 'a')
+		} else if c >= 'A' && c <= 'Z' {
+			t[c] = uint8(c - 'A')
+		}
 	}
-	return 26
-}
+	return t
+}()
 
 // analyse cuts the ctxSpan bytes before i into words and records every
 // keyword phrase found. Words are folded only when they pass ctxFirst.

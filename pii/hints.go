@@ -30,7 +30,7 @@ func SpecialHints(text string) Special {
 		}
 		// Most words fail the (first letter, last letter, length) filter
 		// and are never folded nor hashed.
-		if l := e - i; l >= 2 && l <= 40 && specialMaybe(c, text[e-1], l) {
+		if l := e - i; l >= 3 && l <= 40 && specialMaybe(c, text[e-1], l) {
 			if k, h, ok := foldHash(&buf, text[i:e]); ok {
 				v, _ := specialTable.getHash(k, h)
 				f |= v
@@ -41,6 +41,8 @@ func SpecialHints(text string) Special {
 	return f
 }
 
+// specialMaybe is the filter; every special word has at least three
+// letters, so the commonest short words never reach it.
 func specialMaybe(first, last byte, l int) bool {
 	if first >= utf8.RuneSelf || last >= utf8.RuneSelf {
 		return true
