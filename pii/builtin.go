@@ -219,6 +219,12 @@ func (s *scan) token(i int) int {
 	if upperAt(t, i) {
 		return s.capital(i)
 	}
+	// An IBAN typed in lower case: "fr76 3000 …".
+	if i+3 < len(t) && isLower(c) && isLower(t[i+1]) && isDigit(t[i+2]) && isDigit(t[i+3]) {
+		if j := s.iban(i); j > 0 {
+			return j
+		}
+	}
 	// Lower-case word: skip it and any digits glued to it ("v1", "x86").
 	j := wordEnd(t, i)
 	for j < len(t) && isAlnum(t[j]) {

@@ -321,7 +321,7 @@ func (s *scan) upperCode(i int) int {
 // single spaces between groups, and checks mod 97.
 func (s *scan) iban(i int) int {
 	t := s.t
-	n, ok := ibanLength[[2]byte{t[i], t[i+1]}]
+	n, ok := ibanLength[[2]byte{t[i] &^ 0x20, t[i+1] &^ 0x20}] // "fr76…" too
 	if !ok {
 		return 0
 	}
