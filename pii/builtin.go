@@ -7,7 +7,7 @@ import (
 // builtin is the recognizer for every type garde knows, in a single pass.
 //
 // Why hand-written: running one regular expression per type means ten or
-// more passes, each at the 2–3 MB/s Go's regexp reaches on alternations,
+// more passes, each at the 1–3 MB/s Go's regexp reaches on such patterns,
 // and most of the text is ordinary words. Here one loop classifies each
 // byte with a table and stops only where something could start: a digit
 // run, a '+', an '@', a "://", a colon in a hex run, an upper-case letter.
@@ -45,6 +45,8 @@ func (s *scan) hint(i, e int) {
 	}
 }
 
+// scan is the state of one pass over one text; it lives on the stack of
+// recognize.
 type scan struct {
 	b   *builtin
 	t   string
@@ -63,6 +65,8 @@ type scan struct {
 // longChunk is the length beyond which a chunk is analysed only once.
 const longChunk = 256
 
+// emit records an entity if its type is wanted and its edges are word
+// boundaries.
 func (s *scan) emit(typ string, start, end int, score float64) {
 	if !s.b.want(typ) {
 		return
@@ -80,6 +84,8 @@ func (s *scan) emit(typ string, start, end int, score float64) {
 	s.out = append(s.out, Entity{Type: typ, Start: start, End: end, Score: score})
 }
 
+// run walks the text: white space and punctuation byte by byte, anything
+// else through token, which returns where to go on.
 func (s *scan) run() {
 	t := s.t
 	for i := 0; i < len(t); {
@@ -132,6 +138,8 @@ func chunk(t string, i int) (end int, flags int) {
 	return end, flags
 }
 
+// token handles a token starting at i and returns the position after
+// what it consumed.
 func (s *scan) token(i int) int {
 	t := s.t
 	c := t[i]
