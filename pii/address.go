@@ -258,6 +258,8 @@ func skipAddrSep(t string, k int) int {
 	p := k
 	if p < len(t) && t[p] == ',' {
 		p++
+	} else if p+2 < len(t) && t[p] == ' ' && t[p+1] == '-' && t[p+2] == ' ' {
+		p += 2 // "avenue Victor Hugo - 75116 Paris"
 	}
 	for p < len(t) && (t[p] == ' ' || t[p] == '\n' || t[p] == '\r') && p-k < 4 {
 		p++

@@ -110,7 +110,8 @@ func init() {
 	addWords(wGreet, `bonjour bonsoir salut coucou hello hi hey dear cher chere greetings allo`)
 	addWords(wClose, `cordialement regards thanks thank merci cheers sincerely salutations amicalement bisous
 		bises respectueusement best wishes yours love`)
-	addWords(wIntro, `appelle appele appelles name nom is est signe signed nee
+	addWords(wIntro, `appelle appele appelles name nom prenom is est signe signed nee
+		firstname lastname surname forename
 		nomme nommee denomme denommee prenomme prenommee surnomme named called
 		mari femme epouse epoux fils fille fiance fiancee compagnon compagne frere soeur
 		mere pere conjoint conjointe voisin voisine collegue conseiller conseillere

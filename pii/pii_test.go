@@ -90,6 +90,8 @@ func TestScan(t *testing.T) {
 		{"person english", "My name is Emily Carter.", []want{{Person, "Emily Carter"}}},
 		{"not a person", "Bonjour SAV, Hello Team, Joyeux Noël", nil},
 		{"address fr", "au 12 rue des Lilas, 69003 Lyon.", []want{{Location, "12 rue des Lilas, 69003 Lyon"}}},
+		{"address fr dash", "15, avenue Victor Hugo - 75116 Paris", []want{{Location, "15, avenue Victor Hugo - 75116 Paris"}}},
+		{"form fields", "Nom : Dupont\nPrénom : Marie", []want{{Person, "Dupont"}, {Person, "Marie"}}},
 		{"address uk", "221B Baker Street, London NW1 6XE", []want{{Location, "221B Baker Street, London NW1 6XE"}}},
 		{"address us", "500 Market St, San Francisco, CA 94105", []want{{Location, "500 Market St, San Francisco, CA 94105"}}},
 		{"not an address", "12 roses et 3 tulipes", nil},
