@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
@@ -165,4 +166,61 @@ func TestSeveralNodes(t *testing.T) {
 		retries += db.Retries()
 	}
 	t.Logf("%d nodes: %d messages, %d consents, log of %d leaves, %d checkpoints, %d transactions retried", nodes, total, consents, rep.Size, rep.Checkpoints, retries)
+}
+
+// TestBusyTenantLeavesConnections holds a write transaction of tenant A
+// open while more writers of A queue behind it than the pool has
+// connections: a writer of tenant B still gets a connection and commits at
+// once, because writers queue for their tenant before they take one.
+func TestBusyTenantLeavesConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testDSN(t)
+	schema := newSchema(t, dsn)
+	db, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tenant := func(id garde.TenantID) garde.Tenant {
+		return garde.Tenant{ID: id, Name: string(id), CreatedAt: time.Now()}
+	}
+	hold, held := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		db.Update(ctx, func(tx garde.Tx) error {
+			if err := tx.CreateTenant(ctx, tenant("tn_a")); err != nil {
+				return err
+			}
+			close(held)
+			<-hold
+			return nil
+		})
+	})
+	<-held
+	for i := range 5 {
+		wg.Go(func() {
+			db.Update(ctx, func(tx garde.Tx) error {
+				return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: "tn_a", At: time.Now(), Actor: fmt.Sprint(i), Action: "x", Outcome: "ok"}})
+			})
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // let them queue
+	start := time.Now()
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = db.Update(bctx, func(tx garde.Tx) error { return tx.CreateTenant(bctx, tenant("tn_b")) })
+	cancel()
+	if err != nil {
+		t.Fatalf("tenant B's write while A's writers queue: %v (after %v)", err, time.Since(start))
+	}
+	close(hold)
+	wg.Wait()
+	var events []garde.AuditEvent
+	db.View(ctx, func(tx garde.Tx) error {
+		events, err = tx.Audit(ctx, "tn_a", garde.AuditFilter{Limit: 100})
+		return err
+	})
+	if len(events) != 5 {
+		t.Fatalf("A's queued writers wrote %d events, want 5", len(events))
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,17 @@ type DB struct {
 	pool     *pgxpool.Pool
 	retryFor time.Duration
 	retries  atomic.Int64
+	queues   sync.Map // tenant id → chan struct{} (capacity 1): see tx.begin
+}
+
+// queue returns the tenant's slot in this process: writers of one tenant
+// wait for it before they take a connection.
+func (db *DB) queue(tenant string) chan struct{} {
+	if ch, ok := db.queues.Load(tenant); ok {
+		return ch.(chan struct{})
+	}
+	ch, _ := db.queues.LoadOrStore(tenant, make(chan struct{}, 1))
+	return ch.(chan struct{})
 }
 
 var _ garde.Store = (*DB)(nil)
@@ -172,7 +184,7 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(garde.Tx) err
 		// The next attempt locks, before it begins, every tenant this one
 		// wrote to: it then runs on a snapshot that no writer of those
 		// tenants can make stale.
-		prelock = touched
+		prelock = append(prelock, touched...)
 		// Exponential backoff from 1ms to 1s, with full jitter so that
 		// nodes that collided do not collide again.
 		d := min(time.Second, time.Millisecond<<min(attempt, 10))
@@ -197,17 +209,7 @@ func (e retryable) Unwrap() []error { return []error{e.err, errRetryable} }
 // attempt runs fn once. The transaction begins lazily, at fn's first
 // statement (see tx.begin), and reports the tenants it wrote to.
 func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, prelock []string, fn func(garde.Tx) error) (touched []string, err error) {
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		// Nothing was done yet: always safe to try again, if the failure
-		// is one that time may cure.
-		err = translate(fmt.Errorf("connect: %w", err))
-		if ctx.Err() == nil && (transient(err) || connectionLost(err)) {
-			return prelock, retryable{err}
-		}
-		return prelock, err
-	}
-	t := &tx{conn: conn, opts: opts, readOnly: opts.AccessMode == pgx.ReadOnly, prelock: prelock}
+	t := &tx{db: db, opts: opts, readOnly: opts.AccessMode == pgx.ReadOnly, prelock: prelock}
 	defer t.release(ctx)
 	err = fn(t)
 	for tn := range t.heads {
@@ -217,7 +219,7 @@ func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, prelock []string,
 		// A transaction rolled back by the server (serialization failure,
 		// deadlock) or cut by a lost connection did not commit: run it
 		// again. The rollback of a lost connection fails; ignore that.
-		lost := conn.Conn().IsClosed()
+		lost := t.lost()
 		if t.tx != nil {
 			t.tx.Rollback(context.WithoutCancel(ctx))
 		}

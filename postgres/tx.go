@@ -20,15 +20,17 @@ import (
 // transaction usable, as it is on SQLite, so a use case may go on after a
 // conflict.
 type tx struct {
-	conn     *pgxpool.Conn
+	db       *DB
+	conn     *pgxpool.Conn // nil until the first statement (see begin)
 	opts     pgx.TxOptions
-	tx       pgx.Tx // nil until the first statement (see begin)
+	tx       pgx.Tx // nil until the first statement
 	readOnly bool
 	// prelock lists tenants to lock before BEGIN: those a failed attempt
 	// of the same function wrote to.
 	prelock []string
-	// advisory is set once session advisory locks may be held: release
-	// drops them.
+	// local holds this process's queue slots, advisory is set once
+	// session advisory locks may be held: release drops both.
+	local    []chan struct{}
 	advisory bool
 	// heads holds the tenants whose ledger head row this transaction has
 	// locked, with the log's size.
@@ -41,32 +43,50 @@ type tx struct {
 const tenantLock = 0x74656e74 // "tent"
 
 // begin runs before every statement. The first time, it begins the
-// transaction; in a write transaction it first takes the session advisory
-// lock of the tenants the statement names (and of those a failed attempt
-// wrote to). Taken before BEGIN, the lock makes the transaction's snapshot
-// later than the commit of the tenant's previous writer, so that writers of
-// one tenant run one after the other, as on SQLite, instead of aborting
-// each other on the tenant's ledger head row. Every tenant a write
-// transaction names then has its ledger head row locked (lockHeads), the
-// lock that serialises appends to its log and audit trail.
+// transaction. A write transaction first queues behind the other writers
+// of the tenants the statement names (and of those a failed attempt wrote
+// to): in this process, on a channel, without holding a connection, so that
+// a busy tenant cannot take the whole pool from the others; across nodes,
+// on a session advisory lock. Taken before BEGIN, the lock makes the
+// transaction's snapshot later than the commit of the tenant's previous
+// writer, so that writers of one tenant run one after the other, as on
+// SQLite, instead of aborting each other on the tenant's ledger head row.
+// Every tenant a write transaction names then has its ledger head row
+// locked (lockHeads), the lock that serialises appends to its log and
+// audit trail.
 func (t *tx) begin(ctx context.Context, tenants ...garde.TenantID) error {
 	names := make([]string, 0, len(tenants))
 	for _, tn := range tenants {
 		names = append(names, string(tn))
 	}
 	if t.tx == nil {
+		var pre []string
 		if !t.readOnly {
-			pre := append(slices.Clone(t.prelock), names...)
+			pre = append(slices.Clone(t.prelock), names...)
 			slices.Sort(pre)
 			pre = slices.Compact(pre)
-			if len(pre) > 0 {
-				t.advisory = true
-				if _, err := t.conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(u)) FROM (SELECT u FROM unnest($2::text[]) AS u ORDER BY u) AS s`, tenantLock, pre); err != nil {
-					return translate(fmt.Errorf("lock tenant: %w", err))
+			for _, tn := range pre {
+				ch := t.db.queue(tn)
+				select {
+				case ch <- struct{}{}:
+					t.local = append(t.local, ch)
+				case <-ctx.Done():
+					return ctx.Err()
 				}
 			}
 		}
-		ptx, err := t.conn.BeginTx(ctx, t.opts)
+		conn, err := t.db.pool.Acquire(ctx)
+		if err != nil {
+			return translate(fmt.Errorf("connect: %w", err))
+		}
+		t.conn = conn
+		if len(pre) > 0 {
+			t.advisory = true
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(u)) FROM (SELECT u FROM unnest($2::text[]) AS u ORDER BY u) AS s`, tenantLock, pre); err != nil {
+				return translate(fmt.Errorf("lock tenant: %w", err))
+			}
+		}
+		ptx, err := conn.BeginTx(ctx, t.opts)
 		if err != nil {
 			return translate(fmt.Errorf("begin: %w", err))
 		}
@@ -78,16 +98,25 @@ func (t *tx) begin(ctx context.Context, tenants ...garde.TenantID) error {
 	return t.lockHeads(ctx, names)
 }
 
-// release drops the session advisory locks and hands the connection back.
-// A connection that cannot drop them is closed, never reused.
+// lost reports whether the transaction's connection broke.
+func (t *tx) lost() bool { return t.conn != nil && t.conn.Conn().IsClosed() }
+
+// release drops the session advisory locks, hands the connection back and
+// frees the queue slots. A connection that cannot drop its locks is
+// closed, never reused.
 func (t *tx) release(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
-	if t.advisory && !t.conn.Conn().IsClosed() {
-		if _, err := t.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
-			t.conn.Conn().Close(ctx)
+	if t.conn != nil {
+		if t.advisory && !t.conn.Conn().IsClosed() {
+			if _, err := t.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+				t.conn.Conn().Close(ctx)
+			}
 		}
+		t.conn.Release()
 	}
-	t.conn.Release()
+	for _, ch := range t.local {
+		<-ch
+	}
 }
 
 // tenantsOf lists the tenants of records.
