@@ -133,6 +133,6 @@ state | sed 's/^/  /'
 wait "$load" || { cat "$WORK/loadgen.txt"; exit 1; }
 log "load generator done"
 cat "$WORK/loadgen.txt"
-grep -c '"level":"ERROR"' "$WORK/garde.log" | xargs printf 'garde logged %s errors\n'
+printf 'garde logged %s errors\n' "$(grep -c '"level":"ERROR"' "$WORK/garde.log" || true)"
 log "checking every acknowledged id on the new primary"
 "$WORK/loadgen" -check -db "$URL" -acks "$WORK/acks.txt" | tail -5

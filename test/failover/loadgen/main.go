@@ -162,6 +162,11 @@ func report(results []result) {
 		}
 		fmt.Printf("errors: %s: %d\n", name, n)
 	}
+	for _, r := range results {
+		if r.status != 201 || r.end.Sub(r.start) > 5*time.Second {
+			fmt.Printf("slow or failed: %d, sent %s, answered %s (%v)\n", r.status, r.start.Format("15:04:05.000"), r.end.Format("15:04:05.000"), r.end.Sub(r.start).Round(time.Millisecond))
+		}
+	}
 	if len(results) > 0 {
 		fmt.Printf("latency of acknowledged writes: p50 %v, p99 %v, max %v\n", pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond))
 		fmt.Printf("longest time without an acknowledged write: %v (from %s to %s)\n", gap.Round(time.Millisecond), gapStart.Format("15:04:05.000"), gapEnd.Format("15:04:05.000"))
