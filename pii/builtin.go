@@ -75,7 +75,12 @@ func (s *scan) emit(typ string, start, end int, score float64) {
 	// after anonymisation its neighbour would become a placeholder and the
 	// entity would appear. Addresses and URLs check their own edges.
 	if typ != EmailAddress && typ != URL && (!s.startsWord(start) || wordCharAt(s.t, end)) {
-		return
+		// A '+' or '(' opening a phone number delimits it on the left:
+		// only a digit before it ("45+31…") makes it part of a formula.
+		glued := wordCharAt(s.t, end) || start == 0 || isDigit(s.t[start-1]) || (s.t[start] != '+' && s.t[start] != '(')
+		if typ != PhoneNumber || glued {
+			return
+		}
 	}
 	if score > 1 {
 		score = 1
@@ -182,16 +187,27 @@ func (s *scan) token(i int) int {
 		end, flags = chunk(t, i)
 		s.chunkStart, s.chunkEnd = i, end
 	}
+	// E-mail addresses and URLs are taken only when they start at this
+	// token; one starting further in the chunk ("0::!http://…") waits for
+	// the loop to reach it, so that what comes before is scanned first, as
+	// it will be once the address is replaced by a placeholder.
+	later := 0 // where an address starting further in begins
 	if flags&fAt != 0 {
-		if j := s.email(i, end); j > 0 {
+		j := s.email(i, end)
+		if j > 0 {
 			return j
 		}
+		later = -j
 	}
 	if flags&(fColon|fDot) != 0 {
-		if j := s.url(i, end, flags); j > 0 {
+		j := s.url(i, end, flags)
+		if j > 0 {
 			return j
 		}
-		if flags&fAt != 0 {
+		if j < 0 && (later == 0 || -j < later) {
+			later = -j
+		}
+		if flags&fAt != 0 && later == 0 {
 			return end // a broken address: no part of it is another entity
 		}
 		if flags&fColon != 0 && (class[c]&cHex != 0 || c == ':') {
@@ -206,7 +222,9 @@ func (s *scan) token(i int) int {
 	switch {
 	case isDigit(c):
 		return s.number(i)
-	case c == '+' && !wordCharBefore(t, i) && i+1 < len(t) && isDigit(t[i+1]):
+	case c == '+' && i+1 < len(t) && isDigit(t[i+1]):
+		// Glued to a word ("45+31…") it is no phone number, which emit
+		// checks; the digits are consumed either way.
 		return s.number(i)
 	case c == '(' && i+1 < len(t) && isDigit(t[i+1]):
 		return s.number(i)
@@ -233,10 +251,14 @@ func (s *scan) token(i int) int {
 			return j
 		}
 	}
-	// Lower-case word: skip it and any digits glued to it ("v1", "x86").
+	// Lower-case word: skip it and any digits glued to it ("v1", "x86"),
+	// but not into an address that starts inside ("地址test@test.com").
 	j := wordEnd(t, i)
 	for j < len(t) && isAlnum(t[j]) {
 		j++
+	}
+	if later > i && j > later {
+		j = later
 	}
 	if j == i {
 		_, n := letterAt(t, i)
@@ -272,7 +294,8 @@ func placeholderEnd(t string, i int) int {
 	return i + 1
 }
 
-// email validates an address around the first '@' in t[i:end]: a local part
+// email validates an address around the first '@' in t[i:end] (or returns
+// minus its start when it starts after i): a local part
 // of letters, digits and ._%+- not starting or ending with a dot, nor with
 // two dots in a row; a host of at least two labels of letters, digits and
 // hyphens with an alphabetic top-level label, or an IP literal in brackets.
@@ -285,6 +308,9 @@ func (s *scan) email(i, end int) int {
 	ls := at
 	for ls > i && class[t[ls-1]]&cEmailLocal != 0 {
 		ls--
+	}
+	if ls > i && ls < at {
+		return -ls // starts further in: see token
 	}
 	if ls == at || at-ls > 64 || t[ls] == '.' || t[at-1] == '.' {
 		return 0
@@ -367,7 +393,8 @@ func hostOK(h string, loose bool) bool {
 	return labels >= 2
 }
 
-// url finds a URL starting in t[i:end]: a scheme (http, https, ftp, ws…)
+// url finds a URL starting at t[i:end] (or returns minus the start of a
+// scheme URL starting further in): a scheme (http, https, ftp, ws…)
 // and "://", or "www.", or a bare host whose top-level label is a common
 // TLD ("example.fr/contact"). The host is checked, then the path runs to
 // the end of the chunk less trailing punctuation.
@@ -384,11 +411,17 @@ func (s *scan) url(i, end, flags int) int {
 				}
 				switch lowerASCII(t[a:k]) {
 				case "http", "https", "ftp", "ftps", "sftp", "ws", "wss":
+					if a > i {
+						return -a // starts further in: see token
+					}
 					start, h, score = a, k+3, 0.95
 				}
 				break
 			}
 		}
+	}
+	if start < 0 && wordCharBefore(t, i) && !s.startsWord(i) {
+		return 0 // a host glued to a longer token is not one
 	}
 	if start < 0 && end-i > 4 && (t[i] == 'w' || t[i] == 'W') && lowerASCII(t[i:i+4]) == "www." {
 		start, h, score = i, i, 0.85
@@ -546,6 +579,9 @@ func (s *scan) ipv6(i, end int) int {
 	}
 	if colons < 2 {
 		return 0
+	}
+	if e+1 < len(t) && t[e] == '.' && wordCharAt(t, e+1) {
+		return 0 // "::.x": a dot joins it to what follows
 	}
 	a, err := netip.ParseAddr(t[i:e])
 	if err != nil || !a.Is6() || !s.startsWord(i) {

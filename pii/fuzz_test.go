@@ -38,17 +38,25 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// FuzzAnonymize checks that the text outside spans is untouched, that
-// anonymising the output again changes nothing, and that the anonymised
-// output holds no structured entity.
+// FuzzAnonymize checks that the text outside spans is untouched (replace,
+// redact, pseudonymize), that anonymising the output again changes nothing
+// (the operators that leave a placeholder), and that replaced output holds
+// no structured entity.
 func FuzzAnonymize(f *testing.F) {
-	for _, s := range fuzzSeeds {
-		f.Add(s)
+	for k, s := range fuzzSeeds {
+		f.Add(s, uint8(k))
 	}
 	s := NewScanner(Options{})
-	f.Fuzz(func(t *testing.T, text string) {
+	// Mask is left out: the characters it keeps are visible text by
+	// design, and a rescan may read them with their neighbours as a new
+	// entity.
+	ops := []Operator{Replace, Redact, Pseudonymize}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	f.Fuzz(func(t *testing.T, text string, op uint8) {
+		spec := OperatorSpec{Operator: ops[int(op)%len(ops)], KeepLast: 4, Key: key}
+		policy := func(string) OperatorSpec { return spec }
 		es := s.Scan(text)
-		out, spans, err := Anonymize(text, es, nil)
+		out, spans, err := Anonymize(text, es, policy)
 		if err != nil {
 			t.Fatalf("Anonymize(%q): %v", text, err)
 		}
@@ -63,12 +71,21 @@ func FuzzAnonymize(f *testing.F) {
 		if text[in:] != out[o:] {
 			t.Fatalf("Anonymize(%q) = %q: tail changed", text, out)
 		}
-		again, _, err := Anonymize(out, s.Scan(out), nil)
+		if spec.Operator == Redact {
+			// Redact removes text: the neighbours of a removed entity meet
+			// and may form a new token ("::" + "http://x.fr" → "::"), so
+			// only the untouched-text property holds.
+			return
+		}
+		again, _, err := Anonymize(out, s.Scan(out), policy)
 		if err != nil {
 			t.Fatalf("Anonymize(%q): %v", out, err)
 		}
 		if again != out {
 			t.Fatalf("anonymising twice: %q then %q", out, again)
+		}
+		if spec.Operator != Replace {
+			return
 		}
 		for _, e := range s.Scan(out) {
 			if Structured(e.Type) {

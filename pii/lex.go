@@ -103,12 +103,19 @@ func upperAt(text string, i int) bool {
 
 // wordCharAt reports whether text[i] is part of a word (letter or digit);
 // used for word boundaries.
+//
+// An anonymisation placeholder ("<PHONE_NUMBER>") counts as a word: it
+// stands for an entity whose edge was a letter or digit, and scanning
+// anonymised text must not find entities that its original hid.
 func wordCharAt(text string, i int) bool {
 	if i < 0 || i >= len(text) {
 		return false
 	}
 	c := text[i]
 	if c < utf8.RuneSelf {
+		if c == '<' {
+			return placeholderEnd(text, i) > i+1
+		}
 		return isAlnum(c)
 	}
 	// Continuation bytes: find the rune start.
@@ -127,6 +134,9 @@ func wordCharBefore(text string, i int) bool {
 	}
 	c := text[i-1]
 	if c < utf8.RuneSelf {
+		if c == '>' {
+			return placeholderBefore(text, i)
+		}
 		return isAlnum(c)
 	}
 	r, _ := utf8.DecodeLastRuneInString(text[:i])
@@ -259,4 +269,20 @@ func boundary(s string, i int) bool {
 	}
 	_, size := utf8.DecodeRuneInString(s[k:])
 	return k+size <= i
+}
+
+// placeholderBefore reports whether text[:i] ends with a placeholder
+// written by Anonymize: '<', capitals and underscores, optional lower-case
+// hex, '>'.
+func placeholderBefore(text string, i int) bool {
+	k := i - 1 // at '>'
+	for k > 0 && (isDigit(text[k-1]) || (text[k-1] >= 'a' && text[k-1] <= 'f')) {
+		k--
+	}
+	n := 0
+	for k > 0 && (isUpper(text[k-1]) || text[k-1] == '_') {
+		k--
+		n++
+	}
+	return n > 0 && k > 0 && text[k-1] == '<'
 }

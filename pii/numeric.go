@@ -166,7 +166,8 @@ func (s *scan) number(i int) int {
 	// something else (a phone number in its middle); after a short one,
 	// look again from the next group ("23 8 Wressle Road").
 	if r.nd >= 9 {
-		return r.gPos[r.ng-1]
+		// Letters glued to the run belong to it ("…000A.Br").
+		return skipAlnum(t, r.gPos[r.ng-1])
 	}
 	return end0
 }

@@ -80,6 +80,8 @@ func (s *scan) capital(i int) int {
 	return end
 }
 
+func isDigitAt(t string, i int) bool { return i < len(t) && isDigit(t[i]) }
+
 func hyphenAt(w string) int {
 	for k := 1; k < len(w); k++ {
 		if w[k] == '-' {
@@ -237,6 +239,9 @@ func (s *scan) nameSpan(i, firstEnd int, firstFl uint32) (end, words, known int,
 				break
 			}
 			fl = lookup(t[k:we])
+		}
+		if isDigitAt(t, we) {
+			break // "B00" is a code, not a name word
 		}
 		if words > 0 && fl&(wStop|wStreetEN|wMonthEN|wMonthFR) != 0 && fl&(wFirst|wLast) == 0 {
 			break
