@@ -388,7 +388,7 @@ func (w *noticeWriter) severity(b *Breach) {
 	sv := b.Severity
 	w.h2(w.t("h.severity"))
 	f := func(x float64) string { return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".") }
-	w.para(w.t("severity", f(sv.DPC), sv.DPCBasis, f(sv.EI), sv.EIBasis, f(sv.CB), f(sv.Score), w.t("level."+sv.Level)))
+	w.para(w.t("severity", f(sv.DPC), w.basis(sv.DPCBasis), f(sv.EI), w.basis(sv.EIBasis), f(sv.CB), f(sv.Score), w.t("level."+sv.Level)))
 	if sv.NotifyAuthority {
 		w.para(w.t("recommend.authority.yes"))
 	} else {
@@ -496,4 +496,26 @@ func (w *noticeWriter) subjects(b *Breach, reg *Register) {
 	if reg.Controller.Name != "" {
 		w.para("— " + reg.Controller.Name)
 	}
+}
+
+// basisFR translates the fixed phrases of a severity's basis (see
+// Assess), longest first; free text from an assessment stays as written.
+var basisFR = strings.NewReplacer(
+	"no category recorded yet: simple data assumed", "aucune catégorie enregistrée : données simples par défaut",
+	"financial data, identity documents or credentials", "données financières, pièces d'identité ou identifiants",
+	"behavioural data or private content", "données comportementales ou contenu privé",
+	"negligible: the data was sealed under keys that stayed safe", "négligeable : données scellées sous des clés restées sûres",
+	"maximum: the data includes direct identifiers", "maximale : les données comprennent des identifiants directs",
+	"significant: records are tied to a subject (default)", "importante : les enregistrements sont rattachés à une personne (par défaut)",
+	"(set by assessment)", "(fixée par l'évaluation)",
+	"set by assessment", "fixé par l'évaluation",
+	"sensitive data", "données sensibles",
+	"simple data", "données simples",
+)
+
+func (w *noticeWriter) basis(s string) string {
+	if w.lang == "fr" {
+		return basisFR.Replace(s)
+	}
+	return s
 }
