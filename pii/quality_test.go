@@ -207,6 +207,14 @@ func TestQualityHeldOut(t *testing.T) {
 	t.Log(table(fmt.Sprintf("garde held-out chat set (testdata/pii/heldout.jsonl, %d messages)", len(docs)), res))
 }
 
+// TestQualityHeldOut2 scores the second held-out batch, written after
+// every change to the rules.
+func TestQualityHeldOut2(t *testing.T) {
+	docs := loadJSONL(t, "../testdata/pii/heldout2.jsonl")
+	res := evaluate(evalScanner(), docs, Types)
+	t.Log(table(fmt.Sprintf("garde held-out chat set, second batch (testdata/pii/heldout2.jsonl, %d messages)", len(docs)), res))
+}
+
 const evalDir = "../../shared/eval"
 
 func skipNoEval(t *testing.T, path string) {

@@ -379,6 +379,68 @@ h("en", "Best,\nNatalie", (P, "Natalie"))
 h("en", "I called 1-888-555-0134 three times.", (T, "1-888-555-0134"))
 
 
+# ---- Held-out set, second batch ----------------------------------------------
+# Written at the end, after every change to the rules, and scored once.
+H2 = []
+
+
+def h2(lang, text, *ents):
+    H2.append((lang, text, list(ents)))
+
+
+VISA3 = card("401288888888188")
+NIR6 = nir(1, "64", "12", "69", "123", "456")
+SIREN4 = siren("84215903")
+IBAN_FR4 = iban("FR", "30004000031234567890143")
+IBAN_DE2 = iban("DE", "500105175407324931")
+
+h2("fr", "Bonjour, ici Mathilde Roussel, cliente n° 448812.", (P, "Mathilde Roussel"))
+h2("fr", "Vous pouvez joindre mon mari au 07 52 18 63 90 en journée.", (T, "07 52 18 63 90"))
+h2("fr", "Mon adresse est 9 impasse des Tilleuls 49100 Angers.", (L, "9 impasse des Tilleuls 49100 Angers"))
+h2("fr", "Le paiement par carte " + VISA3 + " a été refusé deux fois.", (C, VISA3))
+h2("fr", "Je vous transmets mon RIB : " + sp4(IBAN_FR4), (I, sp4(IBAN_FR4)))
+h2("fr", "Numéro de sécurité sociale : " + group(NIR6, [1, 2, 2, 2, 3, 3, 2]) + ".", (NIR, group(NIR6, [1, 2, 2, 2, 3, 3, 2])))
+h2("fr", "Notre SIREN est " + group(SIREN4, [3, 3, 3]) + ", pour la facture pro.", (SN, group(SIREN4, [3, 3, 3])))
+h2("fr", "Je suis née le 30/11/1992, merci de corriger mon profil.", (DOB, "30/11/1992"))
+h2("fr", "La facture F-2023-1187 du 04/05/2023 est erronée.")
+h2("fr", "Le lot de 12 bouteilles coûte 89,40 € livraison comprise.")
+h2("fr", "Mise à jour 4.1.0.2 disponible sur le store.")
+h2("fr", "Mon colis 6C09876543210 est bloqué à Roissy.")
+h2("fr", "Écrivez-moi à nathalie.perrot@free.fr plutôt qu'au téléphone.", (E, "nathalie.perrot@free.fr"))
+h2("fr", "Bien à vous,\nFrançois-Xavier Dumas", (P, "François-Xavier Dumas"))
+h2("fr", "Merci Madame Benali pour votre retour.", (P, "Benali"))
+h2("fr", "Mon fils Lucas a commandé sans mon accord.", (P, "Lucas"))
+h2("fr", "J'ai reçu un SMS du 06 00 00 00 00 ? C'est vous ?")
+h2("fr", "Ma voiture porte la plaque EK-381-ZB.", (PL, "EK-381-ZB"))
+h2("fr", "L'adresse IP 192.168.1.254 est celle de ma box.", (IP, "192.168.1.254"))
+h2("fr", "Allez sur www.exemple-boutique.fr/retours pour le formulaire.", (U, "www.exemple-boutique.fr/retours"))
+h2("fr", "Je souhaite supprimer mon compte et toutes mes données.")
+h2("fr", "Le technicien passera entre 8h et 12h le 21 juin.")
+h2("fr", "Code promo BIENVENUE10, valable jusqu'au 31/12.")
+h2("fr", "Contactez notre conseiller au 09 69 32 15 15.", (T, "09 69 32 15 15"))
+h2("fr", "Nouvelle adresse : 27 boulevard de la République, 13001 Marseille", (L, "27 boulevard de la République, 13001 Marseille"))
+h2("en", "Hi, this is Daniel Cooper, I placed order 77120 last week.", (P, "Daniel Cooper"))
+h2("en", "Please call me back on (212) 555-0175.", (T, "(212) 555-0175"))
+h2("en", "My mobile: +44 7911 123456", (T, "+44 7911 123456"))
+h2("en", "Send the replacement to 14 Elm Street, Springfield, IL 62704.", (L, "14 Elm Street, Springfield, IL 62704"))
+h2("en", "Card number " + group(VISA3, [4, 4, 4, 4]) + " was charged $34.99.", (C, group(VISA3, [4, 4, 4, 4])))
+h2("en", "IBAN for the refund: " + IBAN_DE2, (I, IBAN_DE2))
+h2("en", "I was born on 22 August 1979.", (DOB, "22 August 1979"))
+h2("en", "My email address is alex_morgan@protonmail.com", (E, "alex_morgan@protonmail.com"))
+h2("en", "Regards,\nSophie Turner", (P, "Sophie Turner"))
+h2("en", "Dear Ms Patel, your subscription has been renewed.", (P, "Patel"))
+h2("en", "Version 2.4.1 fixed the login bug for me.")
+h2("en", "Tracking ID 1Z12345E0205271688 shows an exception.")
+h2("en", "The total came to $1,045.50 after tax.")
+h2("en", "My flat is at 3 Rosemary Lane, Cambridge CB1 1AA.", (L, "3 Rosemary Lane, Cambridge CB1 1AA"))
+h2("en", "Please delete all the data you hold about me.")
+h2("en", "Our router's IP is 10.1.1.1, we're on the business plan.", (IP, "10.1.1.1"))
+h2("en", "Reach me at https://linkedin.com/in/janedoe-8a", (U, "https://linkedin.com/in/janedoe-8a"))
+h2("en", "My daughter Emma will pick it up.", (P, "Emma"))
+h2("en", "June is usually our busiest month.")
+h2("en", "Ticket 20240415-0032 was closed without a reply.")
+
+
 def write(path, msgs, prefix=""):
     out = []
     counts = {"fr": 0, "en": 0}
@@ -403,6 +465,7 @@ def write(path, msgs, prefix=""):
 def main():
     write("testdata/pii/chat.jsonl", M)
     write("testdata/pii/heldout.jsonl", H, "h-")
+    write("testdata/pii/heldout2.jsonl", H2, "h2-")
 
 
 if __name__ == "__main__":
