@@ -327,7 +327,7 @@ func TestAnonymize(t *testing.T) {
 
 func TestScanConcurrent(t *testing.T) {
 	s := NewScanner(Options{})
-	text := "Bonjour, je m'appelle Marie Dupont, tél 06 12 34 56 78, IBAN FR7630006000011234567890189"
+	text := "Bonjour, je m'appelle Marie Dupont, tél 06 12 34 56 78, +49 30 901820, (415) 555-2671, IBAN FR7630006000011234567890189"
 	want := fmt.Sprint(s.Scan(text))
 	var wg sync.WaitGroup
 	for range 8 {
