@@ -18,6 +18,8 @@ import (
 	"net"
 	"net/http"
 	"net/smtp"
+	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -79,22 +81,35 @@ func (s *SMTP) Notify(ctx context.Context, e garde.Escalation) error {
 		}
 	}
 	if err := c.Mail(s.From); err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("mail", err)
 	}
 	if err := c.Rcpt(to); err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("rcpt", err)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("data", err)
 	}
 	if _, err := w.Write(msg); err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("data", err)
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("smtp: %w", err)
+		return smtpError("data", err)
 	}
-	return c.Quit()
+	return smtpError("quit", c.Quit())
+}
+
+// smtpError keeps a server's reply code and drops its text, which often
+// repeats the recipient's address: errors end up in logs.
+func smtpError(stage string, err error) error {
+	var te *textproto.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return fmt.Errorf("smtp %s: server replied %d", stage, te.Code)
+	}
+	return fmt.Errorf("smtp %s: %w", stage, err)
 }
 
 // Message formats the email of an escalation (RFC 5322, UTF-8 body in
@@ -204,6 +219,11 @@ func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
 	}
 	res, err := client.Do(req)
 	if err != nil {
+		// *url.Error repeats the URL, which may carry a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("webhook: %w", err)
 	}
 	defer res.Body.Close()

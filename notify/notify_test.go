@@ -25,9 +25,10 @@ import (
 // mailServer is a minimal RFC 5321 server on loopback that keeps what it
 // receives.
 type mailServer struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	mail []received
+	ln         net.Listener
+	rejectRcpt bool
+	mu         sync.Mutex
+	mail       []received
 }
 
 type received struct {
@@ -78,6 +79,10 @@ func (s *mailServer) serve(c net.Conn) {
 			m = received{from: strings.Trim(addr, "<>")}
 			say("250 OK")
 		case "RCPT":
+			if s.rejectRcpt {
+				say("550 5.1.1 " + line[len("RCPT TO:"):] + ": Recipient address rejected")
+				continue
+			}
 			m.to = append(m.to, strings.TrimSuffix(strings.TrimPrefix(line[len("RCPT TO:"):], "<"), ">"))
 			say("250 OK")
 		case "DATA":
@@ -221,5 +226,17 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 		if err := notify.Verify(secret, tc.ts, tc.sig, tc.body, tc.now, time.Minute); err == nil {
 			t.Errorf("%s: Verify = nil, want an error", name)
 		}
+	}
+}
+
+// TestSMTPErrorsCarryNoAddress: a refusal's text, which repeats the
+// recipient's address, stays out of the error (errors go to logs).
+func TestSMTPErrorsCarryNoAddress(t *testing.T) {
+	ms := newMailServer(t)
+	ms.rejectRcpt = true
+	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"}
+	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
+		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
 	}
 }
