@@ -117,7 +117,7 @@ pids+=($!)
 wait_for 30 "garde" curl -fs -o /dev/null "http://127.0.0.1:$HTTP/readyz"
 
 log "writing for ${DURATION}s; the primary stops (${STOP}) after ${STOP_AFTER}s"
-"$WORK/loadgen" -url "http://127.0.0.1:$HTTP" -admin "$ADMIN" -register examples/register.yaml \
+"$WORK/loadgen" -url "http://127.0.0.1:$HTTP" -admin "$ADMIN" -register examples/register.yaml -db "$URL" \
 	-duration "${DURATION}s" -workers 4 -acks "$WORK/acks.txt" >"$WORK/loadgen.txt" 2>&1 &
 load=$!
 sleep "$STOP_AFTER"

@@ -35,13 +35,13 @@ func main() {
 	workers := flag.Int("workers", 4, "concurrent writers")
 	acksFile := flag.String("acks", "acks.txt", "file of acknowledged message ids")
 	check := flag.Bool("check", false, "check that every id in -acks is in the database at -db")
-	db := flag.String("db", "", "database URL, for -check")
+	db := flag.String("db", "", "database URL, for -check; while writing, also probed every 250ms (connect + write) to show what the database does")
 	flag.Parse()
 	var err error
 	if *check {
 		err = runCheck(*db, *acksFile)
 	} else {
-		err = runLoad(*url, *admin, *register, *duration, *workers, *acksFile)
+		err = runLoad(*url, *admin, *register, *db, *duration, *workers, *acksFile)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -77,7 +77,7 @@ type result struct {
 	id         string
 }
 
-func runLoad(url, admin, registerFile string, duration time.Duration, workers int, acksFile string) error {
+func runLoad(url, admin, registerFile, dsn string, duration time.Duration, workers int, acksFile string) error {
 	client := &http.Client{Timeout: 90 * time.Second}
 	if registerFile != "" {
 		doc, err := os.ReadFile(registerFile)
@@ -101,6 +101,9 @@ func runLoad(url, admin, registerFile string, duration time.Duration, workers in
 	var results []result
 	deadline := time.Now().Add(duration)
 	var wg sync.WaitGroup
+	if dsn != "" {
+		wg.Go(func() { probe(dsn, deadline) })
+	}
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(deadline); i++ {
@@ -127,6 +130,35 @@ func runLoad(url, admin, registerFile string, duration time.Duration, workers in
 	wg.Wait()
 	report(results)
 	return nil
+}
+
+// probe connects to the database every 250ms and reports each change of
+// outcome: how long connecting took and what failed.
+func probe(dsn string, deadline time.Time) {
+	last := ""
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		outcome := "ok"
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			var one int
+			err = conn.QueryRow(ctx, `SELECT 1`).Scan(&one)
+			conn.Close(ctx)
+		}
+		cancel()
+		if err != nil {
+			outcome = err.Error()
+			if len(outcome) > 160 {
+				outcome = outcome[:160]
+			}
+		}
+		if took := time.Since(start); outcome != last || took > time.Second {
+			fmt.Printf("probe %s: %s (took %v)\n", start.Format("15:04:05.000"), outcome, took.Round(time.Millisecond))
+			last = outcome
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 func report(results []result) {
