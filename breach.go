@@ -139,6 +139,21 @@ const (
 	BreachEventImpact = "impact"
 )
 
+// Audit actions of the breach register; the event's Reason is the breach
+// id. An impact computation also leaves an audit.read event in the trail
+// of every tenant it searched.
+const (
+	ActionBreachCreate = "breach.create"
+	ActionBreachUpdate = "breach.update"
+	ActionBreachImpact = "breach.impact"
+)
+
+var breachActions = map[string]string{
+	BreachEventCreate: ActionBreachCreate,
+	BreachEventUpdate: ActionBreachUpdate,
+	BreachEventImpact: ActionBreachImpact,
+}
+
 // BreachEvent is one entry of a breach's history, written by one scope.
 type BreachEvent struct {
 	Tenant   TenantID // the scope that wrote it
@@ -507,7 +522,10 @@ func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string
 		if err := tx.CreateBreach(ctx, r); err != nil {
 			return err
 		}
-		return tx.AppendBreachEvent(ctx, ev)
+		if err := tx.AppendBreachEvent(ctx, ev); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: owner, At: now, Actor: actor, Action: ActionBreachCreate, Outcome: OutcomeOK, Reason: r.ID}})
 	})
 	if err != nil {
 		return nil, err
@@ -658,6 +676,9 @@ func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, ac
 		if errors.Is(err, ErrConflict) {
 			return nil, errRetry
 		}
+		return nil, err
+	}
+	if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: viewer, At: now, Actor: actor, Action: breachActions[kind], Outcome: OutcomeOK, Reason: id}}); err != nil {
 		return nil, err
 	}
 	return s.loadBreach(ctx, tx, viewer, id)

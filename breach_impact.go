@@ -206,6 +206,18 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		if err != nil {
 			return err
 		}
+		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
+			// Each tenant's trail shows that the operator searched it.
+			reads := make([]AuditEvent, len(scopes))
+			for i, t := range scopes {
+				reads[i] = AuditEvent{Tenant: t, At: now, Actor: p.KeyID, Action: ActionAuditRead, Outcome: OutcomeOK, Reason: id}
+			}
+			if len(reads) > 0 {
+				if err := tx.AppendAudit(ctx, reads); err != nil {
+					return err
+				}
+			}
+		}
 		change.Impact = imp
 		if len(b.Categories) == 0 && len(imp.Categories) > 0 {
 			change.Categories = imp.Categories

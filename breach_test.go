@@ -248,6 +248,13 @@ func TestBreachImpact(t *testing.T) {
 	if _, err := w.svc.Breach(ctx, w.b.DPO, b.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("B sees a breach that does not affect it: %v", err)
 	}
+	// Each searched tenant's trail shows the search, naming the breach.
+	for _, tn := range []gardetest.Tenant{w.a, w.b} {
+		evs, err := w.svc.Audit(ctx, tn.DPO, garde.AuditFilter{Action: garde.ActionAuditRead})
+		if err != nil || len(evs) != 1 || evs[0].Reason != b.ID || evs[0].Actor != gardetest.Operator.KeyID {
+			t.Fatalf("audit.read in %s's trail = %+v, %v; want one naming %s", tn.ID, evs, err, b.ID)
+		}
+	}
 	// Writes only: nothing left in clear, evidence for Art. 34(3)(a).
 	b, err = w.svc.ComputeImpact(ctx, gardetest.Operator, b.ID, garde.ImpactQuery{Actor: w.a.Service.KeyID, Since: start, Until: since})
 	if err != nil {
