@@ -1,5 +1,7 @@
 package pii
 
+import "strings"
+
 // Postal addresses, by a small grammar rather than a model:
 //
 //	FR: number [bis|ter] [,] street-type name-words [, [complement] postcode city]
@@ -26,8 +28,7 @@ func (s *scan) address(start, numEnd int, next uint32) int {
 	moved := false
 	// "12 bis", "12 ter".
 	if we := wordEnd(t, k); we > k && we-k <= 6 {
-		switch lowerASCII(t[k:we]) {
-		case "bis", "ter", "quater":
+		if isAnyFold(t[k:we], "bis", "ter", "quater") {
 			if m := spaceAt(t, we); m > 0 {
 				k = we + m
 				moved = true
@@ -296,11 +297,11 @@ func (s *scan) postcodeCity(start, end int, comma bool) int {
 		if w == 0 && fl&(wMonthFR|wMonthEN) != 0 {
 			return 0
 		}
-		if w > 0 && fl&wStop != 0 && lowerASCII(t[k:we]) != "cedex" {
+		if w > 0 && fl&wStop != 0 && !strings.EqualFold(t[k:we], "cedex") {
 			break
 		}
 		e = we
-		if lowerASCII(t[k:we]) == "cedex" {
+		if strings.EqualFold(t[k:we], "cedex") {
 			if m := spaceAt(t, e); m > 0 && e+m < len(t) && isDigit(t[e+m]) {
 				q := e + m
 				for q < len(t) && isDigit(t[q]) {

@@ -2,6 +2,7 @@ package pii
 
 import (
 	"net/netip"
+	"strings"
 )
 
 // builtin is the recognizer for every type garde knows, in a single pass.
@@ -409,8 +410,7 @@ func (s *scan) url(i, end, flags int) int {
 				for a > i && isAlpha(t[a-1]) {
 					a--
 				}
-				switch lowerASCII(t[a:k]) {
-				case "http", "https", "ftp", "ftps", "sftp", "ws", "wss":
+				if isAnyFold(t[a:k], "http", "https", "ftp", "ftps", "sftp", "ws", "wss") {
 					if a > i {
 						return -a // starts further in: see token
 					}
@@ -423,7 +423,7 @@ func (s *scan) url(i, end, flags int) int {
 	if start < 0 && wordCharBefore(t, i) && !s.startsWord(i) {
 		return 0 // a host glued to a longer token is not one
 	}
-	if start < 0 && end-i > 4 && (t[i] == 'w' || t[i] == 'W') && lowerASCII(t[i:i+4]) == "www." {
+	if start < 0 && end-i > 4 && (t[i] == 'w' || t[i] == 'W') && strings.EqualFold(t[i:i+4], "www.") {
 		start, h, score = i, i, 0.85
 	}
 	bare := false
@@ -459,7 +459,7 @@ func (s *scan) url(i, end, flags int) int {
 			if !hostOK(host, false) || !commonTLD(host) || (he < end && !isURLStop(t[he])) {
 				return 0
 			}
-		case lowerASCII(host) == "localhost":
+		case strings.EqualFold(host, "localhost"):
 		case isIPv4(host):
 		default:
 			if !hostOK(host, true) {
@@ -495,21 +495,15 @@ func isURLStop(c byte) bool {
 	return false
 }
 
-// lowerASCII lower-cases short ASCII strings without allocating when they
-// are lower-case already, which is the common case.
-func lowerASCII(s string) string {
-	for k := 0; k < len(s); k++ {
-		if isUpper(s[k]) {
-			b := []byte(s)
-			for j := range b {
-				if isUpper(b[j]) {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
+// isAnyFold reports whether s equals one of words, ignoring ASCII case,
+// without allocating.
+func isAnyFold(s string, words ...string) bool {
+	for _, w := range words {
+		if len(s) == len(w) && strings.EqualFold(s, w) {
+			return true
 		}
 	}
-	return s
+	return false
 }
 
 // commonTLD reports whether the last label of host is a top-level domain
@@ -554,6 +548,13 @@ func setOf(words string) map[string]struct{} {
 }
 
 func isIPv4(s string) bool {
+	// Only digits and dots can be one; checking first spares the error
+	// value ParseAddr allocates for every host name.
+	for k := 0; k < len(s); k++ {
+		if !isDigit(s[k]) && s[k] != '.' {
+			return false
+		}
+	}
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Is4()
 }
@@ -582,6 +583,14 @@ func (s *scan) ipv6(i, end int) int {
 	}
 	if e+1 < len(t) && t[e] == '.' && wordCharAt(t, e+1) {
 		return 0 // "::.x": a dot joins it to what follows
+	}
+	if colons < 7 && !strings.Contains(t[i:e], "::") {
+		// Fewer than eight groups need "::"; "10:30:00" is a time. Saying
+		// so here spares the error value ParseAddr allocates.
+		if colons >= 3 {
+			return -e
+		}
+		return 0
 	}
 	a, err := netip.ParseAddr(t[i:e])
 	if err != nil || !a.Is6() || !s.startsWord(i) {

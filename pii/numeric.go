@@ -569,9 +569,7 @@ func extension(t string, end int) int {
 	for k < len(t) && isAlpha(t[k]) && k-w < 4 {
 		k++
 	}
-	switch lowerASCII(t[w:k]) {
-	case "x", "ext", "poste":
-	default:
+	if !isAnyFold(t[w:k], "x", "ext", "poste") {
 		return end
 	}
 	if k < len(t) && t[k] == '.' {

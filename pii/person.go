@@ -1,6 +1,7 @@
 package pii
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -168,15 +169,15 @@ func (s *scan) prevTrigger(i int) int {
 	case fl&(wTitle|wGreet|wClose) != 0:
 		return 2
 	case fl&wIntro != 0:
-		w := lowerASCII(t[k:e])
-		if w == "is" || w == "est" {
+		isEst := strings.EqualFold(t[k:e], "est")
+		if isEst || strings.EqualFold(t[k:e], "is") {
 			// "my name is", "mon nom est"; "c'est" is weak.
 			p := wordStart(t, skipBack(t, k))
 			pw := lookup(t[p:skipBack(t, k)])
 			if pw&wIntro != 0 {
 				return 2
 			}
-			if w == "est" && k > 0 && (t[k-1] == '\'' || t[k-1] == 0x99) {
+			if isEst && k > 0 && (t[k-1] == '\'' || t[k-1] == 0x99) {
 				return 1
 			}
 			return 0
