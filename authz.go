@@ -16,6 +16,10 @@ const (
 	permConsentWrite
 	permConsentRead
 	permLedgerRead
+	permRequestFile
+	permRequestRead
+	permRequestManage
+	permSubjectExport
 )
 
 // grants is the role matrix, in one place. The web tests check every route
@@ -33,6 +37,10 @@ var grants = map[permission][]Role{
 	permConsentWrite:      {RoleService},
 	permConsentRead:       {RoleService, RoleDPO},
 	permLedgerRead:        {RoleAdmin, RoleDPO, RoleService},
+	permRequestFile:       {RoleAdmin, RoleDPO, RoleService},
+	permRequestRead:       {RoleAdmin, RoleDPO, RoleService},
+	permRequestManage:     {RoleAdmin, RoleDPO},
+	permSubjectExport:     {RoleAdmin, RoleDPO},
 }
 
 // authorize fails with ErrForbidden unless p's role holds perm. An operator

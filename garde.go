@@ -99,4 +99,7 @@ type Tx interface {
 	ConsentTx
 	// BreachTx holds the breach register and its clock (breach.go).
 	BreachTx
+	// RightsTx holds data-subject requests, tombstones and restrictions,
+	// deliveries, leases and purges (rights.go).
+	RightsTx
 }

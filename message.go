@@ -192,6 +192,40 @@ func (e *RefusedError) Unwrap() error {
 // each one against the register. The batch is all or nothing: one refused
 // message refuses the whole batch and nothing is written.
 func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([]MessageView, error) {
+	out, err := s.ingest(ctx, p, msgs)
+	if err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageWrite, Reason: re.Code})
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// IngestOne stores one message (see Ingest). Concurrent calls by the same
+// credential are committed together (group commit, see groupQueue): one
+// message per HTTP request then costs little more than a batch.
+func (s *Service) IngestOne(ctx context.Context, p Principal, m NewMessage) (MessageView, error) {
+	if err := authorize(p, permIngest); err != nil {
+		return MessageView{}, err
+	}
+	return s.ingests.do(ctx, p, m, groupOps[NewMessage, MessageView]{
+		batch: s.ingest,
+		alone: func(ctx context.Context, p Principal, m NewMessage) (MessageView, error) {
+			out, err := s.Ingest(ctx, p, []NewMessage{m})
+			if err != nil {
+				return MessageView{}, err
+			}
+			return out[0], nil
+		},
+		field: "messages",
+	})
+}
+
+// ingest is Ingest without the audit of a refusal, so that a group commit
+// that fails over one message audits only that message's refusal.
+func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([]MessageView, error) {
 	if err := authorize(p, permIngest); err != nil {
 		return nil, err
 	}
@@ -241,6 +275,10 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 				bySubject[m.Subject] = &subj{ref: subjectRef(tk, m.Subject), count: map[string]int{}}
 				order = append(order, m.Subject)
 			}
+		}
+		// Erased (tombstone), restricted and objecting subjects (rights.go).
+		if err := s.checkIngestBlocks(ctx, tx, tk, p.Tenant, msgs); err != nil {
+			return err
 		}
 		sealers, err := s.subjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
 		if err != nil {
@@ -319,10 +357,6 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		return tx.AppendAudit(ctx, events)
 	})
 	if err != nil {
-		var re *RefusedError
-		if errors.As(err, &re) {
-			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageWrite, Reason: re.Code})
-		}
 		return nil, err
 	}
 	return out, nil
@@ -435,6 +469,9 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		pp, ok := reg.Purpose(purpose)
 		if !ok {
 			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		}
+		if err := checkBlocks(ctx, tx, tk, p.Tenant, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
+			return err // restricted, objected to or erased (rights.go)
 		}
 		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
 		if errors.Is(err, ErrNotFound) {

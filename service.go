@@ -22,7 +22,9 @@ type Service struct {
 	keys      map[TenantID]*tenantKeys
 	registers map[registerKey]*Register
 
-	consents consentQueue // group commit of single consent events (consent.go)
+	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
+	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
+	rights   rightsState                             // erasure journal (erasure.go)
 }
 
 type registerKey struct {

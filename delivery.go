@@ -1,0 +1,309 @@
+package garde
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde/keyring"
+)
+
+// Deliveries: erasure notices to the register's recipients (Art. 19) and
+// OpenDSR status callbacks, sent by the background jobs with retries and
+// exponential backoff, then given up (dead letter) after
+// MaxDeliveryAttempts. Each delivery's state is on the request.
+
+// MaxDeliveryAttempts is how many times a delivery is tried before it is
+// given up and marked dead.
+const MaxDeliveryAttempts = 8
+
+// deliveryBackoff is the wait after the n-th failed attempt: 30 s, 1 min,
+// 2 min… capped at 6 hours.
+func deliveryBackoff(n int) time.Duration {
+	d := 30 * time.Second << max(0, n-1)
+	return min(d, 6*time.Hour)
+}
+
+// OpenDSR header names.
+const (
+	HeaderOpenDSRSignature = "X-OpenDSR-Signature"
+	HeaderOpenDSRProcessor = "X-OpenDSR-Processor-Domain"
+)
+
+// OpenDSRAPIVersion is the OpenDSR version garde speaks.
+const OpenDSRAPIVersion = "3.0"
+
+// OpenDSRStatus maps a request status to OpenDSR's request_status.
+func OpenDSRStatus(status string) string {
+	switch status {
+	case StatusReceived, StatusVerified:
+		return "pending"
+	case StatusInProgress:
+		return "in_progress"
+	case StatusCompleted:
+		return "completed"
+	}
+	return "cancelled"
+}
+
+// OpenDSRStatusBody is the JSON of an OpenDSR status (GET and callbacks).
+type OpenDSRStatusBody struct {
+	ControllerID           string    `json:"controller_id"`
+	ExpectedCompletionTime time.Time `json:"expected_completion_time"`
+	SubjectRequestID       string    `json:"subject_request_id"`
+	RequestStatus          string    `json:"request_status"`
+	APIVersion             string    `json:"api_version"`
+	ResultsURL             *string   `json:"results_url"`
+	StatusCallbackURL      string    `json:"status_callback_url,omitempty"`
+}
+
+// OpenDSRStatusOf is the OpenDSR status of a request.
+func OpenDSRStatusOf(r RightsRequest) OpenDSRStatusBody {
+	return OpenDSRStatusBody{ControllerID: string(r.Tenant), ExpectedCompletionTime: r.DueAt, SubjectRequestID: r.ExternalID,
+		RequestStatus: OpenDSRStatus(r.Status), APIVersion: OpenDSRAPIVersion}
+}
+
+func validateWebhookURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(s) > 2000 {
+		return errors.New("must be an http or https URL")
+	}
+	return nil
+}
+
+// queueCallbacks queues an OpenDSR status callback to each of the
+// request's callback URLs. A failure is left to the request's status
+// endpoint: the controller can always poll.
+func (s *Service) queueCallbacks(ctx context.Context, r RightsRequest) {
+	if len(r.CallbackURLs) == 0 {
+		return
+	}
+	now := s.clock.Now()
+	_ = s.update(context.WithoutCancel(ctx), func(tx Tx) error {
+		existing, err := tx.Deliveries(ctx, r.Tenant, r.ID)
+		if err != nil {
+			return err
+		}
+		tk, err := s.tenantKeys(ctx, tx, r.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		seq := len(existing)
+		var ds []Delivery
+		for _, u := range r.CallbackURLs {
+			body := OpenDSRStatusOf(r)
+			body.StatusCallbackURL = u
+			b, err := json.Marshal(body)
+			if err != nil {
+				return err
+			}
+			seq++
+			d := Delivery{Tenant: r.Tenant, RequestID: r.ID, Seq: seq, Kind: DeliveryCallback, Recipient: hostOf(u), Endpoint: u, KeyVersion: tk.current, Status: DeliveryPending, NextAt: now}
+			if d.SealedBody, err = tk.data[tk.current].Seal(b, deliveryAD(r.Tenant, r.ID, seq)); err != nil {
+				return err
+			}
+			ds = append(ds, d)
+		}
+		return tx.InsertDeliveries(ctx, ds)
+	})
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
+}
+
+// recipientSecret is the HMAC secret of the erasure notices sent to one
+// endpoint: derived from the tenant's secret, one per endpoint, so that a
+// recipient can verify its notices and forge no other recipient's.
+func recipientSecret(tk *tenantKeys, endpoint string) []byte {
+	k := keyring.Derive(tk.audit, "rights-webhook\x00"+endpoint)
+	return k[:]
+}
+
+// RecipientWebhookSecret returns the hex HMAC secret that signs the
+// erasure notices sent to endpoint, to configure at the recipient.
+func (s *Service) RecipientWebhookSecret(ctx context.Context, p Principal, endpoint string) (string, error) {
+	if err := authorize(p, permRequestManage); err != nil {
+		return "", err
+	}
+	if err := validateWebhookURL(endpoint); err != nil {
+		return "", Invalid("endpoint", "%s", err)
+	}
+	var out string
+	err := s.store.View(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		out = hex.EncodeToString(recipientSecret(tk, endpoint))
+		return nil
+	})
+	return out, err
+}
+
+// ed25519FromNoteSigner extracts the Ed25519 key of a note signer key
+// ("PRIVATE+KEY+name+hash+base64(0x01 || seed)").
+func ed25519FromNoteSigner(signer string) (ed25519.PrivateKey, error) {
+	i := strings.LastIndexByte(signer, '+')
+	if i < 0 {
+		return nil, errors.New("malformed signer key")
+	}
+	b, err := base64.StdEncoding.DecodeString(signer[i+1:])
+	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 {
+		return nil, errors.New("malformed signer key")
+	}
+	defer clear(b)
+	return ed25519.NewKeyFromSeed(b[1:]), nil
+}
+
+// OpenDSRPublicKey returns the Ed25519 public key (base64) that signs the
+// tenant's OpenDSR callbacks: the key of its ledger verifier key.
+func (s *Service) OpenDSRPublicKey(ctx context.Context, p Principal) (string, error) {
+	v, err := s.LedgerVerifierKey(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	i := strings.LastIndexByte(v, '+')
+	b, err := base64.StdEncoding.DecodeString(v[i+1:])
+	if err != nil || len(b) != 1+ed25519.PublicKeySize {
+		return "", errors.New("malformed verifier key")
+	}
+	return base64.StdEncoding.EncodeToString(b[1:]), nil
+}
+
+// SendDeliveries sends the due deliveries of every tenant and returns how
+// many were delivered. A failure is retried with backoff; after
+// MaxDeliveryAttempts the delivery is dead and its sealed body dropped.
+func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error) {
+	c.defaults()
+	if c.Sender == nil {
+		return 0, nil
+	}
+	sent := 0
+	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+		now := s.clock.Now()
+		var due []Delivery
+		var secrets [][]byte
+		var headers []map[string]string
+		var bodies [][]byte
+		if err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			due, err = tx.DueDeliveries(ctx, tenant, now, 100)
+			if err != nil || len(due) == 0 {
+				return err
+			}
+			tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+			if err != nil {
+				return err
+			}
+			var sk ed25519.PrivateKey
+			for _, d := range due {
+				dk, err := s.tenantKeys(ctx, tx, tenant, d.KeyVersion)
+				if err != nil {
+					return err
+				}
+				body, err := dk.data[d.KeyVersion].Open(d.SealedBody, deliveryAD(tenant, d.RequestID, d.Seq))
+				if err != nil {
+					return fmt.Errorf("open delivery %s/%d: %w", d.RequestID, d.Seq, err)
+				}
+				bodies = append(bodies, body)
+				if d.Kind == DeliveryCallback {
+					if sk == nil {
+						signer, err := s.ledgerSigner(ctx, tx, tenant)
+						if err != nil {
+							return err
+						}
+						sk, err = ed25519FromNoteSigner(string(signer))
+						clear(signer)
+						if err != nil {
+							return err
+						}
+					}
+					headers = append(headers, map[string]string{HeaderOpenDSRSignature: base64.StdEncoding.EncodeToString(ed25519.Sign(sk, body)), HeaderOpenDSRProcessor: "garde"})
+					secrets = append(secrets, nil)
+				} else {
+					headers = append(headers, nil)
+					secrets = append(secrets, recipientSecret(tk, d.Endpoint))
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i, d := range due {
+			err := c.Sender.Send(ctx, Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i]})
+			clear(bodies[i])
+			now := s.clock.Now()
+			d.Attempts++
+			reason := "delivered"
+			switch {
+			case err == nil:
+				d.Status, d.DeliveredAt, d.SealedBody, d.LastError = DeliveryDelivered, now, nil, ""
+				RightsMetrics.DeliveriesOK.Add(1)
+				sent++
+			case d.Attempts >= MaxDeliveryAttempts:
+				d.Status, d.SealedBody, d.LastError = DeliveryDead, nil, errorCode(err)
+				RightsMetrics.Dead.Add(1)
+				reason = "dead"
+			default:
+				d.NextAt, d.LastError = now.Add(deliveryBackoff(d.Attempts)), errorCode(err)
+				RightsMetrics.DeliveriesFailed.Add(1)
+				reason = "retry"
+			}
+			if err := s.store.Update(ctx, func(tx Tx) error {
+				if err := tx.UpdateDelivery(ctx, d); err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "rights", Action: ActionRecipientNotify, Outcome: OutcomeOK, Count: d.Attempts, Reason: d.Kind + ":" + reason}})
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return sent, err
+}
+
+// errorCode reduces a delivery error to a fixed code (no URL, no body).
+func errorCode(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "answered "); i >= 0 {
+		return "http_" + strings.TrimSpace(msg[i+len("answered "):min(len(msg), i+len("answered ")+3)])
+	}
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout") {
+		return "timeout"
+	}
+	return "unreachable"
+}
+
+// RequestDeliveries lists a request's deliveries: per recipient, its
+// status, attempts and last error.
+func (s *Service) RequestDeliveries(ctx context.Context, p Principal, id string) ([]Delivery, error) {
+	if err := authorize(p, permRequestRead); err != nil {
+		return nil, err
+	}
+	var out []Delivery
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := tx.Request(ctx, p.Tenant, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Deliveries(ctx, p.Tenant, id)
+		return err
+	})
+	for i := range out {
+		out[i].SealedBody = nil
+	}
+	return out, err
+}

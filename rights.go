@@ -1,0 +1,825 @@
+package garde
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/garde-privacy/garde/keyring"
+)
+
+// Data-subject rights (GDPR Art. 12–22): requests on the legal clock of
+// Art. 12(3), filed by the tenant on a subject's behalf or by the subject
+// through a one-time verification link, and carried out here — erasure by
+// key destruction (erasure.go), exports (export.go), rectification,
+// restriction and objection (restrict.go).
+
+// Request types.
+const (
+	RequestAccess        = "access"
+	RequestPortability   = "portability"
+	RequestErasure       = "erasure"
+	RequestRectification = "rectification"
+	RequestRestriction   = "restriction"
+	RequestObjection     = "objection"
+)
+
+// RequestTypes lists the request types, in the order of the Articles.
+var RequestTypes = []string{RequestAccess, RequestRectification, RequestErasure, RequestRestriction, RequestPortability, RequestObjection}
+
+// Request statuses. A request moves received → identity_verified →
+// in_progress → completed, or ends rejected (with a reason) or cancelled
+// (by whoever filed it, before it completes).
+const (
+	StatusReceived   = "received"
+	StatusVerified   = "identity_verified"
+	StatusInProgress = "in_progress"
+	StatusCompleted  = "completed"
+	StatusRejected   = "rejected"
+	StatusCancelled  = "cancelled"
+)
+
+// Audit actions of rights.
+const (
+	ActionRequestFile      = "request.file"
+	ActionRequestVerify    = "request.verify"
+	ActionRequestChange    = "request.change"
+	ActionRequestAlarm     = "request.alarm"
+	ActionSubjectErase     = "subject.erase"
+	ActionSubjectExport    = "subject.export"
+	ActionMessageRectify   = "message.rectify"
+	ActionRetentionPurge   = "retention.purge"
+	ActionTenantOffboard   = "tenant.offboard"
+	ActionRecipientNotify  = "recipient.notify"
+	ActionRestrictionApply = "subject.restrict"
+)
+
+// VerificationTTL is how long a subject's one-time verification link works.
+const VerificationTTL = 7 * 24 * time.Hour
+
+// MaxReasonLen bounds the free-text reasons a request records (rejection,
+// extension, legal hold). They must not hold personal data: they are
+// shown to whoever reads the request.
+const MaxReasonLen = 1000
+
+// RightsRequest is a data-subject request as it is stored. The subject's
+// identifier is sealed under a tenant data key, never stored in the clear,
+// and is dropped once an erasure completes (the keyed blind index and the
+// audit reference stay, as evidence of whom the request was about).
+type RightsRequest struct {
+	Tenant        TenantID
+	ID            string
+	Type          string
+	Status        string
+	SubjectIndex  []byte // blind index of the subject identifier
+	SubjectRef    string // the audit trail's reference
+	SealedSubject []byte // nil once erased
+	KeyVersion    uint32 // tenant data key version sealing SealedSubject
+	Purpose       string // objection: the purpose objected to
+	Source        string // "api" or "opendsr"
+	ExternalID    string // OpenDSR subject_request_id
+	CallbackURLs  []string
+	FiledBy       string // API key id
+	ReceivedAt    time.Time
+	DueAt         time.Time
+	VerifiedAt    time.Time
+	StartedAt     time.Time
+	CompletedAt   time.Time
+	ExtendedAt    time.Time
+	Extension     string // the reasons announced with the extension
+	Reason        string // rejection or cancellation reason
+	LegalHold     string // why an erasure is held; empty when none
+	TokenHash     []byte // SHA-256 of the verification token; nil once used
+	TokenExpires  time.Time
+	// KeyDestroyedAt is when the subject's key was destroyed (erasure).
+	KeyDestroyedAt time.Time
+	// Certificate is the signed erasure certificate (a signed note).
+	Certificate []byte
+	// Outcome says in a fixed form what was done: "messages=12 consents=2".
+	Outcome   string
+	UpdatedAt time.Time
+}
+
+// Open reports whether the request still runs on the clock.
+func (r RightsRequest) Open() bool {
+	return r.Status != StatusCompleted && r.Status != StatusRejected && r.Status != StatusCancelled
+}
+
+// RequestFilter selects requests. Zero fields do not filter.
+type RequestFilter struct {
+	Status    string
+	Type      string
+	OpenOnly  bool
+	DueBefore time.Time
+	After     string // id, for paging
+	Limit     int
+}
+
+// MaxRequestPage bounds one page of requests.
+const MaxRequestPage = 500
+
+// SubjectBlock is what stops processing for one subject (by blind index,
+// so that it holds before the subject exists and after it was erased):
+// the tombstone of an erasure, a restriction (Art. 18) or an objection to
+// one purpose (Art. 21).
+type SubjectBlock struct {
+	Tenant    TenantID
+	Index     []byte
+	Kind      string // BlockErased, BlockRestricted, BlockObjection
+	Purpose   string // objection: the purpose; "" otherwise
+	Since     time.Time
+	RequestID string
+}
+
+// Subject block kinds.
+const (
+	BlockErased     = "erased"
+	BlockRestricted = "restricted"
+	BlockObjection  = "objection"
+)
+
+// Delivery is one signed webhook to send for a request: an erasure notice
+// to a recipient of the register (Art. 19), or an OpenDSR status callback.
+// Its body may name the subject, so it is sealed under a tenant data key
+// and dropped once delivered or given up.
+type Delivery struct {
+	Tenant      TenantID
+	RequestID   string
+	Seq         int
+	Kind        string // DeliveryRecipient or DeliveryCallback
+	Recipient   string // recipient name, or the callback URL's host
+	Endpoint    string
+	SealedBody  []byte
+	KeyVersion  uint32
+	Status      string // pending, delivered, dead
+	Attempts    int
+	NextAt      time.Time
+	LastError   string // fixed code: http_503, timeout, …
+	DeliveredAt time.Time
+}
+
+// Delivery kinds and statuses.
+const (
+	DeliveryRecipient = "recipient"
+	DeliveryCallback  = "callback"
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryDead      = "dead"
+)
+
+// RightsTx is the storage of rights. It is embedded in Tx; a backend
+// implements every method, naming the tenant in every statement except
+// RequestByToken and AcquireLease, which start from no tenant (a token's
+// holder has no credential; a lease is the deployment's).
+type RightsTx interface {
+	// InsertRequest stores a new request; ErrConflict on a duplicate id
+	// or a duplicate (tenant, external id).
+	InsertRequest(ctx context.Context, r RightsRequest) error
+	// UpdateRequest replaces every mutable field of a stored request.
+	UpdateRequest(ctx context.Context, r RightsRequest) error
+	Request(ctx context.Context, tenant TenantID, id string) (RightsRequest, error)
+	// RequestByExternalID finds an OpenDSR request by its
+	// subject_request_id.
+	RequestByExternalID(ctx context.Context, tenant TenantID, externalID string) (RightsRequest, error)
+	// RequestByToken finds the request whose verification token hashes to
+	// tokenHash, in any tenant.
+	RequestByToken(ctx context.Context, tokenHash []byte) (RightsRequest, error)
+	// Requests lists a tenant's requests in id order.
+	Requests(ctx context.Context, tenant TenantID, f RequestFilter) ([]RightsRequest, error)
+	// RequestsBySubject lists the requests about one subject (blind index).
+	RequestsBySubject(ctx context.Context, tenant TenantID, index []byte) ([]RightsRequest, error)
+
+	// PutSubjectBlock inserts or replaces a block (key: tenant, index,
+	// kind, purpose).
+	PutSubjectBlock(ctx context.Context, b SubjectBlock) error
+	// DeleteSubjectBlocks removes a subject's blocks of one kind.
+	DeleteSubjectBlocks(ctx context.Context, tenant TenantID, index []byte, kind string) error
+	// SubjectBlocks returns the blocks of the given subjects.
+	SubjectBlocks(ctx context.Context, tenant TenantID, indexes [][]byte) ([]SubjectBlock, error)
+
+	// SubjectMessages lists a subject's messages of every purpose in id
+	// order after the given id (exports, erasure).
+	SubjectMessages(ctx context.Context, tenant TenantID, subjectID, after string, limit int) ([]Message, error)
+	// MessageByID returns one message.
+	MessageByID(ctx context.Context, tenant TenantID, id string) (Message, error)
+	// DeleteSubjectMessages deletes up to limit of a subject's messages and
+	// says how many it deleted.
+	DeleteSubjectMessages(ctx context.Context, tenant TenantID, subjectID string, limit int) (int, error)
+	// DeleteSubjectConsents deletes a subject's consent rows (their ledger
+	// leaves, commitments only, stay) and says how many.
+	DeleteSubjectConsents(ctx context.Context, tenant TenantID, subjectID string) (int, error)
+	// DeleteSubject deletes the subject row and with it the blind index.
+	DeleteSubject(ctx context.Context, tenant TenantID, subjectID string) error
+	// DeleteExpiredMessages deletes up to limit messages whose expires_at
+	// is before now and returns how many per purpose.
+	DeleteExpiredMessages(ctx context.Context, tenant TenantID, now time.Time, limit int) (map[string]int, error)
+
+	// InsertDeliveries stores deliveries; UpdateDelivery replaces the
+	// mutable fields of one.
+	InsertDeliveries(ctx context.Context, ds []Delivery) error
+	UpdateDelivery(ctx context.Context, d Delivery) error
+	// Deliveries lists a request's deliveries in Seq order.
+	Deliveries(ctx context.Context, tenant TenantID, requestID string) ([]Delivery, error)
+	// DueDeliveries lists pending deliveries whose NextAt is not after now.
+	DueDeliveries(ctx context.Context, tenant TenantID, now time.Time, limit int) ([]Delivery, error)
+
+	// ClaimRequestAlarm claims sending one alarm (kind due_soon or
+	// overdue) of a request for node until leaseUntil: true if it inserted
+	// the claim, or took over an unsent one whose lease expired at now.
+	ClaimRequestAlarm(ctx context.Context, tenant TenantID, requestID, kind, node string, now, leaseUntil time.Time) (bool, error)
+	// CompleteRequestAlarm marks a claimed alarm sent.
+	CompleteRequestAlarm(ctx context.Context, tenant TenantID, requestID, kind string, sentAt time.Time) error
+	// AcquireLease takes or renews the named lease for node until `until`
+	// when it is free, expired at now, or already node's.
+	AcquireLease(ctx context.Context, name, node string, now, until time.Time) (bool, error)
+
+	// DeleteTenantKeys deletes every key of a tenant (off-boarding).
+	DeleteTenantKeys(ctx context.Context, tenant TenantID) error
+}
+
+// NewRequest is a request to file.
+type NewRequest struct {
+	Subject string
+	Type    string
+	// Purpose is required for an objection: the purpose objected to.
+	Purpose string
+	// LegalHold, when set, holds an erasure from the start, with its
+	// reason (Art. 17(3)).
+	LegalHold string
+	// Source and ExternalID link an OpenDSR request.
+	Source       string
+	ExternalID   string
+	CallbackURLs []string
+	// ReceivedAt overrides the time of receipt (an OpenDSR
+	// submitted_time in the past); zero means now.
+	ReceivedAt time.Time
+}
+
+// FiledRequest is a request just filed. Token is the subject's one-time
+// verification token, returned once (only for a request that needs it).
+type FiledRequest struct {
+	Request RightsRequest
+	Token   string
+}
+
+func requestSubjectAD(t TenantID, id string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Record: id, Field: "request-subject"}
+}
+
+func validateReason(field, s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return Invalid(field, "is required")
+	case len(s) > MaxReasonLen:
+		return Invalid(field, "is longer than %d bytes", MaxReasonLen)
+	case !utf8.ValidString(s):
+		return Invalid(field, "is not valid UTF-8")
+	}
+	return nil
+}
+
+// FileRequest records a data-subject request. A request filed by a tenant
+// admin or DPO is vouched for — they checked the person's identity — and
+// proceeds at once: an erasure, a restriction or an objection is carried
+// out before FileRequest returns (unless a legal hold blocks an erasure).
+// A request filed by a service key (the tenant's application, on the
+// subject's behalf) waits for the subject to follow the one-time
+// verification link built from the returned token.
+func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (FiledRequest, error) {
+	if err := authorize(p, permRequestFile); err != nil {
+		return FiledRequest{}, err
+	}
+	ve := &ValidationError{}
+	if err := validateSubjectID("subject", in.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	}
+	if !slices.Contains(RequestTypes, in.Type) {
+		ve.Add("type", "must be one of %s", strings.Join(RequestTypes, ", "))
+	}
+	if in.Type == RequestObjection && in.Purpose == "" {
+		ve.Add("purpose", "is required for an objection: the purpose objected to")
+	}
+	if in.Type != RequestObjection && in.Purpose != "" {
+		ve.Add("purpose", "only an objection names a purpose")
+	}
+	if in.LegalHold != "" {
+		if in.Type != RequestErasure {
+			ve.Add("legal_hold", "only an erasure can be held")
+		} else if err := validateReason("legal_hold", in.LegalHold); err != nil {
+			ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+		}
+	}
+	for i, u := range in.CallbackURLs {
+		if err := validateWebhookURL(u); err != nil {
+			ve.Add(fmt.Sprintf("status_callback_urls[%d]", i), "%s", err)
+		}
+	}
+	if err := ve.Err(); err != nil {
+		return FiledRequest{}, err
+	}
+	if in.LegalHold != "" && p.Role == RoleService {
+		return FiledRequest{}, Errorf(ErrForbidden, "only an admin or a DPO may place a legal hold")
+	}
+	now := s.clock.Now()
+	received := now
+	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
+		received = in.ReceivedAt.UTC()
+	}
+	vouched := p.Role == RoleAdmin || p.Role == RoleDPO
+	var out FiledRequest
+	err := s.update(ctx, func(tx Tx) error {
+		if in.Type == RequestObjection {
+			reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+			if err != nil {
+				return err
+			}
+			if _, ok := reg.Purpose(in.Purpose); !ok {
+				return Invalid("purpose", "is not in the register of processing")
+			}
+		}
+		if in.ExternalID != "" {
+			if _, err := tx.RequestByExternalID(ctx, p.Tenant, in.ExternalID); err == nil {
+				return Errorf(ErrConflict, "a request with this subject_request_id exists")
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		r := RightsRequest{
+			Tenant: p.Tenant, ID: NewID("dsr_", now), Type: in.Type, Status: StatusReceived,
+			SubjectIndex: keyring.MAC(tk.blind, []byte(in.Subject)), SubjectRef: subjectRef(tk, in.Subject),
+			KeyVersion: tk.current, Purpose: in.Purpose, Source: orDefault(in.Source, "api"), ExternalID: in.ExternalID,
+			CallbackURLs: in.CallbackURLs, FiledBy: p.KeyID, ReceivedAt: received, DueAt: DueDate(received, 0),
+			LegalHold: in.LegalHold, UpdatedAt: now,
+		}
+		r.SealedSubject, err = tk.data[tk.current].Seal([]byte(in.Subject), requestSubjectAD(p.Tenant, r.ID))
+		if err != nil {
+			return err
+		}
+		if vouched {
+			r.Status, r.VerifiedAt = StatusVerified, now
+		} else {
+			out.Token, r.TokenHash = newVerificationToken(r.ID)
+			r.TokenExpires = now.Add(VerificationTTL)
+		}
+		if err := tx.InsertRequest(ctx, r); err != nil {
+			return err
+		}
+		out.Request = r
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestFile, Purpose: in.Purpose, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: in.Type}})
+	})
+	if err != nil {
+		return FiledRequest{}, err
+	}
+	if vouched {
+		r, err := s.ProcessRequest(ctx, p.Tenant, out.Request.ID)
+		if err != nil {
+			return FiledRequest{}, err
+		}
+		out.Request = r
+	}
+	s.queueCallbacks(ctx, out.Request)
+	return out, nil
+}
+
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// newVerificationToken returns a token for request id and its hash. The
+// token is 32 random bytes; only its SHA-256 is stored.
+func newVerificationToken(id string) (string, []byte) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("garde: crypto/rand failed: " + err.Error())
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	return tok, hashToken(tok)
+}
+
+func hashToken(tok string) []byte {
+	h := sha256.Sum256([]byte("garde/request-token/v1\x00" + tok))
+	return h[:]
+}
+
+// errBadToken is the one answer to a wrong, used or expired token, so that
+// a guesser learns nothing about which.
+var errBadToken = Errorf(ErrNotFound, "this verification link is invalid, expired or already used")
+
+// VerifyRequest is the subject following the one-time link: the request's
+// identity is verified and it proceeds as if vouched. The token works
+// once, until it expires.
+func (s *Service) VerifyRequest(ctx context.Context, token string) (RightsRequest, error) {
+	if token == "" || len(token) > 100 {
+		return RightsRequest{}, errBadToken
+	}
+	now := s.clock.Now()
+	var r RightsRequest
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.RequestByToken(ctx, hashToken(token))
+		if errors.Is(err, ErrNotFound) {
+			return errBadToken
+		}
+		if err != nil {
+			return err
+		}
+		if r.TokenHash == nil || now.After(r.TokenExpires) || r.Status != StatusReceived {
+			return errBadToken
+		}
+		r.TokenHash, r.Status, r.VerifiedAt, r.UpdatedAt = nil, StatusVerified, now, now
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "subject", Action: ActionRequestVerify, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: r.Type}})
+	})
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	r, err = s.ProcessRequest(ctx, r.Tenant, r.ID)
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	s.queueCallbacks(ctx, r)
+	return r, nil
+}
+
+// Request returns one request of the caller's tenant.
+func (s *Service) Request(ctx context.Context, p Principal, id string) (RightsRequest, error) {
+	if err := authorize(p, permRequestRead); err != nil {
+		return RightsRequest{}, err
+	}
+	var r RightsRequest
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, p.Tenant, id)
+		return err
+	})
+	return r, err
+}
+
+// RequestByExternalID returns an OpenDSR request by its subject_request_id.
+func (s *Service) RequestByExternalID(ctx context.Context, p Principal, externalID string) (RightsRequest, error) {
+	if err := authorize(p, permRequestRead); err != nil {
+		return RightsRequest{}, err
+	}
+	var r RightsRequest
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.RequestByExternalID(ctx, p.Tenant, externalID)
+		return err
+	})
+	return r, err
+}
+
+// Requests lists the caller's requests. A subject filter (the tenant's
+// identifier) is matched through the blind index.
+func (s *Service) Requests(ctx context.Context, p Principal, f RequestFilter, subject string) ([]RightsRequest, error) {
+	if err := authorize(p, permRequestRead); err != nil {
+		return nil, err
+	}
+	ve := &ValidationError{}
+	if f.Status != "" && !slices.Contains([]string{StatusReceived, StatusVerified, StatusInProgress, StatusCompleted, StatusRejected, StatusCancelled}, f.Status) {
+		ve.Add("status", "is not a request status")
+	}
+	if f.Type != "" && !slices.Contains(RequestTypes, f.Type) {
+		ve.Add("type", "must be one of %s", strings.Join(RequestTypes, ", "))
+	}
+	if err := ve.Err(); err != nil {
+		return nil, err
+	}
+	if f.Limit <= 0 || f.Limit > MaxRequestPage {
+		f.Limit = MaxRequestPage
+	}
+	var out []RightsRequest
+	err := s.store.View(ctx, func(tx Tx) error {
+		if subject != "" {
+			tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+			if err != nil {
+				return err
+			}
+			rs, err := tx.RequestsBySubject(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if (f.Status == "" || r.Status == f.Status) && (f.Type == "" || r.Type == f.Type) && (!f.OpenOnly || r.Open()) && r.ID > f.After && len(out) < f.Limit {
+					out = append(out, r)
+				}
+			}
+			return nil
+		}
+		var err error
+		out, err = tx.Requests(ctx, p.Tenant, f)
+		return err
+	})
+	return out, err
+}
+
+// RequestSubject opens the identifier of a request's subject (nil after
+// an erasure completed).
+func (s *Service) requestSubject(ctx context.Context, tx Tx, r RightsRequest) (string, error) {
+	if r.SealedSubject == nil {
+		return "", ErrSubjectErased
+	}
+	tk, err := s.tenantKeys(ctx, tx, r.Tenant, r.KeyVersion)
+	if err != nil {
+		return "", err
+	}
+	b, err := tk.data[r.KeyVersion].Open(r.SealedSubject, requestSubjectAD(r.Tenant, r.ID))
+	if err != nil {
+		return "", fmt.Errorf("open request %s subject: %w", r.ID, err)
+	}
+	return string(b), nil
+}
+
+// Request actions (ChangeRequest).
+const (
+	ActExtend   = "extend"
+	ActHold     = "hold"
+	ActRelease  = "release"
+	ActReject   = "reject"
+	ActComplete = "complete"
+	ActCancel   = "cancel"
+)
+
+// RequestChange is one action on a request by an admin or DPO.
+type RequestChange struct {
+	Action string
+	Reason string
+	// Months extends the deadline by 1 or 2 months (extend).
+	Months int
+}
+
+// ChangeRequest applies an action: extend the deadline (Art. 12(3):
+// by up to two months, announced with reasons before the first month
+// ends), place or release a legal hold on an erasure, reject with a
+// reason, complete a request that needs a person's work (an access
+// request answered, a rectification applied), or cancel.
+func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c RequestChange) (RightsRequest, error) {
+	if err := authorize(p, permRequestManage); err != nil {
+		return RightsRequest{}, err
+	}
+	acts := []string{ActExtend, ActHold, ActRelease, ActReject, ActComplete, ActCancel}
+	if !slices.Contains(acts, c.Action) {
+		return RightsRequest{}, Invalid("action", "must be one of %s", strings.Join(acts, ", "))
+	}
+	if c.Action != ActComplete && c.Action != ActRelease {
+		if err := validateReason("reason", c.Reason); err != nil {
+			return RightsRequest{}, err
+		}
+	}
+	now := s.clock.Now()
+	var r RightsRequest
+	process := false
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, p.Tenant, id)
+		if err != nil {
+			return err
+		}
+		if !r.Open() {
+			return Errorf(ErrConflict, "request is %s: it can no longer change", r.Status)
+		}
+		switch c.Action {
+		case ActExtend:
+			if !r.ExtendedAt.IsZero() {
+				return Errorf(ErrConflict, "the deadline was already extended")
+			}
+			due, err := ExtendedDueDate(r.ReceivedAt, c.Months, now)
+			if err != nil {
+				return err
+			}
+			r.DueAt, r.ExtendedAt, r.Extension = due, now, c.Reason
+		case ActHold:
+			if r.Type != RequestErasure {
+				return Invalid("action", "only an erasure can be held")
+			}
+			if !r.KeyDestroyedAt.IsZero() {
+				return Errorf(ErrConflict, "the subject's key is already destroyed")
+			}
+			r.LegalHold = c.Reason
+		case ActRelease:
+			if r.LegalHold == "" {
+				return Errorf(ErrConflict, "the request is not held")
+			}
+			r.LegalHold = ""
+			process = r.Status != StatusReceived
+		case ActReject:
+			if !r.KeyDestroyedAt.IsZero() {
+				return Errorf(ErrConflict, "the subject's key is already destroyed")
+			}
+			r.Status, r.Reason, r.CompletedAt = StatusRejected, c.Reason, now
+		case ActCancel:
+			if !r.KeyDestroyedAt.IsZero() {
+				return Errorf(ErrConflict, "the subject's key is already destroyed")
+			}
+			r.Status, r.Reason, r.CompletedAt = StatusCancelled, c.Reason, now
+		case ActComplete:
+			if r.Status == StatusReceived {
+				return Errorf(ErrConflict, "the subject's identity is not verified")
+			}
+			if r.Type == RequestErasure || r.Type == RequestRestriction || r.Type == RequestObjection {
+				return Errorf(ErrConflict, "a %s completes by itself", r.Type)
+			}
+			r.Status, r.CompletedAt = StatusCompleted, now
+			if r.StartedAt.IsZero() {
+				r.StartedAt = now
+			}
+		}
+		r.UpdatedAt = now
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: c.Action}})
+	})
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	if process {
+		if r, err = s.ProcessRequest(ctx, p.Tenant, id); err != nil {
+			return RightsRequest{}, err
+		}
+	}
+	s.queueCallbacks(ctx, r)
+	return r, nil
+}
+
+// CancelExternal cancels an OpenDSR request (DELETE of the OpenDSR API).
+func (s *Service) CancelExternal(ctx context.Context, p Principal, externalID string) (RightsRequest, error) {
+	r, err := s.RequestByExternalID(ctx, p, externalID)
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	if err := authorize(p, permRequestFile); err != nil {
+		return RightsRequest{}, err
+	}
+	now := s.clock.Now()
+	err = s.update(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, p.Tenant, r.ID)
+		if err != nil {
+			return err
+		}
+		if !r.Open() || !r.KeyDestroyedAt.IsZero() {
+			return Errorf(ErrConflict, "request is %s: it can no longer be cancelled", r.Status)
+		}
+		r.Status, r.Reason, r.CompletedAt, r.UpdatedAt = StatusCancelled, "cancelled by the controller (OpenDSR)", now, now
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: ActCancel}})
+	})
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	s.queueCallbacks(ctx, r)
+	return r, nil
+}
+
+// ProcessRequest carries out what a verified request can do without a
+// person: an erasure (unless held), a restriction, an objection. Access,
+// portability and rectification move to in_progress and wait for the
+// tenant (the export is ready at once; completing is a decision). It is
+// idempotent, so a background tick finishes what a crash interrupted.
+func (s *Service) ProcessRequest(ctx context.Context, tenant TenantID, id string) (RightsRequest, error) {
+	var r RightsRequest
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, tenant, id)
+		return err
+	})
+	if err != nil {
+		return RightsRequest{}, err
+	}
+	if !r.Open() || r.Status == StatusReceived {
+		return r, nil
+	}
+	switch r.Type {
+	case RequestErasure:
+		if r.LegalHold != "" {
+			return r, nil
+		}
+		return s.erase(ctx, r)
+	case RequestRestriction, RequestObjection:
+		return s.applyBlock(ctx, r)
+	}
+	if r.Status == StatusInProgress {
+		return r, nil
+	}
+	now := s.clock.Now()
+	err = s.update(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, tenant, id)
+		if err != nil || r.Status != StatusVerified {
+			return err
+		}
+		r.Status, r.StartedAt, r.UpdatedAt = StatusInProgress, now, now
+		return tx.UpdateRequest(ctx, r)
+	})
+	return r, err
+}
+
+// applyBlock records a restriction or an objection and completes it.
+func (s *Service) applyBlock(ctx context.Context, r RightsRequest) (RightsRequest, error) {
+	now := s.clock.Now()
+	err := s.update(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(ctx, r.Tenant, r.ID)
+		if err != nil || !r.Open() {
+			return err
+		}
+		b := SubjectBlock{Tenant: r.Tenant, Index: r.SubjectIndex, Kind: BlockRestricted, Since: now, RequestID: r.ID}
+		if r.Type == RequestObjection {
+			b.Kind, b.Purpose = BlockObjection, r.Purpose
+		}
+		if err := tx.PutSubjectBlock(ctx, b); err != nil {
+			return err
+		}
+		r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now, now
+		r.Outcome = b.Kind
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionRestrictionApply, Purpose: b.Purpose, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: b.Kind}})
+	})
+	return r, err
+}
+
+// LiftRestriction ends a subject's restriction of processing (Art. 18(3):
+// the controller tells the subject before lifting it).
+func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject string) error {
+	if err := authorize(p, permRequestManage); err != nil {
+		return err
+	}
+	if err := validateSubjectID("subject", subject); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.update(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSubjectBlocks(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)), BlockRestricted); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRestrictionApply, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Reason: "lifted"}})
+	})
+}
+
+// checkBlocks refuses processing a block forbids: any write or read for an
+// erased subject (its tombstone) or a restricted one, and any for the
+// purpose a subject objected to. subjects and purposes run in parallel.
+// The refusal names the field; the caller audits it.
+func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subjects, purposes, fields []string) error {
+	indexes := make([][]byte, len(subjects))
+	for i, sub := range subjects {
+		indexes[i] = keyring.MAC(tk.blind, []byte(sub))
+	}
+	blocks, err := tx.SubjectBlocks(ctx, tenant, indexes)
+	if err != nil || len(blocks) == 0 {
+		return err
+	}
+	for i := range subjects {
+		for _, b := range blocks {
+			if string(b.Index) != string(indexes[i]) {
+				continue
+			}
+			switch {
+			case b.Kind == BlockErased:
+				return &RefusedError{Field: fields[i], Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
+			case b.Kind == BlockRestricted:
+				return &RefusedError{Field: fields[i], Code: "processing_restricted", Detail: "processing of this subject's data is restricted (Art. 18): it is kept but neither written nor read"}
+			case b.Kind == BlockObjection && b.Purpose == purposes[i]:
+				return &RefusedError{Field: fields[i], Code: "objection", Detail: fmt.Sprintf("this subject objected to processing for purpose %q (Art. 21)", b.Purpose)}
+			}
+		}
+	}
+	return nil
+}
+
+// checkIngestBlocks runs checkBlocks over a batch to ingest.
+func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, msgs []NewMessage) error {
+	subjects, purposes, fields := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
+	for i, m := range msgs {
+		subjects[i], purposes[i], fields[i] = m.Subject, m.Purpose, "subject"
+		if len(msgs) > 1 {
+			fields[i] = fmt.Sprintf("messages[%d].subject", i)
+		}
+	}
+	return checkBlocks(ctx, tx, tk, tenant, subjects, purposes, fields)
+}
