@@ -28,7 +28,7 @@ import (
 )
 
 func main() {
-	url := flag.String("url", "http://127.0.0.1:18080", "garde server")
+	url := flag.String("url", "http://127.0.0.1:18080", "garde server; several, comma-separated, are shared round-robin among the workers")
 	admin := flag.String("admin", "", "admin API key of the tenant (to create a service key and apply the register)")
 	register := flag.String("register", "", "register YAML to apply first")
 	duration := flag.Duration("duration", 60*time.Second, "how long to write")
@@ -79,6 +79,8 @@ type result struct {
 
 func runLoad(url, admin, registerFile, dsn string, duration time.Duration, workers int, acksFile string) error {
 	client := &http.Client{Timeout: 90 * time.Second}
+	urls := strings.Split(url, ",")
+	url = urls[0]
 	if registerFile != "" {
 		doc, err := os.ReadFile(registerFile)
 		if err != nil {
@@ -113,7 +115,7 @@ func runLoad(url, admin, registerFile, dsn string, duration time.Duration, worke
 				})
 				r := result{start: time.Now()}
 				var m struct{ ID string }
-				status, err := call(client, "POST", url+"/v1/messages", key.Key, "application/json", body, &m)
+				status, err := call(client, "POST", urls[w%len(urls)]+"/v1/messages", key.Key, "application/json", body, &m)
 				r.end, r.status, r.id = time.Now(), status, m.ID
 				if err != nil && status == 0 {
 					time.Sleep(50 * time.Millisecond) // the server is down: do not spin
@@ -185,6 +187,10 @@ func report(results []result) {
 			return 0
 		}
 		return lat[int(p*float64(len(lat)-1))]
+	}
+	if len(results) > 0 {
+		span := results[len(results)-1].end.Sub(results[0].start)
+		fmt.Printf("acknowledged writes per second: %.0f\n", float64(ok)/span.Seconds())
 	}
 	fmt.Printf("requests: %d, acknowledged (201): %d\n", len(results), ok)
 	for s, n := range byStatus {
