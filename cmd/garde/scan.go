@@ -91,7 +91,7 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	default:
 		return usageError{fmt.Sprintf("scan: --operator must be replace, redact or mask, not %q", *operator)}
 	}
-	sc := &scanner{
+	sc := &scanJob{
 		s:         pii.NewScanner(opts),
 		out:       bufio.NewWriterSize(stdout, 64<<10),
 		jsonl:     *jsonl,
@@ -112,7 +112,9 @@ func runScan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return sc.out.Flush()
 }
 
-type scanner struct {
+// scanJob is one run of garde scan: the scanner, the output and buffers
+// reused from line to line.
+type scanJob struct {
 	s         *pii.Scanner
 	out       *bufio.Writer
 	jsonl     bool
@@ -123,7 +125,7 @@ type scanner struct {
 	offs      []int
 }
 
-func (sc *scanner) file(ctx context.Context, name string, stdin io.Reader) error {
+func (sc *scanJob) file(ctx context.Context, name string, stdin io.Reader) error {
 	r := stdin
 	label := "stdin"
 	if name != "-" {
@@ -215,7 +217,7 @@ func (lr *lineReader) next() (string, error) {
 	}
 }
 
-func (sc *scanner) textLine(label string, n int, line string) error {
+func (sc *scanJob) textLine(label string, n int, line string) error {
 	sc.ents = sc.s.AppendScan(sc.ents[:0], line)
 	if sc.anonymize {
 		out, _, err := pii.Anonymize(line, sc.ents, sc.policy)
@@ -250,7 +252,7 @@ type scanOut struct {
 	Anonymized *string         `json:"anonymized,omitempty"`
 }
 
-func (sc *scanner) jsonLine(label string, n int, line string) error {
+func (sc *scanJob) jsonLine(label string, n int, line string) error {
 	if strings.TrimSpace(line) == "" {
 		return nil
 	}
