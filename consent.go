@@ -367,121 +367,17 @@ func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInpu
 	if err := ve.Err(); err != nil {
 		return ConsentResult{}, err
 	}
-	c := &consentCall{in: in, done: make(chan struct{}), lead: make(chan struct{})}
-	q := &s.consents
-	q.mu.Lock()
-	if q.pending == nil {
-		q.pending, q.busy = map[Principal][]*consentCall{}, map[Principal]bool{}
-	}
-	q.pending[p] = append(q.pending[p], c)
-	if q.busy[p] {
-		q.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.res, c.err
-		case <-c.lead: // the leader handed over: lead the next batch
-		}
-		q.mu.Lock()
-	}
-	q.busy[p] = true
-	batch := q.pending[p]
-	if len(batch) > maxGroupCommit {
-		q.pending[p] = batch[maxGroupCommit:]
-		batch = batch[:maxGroupCommit]
-	} else {
-		delete(q.pending, p)
-	}
-	q.mu.Unlock()
-
-	s.commitConsents(context.WithoutCancel(ctx), p, batch)
-
-	q.mu.Lock()
-	if next := q.pending[p]; len(next) > 0 {
-		close(next[0].lead)
-	} else {
-		q.busy[p] = false
-	}
-	q.mu.Unlock()
-	<-c.done
-	return c.res, c.err
-}
-
-// maxGroupCommit bounds a group commit, and so a leader's wait.
-const maxGroupCommit = 500
-
-// consentQueue holds the consent events waiting for a group commit, per
-// credential.
-type consentQueue struct {
-	mu      sync.Mutex
-	pending map[Principal][]*consentCall
-	busy    map[Principal]bool // a leader is committing for this credential
-}
-
-type consentCall struct {
-	in   ConsentInput
-	res  ConsentResult
-	err  error
-	done chan struct{} // closed when res and err are set
-	lead chan struct{} // closed to make this caller the next leader
-}
-
-// commitConsents records a group of calls in one transaction. When the
-// error names the event that failed (consents[i].field), that event is
-// recorded alone, for its own error, and the others are committed again as
-// a group; otherwise each is recorded alone.
-func (s *Service) commitConsents(ctx context.Context, p Principal, batch []*consentCall) {
-	alone := func(c *consentCall) {
-		var one []ConsentResult
-		one, c.err = s.RecordConsents(ctx, p, []ConsentInput{c.in})
-		if c.err == nil {
-			c.res = one[0]
-		}
-		close(c.done)
-	}
-	for len(batch) > 1 {
-		ins := make([]ConsentInput, len(batch))
-		for i, c := range batch {
-			ins[i] = c.in
-		}
-		out, err := s.recordConsents(ctx, p, ins)
-		if err == nil {
-			for i, c := range batch {
-				c.res = out[i]
-				close(c.done)
+	return s.consents.do(ctx, p, in, groupOps[ConsentInput, ConsentResult]{
+		batch: s.recordConsents,
+		alone: func(ctx context.Context, p Principal, in ConsentInput) (ConsentResult, error) {
+			out, err := s.RecordConsents(ctx, p, []ConsentInput{in})
+			if err != nil {
+				return ConsentResult{}, err
 			}
-			return
-		}
-		i := failedConsent(err)
-		if i < 0 || i >= len(batch) {
-			for _, c := range batch {
-				alone(c)
-			}
-			return
-		}
-		alone(batch[i])
-		batch = append(batch[:i:i], batch[i+1:]...)
-	}
-	if len(batch) == 1 {
-		alone(batch[0])
-	}
-}
-
-// failedConsent returns i when err is about field consents[i]…, or -1.
-func failedConsent(err error) int {
-	field := ""
-	var ve *ValidationError
-	var re *RefusedError
-	switch {
-	case errors.As(err, &ve) && len(ve.Problems) > 0:
-		field = ve.Problems[0].Field
-	case errors.As(err, &re):
-		field = re.Field
-	}
-	var i int
-	if _, err := fmt.Sscanf(field, "consents[%d]", &i); err != nil {
-		return -1
-	}
-	return i
+			return out[0], nil
+		},
+		field: "consents",
+	})
 }
 
 // RecordConsents records consent events, all or nothing, in one

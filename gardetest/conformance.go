@@ -29,6 +29,7 @@ func Run(t *testing.T, open Open) {
 		{"IngestAndRead", testIngestAndRead},
 		{"IngestRefusals", testIngestRefusals},
 		{"DetectionAtIngest", testDetectionAtIngest},
+		{"IngestGroupCommit", testIngestGroupCommit},
 		{"BatchAllOrNothing", testBatchAllOrNothing},
 		{"TenantIsolation", testTenantIsolation},
 		{"SubjectUniqueIndex", testSubjectUniqueIndex},
@@ -39,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"MasterKeyRotation", testMasterKeyRotation},
 		{"DestroySubjectKey", testDestroySubjectKey},
 		{"Consent", testConsent},
+		{"Rights", testRights}, // gardetest/rights.go
 		{"Breach", testBreach},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package gardetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -90,4 +91,62 @@ func testDetectionAtIngest(t *testing.T, open Open) {
 		}
 		return nil
 	})
+}
+
+// testIngestGroupCommit sends many single messages at once, one of them
+// refused: every caller gets its own answer, the refused one its own
+// error naming its field (not a batch index), and every accepted message
+// is stored.
+func testIngestGroupCommit(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, _, _ := newService(t, open)
+	a := NewTenant(t, s, "A")
+	const n = 60
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, n)
+	for i := range n {
+		go func() {
+			m := garde.NewMessage{Subject: fmt.Sprintf("gc-%d", i%7), Purpose: "answer_support_request", Text: fmt.Sprintf("message %d", i)}
+			if i == 17 {
+				m.Purpose = "marketing"
+			}
+			v, err := s.IngestOne(ctx, a.Service, m)
+			results <- result{v.ID, err}
+		}()
+	}
+	ids := map[string]bool{}
+	refused := 0
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			ids[r.id] = true
+		case errorField(r.err) == "purpose":
+			refused++
+		default:
+			t.Errorf("IngestOne = %v (field %q)", r.err, errorField(r.err))
+		}
+	}
+	if refused != 1 || len(ids) != n-1 {
+		t.Fatalf("%d refused, %d stored; want 1 and %d", refused, len(ids), n-1)
+	}
+	stored := 0
+	for sub := range 7 {
+		got, err := s.SubjectMessages(ctx, a.Service, fmt.Sprintf("gc-%d", sub), "answer_support_request")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range got {
+			if !ids[m.ID] {
+				t.Errorf("stored message %s was not acknowledged", m.ID)
+			}
+			stored++
+		}
+	}
+	if stored != n-1 {
+		t.Fatalf("%d messages stored, want %d", stored, n-1)
+	}
 }

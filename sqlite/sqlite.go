@@ -34,6 +34,8 @@ type DB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	// Prepared statements, per pool.
+	writerStmts, readerStmts *stmtCache
 }
 
 var _ garde.Store = (*DB)(nil)
@@ -79,7 +81,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	db := &DB{path: path, writer: writer, reader: reader}
+	db := &DB{path: path, writer: writer, reader: reader, writerStmts: newStmtCache(writer), readerStmts: newStmtCache(reader)}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -93,6 +95,8 @@ func (db *DB) Path() string { return db.path }
 // Close closes both pools. In WAL mode the last close checkpoints the WAL
 // into the main file.
 func (db *DB) Close() error {
+	db.writerStmts.close()
+	db.readerStmts.close()
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 
@@ -162,20 +166,20 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Update runs fn in a write transaction.
 func (db *DB) Update(ctx context.Context, fn func(garde.Tx) error) error {
-	return db.run(ctx, db.writer, fn)
+	return db.run(ctx, db.writer, db.writerStmts, fn)
 }
 
 // View runs fn in a read transaction (a consistent snapshot).
 func (db *DB) View(ctx context.Context, fn func(garde.Tx) error) error {
-	return db.run(ctx, db.reader, fn)
+	return db.run(ctx, db.reader, db.readerStmts, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(garde.Tx) error) error {
+func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *stmtCache, fn func(garde.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(fmt.Errorf("begin: %w", err))
 	}
-	t := &tx{tx: sqlTx}
+	t := &tx{tx: &cachedTx{tx: sqlTx, cache: stmts}}
 	defer t.close()
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()

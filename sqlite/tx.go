@@ -13,30 +13,14 @@ import (
 
 // tx implements garde.Tx. Every statement names its tenant.
 type tx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx *cachedTx
 }
 
-func (t *tx) close() {
-	for _, s := range t.stmts {
-		s.Close()
-	}
-}
+func (t *tx) close() { t.tx.close() }
 
-// stmt prepares a statement once per transaction, for batch inserts.
+// stmt returns a prepared statement bound to the transaction.
 func (t *tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if s := t.stmts[q]; s != nil {
-		return s, nil
-	}
-	s, err := t.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if t.stmts == nil {
-		t.stmts = map[string]*sql.Stmt{}
-	}
-	t.stmts[q] = s
-	return s, nil
+	return t.tx.PrepareContext(ctx, q)
 }
 
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {

@@ -215,11 +215,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	out, err := s.svc.Ingest(r.Context(), principalFrom(r.Context()), []garde.NewMessage{in.domain()})
+	out, err := s.svc.IngestOne(r.Context(), principalFrom(r.Context()), in.domain())
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toMessageOut(out[0]))
+	return writeJSON(w, http.StatusCreated, toMessageOut(out))
 }
 
 func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) error {

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,7 +57,16 @@ func main() {
 	target := flag.String("url", "", "garde base URL on loopback (default: start one in-process)")
 	key := flag.String("key", "", "service API key for -url")
 	timeout := flag.Duration("timeout", 5*time.Minute, "stop after this long whatever -n says")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process (client and in-process server) to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -134,6 +144,7 @@ func main() {
 	}
 	json.NewEncoder(os.Stdout).Encode(res)
 	if failed.Load() > 0 {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
