@@ -51,10 +51,13 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-// benchRawInsert writes what garde writes for a message — a subject look-up
-// by blind index, the message row with a sealed text of the same size, and
-// an audit row — with plain database/sql on the same pragmas, one
-// transaction per batch.
+// benchRawInsert writes, with plain database/sql and prepared statements
+// on the same pragmas, the rows garde writes for a batch of messages: a
+// subject look-up by blind index, the message row with a sealed text of
+// the same size, an audit row, and that audit event's ledger leaf (record,
+// salt, sealed content), its stored hashes (two per leaf on average, as
+// RFC 6962 trees store), the log head update and one signed checkpoint per
+// transaction. Sizes are garde's; the bytes are random.
 func benchRawInsert(b *testing.B, batch int) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "raw.db")
@@ -64,22 +67,42 @@ func benchRawInsert(b *testing.B, batch int) {
 		b.Fatal(err)
 	}
 	gdb.Close()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
 	defer db.Close()
-	sealed := make([]byte, len(benchText)+33)
-	rand.Read(sealed)
+	random := func(n int) []byte {
+		p := make([]byte, n)
+		rand.Read(p)
+		return p
+	}
+	sealed := random(len(benchText) + 33)
 	for s := range 1000 {
-		idx := make([]byte, 32)
-		rand.Read(idx)
 		if _, err := db.Exec(`INSERT INTO subjects (tenant_id, id, blind_index, sealed_ref, wrapped_key, key_version, created_at) VALUES ('tn_bench', ?, ?, ?, ?, 1, 0)`,
-			fmt.Sprintf("sub_%04d", s), idx, sealed[:40], sealed[:65]); err != nil {
+			fmt.Sprintf("sub_%04d", s), random(32), random(50), random(65)); err != nil {
 			b.Fatal(err)
 		}
 	}
+	if _, err := db.Exec(`INSERT INTO ledger_heads (tenant_id, size, updated_at) VALUES ('tn_bench', 0, 0)`); err != nil {
+		b.Fatal(err)
+	}
+	prep := func(q string) *sql.Stmt {
+		st, err := db.Prepare(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	lookup := prep(`SELECT wrapped_key FROM subjects WHERE tenant_id = 'tn_bench' AND blind_index = ?`)
+	insMsg := prep(`INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text) VALUES ('tn_bench', ?, ?, 'answer_support_request', 'chat', ?, ?, ?)`)
+	insAudit := prep(`INSERT INTO audit (tenant_id, seq, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES ('tn_bench', ?, ?, 'key_x', 'message.write', 'answer_support_request', '0123456789abcdef0123456789abcdef', 'ok', 1, '')`)
+	insLeaf := prep(`INSERT INTO ledger_leaves (tenant_id, idx, kind, record, salt, content, created_at) VALUES ('tn_bench', ?, 'audit', ?, ?, ?, ?)`)
+	insHash := prep(`INSERT INTO ledger_hashes (tenant_id, idx, hash) VALUES ('tn_bench', ?, ?)`)
+	setHead := prep(`UPDATE ledger_heads SET size = ?, updated_at = ? WHERE tenant_id = 'tn_bench'`)
+	insCheckpoint := prep(`INSERT INTO ledger_checkpoints (tenant_id, size, note, created_at) VALUES ('tn_bench', ?, ?, ?)`)
+	var seq, hashIdx int64
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -87,20 +110,36 @@ func benchRawInsert(b *testing.B, batch int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		now := time.Now().UnixMicro()
 		for range batch {
 			var key []byte
-			if err := tx.QueryRow(`SELECT wrapped_key FROM subjects WHERE tenant_id = 'tn_bench' AND id = ?`, fmt.Sprintf("sub_%04d", i%1000)).Scan(&key); err != nil {
+			err := tx.Stmt(lookup).QueryRow(random(32)).Scan(&key)
+			if err != nil && err != sql.ErrNoRows {
 				b.Fatal(err)
 			}
-			now := time.Now().UnixMicro()
-			if _, err := tx.Exec(`INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields) VALUES ('tn_bench', ?, ?, 'answer_support_request', 'chat', ?, ?, ?, NULL)`,
-				garde.NewID("msg_", time.Now()), fmt.Sprintf("sub_%04d", i%1000), now, now, sealed); err != nil {
+			if _, err := tx.Stmt(insMsg).Exec(garde.NewID("msg_", time.Now()), fmt.Sprintf("sub_%04d", i%1000), now, now, sealed); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := tx.Exec(`INSERT INTO audit (tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason) VALUES ('tn_bench', ?, 'key_x', 'message.write', 'answer_support_request', '0123456789abcdef0123456789abcdef', 'ok', 1, '')`, now); err != nil {
+			seq++
+			if _, err := tx.Stmt(insAudit).Exec(seq, now); err != nil {
 				b.Fatal(err)
+			}
+			if _, err := tx.Stmt(insLeaf).Exec(seq-1, random(32), random(32), random(200), now); err != nil {
+				b.Fatal(err)
+			}
+			for range 2 {
+				if _, err := tx.Stmt(insHash).Exec(hashIdx, random(32)); err != nil {
+					b.Fatal(err)
+				}
+				hashIdx++
 			}
 			i++
+		}
+		if _, err := tx.Stmt(setHead).Exec(seq, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.Stmt(insCheckpoint).Exec(seq, random(180), now); err != nil {
+			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
