@@ -44,6 +44,7 @@ var kinds = []struct {
 	{garde.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errMethod, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	{errLimited, http.StatusTooManyRequests, "rate-limited", "Too many requests"},
 }
 
 var (

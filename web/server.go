@@ -23,6 +23,9 @@ type Options struct {
 	MaxBody int64
 	// Registry receives garde's metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// Limits are the rate limits and the lock-out (web/limit.go); the
+	// zero value limits nothing.
+	Limits Limits
 }
 
 // Server is garde's HTTP handler.
@@ -33,6 +36,7 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	routes  []Route
+	limiter *limiter
 }
 
 // NewServer builds the handler. Every dependency is an argument.
@@ -44,6 +48,7 @@ func NewServer(svc *garde.Service, logger *slog.Logger, opts Options) *Server {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{svc: svc, log: logger, opts: opts, metrics: newMetrics(opts.Registry), mux: http.NewServeMux()}
+	s.limiter = newLimiter(opts.Limits)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
@@ -106,9 +111,12 @@ func (s *Server) wrap(rt Route) http.Handler {
 		r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
 		var p garde.Principal
 		err := func() error {
+			if err := s.limiter.admitAddr(sw, r); err != nil {
+				return err
+			}
 			if len(rt.Roles) > 0 {
 				var err error
-				p, err = s.authenticate(r)
+				p, err = s.authenticateLimited(sw, r)
 				if err != nil {
 					return err
 				}

@@ -68,6 +68,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	maxBody := fs.Int64("max-body", 1<<20, "largest request body in bytes (413 beyond)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	rateLimit := fs.Float64("rate-limit", web.DefaultLimits.PerKey, "requests per second one API key may make, 429 beyond (0: no limit)")
+	rateLimitAddr := fs.Float64("rate-limit-addr", web.DefaultLimits.PerAddr, "requests per second one client address may make, 429 beyond (0: no limit)")
+	lockout := fs.Int("lockout", web.DefaultLimits.LockoutFailures, "failed authentications from one address within a minute that lock it out for 5 minutes (0: never)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	if rest, err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -89,8 +92,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
+	limits := web.DefaultLimits
+	limits.PerKey, limits.PerAddr, limits.LockoutFailures = *rateLimit, *rateLimitAddr, *lockout
 	srv := &http.Server{
-		Handler:           web.NewServer(svc, logger, web.Options{MaxBody: *maxBody}),
+		Handler:           web.NewServer(svc, logger, web.Options{MaxBody: *maxBody, Limits: limits}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/gardetest"
+	"github.com/garde-privacy/garde/sqlite"
+	"github.com/garde-privacy/garde/web"
+)
+
+type limitEnv struct {
+	t     *testing.T
+	ts    *httptest.Server
+	db    garde.Store
+	clock *gardetest.Clock
+	a     gardetest.Tenant
+	logs  *bytes.Buffer
+}
+
+func newLimitEnv(t *testing.T, l web.Limits) *limitEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clock := gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	svc := garde.NewService(db, gardetest.MasterKeys(t), clock)
+	logs := &bytes.Buffer{}
+	l.Now = clock.Now
+	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), web.Options{Limits: l})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &limitEnv{t: t, ts: ts, db: db, clock: clock, a: gardetest.NewTenant(t, svc, "A"), logs: logs}
+}
+
+func (e *limitEnv) get(key, path string) (int, http.Header, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+func (e *limitEnv) want(key, path string, want int) http.Header {
+	e.t.Helper()
+	got, h, body := e.get(key, path)
+	if got != want {
+		e.t.Fatalf("GET %s = %d, want %d\n%s", path, got, want, body)
+	}
+	if want == http.StatusTooManyRequests {
+		var p struct{ Type string }
+		json.Unmarshal([]byte(body), &p)
+		if p.Type != "urn:garde:problem:rate-limited" || h.Get("Content-Type") != "application/problem+json" {
+			e.t.Fatalf("429 body = %s %s, want a rate-limited problem", h.Get("Content-Type"), body)
+		}
+		if h.Get("Retry-After") == "" {
+			e.t.Fatal("429 without Retry-After")
+		}
+	}
+	return h
+}
+
+func TestRateLimitPerKey(t *testing.T) {
+	e := newLimitEnv(t, web.Limits{PerKey: 2})
+	svc, dpo := e.a.Keys[garde.RoleService], e.a.Keys[garde.RoleDPO]
+	e.want(svc, "/v1/register", 200)
+	e.want(svc, "/v1/register", 200)
+	if h := e.want(svc, "/v1/register", 429); h.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After = %q, want 1", h.Get("Retry-After"))
+	}
+	e.want(dpo, "/v1/register", 200) // another key has its own bucket
+	e.clock.Advance(500 * time.Millisecond)
+	e.want(svc, "/v1/register", 200) // half a second refills one token at 2/s
+	e.want(svc, "/v1/register", 429)
+	e.want("", "/healthz", 200) // no key, no key limit
+}
+
+func TestRateLimitPerAddress(t *testing.T) {
+	e := newLimitEnv(t, web.Limits{PerAddr: 3})
+	for range 3 {
+		e.want("", "/healthz", 200)
+	}
+	e.want("", "/healthz", 429)
+	e.want(e.a.Keys[garde.RoleDPO], "/v1/register", 429) // counted before the key is looked at
+	e.clock.Advance(time.Second)
+	e.want(e.a.Keys[garde.RoleDPO], "/v1/register", 200)
+}
+
+func TestLockout(t *testing.T) {
+	e := newLimitEnv(t, web.Limits{LockoutFailures: 3, LockoutWindow: time.Minute, LockoutFor: 5 * time.Minute})
+	dpo := e.a.Keys[garde.RoleDPO]
+	// Missing keys are not guesses: they do not count.
+	for range 5 {
+		e.want("", "/v1/register", 401)
+	}
+	// Failures spread wider than the window do not lock.
+	e.want("garde_nope_nope", "/v1/register", 401)
+	e.want("garde_nope_nope", "/v1/register", 401)
+	e.clock.Advance(61 * time.Second)
+	e.want(dpo, "/v1/register", 200)
+	// Three in the window do: the third is still a 401, then even a good
+	// key is refused for five minutes, on every authenticated route.
+	e.want("garde_nope_nope", "/v1/register", 401)
+	e.want(dpo+"x", "/v1/register", 401)
+	e.want("malformed", "/v1/register", 401)
+	if h := e.want(dpo, "/v1/register", 429); h.Get("Retry-After") != "300" {
+		t.Errorf("Retry-After = %q, want 300", h.Get("Retry-After"))
+	}
+	e.want(dpo, "/v1/audit", 429)
+	e.want("", "/healthz", 200) // probes are not authenticated
+	e.clock.Advance(4*time.Minute + 59*time.Second)
+	e.want(dpo, "/v1/register", 429)
+	e.clock.Advance(time.Second)
+	e.want(dpo, "/v1/register", 200)
+
+	// The lock-out is audited in the operator's trail and logged, by a
+	// pseudonym of the address, never the address.
+	var events []garde.AuditEvent
+	err := e.db.View(context.Background(), func(tx garde.Tx) error {
+		var err error
+		events, err = tx.Audit(context.Background(), garde.OperatorTenant, garde.AuditFilter{Action: garde.ActionAuthLockout, Limit: 10})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Count != 3 || !strings.HasPrefix(events[0].Actor, "addr_") {
+		t.Fatalf("lock-out audit = %+v, want one event of 3 failures by an address pseudonym", events)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "locked out") || !strings.Contains(logs, events[0].Actor) {
+		t.Errorf("lock-out not logged with its pseudonym:\n%s", logs)
+	}
+	if strings.Contains(logs, "127.0.0.1") {
+		t.Errorf("log carries the client address:\n%s", logs)
+	}
+}
