@@ -23,32 +23,41 @@ const benchText = "Bonjour, je n'ai toujours pas reçu ma commande n° 4521-889,
 func BenchmarkIngest(b *testing.B) {
 	for _, batch := range []int{1, 100} {
 		b.Run(fmt.Sprintf("garde/batch=%d", batch), func(b *testing.B) {
-			ctx := context.Background()
-			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "garde.db"), sqlite.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
-			tn := gardetest.NewTenant(b, svc, "Bench")
-			msgs := make([]garde.NewMessage, batch)
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				for j := range msgs {
-					msgs[j] = garde.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: benchText}
-					i++
-				}
-				if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msg/s")
+			benchGardeIngest(b, batch, benchText, true)
 		})
 		b.Run(fmt.Sprintf("raw/batch=%d", batch), func(b *testing.B) {
 			benchRawInsert(b, batch)
 		})
 	}
+}
+
+// benchGardeIngest ingests batches of messages through garde.Service on a
+// fresh database, 1,000 subjects round-robin.
+func benchGardeIngest(b *testing.B, batch int, text string, detection bool) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "garde.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+	if !detection {
+		svc.SetScanner(nil)
+	}
+	tn := gardetest.NewTenant(b, svc, "Bench")
+	msgs := make([]garde.NewMessage, batch)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for j := range msgs {
+			msgs[j] = garde.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: text}
+			i++
+		}
+		if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msg/s")
 }
 
 // benchRawInsert writes, with plain database/sql and prepared statements
@@ -180,30 +189,7 @@ func BenchmarkIngestDetection(b *testing.B) {
 		"Mon IBAN est FR76 3000 6000 0112 3456 7890 189 et j'habite 12 rue de la Paix, 75002 Paris. Commande n° 4521889."
 	for _, on := range []bool{true, false} {
 		b.Run(fmt.Sprintf("detection=%v", on), func(b *testing.B) {
-			ctx := context.Background()
-			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "garde.db"), sqlite.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
-			if !on {
-				svc.SetScanner(nil)
-			}
-			tn := gardetest.NewTenant(b, svc, "Bench")
-			msgs := make([]garde.NewMessage, 100)
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				for j := range msgs {
-					msgs[j] = garde.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: text}
-					i++
-				}
-				if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msg/s")
+			benchGardeIngest(b, 100, text, on)
 		})
 	}
 }
