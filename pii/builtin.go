@@ -158,7 +158,7 @@ func (s *scan) token(i int) int {
 		}
 		// A word ending a sentence ("commande.") is plain too.
 		if j == len(t) || class[t[j]]&cWordEnd != 0 || t[j] == '.' && (j+1 == len(t) || class[t[j+1]]&cSpace != 0) {
-			if s.hints && j-i >= 3 && j-i <= 40 && specialMaybe(c, t[j-1], j-i) {
+			if s.hints && j-i >= 3 && j-i <= 40 && specialMaybe2(t[i:j]) {
 				s.hint(i, j)
 			}
 			if isUpper(c) {

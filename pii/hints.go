@@ -50,9 +50,23 @@ func specialMaybe(first, last byte, l int) bool {
 	return specialFilter[firstIdx(first)*27+firstIdx(last)]&(1<<l) != 0
 }
 
+// specialMaybe2 adds the second letter: (first, second) pairs are rarer
+// than first letters, so most words that pass specialMaybe stop here.
+func specialMaybe2(w string) bool {
+	l := len(w)
+	if !specialMaybe(w[0], w[l-1], l) {
+		return false
+	}
+	if w[1] >= utf8.RuneSelf {
+		return true
+	}
+	return specialSecond[firstIdx(w[0])*27+firstIdx(w[1])]&(1<<l) != 0
+}
+
 var (
 	specialTable  wordTable[Special]
 	specialFilter [27 * 27]uint64
+	specialSecond [27 * 27]uint64
 )
 
 var specialWords = map[string]Special{}
@@ -92,6 +106,7 @@ func init() {
 		for w := range specialWords {
 			for l := len(w); l <= 2*len(w) && l < 64; l++ {
 				specialFilter[firstIdx(w[0])*27+firstIdx(w[len(w)-1])] |= 1 << l
+				specialSecond[firstIdx(w[0])*27+firstIdx(w[1])] |= 1 << l
 			}
 		}
 	}()
