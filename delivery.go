@@ -197,6 +197,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 		var secrets [][]byte
 		var headers []map[string]string
 		var bodies [][]byte
+		var refused []error // residency: endpoints the current register does not list (residency.go)
 		if err := s.store.Update(ctx, func(tx Tx) error {
 			var err error
 			due, err = tx.DueDeliveries(ctx, tenant, now, 100)
@@ -236,13 +237,26 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 					headers = append(headers, nil)
 					secrets = append(secrets, recipientSecret(tk, d.Endpoint))
 				}
+				refused = append(refused, nil)
+				if d.Kind == DeliveryRecipient {
+					reg, _, err := s.currentRegister(ctx, tx, tenant)
+					if err == nil {
+						err = reg.CheckRecipient(d.Endpoint)
+					}
+					refused[len(refused)-1] = err
+				}
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
 		for i, d := range due {
-			err := c.Sender.Send(ctx, Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i]})
+			err := refused[i]
+			if err == nil {
+				err = c.Sender.Send(ctx, Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i]})
+			} else {
+				d.Attempts = MaxDeliveryAttempts - 1 // never sent: dead at once
+			}
 			clear(bodies[i])
 			now := s.clock.Now()
 			d.Attempts++
@@ -278,6 +292,9 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 // errorCode reduces a delivery error to a fixed code (no URL, no body).
 func errorCode(err error) string {
 	msg := err.Error()
+	if errors.Is(err, ErrForbidden) {
+		return "not_in_register"
+	}
 	if i := strings.Index(msg, "answered "); i >= 0 {
 		return "http_" + strings.TrimSpace(msg[i+len("answered "):min(len(msg), i+len("answered ")+3)])
 	}
