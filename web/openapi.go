@@ -111,6 +111,9 @@ var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
 func (s *Server) openAPIDocument() obj {
 	paths := obj{}
 	for _, rt := range s.routes {
+		if rt.Dashboard {
+			continue
+		}
 		op := obj{"summary": rt.Summary, "operationId": operationID(rt)}
 		var params []obj
 		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {

@@ -18,7 +18,12 @@ type Route struct {
 	Response string // schema of the success body
 	Status   int    // success status
 	Query    []Param
-	handler  func(http.ResponseWriter, *http.Request) error
+	// Dashboard marks a page of the DPO's dashboard (web/dashboard.go):
+	// HTML behind a session cookie, not part of the JSON API, so the API's
+	// route tests and the OpenAPI document skip it; web/dashboard_test.go
+	// covers it.
+	Dashboard bool
+	handler   func(http.ResponseWriter, *http.Request) error
 }
 
 // Param is a query parameter.
@@ -71,7 +76,7 @@ func (s *Server) routeTable() []Route {
 	}
 	// Each capability adds its routes from its own file.
 	var all []Route
-	for _, part := range [][]Route{core, s.consentRoutes(), s.breachRoutes()} {
+	for _, part := range [][]Route{core, s.consentRoutes(), s.breachRoutes(), s.dashboardRoutes()} {
 		all = append(all, part...)
 	}
 	return all

@@ -1,0 +1,493 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/garde-privacy/garde"
+)
+
+// The DPO's dashboard: server-rendered pages under /dashboard/, behind a
+// session cookie obtained by signing in with an API key. Pages call the
+// same use cases as the JSON API; nothing here decides a business rule.
+//
+// Sessions live in this process's memory (see docs/dashboard.md): a
+// random 256-bit id in the cookie, only its SHA-256 kept server-side,
+// an idle timeout and an absolute lifetime, both on the service's clock.
+
+//go:embed dashboard
+var dashboardFS embed.FS
+
+const (
+	// SessionIdle ends a session nobody used for this long.
+	SessionIdle = 15 * time.Minute
+	// SessionMax ends any session this long after sign-in.
+	SessionMax = 8 * time.Hour
+	// maxSessions bounds the in-memory store (oldest dropped first).
+	maxSessions = 10000
+)
+
+// dashboardRoles may sign in to the dashboard.
+var dashboardRoles = []garde.Role{garde.RoleAdmin, garde.RoleDPO}
+
+type session struct {
+	p        garde.Principal
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+}
+
+// sessionStore holds sessions by the SHA-256 of their id.
+type sessionStore struct {
+	mu sync.Mutex
+	m  map[[32]byte]*session
+}
+
+func (st *sessionStore) create(p garde.Principal, now time.Time) (id string, s *session) {
+	id, csrf := randomToken(), randomToken()
+	s = &session{p: p, csrf: csrf, created: now, lastSeen: now}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for h, old := range st.m {
+		if expired(old, now) {
+			delete(st.m, h)
+		}
+	}
+	if len(st.m) >= maxSessions {
+		var oldest [32]byte
+		var t time.Time
+		for h, old := range st.m {
+			if t.IsZero() || old.lastSeen.Before(t) {
+				oldest, t = h, old.lastSeen
+			}
+		}
+		delete(st.m, oldest)
+	}
+	st.m[sha256.Sum256([]byte(id))] = s
+	return id, s
+}
+
+func expired(s *session, now time.Time) bool {
+	return now.Sub(s.lastSeen) > SessionIdle || now.Sub(s.created) > SessionMax
+}
+
+// get returns the live session of id and marks it used; an expired one is
+// deleted and reported as such.
+func (st *sessionStore) get(id string, now time.Time) (s session, ok, wasExpired bool) {
+	h := sha256.Sum256([]byte(id))
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ps := st.m[h]
+	if ps == nil {
+		return session{}, false, false
+	}
+	if expired(ps, now) {
+		delete(st.m, h)
+		return session{}, false, true
+	}
+	ps.lastSeen = now
+	return *ps, true, false
+}
+
+func (st *sessionStore) delete(id string) {
+	st.mu.Lock()
+	delete(st.m, sha256.Sum256([]byte(id)))
+	st.mu.Unlock()
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func sameToken(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// dashboard holds the pages' state: templates and sessions.
+type dashboard struct {
+	s        *Server
+	sessions *sessionStore
+	pages    map[string]*template.Template
+}
+
+// dashPage is what every page template receives.
+type dashPage struct {
+	L         messages
+	Lang      string
+	Title     string
+	Nav       string
+	Principal garde.Principal
+	Admin     bool
+	CSRF      string
+	Now       time.Time
+	Notice    string // a fixed message key, never user input
+	Error     string // an error message for the page (no personal data)
+	Page      any
+	// OtherLang is the language switch: this page in the other language.
+	OtherLang, OtherLangURL string
+}
+
+func (d *dashboard) now() time.Time { return d.s.svc.Clock().Now() }
+
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-garde_session"
+	}
+	return "garde_session"
+}
+
+const signinCookie = "garde_signin"
+
+// dashboardCSP allows the dashboard's own files and nothing inline.
+const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+func dashboardHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", dashboardCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+}
+
+// dashHandler is a page handler: it gets the request's session and page
+// skeleton, and renders or writes.
+type dashHandler func(w http.ResponseWriter, r *http.Request, pg *dashPage) error
+
+// page wraps a dashboard handler: headers, session (a missing or expired
+// one sends a GET to the sign-in page), role, CSRF on every POST, and
+// errors rendered as an HTML page.
+func (d *dashboard) page(roles []garde.Role, h dashHandler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		dashboardHeaders(w)
+		pg := d.newPage(w, r)
+		c, err := r.Cookie(sessionCookieName(r))
+		var sess session
+		ok, wasExpired := false, false
+		if err == nil {
+			sess, ok, wasExpired = d.sessions.get(c.Value, pg.Now)
+		}
+		if !ok {
+			if r.Method == http.MethodGet {
+				to := "/dashboard/signin"
+				if wasExpired {
+					to += "?expired=1"
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return nil
+			}
+			return d.renderError(w, r, pg, garde.Errorf(garde.ErrUnauthenticated, "sign in first"))
+		}
+		pg.Principal, pg.CSRF = sess.p, sess.csrf
+		pg.Admin = sess.p.Role == garde.RoleAdmin
+		if !slices.Contains(roles, sess.p.Role) {
+			return d.renderError(w, r, pg, garde.Errorf(garde.ErrForbidden, "this page is not for the %s role", sess.p.Role))
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				return d.renderError(w, r, pg, garde.Errorf(garde.ErrInvalid, "unreadable form"))
+			}
+			if !sameToken(r.PostForm.Get("csrf"), sess.csrf) {
+				return d.renderError(w, r, pg, garde.Errorf(garde.ErrForbidden, "the form's token is missing or stale: reload the page"))
+			}
+		}
+		if err := h(w, r, pg); err != nil {
+			return d.renderError(w, r, pg, err)
+		}
+		return nil
+	}
+}
+
+// public wraps a page that needs no session (sign-in, static files).
+func (d *dashboard) public(h dashHandler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		dashboardHeaders(w)
+		pg := d.newPage(w, r)
+		if err := h(w, r, pg); err != nil {
+			return d.renderError(w, r, pg, err)
+		}
+		return nil
+	}
+}
+
+// renderError shows an error as a page with the status the API would
+// use. Unknown errors are logged once, by request id, and shown as a
+// generic message.
+func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, pg *dashPage, err error) error {
+	status, msg := http.StatusInternalServerError, pg.L.T("error.internal")
+	known := false
+	for _, k := range kinds {
+		if errors.Is(err, k.kind) {
+			status, msg, known = k.status, err.Error(), true
+			break
+		}
+	}
+	var ve *garde.ValidationError
+	if errors.As(err, &ve) {
+		msg = ""
+		for i, p := range ve.Problems {
+			if i > 0 {
+				msg += "; "
+			}
+			msg += p.Field + ": " + p.Message
+		}
+	}
+	if !known {
+		d.s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request", w.Header().Get("X-Request-Id")), slog.String("err", err.Error()))
+	}
+	if status == http.StatusUnauthorized {
+		msg = pg.L.T("error.signin")
+	}
+	pg.Title, pg.Error = pg.L.T("error.title"), msg
+	pg.Page = struct{ Status int }{status}
+	return d.render(w, status, "error", pg)
+}
+
+func (d *dashboard) render(w http.ResponseWriter, status int, name string, pg *dashPage) error {
+	t := d.pages[name]
+	if t == nil {
+		return errors.New("dashboard: no template " + name)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	return t.ExecuteTemplate(w, "layout", pg)
+}
+
+// dashboardRoutes are the dashboard's pages. They are marked Dashboard:
+// authenticated by session, not by Bearer key (their Roles stay empty so
+// that the API middleware does not ask for one; each page checks its own
+// roles, listed in pageRoles for the tests).
+func (s *Server) dashboardRoutes() []Route {
+	d := &dashboard{s: s, sessions: &sessionStore{m: map[[32]byte]*session{}}, pages: parsePages()}
+	oversee := dashboardRoles
+	adminOnly := []garde.Role{garde.RoleAdmin}
+	r := func(method, pattern, summary string, roles []garde.Role, h dashHandler) Route {
+		rt := Route{Method: method, Pattern: pattern, Summary: summary, Dashboard: true, Status: http.StatusOK}
+		if roles == nil {
+			rt.handler = d.public(h)
+		} else {
+			rt.handler = d.page(roles, h)
+			pageRoles.Lock()
+			pageRoles.m[method+" "+pattern] = roles
+			pageRoles.Unlock()
+		}
+		return rt
+	}
+	return []Route{
+		r("GET", "/dashboard/{$}", "Dashboard home: the overview or the sign-in page.", oversee, d.home),
+		r("GET", "/dashboard/static/{file}", "The dashboard's CSS, JavaScript and icon.", nil, d.static),
+		r("GET", "/dashboard/signin", "Sign-in form.", nil, d.signinForm),
+		r("POST", "/dashboard/signin", "Exchange an API key for a session cookie.", nil, d.signin),
+		r("POST", "/dashboard/signout", "End the session.", oversee, d.signout),
+		r("GET", "/dashboard/overview", "Overview: requests by due date, breach clocks, consent, purges, ledger.", oversee, d.overview),
+		r("GET", "/dashboard/register", "The register: current version, versions, diff.", oversee, d.register),
+		r("GET", "/dashboard/register/art30/{format}", "Art. 30 record as csv, xlsx or pdf.", oversee, d.art30),
+		r("GET", "/dashboard/requests", "Data-subject requests: the queue with deadlines.", oversee, d.requests),
+		r("POST", "/dashboard/requests/lookup", "Find a subject's requests (the identifier travels in the body).", oversee, d.requestLookup),
+		r("GET", "/dashboard/requests/{id}", "One request: identity check, deadline, actions.", oversee, d.request),
+		r("POST", "/dashboard/requests/{id}/change", "Extend, complete, reject, cancel, hold or release a request.", oversee, d.changeRequest),
+		r("GET", "/dashboard/requests/{id}/certificate", "The signed erasure certificate of a request.", oversee, d.certificate),
+		r("GET", "/dashboard/breaches", "The breach register with running clocks.", oversee, d.breaches),
+		r("GET", "/dashboard/breaches/{id}", "One breach: timeline, clock, impact, severity, notices.", oversee, d.breach),
+		r("GET", "/dashboard/breaches/{id}/notices/{kind}", "A notice draft to download (md or pdf).", oversee, d.breachNotice),
+		r("GET", "/dashboard/audit", "Search the audit trail.", oversee, d.audit),
+		r("GET", "/dashboard/keys", "API keys of the tenant.", adminOnly, d.keys),
+		r("POST", "/dashboard/keys", "Create an API key (shown once).", adminOnly, d.createKey),
+		r("POST", "/dashboard/keys/{id}/revoke", "Revoke an API key.", adminOnly, d.revokeKey),
+		r("GET", "/dashboard/settings", "Tenant settings.", adminOnly, d.settings),
+	}
+}
+
+// pageRoles lists the roles of each signed-in page ("GET
+// /dashboard/overview"), for the tests; public pages have none. Every
+// server fills it with the same values.
+var pageRoles = struct {
+	sync.Mutex
+	m map[string][]garde.Role
+}{m: map[string][]garde.Role{}}
+
+func (d *dashboard) home(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) static(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	name := r.PathValue("file")
+	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+	var ct string
+	for ext, t := range types {
+		if len(name) > len(ext) && name[len(name)-len(ext):] == ext {
+			ct = t
+		}
+	}
+	b, err := fs.ReadFile(dashboardFS, "dashboard/static/"+name)
+	if ct == "" || err != nil {
+		return garde.Errorf(garde.ErrNotFound, "no such file")
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, err = w.Write(b)
+	return err
+}
+
+func (d *dashboard) signinForm(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	tok := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: tok, Path: "/dashboard/signin", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	pg.CSRF, pg.Title, pg.Nav = tok, pg.L.T("signin.title"), "signin"
+	switch {
+	case r.URL.Query().Get("expired") != "":
+		pg.Notice = "signin.expired"
+	case r.URL.Query().Get("out") != "":
+		pg.Notice = "signin.out"
+	}
+	return d.render(w, http.StatusOK, "signin", pg)
+}
+
+// signin exchanges an API key for a session. The sign-in form carries a
+// token matched against a cookie (double submit), so another site cannot
+// sign a browser in under its own key.
+func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	if err := r.ParseForm(); err != nil {
+		return garde.Errorf(garde.ErrInvalid, "unreadable form")
+	}
+	c, err := r.Cookie(signinCookie)
+	if err != nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
+		return garde.Errorf(garde.ErrForbidden, "the sign-in form is stale: reload the page")
+	}
+	p, err := d.s.svc.Authenticate(r.Context(), r.PostForm.Get("key"))
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(dashboardRoles, p.Role) {
+		return garde.Errorf(garde.ErrForbidden, "a %s key cannot sign in to the dashboard: use an admin or DPO key", p.Role)
+	}
+	id, _ := d.sessions.create(p, d.now())
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: "", Path: "/dashboard/signin", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: id, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
+	return nil
+}
+
+func (d *dashboard) signout(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil {
+		d.sessions.delete(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/dashboard/signin?out=1", http.StatusSeeOther)
+	return nil
+}
+
+// pickLang chooses the language: ?lang= (remembered in a cookie), the
+// cookie, then Accept-Language; English by default.
+func pickLang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		http.SetCookie(w, &http.Cookie{Name: "garde_lang", Value: l, Path: "/dashboard", SameSite: http.SameSiteStrictMode, HttpOnly: true, Secure: r.TLS != nil})
+		return l
+	}
+	if c, err := r.Cookie("garde_lang"); err == nil && (c.Value == "fr" || c.Value == "en") {
+		return c.Value
+	}
+	for _, part := range splitComma(r.Header.Get("Accept-Language")) {
+		if len(part) >= 2 {
+			switch part[:2] {
+			case "fr", "FR":
+				return "fr"
+			case "en", "EN":
+				return "en"
+			}
+		}
+	}
+	return "en"
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			part := s[start:i]
+			for len(part) > 0 && part[0] == ' ' {
+				part = part[1:]
+			}
+			out = append(out, part)
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func (d *dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
+	pg := &dashPage{Lang: pickLang(w, r), Now: d.now()}
+	pg.L = catalogue[pg.Lang]
+	pg.OtherLang = "fr"
+	if pg.Lang == "fr" {
+		pg.OtherLang = "en"
+	}
+	pg.OtherLangURL = langURL(r, pg.OtherLang)
+	return pg
+}
+
+// langURL returns the current path with lang set, for the language switch.
+func langURL(r *http.Request, lang string) string {
+	u := url.URL{Path: r.URL.Path}
+	q := r.URL.Query()
+	q.Set("lang", lang)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func contextWithPrincipal(ctx context.Context, p garde.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// pageFuncs are the few helpers the templates need.
+var pageFuncs = template.FuncMap{
+	"dict": func(l messages, v any) struct {
+		L messages
+		V any
+	} {
+		return struct {
+			L messages
+			V any
+		}{l, v}
+	},
+	"add":  func(a, b int) int { return a + b },
+	"sub":  func(a, b int) int { return a - b },
+	"join": strings.Join,
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12] + "…"
+		}
+		return s
+	},
+}
+
+// parsePages parses each page with the layout and the shared parts. A
+// template error is a programming error, caught by any test.
+func parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"error", "signin", "overview", "register", "requests", "request", "breaches", "breach", "audit", "keys", "settings"} {
+		pages[name] = template.Must(template.New(name).Funcs(pageFuncs).ParseFS(dashboardFS,
+			"dashboard/layout.html", "dashboard/parts.html", "dashboard/"+name+".html"))
+	}
+	return pages
+}
