@@ -70,6 +70,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	rateLimit := fs.Float64("rate-limit", web.DefaultLimits.PerKey, "requests per second one API key may make, 429 beyond (0: no limit)")
 	rateLimitAddr := fs.Float64("rate-limit-addr", web.DefaultLimits.PerAddr, "requests per second one client address may make, 429 beyond (0: no limit)")
+	region := fs.String("region", "", "where this deployment and its database run (cloud region or ISO country); outside the EU/EEA, every tenant's register must record a transfer there")
 	lockout := fs.Int("lockout", web.DefaultLimits.LockoutFailures, "failed authentications from one address within a minute that lock it out for 5 minutes (0: never)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	if rest, err := parseFlags(fs, args, getenv); err != nil {
@@ -91,6 +92,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	// Residency is checked, not declared: refuse to serve data from where
+	// a register records no lawful transfer (residency.go).
+	if err := svc.CheckResidency(ctx, *region); err != nil {
+		return fmt.Errorf("residency: %w", err)
+	}
+	if *region == "" {
+		logger.Warn("no --region declared: only the registers' own regions are checked")
+	}
 
 	limits := web.DefaultLimits
 	limits.PerKey, limits.PerAddr, limits.LockoutFailures = *rateLimit, *rateLimitAddr, *lockout
