@@ -246,17 +246,29 @@ func (lim *limiter) failed(r *http.Request) (locked bool, failuresSeen int, unti
 	return false, 0, time.Time{}
 }
 
-// authenticateLimited authenticates a request under the limits: a locked
-// out address is refused before its key is looked at, a failure counts
-// towards the lock-out (audited when it locks), and a good key spends a
-// token of its own bucket.
+// authenticateLimited authenticates a request's bearer key under the
+// limits (see signInKey).
 func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request) (garde.Principal, error) {
+	h := r.Header.Get("Authorization")
+	text, ok := cutPrefixFold(h, "Bearer ")
+	if !ok || text == "" {
+		return s.authenticate(r) // the same 401; a missing key is no guess
+	}
+	return s.signInKey(w, r, text)
+}
+
+// signInKey checks an API key text under the limits: a locked out address
+// is refused before the key is looked at, a failure counts towards the
+// lock-out (audited when it locks), and a good key spends a token of its
+// own bucket. Every place that takes an API key from a client (the bearer
+// header, the dashboard's sign-in form) goes through here.
+func (s *Server) signInKey(w http.ResponseWriter, r *http.Request, text string) (garde.Principal, error) {
 	if err := s.limiter.lockedOut(w, r); err != nil {
 		return garde.Principal{}, err
 	}
-	p, err := s.authenticate(r)
+	p, err := s.svc.Authenticate(r.Context(), text)
 	if err != nil {
-		if errors.Is(err, garde.ErrUnauthenticated) && r.Header.Get("Authorization") != "" {
+		if errors.Is(err, garde.ErrUnauthenticated) {
 			if locked, n, until := s.limiter.failed(r); locked {
 				ref := s.limiter.ref(clientAddr(r))
 				s.log.Warn("client address locked out after failed authentications",
