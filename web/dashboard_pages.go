@@ -325,6 +325,7 @@ func (d *dashboard) requestLookup(w http.ResponseWriter, r *http.Request, pg *da
 type requestPage struct {
 	requestRow
 	CanExtend, CanComplete, CanHold bool
+	ExtendTooLate                   bool
 }
 
 func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
@@ -334,7 +335,11 @@ func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	}
 	row := requestRows([]garde.RightsRequest{req}, pg.Now)[0]
 	rp := requestPage{requestRow: row}
-	rp.CanExtend = req.Open() && req.ExtendedAt.IsZero()
+	// The domain decides whether an extension is still possible (Art.
+	// 12(3): announced within the first month); the page only asks it.
+	_, extErr := garde.ExtendedDueDate(req.ReceivedAt, 1, pg.Now)
+	rp.CanExtend = req.Open() && req.ExtendedAt.IsZero() && extErr == nil
+	rp.ExtendTooLate = req.Open() && req.ExtendedAt.IsZero() && extErr != nil
 	rp.CanComplete = req.Open() && req.Status != garde.StatusReceived &&
 		req.Type != garde.RequestErasure && req.Type != garde.RequestRestriction && req.Type != garde.RequestObjection
 	rp.CanHold = req.Open() && req.Type == garde.RequestErasure && req.KeyDestroyedAt.IsZero()
