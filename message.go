@@ -470,7 +470,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		if !ok {
 			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 		}
-		if err := checkBlocks(ctx, tx, tk, p.Tenant, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
+		if err := checkBlocks(ctx, tx, tk, p.Tenant, false, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
 			return err // restricted, objected to or erased (rights.go)
 		}
 		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))

@@ -781,11 +781,12 @@ func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject stri
 	})
 }
 
-// checkBlocks refuses processing a block forbids: any write or read for an
-// erased subject (its tombstone) or a restricted one, and any for the
-// purpose a subject objected to. subjects and purposes run in parallel.
-// The refusal names the field; the caller audits it.
-func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subjects, purposes, fields []string) error {
+// checkBlocks refuses processing a block forbids: a write for an erased
+// subject (its tombstone; a read finds nothing anyway), any write or read
+// for a restricted one, and any for the purpose a subject objected to.
+// subjects and purposes run in parallel. The refusal names the field; the
+// caller audits it.
+func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, write bool, subjects, purposes, fields []string) error {
 	indexes := make([][]byte, len(subjects))
 	for i, sub := range subjects {
 		indexes[i] = keyring.MAC(tk.blind, []byte(sub))
@@ -800,7 +801,7 @@ func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, su
 				continue
 			}
 			switch {
-			case b.Kind == BlockErased:
+			case b.Kind == BlockErased && write:
 				return &RefusedError{Field: fields[i], Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
 			case b.Kind == BlockRestricted:
 				return &RefusedError{Field: fields[i], Code: "processing_restricted", Detail: "processing of this subject's data is restricted (Art. 18): it is kept but neither written nor read"}
@@ -821,5 +822,5 @@ func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, 
 			fields[i] = fmt.Sprintf("messages[%d].subject", i)
 		}
 	}
-	return checkBlocks(ctx, tx, tk, tenant, subjects, purposes, fields)
+	return checkBlocks(ctx, tx, tk, tenant, true, subjects, purposes, fields)
 }
