@@ -513,7 +513,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		}
 		return nil
 	})
-	outcome := AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRead, Purpose: purpose, SubjectRef: ref, Outcome: OutcomeOK, Count: len(out)}
+	outcome := AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRead, Purpose: EchoPurpose(purpose), SubjectRef: ref, Outcome: OutcomeOK, Count: len(out)}
 	if err != nil {
 		var re *RefusedError
 		if errors.As(err, &re) || errors.Is(err, ErrSubjectErased) {

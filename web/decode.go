@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +32,8 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	return b, nil
 }
+
+var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]{0,63}$`)
 
 // decodeJSON reads a JSON body into v, refusing unknown fields, trailing
 // data and wrong types with an error naming the field.
@@ -86,7 +89,12 @@ func jsonError(err error) error {
 		return garde.Invalid("body", "malformed JSON: unexpected end")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return garde.Invalid(strings.Trim(name, `"`), "unknown field")
+		// A field name is echoed only if it looks like one: a client
+		// may put anything in a key, personal data included.
+		if f := strings.Trim(name, `"`); fieldName.MatchString(f) {
+			return garde.Invalid(f, "unknown field")
+		}
+		return garde.Invalid("body", "has an unknown field")
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

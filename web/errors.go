@@ -86,7 +86,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	var re *garde.RefusedError
 	if errors.As(err, &re) {
 		p.Code = re.Code
-		p.Errors = []problemDetail{{Field: re.Field, Message: re.Detail}}
+		msg := re.Detail
+		if re.Code == "purpose_not_in_register" { // the purpose may be anything: echo no part of it
+			msg = "the purpose is not in the register of processing"
+			p.Detail = msg
+		}
+		p.Errors = []problemDetail{{Field: re.Field, Message: msg}}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	if p.Status == http.StatusUnauthorized {

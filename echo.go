@@ -1,0 +1,15 @@
+package garde
+
+// What garde repeats of a caller's input. A value that should have been an
+// identifier (a purpose id) but is not one may be anything — a name, an
+// email — and must not be written to the append-only audit trail or echoed
+// in an error, where it could never be erased.
+
+// EchoPurpose returns purpose if it has the shape of a purpose id, and a
+// fixed placeholder otherwise.
+func EchoPurpose(purpose string) string {
+	if purposeIDPattern.MatchString(purpose) {
+		return purpose
+	}
+	return "(not a purpose id)"
+}
