@@ -18,7 +18,7 @@ user.biometric user.biometric.fingerprint user.biometric.retinal user.biometric.
 user.childrens
 user.contact user.contact.address user.contact.address.city user.contact.address.country user.contact.address.postal_code
 user.contact.address.state user.contact.address.street user.contact.email user.contact.fax_number user.contact.organization
-user.contact.phone_number user.contact.url
+user.contact.phone_number user.contact.url user.contact.social_url
 user.content user.content.private user.content.public user.content.self_image
 user.criminal_history
 user.demographic user.demographic.age_range user.demographic.date_of_birth user.demographic.gender user.demographic.language
