@@ -155,11 +155,11 @@ func (s *Service) RecipientWebhookSecret(ctx context.Context, p Principal, endpo
 // ed25519FromNoteSigner extracts the Ed25519 key of a note signer key
 // ("PRIVATE+KEY+name+hash+base64(0x01 || seed)").
 func ed25519FromNoteSigner(signer string) (ed25519.PrivateKey, error) {
-	i := strings.LastIndexByte(signer, '+')
-	if i < 0 {
+	parts := strings.SplitN(signer, "+", 5)
+	if len(parts) != 5 {
 		return nil, errors.New("malformed signer key")
 	}
-	b, err := base64.StdEncoding.DecodeString(signer[i+1:])
+	b, err := base64.StdEncoding.DecodeString(parts[4])
 	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 {
 		return nil, errors.New("malformed signer key")
 	}
@@ -174,8 +174,11 @@ func (s *Service) OpenDSRPublicKey(ctx context.Context, p Principal) (string, er
 	if err != nil {
 		return "", err
 	}
-	i := strings.LastIndexByte(v, '+')
-	b, err := base64.StdEncoding.DecodeString(v[i+1:])
+	parts := strings.SplitN(v, "+", 3)
+	if len(parts) != 3 {
+		return "", errors.New("malformed verifier key")
+	}
+	b, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil || len(b) != 1+ed25519.PublicKeySize {
 		return "", errors.New("malformed verifier key")
 	}

@@ -674,6 +674,9 @@ func (s *Service) CancelExternal(ctx context.Context, p Principal, externalID st
 		if err != nil {
 			return err
 		}
+		if r.Status == StatusCancelled {
+			return errAlreadyCancelled // cancelling twice answers the same
+		}
 		if !r.Open() || !r.KeyDestroyedAt.IsZero() {
 			return Errorf(ErrConflict, "request is %s: it can no longer be cancelled", r.Status)
 		}
@@ -683,12 +686,17 @@ func (s *Service) CancelExternal(ctx context.Context, p Principal, externalID st
 		}
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: ActCancel}})
 	})
+	if errors.Is(err, errAlreadyCancelled) {
+		return r, nil
+	}
 	if err != nil {
 		return RightsRequest{}, err
 	}
 	s.queueCallbacks(ctx, r)
 	return r, nil
 }
+
+var errAlreadyCancelled = errors.New("already cancelled")
 
 // ProcessRequest carries out what a verified request can do without a
 // person: an erasure (unless held), a restriction, an objection. Access,

@@ -76,7 +76,7 @@ func (s *Server) routeTable() []Route {
 	}
 	// Each capability adds its routes from its own file.
 	var all []Route
-	for _, part := range [][]Route{core, s.consentRoutes(), s.breachRoutes(), s.dashboardRoutes()} {
+	for _, part := range [][]Route{core, s.consentRoutes(), s.breachRoutes(), s.dashboardRoutes(), s.rightsRoutes()} {
 		all = append(all, part...)
 	}
 	return all

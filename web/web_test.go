@@ -209,6 +209,7 @@ func TestCrossTenant(t *testing.T) {
 	}
 	maps.Copy(cases, consentCrossTenantCases(e)) // web/consent_test.go
 	maps.Copy(cases, breachCrossTenantCases(e))  // web/breach_test.go
+	maps.Copy(cases, rightsCrossTenantCases(e))  // web/rights_test.go
 	for _, rt := range e.srv.Routes() {
 		if rt.Dashboard {
 			continue // web/dashboard_test.go
@@ -240,6 +241,7 @@ func validRequests(e *env) map[string][2]string {
 	}
 	maps.Copy(m, consentValidRequests(e)) // web/consent_test.go
 	maps.Copy(m, breachValidRequests(e))  // web/breach_test.go
+	maps.Copy(m, rightsValidRequests(e))  // web/rights_test.go
 	return m
 }
 
