@@ -458,7 +458,7 @@ func TestDetectors(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{
-		fmt.Sprintf("auth_burst []"),
+		"auth_burst []",
 		fmt.Sprintf("purpose_outside_register [%s]", w.a.ID),
 		fmt.Sprintf("read_rate [%s]", w.b.ID),
 	}

@@ -364,7 +364,7 @@ func testTenantIsolation(t *testing.T, open Open) {
 		}
 		for _, e := range ea {
 			if e.Tenant != a.ID || e.Actor == b.Service.KeyID {
-				return fmt.Errorf("A's audit holds B's event %+v", e)
+				return fmt.Errorf("audit of tenant A holds B's event %+v", e)
 			}
 		}
 		return nil

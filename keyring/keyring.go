@@ -28,9 +28,10 @@ import (
 // KeySize is the size of every key in the hierarchy: 256 bits.
 const KeySize = 32
 
+const formatV1 byte = 1
+
 const (
-	formatV1  byte = 1
-	nonceSize      = 12
+	nonceSize = 12
 	// headerSize is format (1) + key version (4) + nonce (12).
 	headerSize = 1 + 4 + nonceSize
 )

@@ -40,9 +40,7 @@ func newWordTable[V any](m map[string]V) wordTable[V] {
 	return t
 }
 
-func (t *wordTable[V]) get(b []byte) (V, bool) { return t.getHash(b, hashWord(b)) }
-
-// getHash is get with the hash of b computed by the caller.
+// getHash looks b up, with its hash (hashWord) computed by the caller.
 func (t *wordTable[V]) getHash(b []byte, h uint32) (V, bool) {
 	i := h & t.mask
 	for {
