@@ -232,7 +232,26 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest) (RightsReque
 		r.Outcome = fmt.Sprintf("key=%s messages=%d consents=%d", orDefault(subjectID, "none"), messages, consents)
 		return tx.UpdateRequest(ctx, r)
 	})
+	if err == nil {
+		s.scrub(ctx)
+	}
 	return r, err
+}
+
+// Scrubber is a store that can wipe what its write-ahead log still holds
+// of deleted rows (package sqlite). Erasure calls it once done.
+type Scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+func (s *Service) scrub(ctx context.Context) {
+	st := s.store
+	if ls, ok := st.(ledgerStore); ok {
+		st = ls.Store
+	}
+	if sc, ok := st.(Scrubber); ok {
+		_ = sc.Scrub(ctx) // best effort: the next checkpoint does it anyway
+	}
 }
 
 var erasureWhere = []string{
@@ -509,5 +528,8 @@ func (s *Service) ReplayErasures(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	clear(s.keys)
 	s.mu.Unlock()
+	if destroyed > 0 {
+		s.scrub(ctx)
+	}
 	return destroyed, nil
 }

@@ -61,7 +61,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "temp_store(MEMORY)", "wal_autocheckpoint(8192)"} {
+		// secure_delete zeroes what a DELETE or UPDATE frees: an erased
+		// subject's wrapped key must not linger in a free page (rights).
+		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "temp_store(MEMORY)", "wal_autocheckpoint(8192)", "secure_delete(ON)"} {
 			q.Add("_pragma", p)
 		}
 		return "file:" + path + "?" + q.Encode() + extra

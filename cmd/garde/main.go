@@ -72,7 +72,10 @@ Usage:
   garde scan [flags] [FILE...]               find personal data in text (stdin by default)
   garde verify receipt FILE --key PUBKEY     check a consent receipt offline
   garde verify ledger [--tenant ID]          check each tenant's ledger against its checkpoints
+  garde verify certificate FILE --key PUBKEY check an erasure certificate offline
   garde migrate [--db URL]                   apply database migrations and exit
+  garde backup [--data-dir DIR] FILE         copy the SQLite database while garde serves
+  garde restore [--data-dir DIR] FILE        restore a backup (garde stopped); erasures since stay erased
   garde breach list|create|show|notice|clock the breach register, its notices and its 72-hour clock
 
 Every command that works on the data takes --data-dir (default ./garde-data).
@@ -115,6 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runScan(ctx, rest, stdin, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "breach":

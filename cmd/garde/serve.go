@@ -55,7 +55,13 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return garde.NewService(db, mk, garde.SystemClock{}), db, mk, nil
+	svc := garde.NewService(db, mk, garde.SystemClock{})
+	// Erased subjects stay erased when an older backup is back (backup.go).
+	if err := enforceErasures(ctx, svc, d.dataDir, stderr); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return svc, db, mk, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -100,6 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *region == "" {
 		logger.Warn("no --region declared: only the registers' own regions are checked")
 	}
+	go runRightsJobs(ctx, svc, logger, getenv) // deadline alarms, deliveries, retention (backup.go)
 
 	limits := web.DefaultLimits
 	limits.PerKey, limits.PerAddr, limits.LockoutFailures = *rateLimit, *rateLimitAddr, *lockout

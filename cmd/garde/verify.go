@@ -15,6 +15,7 @@ import (
 
 const verifyUsage = `usage:
   garde verify receipt FILE --key KEY          check a consent receipt offline
+  garde verify certificate FILE --key KEY      check an erasure certificate offline
   garde verify ledger [--data-dir DIR] [--tenant ID] [--key KEY]
                                                check each tenant's whole log
 
@@ -33,6 +34,8 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		return runVerifyReceipt(args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runVerifyLedger(ctx, args[1:], getenv, stdout, stderr)
+	case "certificate":
+		return runVerifyCertificate(args[1:], getenv, stdout, stderr) // backup.go
 	}
 	return usageError{verifyUsage}
 }

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/notify"
+	"github.com/garde-privacy/garde/sqlite"
+)
+
+// Backups stay erased. An erasure destroys a subject's wrapped data key in
+// the database, but a backup taken before still holds it. So every
+// destroyed key is also written to the erasure journal, a file in the
+// data directory beside the master key (erased.journal), which a database
+// backup never contains and never rolls back. Opening the data directory
+// (garde serve and every command) and `garde restore` replay the journal:
+// each key it lists that the database holds again is destroyed again, its
+// rows purged and its tombstone re-written, before anything is served.
+
+// enforceErasures attaches the data directory's erasure journal to svc and
+// replays it.
+func enforceErasures(ctx context.Context, svc *garde.Service, dataDir string, stderr io.Writer) error {
+	svc.SetErasureJournal(garde.OpenFileJournal(filepath.Join(dataDir, garde.JournalFile)))
+	n, err := svc.ReplayErasures(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(stderr, "garde: the erasure journal destroyed %d key(s) again that the database held (a restored backup)\n", n)
+	}
+	return nil
+}
+
+const backupUsage = "usage: garde backup [--data-dir DIR] FILE"
+
+// runBackup copies the SQLite database to FILE while garde may be serving.
+func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "./garde-data", "data directory holding garde.db")
+	rest, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{backupUsage}
+	}
+	src := filepath.Join(*dataDir, "garde.db")
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	db, err := sqlite.Open(ctx, src, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	if err := db.Backup(ctx, rest[0]); err != nil {
+		return err
+	}
+	fi, _ := os.Stat(rest[0])
+	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes, %s)\nKeep %s and %s with it, apart: without the master key nothing can be read, and the journal keeps erased subjects erased.\n",
+		src, rest[0], fi.Size(), time.Since(start).Round(time.Millisecond), filepath.Join(*dataDir, "master.key"), filepath.Join(*dataDir, garde.JournalFile))
+	return nil
+}
+
+const restoreUsage = "usage: garde restore [--data-dir DIR] FILE   (stop garde serve first)"
+
+// runRestore replaces the data directory's database with a backup, after
+// replaying the erasure journal on it.
+func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.register(fs)
+	rest, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || d.db != "" {
+		return usageError{restoreUsage}
+	}
+	in, err := os.ReadFile(rest[0])
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(d.dataDir, "garde.db.restoring")
+	os.Remove(tmp)
+	if err := os.WriteFile(tmp, in, 0o600); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	keyFile := d.keyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(d.dataDir, "master.key")
+	}
+	mk, _, err := keyring.LoadOrCreateFile(keyFile, time.Now())
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, tmp, sqlite.Options{Synchronous: "FULL"})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	svc := garde.NewService(db, mk, garde.SystemClock{})
+	err = enforceErasures(ctx, svc, d.dataDir, stderr)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
+	dst := filepath.Join(d.dataDir, "garde.db")
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(dst + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	fmt.Fprintf(stdout, "restored %s into %s; erasures since the backup were applied again from %s\n", rest[0], dst, garde.JournalFile)
+	return nil
+}
+
+// runRightsJobs runs the background work of rights (deadline alarms,
+// deliveries, retention purge) until ctx ends. The alarm webhook is
+// GARDE_RIGHTS_WEBHOOK (with GARDE_RIGHTS_WEBHOOK_SECRET for its HMAC).
+func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string) {
+	host, _ := os.Hostname()
+	c := garde.RightsJobs{
+		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
+		AlarmURL:    getenv("GARDE_RIGHTS_WEBHOOK"),
+		AlarmSecret: []byte(getenv("GARDE_RIGHTS_WEBHOOK_SECRET")),
+		Sender:      &notify.Sender{},
+		Logger:      logger,
+		OnError:     func(err error) { logger.Error("rights jobs", "err", err.Error()) },
+	}
+	if err := svc.RunRightsJobs(ctx, c); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("rights jobs stopped", "err", err.Error())
+	}
+}
+
+// runVerifyCertificate checks an erasure certificate offline.
+func runVerifyCertificate(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify certificate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keyArg := fs.String("key", "", "the tenant's ledger verifier key (GET /v1/ledger/key), or a file holding it")
+	asJSON := fs.Bool("json", false, "print the certificate's content as JSON")
+	rest, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || *keyArg == "" {
+		return usageError{"usage: garde verify certificate FILE --key KEY"}
+	}
+	key, err := readKey(*keyArg)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	data, err := os.ReadFile(rest[0])
+	if err != nil {
+		return exitCode{1, err}
+	}
+	c, err := garde.VerifyCertificate(data, key)
+	if err != nil {
+		return exitCode{1, fmt.Errorf("invalid: %w", err)}
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(c)
+	}
+	var keys []string
+	for _, k := range c.KeysDestroyed {
+		keys = append(keys, k.ID)
+	}
+	fmt.Fprintf(stdout, "valid: %s certificate of tenant %s", c.Kind, c.Tenant)
+	if c.Request != "" {
+		fmt.Fprintf(stdout, ", request %s", c.Request)
+	}
+	fmt.Fprintf(stdout, "\nkey destroyed %s, completed %s\nkeys destroyed: %s\npurged: %v\nrecipients notified: %s\nledger %s at size %d (signed checkpoint verified)\n",
+		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size)
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/gardetest"
+)
+
+// TestBackupStaysErased: back up while garde is open, erase a subject,
+// restore the backup, open garde again — the erased subject's data cannot
+// be read (its key is destroyed again from the journal), every other
+// subject's can, and neither the restored file nor its WAL holds the
+// erased subject's wrapped key.
+func TestBackupStaysErased(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := dataFlags{dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := gardetest.NewTenant(t, svc, "A")
+	for _, m := range []garde.NewMessage{
+		{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "texte très secret d'Alice"},
+		{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"},
+	} {
+		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wrapped [][]byte
+	db.View(ctx, func(tx garde.Tx) error {
+		recs, err := tx.Subjects(ctx, a.ID, "", 10)
+		for _, r := range recs {
+			wrapped = append(wrapped, r.WrappedKey)
+		}
+		return err
+	})
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	var out bytes.Buffer
+	if err := run(ctx, []string{"backup", "--data-dir", dir, backup}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatalf("garde backup: %v", err)
+	}
+	r, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
+	if err != nil || r.Request.Status != garde.StatusCompleted {
+		t.Fatalf("erasure = %v, %v", r.Request.Status, err)
+	}
+	db.Close()
+
+	raw, _ := os.ReadFile(backup)
+	held := 0
+	for _, w := range wrapped {
+		if bytes.Contains(raw, w) {
+			held++
+		}
+	}
+	if held != 2 {
+		t.Fatalf("the backup holds %d of 2 wrapped keys: the test would prove nothing", held)
+	}
+	if err := run(ctx, []string{"restore", "--data-dir", dir, backup}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatalf("garde restore: %v", err)
+	}
+	// Start garde again on the restored directory.
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	alice, err := svc.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request")
+	if err != nil || len(alice) != 0 {
+		t.Fatalf("erased subject after restore: %d messages, %v", len(alice), err)
+	}
+	bob, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request")
+	if err != nil || len(bob) != 1 || bob[0].Text != "message de Bob" {
+		t.Fatalf("other subject after restore: %+v, %v", bob, err)
+	}
+	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
+		t.Fatalf("late write after restore = %v, want refused", err)
+	}
+	db.Close()
+	for _, f := range []string{"garde.db", "garde.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		for _, secret := range []string{"alice@example.org", "texte très secret", "Alice"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Fatalf("%s holds %q in plaintext", f, secret)
+			}
+		}
+		erasedKeys := 0
+		for _, w := range wrapped {
+			if bytes.Contains(b, w) {
+				erasedKeys++
+			}
+		}
+		if f == "garde.db" && erasedKeys != 1 {
+			t.Fatalf("restored %s holds %d wrapped keys, want 1 (bob's only)", f, erasedKeys)
+		}
+	}
+}
+
+func TestVerifyCertificateCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := dataFlags{dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := gardetest.NewTenant(t, svc, "A")
+	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "s", Type: garde.RequestErasure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := svc.LedgerVerifierKey(ctx, a.DPO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := filepath.Join(t.TempDir(), "erasure.cert")
+	os.WriteFile(cert, f.Request.Certificate, 0o600)
+	var out bytes.Buffer
+	env := func(string) string { return "" }
+	if err := run(ctx, []string{"verify", "certificate", cert, "--key", key}, env, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "valid: subject_erasure") {
+		t.Fatalf("verify certificate = %v\n%s", err, out.String())
+	}
+	os.WriteFile(cert, bytes.Replace(f.Request.Certificate, []byte(`"messages":1`), []byte(`"messages":0`), 1), 0o600)
+	err = run(ctx, []string{"verify", "certificate", cert, "--key", key}, env, nil, &out, io.Discard)
+	var ec exitCode
+	if !asExit(err, &ec) || ec.code != 1 {
+		t.Fatalf("tampered certificate = %v, want exit 1", err)
+	}
+}
+
+func asExit(err error, ec *exitCode) bool {
+	e, ok := err.(exitCode)
+	if ok {
+		*ec = e
+	}
+	return ok
+}
