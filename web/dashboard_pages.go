@@ -176,7 +176,7 @@ func consentChart(days []garde.ConsentDay, lang string) chart {
 			if len(ds) > 1 {
 				x += plotW * j / (len(ds) - 1)
 			}
-			if i == 0 && (j%7 == 0 || j == len(ds)-1) {
+			if i == 0 && (j%7 == 0 || j == len(ds)-1 && j%7 > 3) {
 				c.XTicks = append(c.XTicks, tick{Pos: x, Label: dayLabel(d.Day, lang)})
 			}
 			if d.Events() == 0 {
