@@ -180,11 +180,7 @@ func consentChart(days []garde.ConsentDay, lang string) chart {
 				c.XTicks = append(c.XTicks, tick{Pos: x, Label: dayLabel(d.Day, lang)})
 			}
 			if d.Events() == 0 {
-				if len(pts) > 1 {
-					s.Points += strings.Join(pts, " ") + ";"
-				}
-				pts = pts[:0]
-				continue
+				continue // no rate that day: the line joins its neighbours
 			}
 			c.Empty = false
 			y := c.Top + plotH - int(float64(plotH)*d.Rate()+0.5)

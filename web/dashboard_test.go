@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -56,7 +57,31 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 	s.bRequest = file(e.b.DPO, "b-person@example.org")
 	clock.Advance(10 * 24 * time.Hour)
 	s.soon = file(e.a.DPO, s.subject)
-	clock.Advance(25 * 24 * time.Hour)
+	// Consent events over the following weeks, for the chart: a notice,
+	// then every third day a few grants and some withdrawals.
+	if _, err := e.svc.PublishNotice(ctx, e.a.Admin, "improve_replies", "en", "We use your conversations to improve our replies."); err != nil {
+		t.Fatalf("PublishNotice: %v", err)
+	}
+	n := 0
+	for day := range 8 {
+		clock.Advance(3 * 24 * time.Hour)
+		for i := range 2 + day%3 {
+			n++
+			action := garde.ConsentGrant
+			if i == 0 && day%2 == 1 {
+				action = garde.ConsentWithdraw
+			}
+			if _, err := e.svc.RecordConsent(ctx, e.a.Service, garde.ConsentInput{Subject: fmt.Sprintf("c%d", n), Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
+				t.Fatalf("RecordConsent: %v", err)
+			}
+		}
+	}
+	clock.Advance(24 * time.Hour) // 5 April 2026, 09:00
+	// A second version of A's register, for the diff.
+	v2 := strings.Replace(gardetest.ExampleRegister, "retention: 90d", "retention: 60d\n    description: Improve the suggested replies", 1)
+	if _, err := e.svc.ApplyRegister(ctx, e.a.Admin, []byte(v2)); err != nil {
+		t.Fatalf("ApplyRegister: %v", err)
+	}
 	aware := clock.Now().Add(-70 * time.Hour)
 	desc := "Support agent laptop stolen; disk encrypted"
 	b, err := e.svc.CreateBreach(ctx, e.a.DPO, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
@@ -69,15 +94,6 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 		t.Fatalf("CreateBreach(B): %v", err)
 	}
 	s.bBreach = bb.ID
-	// Consent events for the chart.
-	if _, err := e.svc.PublishNotice(ctx, e.a.Admin, "improve_replies", "en", "We use your conversations to improve our replies."); err != nil {
-		t.Fatalf("PublishNotice: %v", err)
-	}
-	for i, action := range []string{garde.ConsentGrant, garde.ConsentGrant, garde.ConsentWithdraw} {
-		if _, err := e.svc.RecordConsent(ctx, e.a.Service, garde.ConsentInput{Subject: "c" + string(rune('a'+i)), Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
-			t.Fatalf("RecordConsent: %v", err)
-		}
-	}
 	return s
 }
 
