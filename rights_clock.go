@@ -258,10 +258,13 @@ func (s *Service) SendRequestAlarms(ctx context.Context, c RightsJobs) (int, err
 }
 
 func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (bool, error) {
+	// One alarm of each kind per deadline: an extended request is warned
+	// again before its new deadline.
+	key := a.Kind + "/" + a.DueAt.Format(time.DateOnly)
 	var claimed bool
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		claimed, err = tx.ClaimRequestAlarm(ctx, a.Tenant, a.RequestID, a.Kind, c.Node, a.At, a.At.Add(c.Lease))
+		claimed, err = tx.ClaimRequestAlarm(ctx, a.Tenant, a.RequestID, key, c.Node, a.At, a.At.Add(c.Lease))
 		return err
 	})
 	if err != nil || !claimed {
@@ -285,7 +288,7 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 		RightsMetrics.AlarmsDueSoon.Add(1)
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, a.Kind, s.clock.Now()); err != nil {
+		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, key, s.clock.Now()); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: a.Tenant, At: a.At, Actor: "rights", Action: ActionRequestAlarm, Outcome: OutcomeOK, Reason: a.Kind}})

@@ -37,6 +37,7 @@ func RunRights(t *testing.T, open Open) {
 		{"ErasurePropagation", testErasurePropagation},
 		{"TenantOffboarding", testTenantOffboarding},
 		{"ErasureJournalReplay", testJournalReplay},
+		{"ResumeUnderLease", testResumeUnderLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -369,14 +370,20 @@ func testExportAndRectify(t *testing.T, open Open) {
 		t.Fatalf("export across tenants = %v", err)
 	}
 	text := "un (corrigé)"
-	v, err := s.RectifyMessage(ctx, a.DPO, "hugo", got[0].ID, &text, map[string]string{"user.contact.phone_number": "+33 7 00 00 00 00"})
+	var un garde.MessageView
+	for _, m := range got {
+		if m.Text == "un" {
+			un = m
+		}
+	}
+	v, err := s.RectifyMessage(ctx, a.DPO, "hugo", un.ID, &text, map[string]string{"user.contact.phone_number": "+33 7 00 00 00 00"})
 	if err != nil || v.Text != text {
 		t.Fatalf("RectifyMessage = %+v, %v", v, err)
 	}
 	if got := texts(t, s, a.Service, "hugo"); !slices.Contains(got, text) || slices.Contains(got, "un") {
 		t.Fatalf("after rectification: %q", got)
 	}
-	if _, err := s.RectifyMessage(ctx, b.DPO, "hugo", got[0].ID, &text, nil); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.RectifyMessage(ctx, b.DPO, "hugo", un.ID, &text, nil); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("rectification across tenants = %v", err)
 	}
 	evs, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageRectify})
@@ -472,6 +479,9 @@ func testAlarmsOnce(t *testing.T, open Open) {
 	clk.Advance(6 * 24 * time.Hour)
 	if got := run(); got != 1 {
 		t.Fatalf("overdue alarms sent = %d, want 1", got)
+	}
+	if got := run(); got != 0 {
+		t.Fatalf("overdue alarm sent again: %d", got)
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -655,5 +665,59 @@ func testJournalReplay(t *testing.T, open Open) {
 	}
 	if n, err := s.ReplayErasures(ctx); err != nil || n != 0 {
 		t.Fatalf("second ReplayErasures = %d, %v; want 0", n, err)
+	}
+}
+
+// testResumeUnderLease: a verified erasure left unfinished (a node died
+// after a hold was released, before carrying it out) is finished by the
+// next tick of the node holding the lease, and only that node works.
+func testResumeUnderLease(t *testing.T, open Open) {
+	ctx := context.Background()
+	st := open(t)
+	clk := NewClock(epoch)
+	mk := MasterKeys(t)
+	n1, n2 := garde.NewService(st, mk, clk), garde.NewService(st, mk, clk)
+	a := NewTenant(t, n1, "A")
+	ingest(t, n1, a.Service, "pia", "x")
+	r := file(t, n1, a.DPO, garde.NewRequest{Subject: "pia", Type: garde.RequestErasure, LegalHold: "audit in progress"}).Request
+	if err := st.Update(ctx, func(tx garde.Tx) error {
+		r.LegalHold = ""
+		return tx.UpdateRequest(ctx, r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var won, lost bool
+	if err := st.Update(ctx, func(tx garde.Tx) error {
+		var err error
+		if won, err = tx.AcquireLease(ctx, "rights.work", "node-2", clk.Now(), clk.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		lost, err = tx.AcquireLease(ctx, "rights.work", "node-1", clk.Now(), clk.Now().Add(time.Minute))
+		return err
+	}); err != nil || !won || lost {
+		t.Fatalf("AcquireLease: node-2 %v, node-1 %v, %v; want true, false", won, lost, err)
+	}
+	if err := n1.RightsTick(ctx, garde.RightsJobs{Node: "node-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := n1.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusVerified {
+		t.Fatalf("a node without the lease worked: %s", got.Status)
+	}
+	if err := n2.RightsTick(ctx, garde.RightsJobs{Node: "node-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := n1.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusCompleted {
+		t.Fatalf("after the lease holder's tick: %s", got.Status)
+	}
+	clk.Advance(6 * time.Minute) // node-2's lease (5 minutes from its tick) expired: node-1 takes it over
+	if err := st.Update(ctx, func(tx garde.Tx) error {
+		var err error
+		won, err = tx.AcquireLease(ctx, "rights.work", "node-1", clk.Now(), clk.Now().Add(time.Minute))
+		return err
+	}); err != nil || !won {
+		t.Fatalf("expired lease not taken over: %v, %v", won, err)
+	}
+	if got := texts(t, n2, a.Service, "pia"); len(got) != 0 {
+		t.Fatalf("resumed erasure left %q", got)
 	}
 }
