@@ -343,7 +343,7 @@ func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	case garde.ActExtend, garde.ActComplete, garde.ActReject, garde.ActCancel, garde.ActHold, garde.ActRelease:
 		pg.Notice = "request.done." + r.URL.Query().Get("done")
 	}
-	pg.Title, pg.Nav, pg.Page = pg.L.T("request.title"), "requests", rp
+	pg.Title, pg.Nav, pg.Page = pg.L.T("request.title")+" "+req.ID, "requests", rp
 	return d.render(w, http.StatusOK, "request", pg)
 }
 
@@ -394,7 +394,7 @@ func (d *dashboard) breach(w http.ResponseWriter, r *http.Request, pg *dashPage)
 	if err != nil {
 		return err
 	}
-	pg.Title, pg.Nav = pg.L.T("breach.title"), "breaches"
+	pg.Title, pg.Nav = pg.L.T("breach.title")+" "+b.ID, "breaches"
 	pg.Page = breachPage{breachRow: breachRows([]*garde.Breach{b}, pg.Now)[0], Kinds: []string{garde.NoticeController, garde.NoticeAuthority, garde.NoticeSubjects}}
 	return d.render(w, http.StatusOK, "breach", pg)
 }
