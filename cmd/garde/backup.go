@@ -195,3 +195,72 @@ func runVerifyCertificate(args []string, getenv func(string) string, stdout, std
 		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size)
 	return nil
 }
+
+// runTenantOffboard ends a tenant's contract: every subject's data is
+// written to --out as JSON lines (one object per subject, its messages
+// inline), then the tenant's keys are destroyed and the signed certificate
+// written to --out.certificate.
+func runTenantOffboard(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenant offboard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.register(fs)
+	out := fs.String("out", "", "file to write the tenant's export to (JSON lines); the certificate goes to FILE.certificate")
+	rest, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 || *out == "" {
+		return usageError{"usage: garde tenant offboard ID --out FILE [--data-dir DIR]"}
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	svc, db, _, err := d.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	type subjectOut struct {
+		garde.SubjectExport
+		Messages []garde.MessageView
+	}
+	enc := json.NewEncoder(f)
+	var cur *subjectOut
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		err := enc.Encode(cur)
+		cur = nil
+		return err
+	}
+	subjects := 0
+	cert, err := svc.OffboardTenant(ctx, cliOperator, garde.TenantID(rest[0]), func(h garde.SubjectExport) error {
+		if err := flush(); err != nil {
+			return err
+		}
+		subjects++
+		cur = &subjectOut{SubjectExport: h}
+		return nil
+	}, func(m garde.MessageView) error {
+		cur.Messages = append(cur.Messages, m)
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out+".certificate", cert, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %s off-boarded: %d subjects exported to %s, keys destroyed; certificate in %s.certificate\n", rest[0], subjects, *out, *out)
+	return nil
+}

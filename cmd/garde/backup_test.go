@@ -147,3 +147,41 @@ func asExit(err error, ec *exitCode) bool {
 	}
 	return ok
 }
+
+func TestTenantOffboardCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := dataFlags{dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := gardetest.NewTenant(t, svc, "A")
+	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s1", Purpose: "answer_support_request", Text: "un"}, {Subject: "s2", Purpose: "answer_support_request", Text: "deux"}}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	db.Close()
+	out := filepath.Join(t.TempDir(), "export.jsonl")
+	env := func(string) string { return "" }
+	var stdout bytes.Buffer
+	if err := run(ctx, []string{"tenant", "offboard", string(a.ID), "--out", out, "--data-dir", dir}, env, nil, &stdout, io.Discard); err != nil {
+		t.Fatalf("tenant offboard: %v", err)
+	}
+	export, _ := os.ReadFile(out)
+	if n := bytes.Count(export, []byte("\n")); n != 2 || !bytes.Contains(export, []byte(`"Text":"deux"`)) {
+		t.Fatalf("export (%d lines):\n%s", n, export)
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"verify", "certificate", out + ".certificate", "--key", key}, env, nil, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), "tenant_offboarding") {
+		t.Fatalf("verify certificate = %v\n%s", err, stdout.String())
+	}
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := svc.Authenticate(ctx, a.Keys[garde.RoleService]); err == nil {
+		t.Fatal("an off-boarded tenant's key still authenticates")
+	}
+}
