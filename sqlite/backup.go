@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 )
@@ -23,9 +24,16 @@ func (db *DB) Backup(ctx context.Context, dst string) error {
 // Scrub checkpoints the WAL into the database and truncates it, so that
 // page images written before an erasure (which may hold a destroyed
 // wrapped key) do not outlive it in the WAL file. With secure_delete on,
-// the checkpointed pages hold zeros where the key was. Best effort: a
-// reader holding an old snapshot leaves the WAL for the next checkpoint.
+// the checkpointed pages hold zeros where the key was. It runs on a
+// connection of its own with a short busy timeout, so that it never
+// holds garde's writer waiting for readers: when readers keep an old
+// snapshot it gives up, and the next automatic checkpoint does the work.
 func (db *DB) Scrub(ctx context.Context) error {
-	_, err := db.writer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	c, err := sql.Open("sqlite", "file:"+db.path+"?_pragma=busy_timeout(250)")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return translate(err)
 }
