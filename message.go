@@ -390,6 +390,12 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	for _, rec := range found {
 		byIndex[string(rec.Index)] = rec
 	}
+	if len(found) < len(subjects) {
+		// Never re-create an erased subject, whatever the write (rights.go).
+		if err := refuseErased(ctx, tx, tenant, indexes); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]subjectHandle, len(subjects))
 	for i, subject := range subjects {
 		if rec, ok := byIndex[string(indexes[i])]; ok {

@@ -832,3 +832,19 @@ func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, 
 	}
 	return checkBlocks(ctx, tx, tk, tenant, true, subjects, purposes, fields)
 }
+
+// refuseErased refuses creating a subject whose tombstone is among the
+// given blind indexes: a late write of any kind (a message, a consent)
+// must not bring back someone who asked to be forgotten.
+func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte) error {
+	blocks, err := tx.SubjectBlocks(ctx, tenant, indexes)
+	if err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if b.Kind == BlockErased {
+			return &RefusedError{Field: "subject", Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
+		}
+	}
+	return nil
+}

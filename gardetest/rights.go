@@ -242,6 +242,9 @@ func testErasureEndToEnd(t *testing.T, open Open) {
 	if refusal(err) != "subject_erased" || !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("late write = %v, want subject_erased", err)
 	}
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("alice", "improve_replies")); refusal(err) != "subject_erased" {
+		t.Fatalf("late consent = %v, want subject_erased", err)
+	}
 	evs, err := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageWrite})
 	if err != nil || evs[len(evs)-1].Reason != "subject_erased" || evs[len(evs)-1].Outcome != garde.OutcomeDenied {
 		t.Fatalf("late write not audited: %+v %v", evs, err)
