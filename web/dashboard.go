@@ -371,7 +371,7 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 	if err != nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
 		return garde.Errorf(garde.ErrForbidden, "the sign-in form is stale: reload the page")
 	}
-	p, err := d.s.svc.Authenticate(r.Context(), r.PostForm.Get("key"))
+	p, err := d.s.signInKey(w, r, r.PostForm.Get("key")) // under the lock-out (limit.go)
 	if err != nil {
 		return err
 	}

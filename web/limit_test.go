@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -154,4 +155,45 @@ func TestLockout(t *testing.T) {
 	if strings.Contains(logs, "127.0.0.1") {
 		t.Errorf("log carries the client address:\n%s", logs)
 	}
+}
+
+// TestLockoutDashboardSignIn: failed sign-ins to the dashboard count
+// towards the lock-out like bad bearer keys.
+func TestLockoutDashboardSignIn(t *testing.T) {
+	e := newLimitEnv(t, web.Limits{LockoutFailures: 3})
+	res, err := http.Get(e.ts.URL + "/dashboard/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Value != "" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("the sign-in page sets no form cookie")
+	}
+	signIn := func(key string) int {
+		form := url.Values{"csrf": {cookie.Value}, "key": {key}}
+		req, _ := http.NewRequest("POST", e.ts.URL+"/dashboard/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(cookie)
+		res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for range 3 {
+		if code := signIn("garde_nope_nope"); code != http.StatusUnauthorized {
+			t.Fatalf("sign-in with a bad key = %d, want 401", code)
+		}
+	}
+	if code := signIn(e.a.Keys[garde.RoleAdmin]); code != http.StatusTooManyRequests {
+		t.Fatalf("sign-in with a good key from a locked-out address = %d, want 429", code)
+	}
+	e.want(e.a.Keys[garde.RoleDPO], "/v1/register", 429)
 }
