@@ -19,11 +19,11 @@ import (
 )
 
 // TestCrashSafety kills `garde serve` with SIGKILL at random moments of a
-// sustained load of single and batched ingest and consents, restarts it,
-// and after the last round checks that every acknowledged message is
-// there and readable, that every batch is all there or not at all, that
-// every acknowledged consent is in its subject's history, and that
-// `garde verify ledger` passes. GARDE_CRASH_ROUNDS changes the number of
+// sustained load of single and batched ingest, consents and erasures,
+// restarts it, and after the last round checks that every acknowledged
+// message is there and readable, that every batch is all there or not at
+// all, that every acknowledged consent is in its subject's history, that no
+// erased subject came back, and that `garde verify ledger` passes. GARDE_CRASH_ROUNDS changes the number of
 // rounds (default 20). With GARDE_TEST_POSTGRES set it runs on PostgreSQL
 // too.
 func TestCrashSafety(t *testing.T) {
@@ -48,6 +48,7 @@ type crashLoad struct {
 	messages map[string]map[string]bool // subject → acknowledged texts
 	batches  map[string]bool            // batch tag → acknowledged
 	consents map[string]map[string]bool // subject → acknowledged consent ids
+	erased   map[string]bool            // subjects whose erasure was acknowledged
 }
 
 func crashRounds(t *testing.T, bin, dsn string, rounds int) {
@@ -72,15 +73,22 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 	}
 	var key struct{ Key string }
 	json.Unmarshal(body, &key)
+	code, body = call(t, "POST", srv.url+"/v1/keys", tenant.Key, `{"role":"dpo"}`)
+	if code != 201 {
+		t.Fatalf("POST /v1/keys = %d %s", code, body)
+	}
+	var dpoKey struct{ Key string }
+	json.Unmarshal(body, &dpoKey)
+	dpo := dpoKey.Key
 	if code, body := call(t, "POST", srv.url+"/v1/purposes/improve_replies/notices", tenant.Key, `{"language":"fr","text":"Nous utilisons vos messages pour améliorer nos réponses."}`); code != 201 {
 		t.Fatalf("POST notice = %d %s", code, body)
 	}
 
-	load := &crashLoad{messages: map[string]map[string]bool{}, batches: map[string]bool{}, consents: map[string]map[string]bool{}}
+	load := &crashLoad{messages: map[string]map[string]bool{}, batches: map[string]bool{}, consents: map[string]map[string]bool{}, erased: map[string]bool{}}
 	client := &http.Client{Timeout: 10 * time.Second}
-	post := func(url, body string) (int, []byte, error) {
+	postAs := func(k, url, body string) (int, []byte, error) {
 		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key.Key)
+		req.Header.Set("Authorization", "Bearer "+k)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := client.Do(req)
 		if err != nil {
@@ -90,6 +98,7 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 		b, err := io.ReadAll(res.Body)
 		return res.StatusCode, b, err
 	}
+	post := func(url, body string) (int, []byte, error) { return postAs(key.Key, url, body) }
 	start := time.Now()
 	for round := range rounds {
 		if round > 0 {
@@ -177,6 +186,26 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 			}
 			return true
 		})
+		worker(5, func(i int) bool { // erasures of subjects just written
+			subject := fmt.Sprintf("erase-r%d-%d", round, i)
+			code, _, err := post(srv.url+"/v1/messages:batch", fmt.Sprintf(`{"messages":[{"subject":%q,"purpose":"answer_support_request","text":"to be erased 1"},{"subject":%q,"purpose":"answer_support_request","text":"to be erased 2"}]}`, subject, subject))
+			if err != nil || code != 201 {
+				return err == nil
+			}
+			code, body, err := postAs(dpo, srv.url+"/v1/requests", fmt.Sprintf(`{"subject":%q,"type":"erasure"}`, subject))
+			if err != nil {
+				return false
+			}
+			if code == 201 {
+				load.mu.Lock()
+				load.erased[subject] = true
+				load.mu.Unlock()
+			} else if code < 500 {
+				t.Errorf("POST /v1/requests = %d %s", code, body)
+				return false
+			}
+			return true
+		})
 		time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
 		srv.cmd.Process.Kill() // SIGKILL: no shutdown, no flush
 		<-srv.done
@@ -186,15 +215,6 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 	loadTime := time.Since(start)
 
 	srv = startServer(t, bin, dataDir, db[2:]...)
-	dpo := func() string {
-		code, body := call(t, "POST", srv.url+"/v1/keys", tenant.Key, `{"role":"dpo"}`)
-		if code != 201 {
-			t.Fatalf("POST /v1/keys = %d %s", code, body)
-		}
-		var k struct{ Key string }
-		json.Unmarshal(body, &k)
-		return k.Key
-	}()
 	read := func(subject string) map[string]bool {
 		code, body := call(t, "GET", srv.url+"/v1/subjects/"+subject+"/messages?purpose=answer_support_request", key.Key, "")
 		if code != 200 {
@@ -254,14 +274,25 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 			}
 		}
 	}
+	// No erased subject came back: nothing to read, and new data for it
+	// is refused.
+	for subject := range load.erased {
+		if got := read(subject); len(got) != 0 {
+			t.Errorf("erased subject %s has %d messages after the crashes", subject, len(got))
+		}
+		code, body := call(t, "POST", srv.url+"/v1/messages", key.Key, fmt.Sprintf(`{"subject":%q,"purpose":"answer_support_request","text":"back?"}`, subject))
+		if code != 403 || !strings.Contains(string(body), "subject_erased") {
+			t.Errorf("write to erased subject %s = %d %s, want 403 subject_erased", subject, code, body)
+		}
+	}
 	srv.stop(t)
 	args := append([]string{"verify", "ledger", "--tenant", tenant.Tenant}, db...)
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok:") {
 		t.Fatalf("garde verify ledger after %d SIGKILLs: %v\n%s", rounds, err, out)
 	}
-	if acked == 0 || ackedBatches == 0 || ackedConsents == 0 {
-		t.Fatalf("too little load to mean anything: %d messages, %d batches, %d consents acknowledged", acked, ackedBatches, ackedConsents)
+	if acked == 0 || ackedBatches == 0 || ackedConsents == 0 || len(load.erased) == 0 {
+		t.Fatalf("too little load to mean anything: %d messages, %d batches, %d consents, %d erasures acknowledged", acked, ackedBatches, ackedConsents, len(load.erased))
 	}
-	t.Logf("%d SIGKILLs in %v: %d single messages, %d batches of 10, %d consents acknowledged; %d lost; ledger verified",
-		rounds, loadTime.Round(time.Millisecond), acked, ackedBatches, ackedConsents, lost)
+	t.Logf("%d SIGKILLs in %v: %d single messages, %d batches of 10, %d consents, %d erasures acknowledged; %d lost, none came back; ledger verified",
+		rounds, loadTime.Round(time.Millisecond), acked, ackedBatches, ackedConsents, len(load.erased), lost)
 }
