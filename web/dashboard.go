@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -101,6 +102,17 @@ func (st *sessionStore) get(id string, now time.Time) (s session, ok, wasExpired
 	}
 	ps.lastSeen = now
 	return *ps, true, false
+}
+
+// dropKey ends every session opened with a key (after its revocation).
+func (st *sessionStore) dropKey(keyID string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for h, s := range st.m {
+		if s.p.KeyID == keyID {
+			delete(st.m, h)
+		}
+	}
 }
 
 func (st *sessionStore) delete(id string) {
@@ -372,11 +384,13 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 		return garde.Errorf(garde.ErrForbidden, "the sign-in form is stale: reload the page")
 	}
 	p, err := d.s.signInKey(w, r, r.PostForm.Get("key")) // under the lock-out (limit.go)
-	if err != nil {
+	switch {
+	case errors.Is(err, garde.ErrUnauthenticated):
+		return d.signinAgain(w, r, pg, http.StatusUnauthorized, pg.L.T("signin.bad"))
+	case err != nil:
 		return err
-	}
-	if !slices.Contains(dashboardRoles, p.Role) {
-		return garde.Errorf(garde.ErrForbidden, "a %s key cannot sign in to the dashboard: use an admin or DPO key", p.Role)
+	case !slices.Contains(dashboardRoles, p.Role):
+		return d.signinAgain(w, r, pg, http.StatusForbidden, fmt.Sprintf(pg.L.T("signin.role"), p.Role))
 	}
 	id, _ := d.sessions.create(p, d.now())
 	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: "", Path: "/dashboard/signin", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
@@ -384,6 +398,15 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
 	return nil
+}
+
+// signinAgain shows the sign-in form again with why the last try failed.
+func (d *dashboard) signinAgain(w http.ResponseWriter, r *http.Request, pg *dashPage, status int, msg string) error {
+	tok := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: tok, Path: "/dashboard/signin", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	pg.CSRF, pg.Title, pg.Nav, pg.Error = tok, pg.L.T("signin.title"), "signin", msg
+	return d.render(w, status, "signin", pg)
 }
 
 func (d *dashboard) signout(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
@@ -443,6 +466,11 @@ func (d *dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
 		pg.OtherLang = "en"
 	}
 	pg.OtherLangURL = langURL(r, pg.OtherLang)
+	if r.Method != http.MethodGet {
+		// A page answering a POST: switch on the page the form came from.
+		u := url.URL{Path: strings.TrimSuffix(r.URL.Path, "/lookup"), RawQuery: "lang=" + pg.OtherLang}
+		pg.OtherLangURL = u.String()
+	}
 	return pg
 }
 

@@ -106,6 +106,8 @@ var catalogue = map[string]messages{
 		"signin.submit":  "Sign in",
 		"signin.expired": "Your session expired after a period of inactivity. Sign in again.",
 		"signin.out":     "You are signed out.",
+		"signin.bad":     "This key was not accepted: it is unknown, revoked or mistyped.",
+		"signin.role":    "A %s key cannot sign in to the dashboard: use an admin or DPO key.",
 
 		"ov.requests":     "Open requests by due date",
 		"ov.overdue":      "%d overdue",
@@ -347,6 +349,8 @@ var catalogue = map[string]messages{
 		"signin.submit":  "Se connecter",
 		"signin.expired": "Votre session a expiré après une période d’inactivité. Reconnectez-vous.",
 		"signin.out":     "Vous êtes déconnecté.",
+		"signin.bad":     "Cette clé n’a pas été acceptée : elle est inconnue, révoquée ou mal saisie.",
+		"signin.role":    "Une clé %s ne permet pas de se connecter au tableau de bord : utilisez une clé administrateur ou DPO.",
 
 		"ov.requests":     "Demandes ouvertes par échéance",
 		"ov.overdue":      "%d en retard",

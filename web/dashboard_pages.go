@@ -506,6 +506,7 @@ func (d *dashboard) revokeKey(w http.ResponseWriter, r *http.Request, pg *dashPa
 	if err := d.s.svc.RevokeAPIKey(r.Context(), pg.Principal, r.PathValue("id")); err != nil {
 		return err
 	}
+	d.sessions.dropKey(r.PathValue("id"))
 	http.Redirect(w, r, "/dashboard/keys?done=revoke", http.StatusSeeOther)
 	return nil
 }

@@ -304,7 +304,7 @@ func TestDashboardCrossTenant(t *testing.T) {
 		case "POST /dashboard/requests/lookup":
 			r := b.post(c.path, url.Values{"csrf": {b.csrf}, "subject": {s.subject}})
 			noA(name, r.body)
-		case "POST /dashboard/signout", "POST /dashboard/signin", "POST /dashboard/keys", "GET /dashboard/static/{file}":
+		case "POST /dashboard/signout", "POST /dashboard/signin", "POST /dashboard/keys", "GET /dashboard/static/{file}", "GET /dashboard/signin":
 		default:
 			r := b.get(c.path)
 			noA(name, r.body)
@@ -382,6 +382,31 @@ func TestDashboardSecurity(t *testing.T) {
 	s.clock.Advance(web.SessionIdle + time.Minute)
 	if r := b.get("/dashboard/overview"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/dashboard/signin?expired=1" {
 		t.Errorf("after the idle timeout = %d %s, want 303 to /dashboard/signin?expired=1", r.status, r.header.Get("Location"))
+	}
+
+	// A wrong key shows the form again, with why.
+	bad := newBrowser(t, e.ts)
+	if r := bad.signIn("garde_aaaaaaaaaaaaaaaa_bbbb"); r.status != http.StatusUnauthorized || !bytes.Contains(r.body, []byte("was not accepted")) || !bytes.Contains(r.body, []byte(`id="key"`)) {
+		t.Errorf("sign-in with a wrong key = %d\n%.500s", r.status, r.body)
+	}
+
+	// Revoking a key from the dashboard ends the sessions opened with it.
+	_, dpo2, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := e.svc.Authenticate(context.Background(), dpo2)
+	victim, admin := newBrowser(t, e.ts), newBrowser(t, e.ts)
+	victim.signIn(dpo2)
+	admin.signIn(e.a.Keys[garde.RoleAdmin])
+	if r := victim.get("/dashboard/overview"); r.status != 200 {
+		t.Fatalf("second DPO's overview = %d", r.status)
+	}
+	if r := admin.post("/dashboard/keys/"+p2.KeyID+"/revoke", url.Values{"csrf": {admin.csrf}}); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke = %d", r.status)
+	}
+	if r := victim.get("/dashboard/overview"); r.status != http.StatusSeeOther {
+		t.Errorf("a revoked key's session = %d, want 303 to the sign-in page", r.status)
 	}
 
 	// Sign-out ends the session server-side: the old cookie is dead.
