@@ -381,6 +381,7 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 	if err != nil {
 		return FiledRequest{}, err
 	}
+	RightsMetrics.RequestsFiled.Add(1)
 	if vouched {
 		r, err := s.ProcessRequest(ctx, p.Tenant, out.Request.ID)
 		if err != nil {

@@ -136,11 +136,11 @@ func (c *RightsJobs) defaults() {
 // RightsCounters are process-wide counters of rights work, for /metrics.
 // They carry no tenant and no subject.
 type RightsCounters struct {
-	AlarmsDueSoon, AlarmsOverdue          atomic.Int64
-	Erasures                              atomic.Int64
-	PurgedMessages, PurgeRuns             atomic.Int64
-	DeliveriesOK, DeliveriesFailed, Dead  atomic.Int64
-	RequestsFiled, RequestsCompletedTotal atomic.Int64
+	AlarmsDueSoon, AlarmsOverdue         atomic.Int64
+	Erasures                             atomic.Int64
+	PurgedMessages, PurgeRuns            atomic.Int64
+	DeliveriesOK, DeliveriesFailed, Dead atomic.Int64
+	RequestsFiled                        atomic.Int64
 }
 
 // RightsMetrics are the counters of this process.

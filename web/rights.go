@@ -58,6 +58,7 @@ func (s *Server) registerRightsMetrics() {
 		name, help string
 		v          func() int64
 	}{
+		{"garde_requests_filed_total", "Data-subject requests filed.", m.RequestsFiled.Load},
 		{"garde_request_alarms_due_soon_total", "Due-soon alarms sent for data-subject requests.", m.AlarmsDueSoon.Load},
 		{"garde_request_alarms_overdue_total", "Overdue alarms sent for data-subject requests.", m.AlarmsOverdue.Load},
 		{"garde_erasures_total", "Subject keys destroyed by erasure requests.", m.Erasures.Load},
