@@ -106,7 +106,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *region == "" {
 		logger.Warn("no --region declared: only the registers' own regions are checked")
 	}
-	go runRightsJobs(ctx, svc, logger, getenv) // deadline alarms, deliveries, retention (backup.go)
+	// Deadline alarms, deliveries, retention, breach escalations and
+	// detectors (jobs.go); the database closes only after they stop.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	waitJobs := startBackground(jobsCtx, svc, logger, getenv)
+	defer func() { stopJobs(); waitJobs() }()
 
 	limits := web.DefaultLimits
 	limits.PerKey, limits.PerAddr, limits.LockoutFailures = *rateLimit, *rateLimitAddr, *lockout
