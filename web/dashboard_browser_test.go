@@ -251,6 +251,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	run("keys and settings", chromedp.Navigate(base+"/dashboard/keys"), chromedp.WaitVisible(chromedp.CSS("#h-list")), shot("13-keys"),
 		chromedp.Navigate(base+"/dashboard/settings"), chromedp.WaitVisible(chromedp.CSS("main h1")), shot("14-settings"))
 
+	// On every page visited: the stylesheet and the script loaded under
+	// the CSP, no inline style, and every visible form control labelled.
+	for _, path := range []string{"/dashboard/overview", "/dashboard/register", "/dashboard/requests", "/dashboard/requests/" + s.soon,
+		"/dashboard/requests/" + s.overdue, "/dashboard/breaches/" + s.breach, "/dashboard/audit", "/dashboard/keys", "/dashboard/settings"} {
+		run("open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yScript))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(problems) > 0 {
+			t.Errorf("%s: %q", path, problems)
+		}
+	}
+
 	// Keyboard: the skip link is the first stop and leads to the content.
 	run("keyboard", chromedp.Navigate(base+"/dashboard/overview"), chromedp.WaitVisible(chromedp.CSS("#h-req")), chromedp.KeyEvent("\t"))
 	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className`))
@@ -272,3 +286,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// a11yScript lists what is wrong with the page: a form control without a
+// label, an inline style, the stylesheet not applied, a missing lang.
+const a11yScript = `(() => {
+  const out = [];
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden") continue;
+    const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest("label") || el.getAttribute("aria-label");
+    if (!labelled) out.push("unlabelled " + el.tagName + " " + (el.name || ""));
+  }
+  if (document.querySelector("[style]")) out.push("inline style attribute");
+  if (document.querySelector("style, script:not([src])")) out.push("inline style or script element");
+  if (getComputedStyle(document.querySelector("header.top")).backgroundColor !== "rgb(29, 78, 137)") out.push("stylesheet not applied");
+  if (!document.documentElement.lang) out.push("no lang");
+  if (document.querySelectorAll("h1").length !== 1) out.push("not exactly one h1");
+  return out;
+})()`
