@@ -508,3 +508,45 @@ func checkArt30Spreadsheet(t *testing.T, data []byte) {
 		t.Errorf("processor sheet = %q", proc)
 	}
 }
+
+// TestDashboardClockAndCertificate: a breach clock past its 72 hours
+// shows late; an executed erasure offers its signed certificate.
+func TestDashboardClockAndCertificate(t *testing.T) {
+	e := newEnv(t)
+	s := seedDashboard(t, e)
+	ctx := context.Background()
+	f, err := e.svc.FileRequest(ctx, e.a.DPO, garde.NewRequest{Subject: "shared", Type: garde.RequestErasure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Token != "" {
+		if _, err := e.svc.VerifyRequest(ctx, f.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.ProcessRequest(ctx, e.a.ID, f.Request.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(2*time.Hour + time.Minute)
+	b := newBrowser(t, e.ts)
+	b.signIn(e.a.Keys[garde.RoleDPO])
+	page := b.get("/dashboard/breaches/" + s.breach)
+	if !bytes.Contains(page.body, []byte(`class="bigclock late"`)) || !bytes.Contains(page.body, []byte("min late")) {
+		t.Errorf("breach page after the deadline:\n%s", page.body)
+	}
+	if ov := b.get("/dashboard/overview"); !bytes.Contains(ov.body, []byte(`<li class="late">`)) {
+		t.Errorf("overview does not show the late clock")
+	}
+	rp := b.get("/dashboard/requests/" + f.Request.ID)
+	if !bytes.Contains(rp.body, []byte("/certificate")) {
+		t.Fatalf("erasure request page offers no certificate:\n%.2000s", rp.body)
+	}
+	cert := b.get("/dashboard/requests/" + f.Request.ID + "/certificate")
+	if cert.status != 200 || !strings.Contains(cert.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("certificate = %d %s", cert.status, cert.header.Get("Content-Disposition"))
+	}
+	req, _ := e.svc.Request(ctx, e.a.DPO, f.Request.ID)
+	if !bytes.Equal(cert.body, req.Certificate) {
+		t.Errorf("certificate body differs from the stored one")
+	}
+}
