@@ -12,14 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/smtp"
 	"net/textproto"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -201,35 +199,10 @@ func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now
-	if w.Now != nil {
-		now = w.Now
+	secret := w.Secret
+	if secret == nil {
+		secret = []byte{} // escalations are always signed
 	}
-	ts := now().Unix()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(w.Secret, ts, body))
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		// *url.Error repeats the URL, which may carry a token.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("webhook: %w", err)
-	}
-	defer res.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook: receiver answered %d", res.StatusCode)
-	}
-	return nil
+	s := Sender{Client: w.Client, Now: w.Now}
+	return s.Send(ctx, garde.Webhook{URL: w.URL, Body: body, Secret: secret})
 }

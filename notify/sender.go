@@ -3,9 +3,11 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -51,6 +53,11 @@ func (s *Sender) Send(ctx context.Context, w garde.Webhook) error {
 	}
 	res, err := client.Do(req)
 	if err != nil {
+		// *url.Error repeats the URL, which may carry a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("webhook: %w", err)
 	}
 	defer res.Body.Close()
