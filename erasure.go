@@ -476,6 +476,10 @@ func (s *Service) ReplayErasures(ctx context.Context) (int, error) {
 	}
 	destroyed := 0
 	now := s.clock.Now()
+	entries, err = s.pendingReplays(ctx, entries)
+	if err != nil {
+		return 0, fmt.Errorf("erasure journal: %w", err)
+	}
 	for _, e := range entries {
 		err := s.store.Update(ctx, func(tx Tx) error {
 			if e.Subject == "" && e.Index == nil {
@@ -532,4 +536,64 @@ func (s *Service) ReplayErasures(ctx context.Context) (int, error) {
 		s.scrub(ctx)
 	}
 	return destroyed, nil
+}
+
+// pendingReplays keeps the journal entries the database does not reflect
+// yet — a tenant that has keys again, a subject row back, a tombstone
+// missing — reading each tenant's subjects and tombstones in one query
+// each, so that a start with a long journal and nothing to do costs a
+// few reads, not a transaction per entry.
+func (s *Service) pendingReplays(ctx context.Context, entries []ErasedKey) ([]ErasedKey, error) {
+	byTenant := map[TenantID][]ErasedKey{}
+	var order []TenantID
+	for _, e := range entries {
+		if byTenant[e.Tenant] == nil {
+			order = append(order, e.Tenant)
+		}
+		byTenant[e.Tenant] = append(byTenant[e.Tenant], e)
+	}
+	var out []ErasedKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		for _, t := range order {
+			var indexes [][]byte
+			for _, e := range byTenant[t] {
+				if e.Index != nil {
+					indexes = append(indexes, e.Index)
+				}
+			}
+			subjects, err := tx.SubjectsByIndex(ctx, t, indexes)
+			if err != nil {
+				return err
+			}
+			blocks, err := tx.SubjectBlocks(ctx, t, indexes)
+			if err != nil {
+				return err
+			}
+			live, tomb := map[string]bool{}, map[string]bool{}
+			for _, r := range subjects {
+				live[string(r.Index)] = true
+			}
+			for _, b := range blocks {
+				if b.Kind == BlockErased {
+					tomb[string(b.Index)] = true
+				}
+			}
+			keys, err := tx.TenantKeys(ctx, t)
+			if err != nil {
+				return err
+			}
+			for _, e := range byTenant[t] {
+				switch {
+				case e.Index == nil:
+					if len(keys) > 0 {
+						out = append(out, e)
+					}
+				case live[string(e.Index)] || !tomb[string(e.Index)]:
+					out = append(out, e)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -102,7 +102,9 @@ type RightsRequest struct {
 	KeyDestroyedAt time.Time
 	// Certificate is the signed erasure certificate (a signed note).
 	Certificate []byte
-	// Outcome says in a fixed form what was done: "messages=12 consents=2".
+	// Outcome says in a fixed form what was done. During an erasure it
+	// carries the destroyed key from step to step ("key=sub_…/1"); once
+	// completed, "key=sub_… messages=12 consents=2".
 	Outcome   string
 	UpdatedAt time.Time
 }
