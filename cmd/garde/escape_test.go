@@ -103,6 +103,11 @@ func TestNoPersonalDataEscapes(t *testing.T) {
 	do("POST", "/v1/messages", svc, fmt.Sprintf(`{"subject":%q,"purpose":"answer_support_request","text":%q}`, subject, text), 415, "Content-Type", "text/plain; name="+name)
 	do("POST", "/v1/consents", svc, fmt.Sprintf(`{"subject":%q,"purpose":"answer_support_request","action":"grant","method":"web","origin":{"ip":%q}}`, subject, ip), 0)
 	do("POST", "/v1/consents", svc, fmt.Sprintf(`{"subject":%q,"purpose":"improve_replies","action":"maybe %s","method":"web"}`, subject, email), 400)
+	do("POST", "/v1/messages", svc, fmt.Sprintf(`{"subject":%q,"purpose":%q,"text":"x"}`, subject, name), 403)
+	do("POST", "/v1/messages:batch", svc, fmt.Sprintf(`{"messages":[{"subject":%q,"purpose":%q,"text":"x"}]}`, subject, email), 403)
+	do("POST", "/v1/consents", svc, fmt.Sprintf(`{"subject":%q,"purpose":%q,"action":"grant","method":"web"}`, subject, name), 0)
+	do("GET", "/v1/purposes/"+strings.ReplaceAll(name, " ", "%20")+"/notices", dpo, "", 0)
+	do("POST", "/v1/requests", dpo, fmt.Sprintf(`{"subject":%q,"type":"objection","purpose":%q}`, subject, name), 0)
 	do("GET", "/v1/subjects/"+subject+"/messages?purpose="+strings.ReplaceAll(name, " ", "+"), svc, "", 0)
 	do("GET", "/v1/subjects/"+subject+"/consents/"+strings.ReplaceAll(phone, " ", ""), dpo, "", 404)
 	do("GET", "/v1/subjects/"+subject+"/messages?purpose=answer_support_request", tenant.Key, "", 403)
@@ -113,6 +118,11 @@ func TestNoPersonalDataEscapes(t *testing.T) {
 	do("GET", "/v1/register", email, "", 401)
 	do("GET", "/v1/register", "garde_"+strings.ReplaceAll(phone, " ", "")+"_"+email, "", 401)
 
+	// Erasure, then a write for the erased subject (refused).
+	do("POST", "/v1/requests", dpo, fmt.Sprintf(`{"subject":%q,"type":"erasure"}`, other), 201)
+	do("POST", "/v1/requests", svc, fmt.Sprintf(`{"subject":%q,"type":"access"}`, subject), 0)
+	do("POST", "/v1/messages", svc, msg(other), 403)
+	do("POST", "/v1/requests:lookup", dpo, fmt.Sprintf(`{"subject":%q}`, other), 200)
 	audit := do("GET", "/v1/audit", dpo, "", 200)
 	metrics := do("GET", "/metrics", "", "", 200)
 	srv.stop(t)
