@@ -501,19 +501,9 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		}
 		out = make([]MessageView, 0, len(rows))
 		for _, r := range rows {
-			text, err := sl.Open(r.SealedText, messageAD(p.Tenant, rec.ID, r.ID, "text"))
+			v, err := openMessage(sl, p.Tenant, rec.ID, subject, r) // export.go
 			if err != nil {
-				return fmt.Errorf("open message %s: %w", r.ID, err)
-			}
-			v := MessageView{ID: r.ID, Subject: subject, Purpose: r.Purpose, Channel: r.Channel, Text: string(text), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
-			if r.SealedFields != nil {
-				fj, err := sl.Open(r.SealedFields, messageAD(p.Tenant, rec.ID, r.ID, "fields"))
-				if err != nil {
-					return fmt.Errorf("open message %s fields: %w", r.ID, err)
-				}
-				if err := json.Unmarshal(fj, &v.Fields); err != nil {
-					return fmt.Errorf("decode message %s fields: %w", r.ID, err)
-				}
+				return err
 			}
 			out = append(out, v)
 		}
