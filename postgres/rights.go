@@ -82,11 +82,14 @@ func (t *tx) UpdateRequest(ctx context.Context, r garde.RightsRequest) error {
 	if err := t.begin(ctx, r.Tenant); err != nil {
 		return err
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE requests SET type = $3, status = $4, subject_index = $5, subject_ref = $6, sealed_subject = $7,
-		key_version = $8, purpose = $9, source = $10, external_id = $11, callback_urls = $12, filed_by = $13, received_at = $14,
-		due_at = $15, verified_at = $16, started_at = $17, completed_at = $18, extended_at = $19, extension = $20, reason = $21,
-		legal_hold = $22, token_hash = $23, token_expires = $24, key_destroyed_at = $25, certificate = $26, outcome = $27, updated_at = $28
-		WHERE tenant_id = $1 AND id = $2`, requestArgs(r)...)
+	// The mutable fields only, as on SQLite: type, subject, source and the
+	// filing never change.
+	a := requestArgs(r)
+	tag, err := t.tx.Exec(ctx, `UPDATE requests SET status = $3, sealed_subject = $4, callback_urls = $5, due_at = $6, verified_at = $7,
+		started_at = $8, completed_at = $9, extended_at = $10, extension = $11, reason = $12, legal_hold = $13, token_hash = $14,
+		token_expires = $15, key_destroyed_at = $16, certificate = $17, outcome = $18, updated_at = $19
+		WHERE tenant_id = $1 AND id = $2`,
+		a[0], a[1], a[3], a[6], a[11], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23], a[24], a[25], a[26], a[27])
 	if err != nil {
 		return translate(fmt.Errorf("update request: %w", err))
 	}
@@ -144,17 +147,14 @@ func (t *tx) Requests(ctx context.Context, tenant garde.TenantID, f garde.Reques
 	if f.Type != "" {
 		where.WriteString(` AND type = ` + arg(f.Type))
 	}
-	if f.OpenOnly {
+	// A deadline only matters for a request still open.
+	if f.OpenOnly || !f.DueBefore.IsZero() {
 		where.WriteString(` AND status NOT IN ('completed', 'rejected', 'cancelled')`)
 	}
 	if !f.DueBefore.IsZero() {
 		where.WriteString(` AND due_at < ` + arg(f.DueBefore))
 	}
-	q := `SELECT ` + requestColumns + ` FROM requests WHERE ` + where.String() + ` ORDER BY id`
-	if f.Limit > 0 {
-		q += ` LIMIT ` + arg(f.Limit)
-	}
-	rows, err := t.tx.Query(ctx, q, args...)
+	rows, err := t.tx.Query(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where.String()+` ORDER BY id LIMIT `+arg(f.Limit), args...)
 	return collect(rows, err, "requests", func(r pgx.Rows) (garde.RightsRequest, error) { return scanRequest(r) })
 }
 
@@ -256,7 +256,14 @@ func (t *tx) DeleteSubject(ctx context.Context, tenant garde.TenantID, subjectID
 	if err := t.begin(ctx, tenant); err != nil {
 		return err
 	}
-	return t.exec(ctx, "delete subject", `DELETE FROM subjects WHERE tenant_id = $1 AND id = $2`, string(tenant), subjectID)
+	tag, err := t.tx.Exec(ctx, `DELETE FROM subjects WHERE tenant_id = $1 AND id = $2`, string(tenant), subjectID)
+	if err != nil {
+		return translate(fmt.Errorf("delete subject: %w", err))
+	}
+	if tag.RowsAffected() == 0 {
+		return garde.Errorf(garde.ErrNotFound, "subject %s not found", subjectID)
+	}
+	return nil
 }
 
 func (t *tx) DeleteExpiredMessages(ctx context.Context, tenant garde.TenantID, now time.Time, limit int) (map[string]int, error) {
@@ -329,17 +336,9 @@ func (t *tx) UpdateDelivery(ctx context.Context, d garde.Delivery) error {
 	if err := t.begin(ctx, d.Tenant); err != nil {
 		return err
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE deliveries SET kind = $4, recipient = $5, endpoint = $6, sealed_body = $7, key_version = $8, status = $9,
-		attempts = $10, next_at = $11, last_error = $12, delivered_at = $13
+	return t.exec(ctx, "update delivery", `UPDATE deliveries SET sealed_body = $4, status = $5, attempts = $6, next_at = $7, last_error = $8, delivered_at = $9
 		WHERE tenant_id = $1 AND request_id = $2 AND seq = $3`,
-		string(d.Tenant), d.RequestID, d.Seq, d.Kind, d.Recipient, d.Endpoint, d.SealedBody, int64(d.KeyVersion), d.Status, d.Attempts, d.NextAt, d.LastError, nullTime(d.DeliveredAt))
-	if err != nil {
-		return translate(fmt.Errorf("update delivery: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "delivery %s/%d not found", d.RequestID, d.Seq)
-	}
-	return nil
+		string(d.Tenant), d.RequestID, d.Seq, d.SealedBody, d.Status, d.Attempts, d.NextAt, d.LastError, nullTime(d.DeliveredAt))
 }
 
 func (t *tx) Deliveries(ctx context.Context, tenant garde.TenantID, requestID string) ([]garde.Delivery, error) {
@@ -369,7 +368,7 @@ func (t *tx) ClaimRequestAlarm(ctx context.Context, tenant garde.TenantID, reque
 		VALUES ($1, $2, $3, $4, $5, $6, 1)
 		ON CONFLICT (tenant_id, request_id, kind) DO UPDATE
 		SET node = excluded.node, claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, attempts = a.attempts + 1
-		WHERE a.sent_at IS NULL AND a.lease_until < excluded.claimed_at`,
+		WHERE a.sent_at IS NULL AND a.lease_until <= excluded.claimed_at`,
 		string(tenant), requestID, kind, node, now, leaseUntil)
 	if err != nil {
 		return false, translate(fmt.Errorf("claim request alarm: %w", err))
@@ -381,15 +380,8 @@ func (t *tx) CompleteRequestAlarm(ctx context.Context, tenant garde.TenantID, re
 	if err := t.begin(ctx, tenant); err != nil {
 		return err
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE request_alarms SET sent_at = $1 WHERE tenant_id = $2 AND request_id = $3 AND kind = $4`,
+	return t.exec(ctx, "complete request alarm", `UPDATE request_alarms SET sent_at = $1 WHERE tenant_id = $2 AND request_id = $3 AND kind = $4`,
 		sentAt, string(tenant), requestID, kind)
-	if err != nil {
-		return translate(fmt.Errorf("complete request alarm: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "request alarm not found")
-	}
-	return nil
 }
 
 // AcquireLease is the other look-up that starts from no tenant: a lease
