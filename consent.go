@@ -761,19 +761,11 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 		}
 		current := map[string]int{}
 		for _, r := range rows {
-			plain, err := sl.Open(r.Sealed, consentAD(p.Tenant, rec.ID, r.ID, "consent"))
+			_, _, c, err := openConsent(sl, p.Tenant, rec.ID, r)
 			if err != nil {
-				return fmt.Errorf("open consent %s: %w", r.ID, err)
+				return err
 			}
-			if len(plain) < consentSaltBytes {
-				return fmt.Errorf("consent %s: sealed content too short", r.ID)
-			}
-			var c consentContent
-			if err := json.Unmarshal(plain[consentSaltBytes:], &c); err != nil {
-				return fmt.Errorf("decode consent %s: %w", r.ID, err)
-			}
-			out.History = append(out.History, ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
-				NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex})
+			out.History = append(out.History, c.view(r))
 			st := ConsentState{Purpose: r.Purpose, Granted: r.Action == ConsentGrant, Since: r.At, Notice: c.Notice, LeafIndex: r.LeafIndex}
 			if i, ok := current[r.Purpose]; ok {
 				out.Current[i] = st
@@ -847,17 +839,9 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 			return notFound
 		}
 		row := rows[i]
-		plain, err := sl.Open(row.Sealed, consentAD(p.Tenant, rec.ID, row.ID, "consent"))
+		salt, content, c, err := openConsent(sl, p.Tenant, rec.ID, row)
 		if err != nil {
-			return fmt.Errorf("open consent %s: %w", row.ID, err)
-		}
-		if len(plain) < consentSaltBytes {
-			return fmt.Errorf("consent %s: sealed content too short", row.ID)
-		}
-		salt, content := plain[:consentSaltBytes], plain[consentSaltBytes:]
-		var c consentContent
-		if err := json.Unmarshal(content, &c); err != nil {
-			return fmt.Errorf("decode consent %s: %w", row.ID, err)
+			return err
 		}
 		if row.SealedEvidence != nil {
 			if out.Evidence, err = sl.Open(row.SealedEvidence, consentAD(p.Tenant, rec.ID, row.ID, "consent-evidence")); err != nil {
@@ -891,4 +875,28 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 		return ConsentProofView{}, fmt.Errorf("audit read: %w", err)
 	}
 	return out, nil
+}
+
+// openConsent opens a stored consent event: the salt of its ledger leaf,
+// its canonical content (what the leaf commits to) and that content
+// decoded.
+func openConsent(sl *keyring.Sealer, tenant TenantID, subjectID string, r ConsentRecord) (salt, content []byte, c consentContent, err error) {
+	plain, err := sl.Open(r.Sealed, consentAD(tenant, subjectID, r.ID, "consent"))
+	if err != nil {
+		return nil, nil, c, fmt.Errorf("open consent %s: %w", r.ID, err)
+	}
+	if len(plain) < consentSaltBytes {
+		return nil, nil, c, fmt.Errorf("consent %s: sealed content too short", r.ID)
+	}
+	salt, content = plain[:consentSaltBytes], plain[consentSaltBytes:]
+	if err := json.Unmarshal(content, &c); err != nil {
+		return nil, nil, c, fmt.Errorf("decode consent %s: %w", r.ID, err)
+	}
+	return salt, content, c, nil
+}
+
+// view is the consent event as garde shows it.
+func (c consentContent) view(r ConsentRecord) ConsentView {
+	return ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
+		NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex}
 }

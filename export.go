@@ -205,24 +205,16 @@ func (s *Service) exportConsents(ctx context.Context, tx Tx, tenant TenantID, su
 	}
 	st := &logState{cache: map[int64]tlog.Hash{}}
 	for _, r := range rows {
-		plain, err := sl.Open(r.Sealed, consentAD(tenant, rec.ID, r.ID, "consent"))
+		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
 		if err != nil {
-			return fmt.Errorf("open consent %s: %w", r.ID, err)
+			return err
 		}
-		if len(plain) < consentSaltBytes {
-			return fmt.Errorf("consent %s: sealed content too short", r.ID)
-		}
-		var c consentContent
-		if err := json.Unmarshal(plain[consentSaltBytes:], &c); err != nil {
-			return fmt.Errorf("decode consent %s: %w", r.ID, err)
-		}
-		h.Consents = append(h.Consents, ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
-			NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex})
+		h.Consents = append(h.Consents, c.view(r))
 		pp, ok := reg.Purpose(r.Purpose)
 		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
 			continue
 		}
-		ev, err := ledger.NewEvidence(r.LeafIndex, plain[:consentSaltBytes], plain[consentSaltBytes:], cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
 		if err != nil {
 			return fmt.Errorf("consent %s evidence: %w", r.ID, err)
 		}
