@@ -33,6 +33,8 @@ func Render(md string, opts Options) ([]byte, error) {
 	if created.IsZero() {
 		created = time.Now()
 	}
+	// Sorted catalog and fixed dates: the same notice renders to the same bytes.
+	pdf.SetCatalogSort(true)
 	pdf.SetCreationDate(created)
 	pdf.SetModificationDate(created)
 	tr := pdf.UnicodeTranslatorFromDescriptor("")
