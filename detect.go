@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
+	"sync"
 
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/pii"
@@ -19,6 +19,10 @@ const detectionMinScore = 0.5
 func newScanner() *pii.Scanner {
 	return pii.NewScanner(pii.Options{MinScore: detectionMinScore})
 }
+
+// entityBufs recycles detection results between messages: scanning into
+// a reused slice allocates nothing (see pii.AppendScanMessage).
+var entityBufs = sync.Pool{New: func() any { return new([]pii.Entity) }}
 
 // SetScanner replaces the personal-data detector (for custom recognizers).
 // A nil scanner turns detection off, which only benchmarks should do: with
@@ -86,10 +90,14 @@ func (s *Service) protectText(p *Purpose, tk *tenantKeys, sealer *keyring.Sealer
 	if s.scanner == nil || text == "" {
 		return text, nil, nil, nil, nil
 	}
-	res := s.scanner.ScanMessage(text)
+	buf := entityBufs.Get().(*[]pii.Entity)
+	defer entityBufs.Put(buf)
+	var hints pii.Special
+	*buf, hints = s.scanner.AppendScanMessage((*buf)[:0], text)
+	res := pii.Result{Entities: *buf, Special: hints}
 	var special []string
 	if res.Special != 0 {
-		special = strings.Split(res.Special.String(), "|")
+		special = res.Special.Categories()
 	}
 	if len(res.Entities) == 0 && len(special) == 0 {
 		return text, nil, nil, nil, nil
