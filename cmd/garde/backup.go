@@ -146,7 +146,7 @@ func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger,
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
 		AlarmURL:    getenv("GARDE_RIGHTS_WEBHOOK"),
 		AlarmSecret: []byte(getenv("GARDE_RIGHTS_WEBHOOK_SECRET")),
-		Sender:      &notify.Sender{},
+		Sender:      &notify.Sender{Client: webhookClient(getenv)},
 		Logger:      logger,
 		OnError:     func(err error) { logger.Error("rights jobs", "err", err.Error()) },
 	}
