@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Limits bound what one API key and one client address may ask of the
@@ -118,9 +119,14 @@ type limiter struct {
 
 	mu    sync.Mutex
 	fails map[string]*failures
+
+	// refused counts 429s by cause (key, addr, lockout) and lockouts the
+	// addresses locked out: no label names a key, a tenant or an address.
+	refused  *prometheus.CounterVec
+	lockouts prometheus.Counter
 }
 
-func newLimiter(l Limits) *limiter {
+func newLimiter(l Limits, reg prometheus.Registerer) *limiter {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
@@ -130,7 +136,15 @@ func newLimiter(l Limits) *limiter {
 	if l.LockoutFor <= 0 {
 		l.LockoutFor = 5 * time.Minute
 	}
-	lim := &limiter{l: l, fails: map[string]*failures{}, secret: make([]byte, 32)}
+	lim := &limiter{l: l, fails: map[string]*failures{}, secret: make([]byte, 32),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "garde_http_limited_total", Help: "Requests refused with 429, by cause: key, addr (rate limits) or lockout.",
+		}, []string{"cause"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "garde_auth_lockouts_total", Help: "Client addresses locked out after repeated failed authentications.",
+		}),
+	}
+	reg.MustRegister(lim.refused, lim.lockouts)
 	rand.Read(lim.secret)
 	if l.PerKey > 0 {
 		lim.perKey = &buckets{rate: l.PerKey, m: map[string]*bucket{}}
@@ -173,6 +187,7 @@ func (lim *limiter) admitAddr(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if ok, wait := lim.perAddr.take(clientAddr(r), lim.l.Now()); !ok {
+		lim.refused.WithLabelValues("addr").Inc()
 		return tooMany(w, wait)
 	}
 	return nil
@@ -184,6 +199,7 @@ func (lim *limiter) admitKey(w http.ResponseWriter, keyID string) error {
 		return nil
 	}
 	if ok, wait := lim.perKey.take(keyID, lim.l.Now()); !ok {
+		lim.refused.WithLabelValues("key").Inc()
 		return tooMany(w, wait)
 	}
 	return nil
@@ -203,6 +219,7 @@ func (lim *limiter) lockedOut(w http.ResponseWriter, r *http.Request) error {
 	}
 	lim.mu.Unlock()
 	if now.Before(until) {
+		lim.refused.WithLabelValues("lockout").Inc()
 		return tooMany(w, until.Sub(now))
 	}
 	return nil
@@ -240,6 +257,7 @@ func (lim *limiter) failed(r *http.Request) (locked bool, failuresSeen int, unti
 	if f.count >= lim.l.LockoutFailures && !now.Before(f.lockedUntil) {
 		n := f.count
 		f.lockedUntil = now.Add(lim.l.LockoutFor)
+		lim.lockouts.Inc()
 		f.count, f.windowStart = 0, now
 		return true, n, f.lockedUntil
 	}

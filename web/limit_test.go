@@ -155,6 +155,12 @@ func TestLockout(t *testing.T) {
 	if strings.Contains(logs, "127.0.0.1") {
 		t.Errorf("log carries the client address:\n%s", logs)
 	}
+	_, _, metrics := e.get("", "/metrics")
+	for _, m := range []string{`garde_http_limited_total{cause="lockout"} 3`, "garde_auth_lockouts_total 1"} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
 }
 
 // TestLockoutDashboardSignIn: failed sign-ins to the dashboard count

@@ -48,7 +48,7 @@ func NewServer(svc *garde.Service, logger *slog.Logger, opts Options) *Server {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{svc: svc, log: logger, opts: opts, metrics: newMetrics(opts.Registry), mux: http.NewServeMux()}
-	s.limiter = newLimiter(opts.Limits)
+	s.limiter = newLimiter(opts.Limits, opts.Registry)
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
