@@ -59,9 +59,13 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Fatalf("read back = %+v, %v", got, err)
 	}
 	secrets = append(secrets, "Jeanne", "example.fr", "crm.example")
-	search := func(where string, b []byte) {
+	// Every secret contains one of these markers: searching megabytes of
+	// files and WAL for the markers alone finds any of them, 40 times
+	// faster than searching for each.
+	markers := []string{"Jeanne", "Martin-Dupont", "example.fr", "crm.example", "+33 6 12 34 56", "client-subject-"}
+	searchFor := func(where string, b []byte, needles []string) {
 		t.Helper()
-		for _, s := range secrets {
+		for _, s := range needles {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("%s contains %q", where, s)
 			}
@@ -71,6 +75,8 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			}
 		}
 	}
+	search := func(where string, b []byte) { t.Helper(); searchFor(where, b, secrets) }
+	searchBulk := func(where string, b []byte) { t.Helper(); searchFor(where, b, markers) }
 
 	// 1. Every value of every text-like and bytea column, as raw bytes.
 	rows, err := conn.Query(ctx, `SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
@@ -126,15 +132,23 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	}
 
 	// 2. pg_dump's output, if pg_dump is installed.
+	dumped := false
 	if path, err := exec.LookPath("pg_dump"); err == nil {
-		out, err := exec.CommandContext(ctx, path, "--dbname", dsn, "--schema", schema, "--no-owner").Output()
+		// The URL as given: libpq does not take pgx's run-time parameters.
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, path, "--dbname", os.Getenv("GARDE_TEST_POSTGRES"), "--schema", schema, "--no-owner")
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Logf("pg_dump failed (%v): dump not checked", err)
+			// An older pg_dump refuses a newer server: not this test's
+			// business.
+			t.Logf("pg_dump failed (%v: %s): dump not checked", err, bytes.TrimSpace(stderr.Bytes()))
 		} else {
+			dumped = true
 			if !bytes.Contains(out, []byte("messages_p00")) {
 				t.Fatalf("pg_dump output does not hold the schema's tables")
 			}
-			search("pg_dump output", out)
+			searchBulk("pg_dump output", out)
 		}
 	} else {
 		t.Log("pg_dump not installed: dump not checked")
@@ -173,9 +187,9 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			continue
 		}
 		read++
-		search("file "+f, b)
+		searchBulk("file "+f, b)
 	}
-	t.Logf("searched %d columns (%d values), the dump, %d relation files", len(cols), values, read)
+	t.Logf("searched %d columns (%d values), %d relation files, the dump: %v", len(cols), values, read, dumped)
 	if walStart == "" {
 		return
 	}
@@ -193,6 +207,6 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		search("WAL segment "+name, b)
+		searchBulk("WAL segment "+name, b)
 	}
 }

@@ -37,7 +37,26 @@ func testDSN(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL tests skipped: GARDE_TEST_POSTGRES is unreachable: %v", err)
 	}
+	if _, bench := t.(*testing.B); !bench {
+		// Tests do not test durability: skip the WAL flush at each commit
+		// (a session setting; the schema and every statement are the same).
+		// Benchmarks keep the server's setting.
+		dsn = withParam(dsn, "synchronous_commit", "off")
+	}
 	return dsn
+}
+
+// withParam adds a run-time parameter to a URL or key=value connection
+// string.
+func withParam(dsn, key, value string) string {
+	if strings.Contains(dsn, "://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
 }
 
 var reach struct {
