@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
+	"github.com/garde-privacy/garde/postgres/postgrestest"
 	"github.com/garde-privacy/garde/sqlite"
 	"github.com/garde-privacy/garde/web"
 )
@@ -32,14 +34,26 @@ type env struct {
 	logs     *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+// openStore opens the store the API tests run on: SQLite, or PostgreSQL
+// when GARDE_TEST_STORE=postgres (CI runs them on both).
+func openStore(t *testing.T) garde.Store {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
+	if os.Getenv("GARDE_TEST_STORE") == "postgres" {
+		db, _, _ := postgrestest.Open(t)
+		return db
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db := openStore(t)
 	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	logs := &bytes.Buffer{}
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), web.Options{MaxBody: 64 << 10})
