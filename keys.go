@@ -132,14 +132,6 @@ func (s *Service) subjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec
 // ErrSubjectErased is returned for a subject whose data key was destroyed.
 var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroyed")
 
-// RotationReport says what a rotation did.
-type RotationReport struct {
-	MasterVersion     uint32
-	TenantsRewrapped  int
-	TenantVersions    map[TenantID]uint32
-	SubjectsRewrapped int
-}
-
 // RotateTenantKey adds a data key version for the tenant and re-wraps
 // every subject key under it. Subject data keys, and so the data they
 // seal, are unchanged: rotation rewrites one small row per subject, never
@@ -147,6 +139,7 @@ type RotationReport struct {
 func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
 	now := s.clock.Now()
 	err = s.store.Update(ctx, func(tx Tx) error {
+		rewrapped = 0 // the store may run this function again
 		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
 		if err != nil {
 			return err
@@ -216,6 +209,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 	mk := s.master.Current()
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
+		n = 0 // the store may run this function again
 		tenants, err := tx.Tenants(ctx)
 		if err != nil {
 			return err
