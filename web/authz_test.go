@@ -59,7 +59,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			return p
 		}
-		byID := strings.Contains(rt.Pattern, "{id}") || strings.Contains(rt.Pattern, "{breach}")
+		byID := strings.Contains(rt.Pattern, "{id}") || strings.Contains(rt.Pattern, "{breach}") || strings.Contains(rt.Pattern, "{request}") || strings.Contains(rt.Pattern, "{message}")
 		cells := []string{fmt.Sprintf("%-48s", name)}
 		ask := func(label, key string, allowed bool) int {
 			r := e.request(key, rt.Method, path(), req[1])
