@@ -18,7 +18,6 @@ import (
 // The helpers of package postgrestest, under the names these tests use.
 var (
 	testDSN   = postgrestest.DSN
-	withParam = postgrestest.WithParam
 	newSchema = postgrestest.NewSchema
 	openDB    = postgrestest.Open
 )
