@@ -9,7 +9,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +23,8 @@ import (
 // server, and lock an address out after repeated failed authentications.
 // The zero value limits nothing; `garde serve` starts with DefaultLimits.
 //
-// The client address is the peer of the TCP connection (r.RemoteAddr):
-// behind a load balancer every client shares its address, so the per-key
-// limit is the one that matters there and the address limits belong on the
-// balancer.
+// The client address is the peer of the TCP connection (r.RemoteAddr),
+// or what a trusted proxy says in X-Forwarded-For (TrustedProxies).
 type Limits struct {
 	// PerKey is the sustained rate, in requests per second, one API key
 	// may make (a burst of one second's worth is allowed). 0: no limit.
@@ -38,6 +38,10 @@ type Limits struct {
 	LockoutFailures int
 	LockoutWindow   time.Duration // default 1 minute
 	LockoutFor      time.Duration // default 5 minutes
+	// TrustedProxies are the load balancers or reverse proxies in front of
+	// garde: from their connections the client address is read from
+	// X-Forwarded-For. Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
 }
@@ -155,13 +159,45 @@ func newLimiter(l Limits, reg prometheus.Registerer) *limiter {
 	return lim
 }
 
-// clientAddr is the connection's peer address, without the port.
-func clientAddr(r *http.Request) string {
+// clientAddr is the client's address, without the port: the connection's
+// peer, or, when the peer is a trusted proxy, the right-most address of
+// X-Forwarded-For that is not a trusted proxy (the left part of the header
+// is whatever the client wrote).
+func (lim *limiter) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(lim.l.TrustedProxies) == 0 || !lim.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			break // a malformed hop: stop at the last address we trust
+		}
+		if !lim.trusted(a.String()) {
+			return a.Unmap().String()
+		}
+		host = a.String()
 	}
 	return host
+}
+
+func (lim *limiter) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range lim.l.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // ref is an opaque pseudonym of an address: a client address is personal
@@ -186,7 +222,7 @@ func (lim *limiter) admitAddr(w http.ResponseWriter, r *http.Request) error {
 	if lim.perAddr == nil {
 		return nil
 	}
-	if ok, wait := lim.perAddr.take(clientAddr(r), lim.l.Now()); !ok {
+	if ok, wait := lim.perAddr.take(lim.clientAddr(r), lim.l.Now()); !ok {
 		lim.refused.WithLabelValues("addr").Inc()
 		return tooMany(w, wait)
 	}
@@ -212,7 +248,7 @@ func (lim *limiter) lockedOut(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := lim.l.Now()
 	lim.mu.Lock()
-	f := lim.fails[clientAddr(r)]
+	f := lim.fails[lim.clientAddr(r)]
 	var until time.Time
 	if f != nil {
 		until = f.lockedUntil
@@ -232,7 +268,7 @@ func (lim *limiter) failed(r *http.Request) (locked bool, failuresSeen int, unti
 		return false, 0, time.Time{}
 	}
 	now := lim.l.Now()
-	addr := clientAddr(r)
+	addr := lim.clientAddr(r)
 	lim.mu.Lock()
 	defer lim.mu.Unlock()
 	f := lim.fails[addr]
@@ -288,7 +324,7 @@ func (s *Server) signInKey(w http.ResponseWriter, r *http.Request, text string) 
 	if err != nil {
 		if errors.Is(err, garde.ErrUnauthenticated) {
 			if locked, n, until := s.limiter.failed(r); locked {
-				ref := s.limiter.ref(clientAddr(r))
+				ref := s.limiter.ref(s.limiter.clientAddr(r))
 				s.log.Warn("client address locked out after failed authentications",
 					"addr_ref", ref, "failures", n, "until", until.UTC().Format(time.RFC3339))
 				s.svc.RecordLockout(r.Context(), ref, n, until)

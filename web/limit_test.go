@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -202,4 +203,39 @@ func TestLockoutDashboardSignIn(t *testing.T) {
 		t.Fatalf("sign-in with a good key from a locked-out address = %d, want 429", code)
 	}
 	e.want(e.a.Keys[garde.RoleDPO], "/v1/register", 429)
+}
+
+// TestTrustedProxies: behind a trusted proxy the client is the right-most
+// untrusted X-Forwarded-For hop, so clients behind one balancer are limited
+// apart and a client cannot pick its own address by writing the header.
+func TestTrustedProxies(t *testing.T) {
+	e := newLimitEnv(t, web.Limits{PerAddr: 1, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}})
+	get := func(xff string) int {
+		req, _ := http.NewRequest("GET", e.ts.URL+"/healthz", nil)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, tt := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.1", 200},
+		{"203.0.113.2", 200},               // another client behind the same proxy
+		{"203.0.113.1", 429},               // the first one again
+		{"198.51.100.9, 203.0.113.1", 429}, // a forged left part changes nothing
+		{"203.0.113.1, 10.1.2.3", 429},     // through a second trusted proxy
+		{"", 200},                          // the proxy itself
+		{"not-an-address", 429},            // malformed: the proxy is the client
+	} {
+		if got := get(tt.xff); got != tt.want {
+			t.Errorf("X-Forwarded-For %q = %d, want %d", tt.xff, got, tt.want)
+		}
+	}
 }
