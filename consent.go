@@ -739,24 +739,13 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 	var out SubjectConsentsView
 	var ref string
 	err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
-		if err != nil {
-			return err
-		}
-		ref = subjectRef(tk, subject)
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.SubjectConsents(ctx, p.Tenant, rec.ID)
-		if err != nil {
+		var rec SubjectRecord
+		var sl *keyring.Sealer
+		var rows []ConsentRecord
+		var err error
+		var found bool
+		ref, rec, sl, rows, found, err = s.subjectConsentRows(ctx, tx, p.Tenant, subject)
+		if err != nil || !found {
 			return err
 		}
 		current := map[string]int{}
@@ -814,25 +803,17 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 	var out ConsentProofView
 	var ref string
 	err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		var rec SubjectRecord
+		var sl *keyring.Sealer
+		var rows []ConsentRecord
+		var err error
+		var found bool
+		ref, rec, sl, rows, found, err = s.subjectConsentRows(ctx, tx, p.Tenant, subject)
 		if err != nil {
 			return err
 		}
-		ref = subjectRef(tk, subject)
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
-		if errors.Is(err, ErrNotFound) {
+		if !found {
 			return notFound
-		}
-		if err != nil {
-			return err
-		}
-		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.SubjectConsents(ctx, p.Tenant, rec.ID)
-		if err != nil {
-			return err
 		}
 		i := slices.IndexFunc(rows, func(r ConsentRecord) bool { return r.ID == id })
 		if i < 0 {
@@ -899,4 +880,29 @@ func openConsent(sl *keyring.Sealer, tenant TenantID, subjectID string, r Consen
 func (c consentContent) view(r ConsentRecord) ConsentView {
 	return ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
 		NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex}
+}
+
+// subjectConsentRows finds a subject by its identifier and returns its
+// audit reference, its record, its opened data key and its stored consent
+// events; found is false when garde never held anything on it (the
+// reference is set even then, for the audit of the read). An erased
+// subject is an error (ErrSubjectErased), not an unknown one.
+func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID, subject string) (ref string, rec SubjectRecord, sl *keyring.Sealer, rows []ConsentRecord, found bool, err error) {
+	tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+	if err != nil {
+		return "", rec, nil, nil, false, err
+	}
+	ref = subjectRef(tk, subject)
+	rec, err = tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.blind, []byte(subject)))
+	if errors.Is(err, ErrNotFound) {
+		return ref, rec, nil, nil, false, nil
+	}
+	if err != nil {
+		return ref, rec, nil, nil, false, err
+	}
+	if sl, err = s.subjectSealer(ctx, tx, tenant, rec); err != nil {
+		return ref, rec, nil, nil, false, err
+	}
+	rows, err = tx.SubjectConsents(ctx, tenant, rec.ID)
+	return ref, rec, sl, rows, err == nil, err
 }
