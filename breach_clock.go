@@ -201,13 +201,9 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 	now := s.clock.Now()
 	var todo []due
 	err := s.store.View(ctx, func(tx Tx) error {
-		ts, err := tx.Tenants(ctx)
+		scopes, err := allScopes(ctx, tx)
 		if err != nil {
 			return err
-		}
-		scopes := []TenantID{OperatorTenant}
-		for _, t := range ts {
-			scopes = append(scopes, t.ID)
 		}
 		for _, scope := range scopes {
 			rs, err := tx.Breaches(ctx, scope)
@@ -368,4 +364,18 @@ func (s *Service) BreachEscalations(ctx context.Context, p Principal, id string)
 		return nil
 	})
 	return out, err
+}
+
+// allScopes lists the operator's scope and every tenant: the breach
+// register of each is looked at by the clock and the detectors.
+func allScopes(ctx context.Context, tx Tx) ([]TenantID, error) {
+	ts, err := tx.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scopes := []TenantID{OperatorTenant}
+	for _, t := range ts {
+		scopes = append(scopes, t.ID)
+	}
+	return scopes, nil
 }

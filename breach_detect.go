@@ -93,13 +93,9 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 	bucket := now.Truncate(d.Window).Format("20060102T150405Z")
 	var found []finding
 	err := s.store.View(ctx, func(tx Tx) error {
-		ts, err := tx.Tenants(ctx)
+		scopes, err := allScopes(ctx, tx)
 		if err != nil {
 			return err
-		}
-		scopes := []TenantID{OperatorTenant}
-		for _, t := range ts {
-			scopes = append(scopes, t.ID)
 		}
 		for _, scope := range scopes {
 			fails, err := auditAll(ctx, tx, scope, AuditFilter{Since: since, Until: now, Action: ActionAuthFail})
