@@ -96,19 +96,7 @@ func (t *tx) Breach(ctx context.Context, tenant garde.TenantID, id string) (gard
 
 func (t *tx) Breaches(ctx context.Context, tenant garde.TenantID) ([]garde.BreachRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+breachColumns+` FROM breaches WHERE tenant_id = ? ORDER BY created_at DESC, id DESC`, string(tenant))
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []garde.BreachRecord
-	for rows.Next() {
-		r, err := scanBreach(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanBreach)
 }
 
 func (t *tx) AppendBreachEvent(ctx context.Context, e garde.BreachEvent) error {

@@ -110,19 +110,7 @@ func (t *tx) RequestByToken(ctx context.Context, tokenHash []byte) (garde.Rights
 
 func (t *tx) listRequests(ctx context.Context, where string, args ...any) ([]garde.RightsRequest, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where, args...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []garde.RightsRequest
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanRequest)
 }
 
 const openStatuses = `('completed', 'rejected', 'cancelled')`

@@ -23,6 +23,23 @@ func (t *tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return t.tx.PrepareContext(ctx, q)
 }
 
+// collect reads every row of a query with scan; err is the query's error.
+func collect[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
 	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 		return translate(fmt.Errorf("%s: %w", what, err))
@@ -129,19 +146,7 @@ func (t *tx) APIKeyByPrefix(ctx context.Context, prefix string) (garde.APIKey, e
 
 func (t *tx) APIKeys(ctx context.Context, tenant garde.TenantID) ([]garde.APIKey, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ? ORDER BY id`, string(tenant))
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []garde.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanAPIKey)
 }
 
 func (t *tx) RevokeAPIKey(ctx context.Context, tenant garde.TenantID, id string, at time.Time) error {
@@ -248,19 +253,7 @@ func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
 
 func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, string(tenant), after, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []garde.SubjectRecord
-	for rows.Next() {
-		r, err := scanSubject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanSubject)
 }
 
 func (t *tx) UpdateSubjectKey(ctx context.Context, tenant garde.TenantID, id string, wrapped []byte, version uint32) error {
