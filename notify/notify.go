@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,9 @@ type SMTP struct {
 	Auth smtp.Auth
 	// Timeout bounds one delivery (default 30 s).
 	Timeout time.Duration
+	// TLSConfig, when set, configures STARTTLS (its ServerName defaults to
+	// the host of Addr). Without it the system roots verify the server.
+	TLSConfig *tls.Config
 }
 
 var _ garde.Notifier = (*SMTP)(nil)
@@ -69,7 +73,16 @@ func (s *SMTP) Notify(ctx context.Context, e garde.Escalation) error {
 	}
 	defer c.Close()
 	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(nil); err != nil {
+		// crypto/tls refuses a client config without ServerName: the
+		// server's name is what its certificate is checked against.
+		tc := &tls.Config{}
+		if s.TLSConfig != nil {
+			tc = s.TLSConfig.Clone()
+		}
+		if tc.ServerName == "" {
+			tc.ServerName = host
+		}
+		if err := c.StartTLS(tc); err != nil {
 			return fmt.Errorf("smtp starttls: %w", err)
 		}
 	}

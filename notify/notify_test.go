@@ -3,6 +3,8 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -27,6 +29,7 @@ import (
 type mailServer struct {
 	ln         net.Listener
 	rejectRcpt bool
+	tls        *tls.Config // when set, offers STARTTLS
 	mu         sync.Mutex
 	mail       []received
 }
@@ -58,7 +61,7 @@ func newMailServer(t *testing.T) *mailServer {
 }
 
 func (s *mailServer) serve(c net.Conn) {
-	defer c.Close()
+	defer func() { c.Close() }()
 	r := bufio.NewReader(c)
 	say := func(line string) { io.WriteString(c, line+"\r\n") }
 	say("220 localhost ESMTP test")
@@ -73,7 +76,17 @@ func (s *mailServer) serve(c net.Conn) {
 		switch verb {
 		case "EHLO", "HELO":
 			say("250-localhost")
+			if _, ok := c.(*tls.Conn); s.tls != nil && !ok {
+				say("250-STARTTLS")
+			}
 			say("250 8BITMIME")
+		case "STARTTLS":
+			say("220 ready")
+			tc := tls.Server(c, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, r = tc, bufio.NewReader(tc)
 		case "MAIL":
 			addr, _, _ := strings.Cut(line[len("MAIL FROM:"):], " ") // drop BODY=8BITMIME and the like
 			m = received{from: strings.Trim(addr, "<>")}
@@ -238,5 +251,26 @@ func TestSMTPErrorsCarryNoAddress(t *testing.T) {
 	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
 		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
+	}
+}
+
+// TestSMTPStartTLS sends through a server that offers STARTTLS, as nearly
+// every real one does: the upgrade must name the server (ServerName), or
+// crypto/tls refuses to handshake and no escalation email ever leaves.
+func TestSMTPStartTLS(t *testing.T) {
+	hs := httptest.NewUnstartedServer(nil)
+	hs.StartTLS()
+	defer hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(hs.Certificate())
+	ms := newMailServer(t)
+	ms.tls = &tls.Config{Certificates: hs.TLS.Certificates}
+	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}}
+	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Notify over STARTTLS = %v, want nil", err)
+	}
+	if got := ms.received(); len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != "dpo@example.com" {
+		t.Fatalf("received %+v, want one mail to the DPO", got)
 	}
 }
