@@ -287,6 +287,7 @@ func (d *dashboard) render(w http.ResponseWriter, status int, name string, pg *d
 // roles, listed in pageRoles for the tests).
 func (s *Server) dashboardRoutes() []Route {
 	d := &dashboard{s: s, sessions: &sessionStore{m: map[[32]byte]*session{}}, pages: parsePages()}
+	s.sessions = d.sessions
 	oversee := dashboardRoles
 	adminOnly := []garde.Role{garde.RoleAdmin}
 	r := func(method, pattern, summary string, roles []garde.Role, h dashHandler) Route {

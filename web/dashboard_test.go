@@ -409,6 +409,31 @@ func TestDashboardSecurity(t *testing.T) {
 		t.Errorf("a revoked key's session = %d, want 303 to the sign-in page", r.status)
 	}
 
+	// Revoking it through the API (DELETE /v1/keys/{id}) ends them too: a
+	// leaked key, once revoked, must not keep the dashboard open.
+	p3, dpo3, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim3 := newBrowser(t, e.ts)
+	victim3.signIn(dpo3)
+	if r := victim3.get("/dashboard/overview"); r.status != 200 {
+		t.Fatalf("third DPO's overview = %d", r.status)
+	}
+	del, _ := http.NewRequest("DELETE", e.ts.URL+"/v1/keys/"+p3.ID, nil)
+	del.Header.Set("Authorization", "Bearer "+e.a.Keys[garde.RoleAdmin])
+	res, err := e.ts.Client().Do(del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /v1/keys/{id} = %d", res.StatusCode)
+	}
+	if r := victim3.get("/dashboard/overview"); r.status != http.StatusSeeOther {
+		t.Errorf("the session of a key revoked through the API = %d, want 303 to the sign-in page", r.status)
+	}
+
 	// Sign-out ends the session server-side: the old cookie is dead.
 	b2 := newBrowser(t, e.ts)
 	b2.signIn(e.a.Keys[garde.RoleDPO])

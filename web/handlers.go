@@ -158,6 +158,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.RevokeAPIKey(r.Context(), principalFrom(r.Context()), r.PathValue("id")); err != nil {
 		return err
 	}
+	if s.sessions != nil {
+		s.sessions.dropKey(r.PathValue("id"))
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

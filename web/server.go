@@ -37,6 +37,9 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []Route
 	limiter *limiter
+	// sessions are the dashboard's, so that revoking a key through the
+	// API ends the sessions it opened as the dashboard's revoke does.
+	sessions *sessionStore
 }
 
 // NewServer builds the handler. Every dependency is an argument.
