@@ -84,7 +84,10 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return garde.Invalid(field, "must be %s, not %s", jsonType(te.Type.Kind().String()), te.Value)
+		// te.Value is "number 0612345678" for a number: name the kind only,
+		// the value may be personal data.
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return garde.Invalid(field, "must be %s, not %s", jsonType(te.Type.Kind().String()), kind)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return garde.Invalid("body", "malformed JSON: unexpected end")
 	}

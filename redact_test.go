@@ -1,0 +1,27 @@
+package garde
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestPersonalTypesRedact(t *testing.T) {
+	secret := "jeanne.martin@example.fr"
+	values := []any{
+		NewMessage{Subject: secret, Purpose: "p", Text: secret, Fields: map[string]string{"user.contact.email": secret}},
+		ConsentInput{Subject: secret, Purpose: "p"},
+		MessageView{ID: "msg_1", Subject: secret, Text: secret},
+	}
+	for _, v := range values {
+		var logs bytes.Buffer
+		slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "v", v)
+		for where, s := range map[string]string{"%v": fmt.Sprintf("%v", v), "%s": fmt.Sprintf("%s", v), "slog": logs.String()} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%T formatted with %s shows the personal data: %s", v, where, s)
+			}
+		}
+	}
+}
