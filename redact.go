@@ -7,7 +7,9 @@ import "log/slog"
 // a redaction, so that a stray %v or slog attribute cannot leak them.
 
 // String redacts the personal data.
-func (m NewMessage) String() string { return "message for purpose " + m.Purpose + " (content redacted)" }
+func (m NewMessage) String() string {
+	return "message for purpose " + m.Purpose + " (content redacted)"
+}
 
 // LogValue redacts the personal data in structured logs.
 func (m NewMessage) LogValue() slog.Value {
@@ -15,7 +17,9 @@ func (m NewMessage) LogValue() slog.Value {
 }
 
 // String redacts the personal data.
-func (c ConsentInput) String() string { return "consent for purpose " + c.Purpose + " (subject redacted)" }
+func (c ConsentInput) String() string {
+	return "consent for purpose " + c.Purpose + " (subject redacted)"
+}
 
 // LogValue redacts the personal data in structured logs.
 func (c ConsentInput) LogValue() slog.Value {
@@ -26,4 +30,6 @@ func (c ConsentInput) LogValue() slog.Value {
 func (SubjectExport) String() string { return "subject export (content redacted)" }
 
 // LogValue redacts the personal data in structured logs.
-func (SubjectExport) LogValue() slog.Value { return slog.StringValue("subject export (content redacted)") }
+func (SubjectExport) LogValue() slog.Value {
+	return slog.StringValue("subject export (content redacted)")
+}
