@@ -9,9 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -35,30 +33,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Logf("WAL position unknown (%v): WAL not checked", err)
 	}
 
-	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Now()))
-	tn := gardetest.NewTenant(t, svc, "Plaintext SAS")
-	var secrets []string
-	var msgs []garde.NewMessage
-	for i := range 50 {
-		email := fmt.Sprintf("jeanne.martin%02d@example.fr", i)
-		phone := fmt.Sprintf("+33 6 12 34 56 %02d", i)
-		name := fmt.Sprintf("Jeanne Martin-Dupont%02d", i)
-		subject := fmt.Sprintf("client-subject-%02d@crm.example", i)
-		secrets = append(secrets, email, phone, name, subject)
-		msgs = append(msgs, garde.NewMessage{
-			Subject: subject, Purpose: "answer_support_request",
-			Text:   fmt.Sprintf("Bonjour, je m'appelle %s, joignable au %s", name, phone),
-			Fields: map[string]string{"user.contact.email": email, "user.name": name},
-		})
-	}
-	if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
-		t.Fatal(err)
-	}
-	got, err := svc.SubjectMessages(ctx, tn.Service, msgs[7].Subject, "answer_support_request")
-	if err != nil || len(got) != 1 || got[0].Text != msgs[7].Text {
-		t.Fatalf("read back = %+v, %v", got, err)
-	}
-	secrets = append(secrets, "Jeanne", "example.fr", "crm.example")
+	secrets := gardetest.SeedPersonalData(t, db)
 	// Every secret contains one of these markers: searching megabytes of
 	// files and WAL for the markers alone finds any of them, 40 times
 	// faster than searching for each.

@@ -3,13 +3,10 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
 )
@@ -25,29 +22,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Now()))
-	tn := gardetest.NewTenant(t, svc, "Plaintext SAS")
-	secrets := []string{}
-	var msgs []garde.NewMessage
-	for i := range 50 {
-		email := fmt.Sprintf("jeanne.martin%02d@example.fr", i)
-		phone := fmt.Sprintf("+33 6 12 34 56 %02d", i)
-		name := fmt.Sprintf("Jeanne Martin-Dupont%02d", i)
-		subject := fmt.Sprintf("client-subject-%02d@crm.example", i)
-		secrets = append(secrets, email, phone, name, subject)
-		msgs = append(msgs, garde.NewMessage{
-			Subject: subject, Purpose: "answer_support_request",
-			Text:   fmt.Sprintf("Bonjour, je m'appelle %s, joignable au %s", name, phone),
-			Fields: map[string]string{"user.contact.email": email, "user.name": name},
-		})
-	}
-	if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
-		t.Fatal(err)
-	}
-	got, err := svc.SubjectMessages(ctx, tn.Service, msgs[7].Subject, "answer_support_request")
-	if err != nil || len(got) != 1 || got[0].Text != msgs[7].Text {
-		t.Fatalf("read back = %+v, %v", got, err)
-	}
+	secrets := gardetest.SeedPersonalData(t, db)
 	check := func(when string) {
 		for _, f := range []string{path, path + "-wal", path + "-shm"} {
 			b, err := os.ReadFile(f)
@@ -57,7 +32,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range append(secrets, "Jeanne", "example.fr", "crm.example") {
+			for _, s := range secrets {
 				if bytes.Contains(b, []byte(s)) {
 					t.Errorf("%s: %s contains %q", when, filepath.Base(f), s)
 				}
