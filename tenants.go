@@ -193,3 +193,25 @@ func (s *Service) Register(ctx context.Context, p Principal, v int) (RegisterVer
 	})
 	return rv, err
 }
+
+// CheckKey reports whether the credential behind a principal is still
+// valid: not revoked, its tenant not off-boarded. Sessions opened with a
+// key (the dashboard's) call it on every request, so that a revocation on
+// any node, or from the command line, ends them at once.
+func (s *Service) CheckKey(ctx context.Context, p Principal) error {
+	var keys []APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		keys, err = tx.APIKeys(ctx, p.Tenant)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.ID == p.KeyID && k.Role == p.Role && k.RevokedAt.IsZero() {
+			return nil
+		}
+	}
+	return Errorf(ErrUnauthenticated, "the key this session was opened with is no longer valid")
+}

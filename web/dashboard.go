@@ -206,6 +206,19 @@ func (d *dashboard) page(roles []garde.Role, h dashHandler) func(http.ResponseWr
 			}
 			return d.renderError(w, r, pg, garde.Errorf(garde.ErrUnauthenticated, "sign in first"))
 		}
+		// A key revoked anywhere (another node, the command line, an
+		// off-boarding) ends its sessions at the next request.
+		if err := d.s.svc.CheckKey(r.Context(), sess.p); err != nil {
+			if !errors.Is(err, garde.ErrUnauthenticated) {
+				return d.renderError(w, r, pg, err)
+			}
+			d.sessions.dropKey(sess.p.KeyID)
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/dashboard/signin?expired=1", http.StatusSeeOther)
+				return nil
+			}
+			return d.renderError(w, r, pg, err)
+		}
 		pg.Principal, pg.CSRF = sess.p, sess.csrf
 		pg.Admin = sess.p.Role == garde.RoleAdmin
 		if !slices.Contains(roles, sess.p.Role) {

@@ -434,6 +434,25 @@ func TestDashboardSecurity(t *testing.T) {
 		t.Errorf("the session of a key revoked through the API = %d, want 303 to the sign-in page", r.status)
 	}
 
+	// Revoked elsewhere — another node, the command line — straight in the
+	// database, with no word to this server's session store: the session
+	// ends at its next request all the same.
+	p4, dpo4, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim4 := newBrowser(t, e.ts)
+	victim4.signIn(dpo4)
+	if r := victim4.get("/dashboard/overview"); r.status != 200 {
+		t.Fatalf("fourth DPO's overview = %d", r.status)
+	}
+	if err := e.svc.RevokeAPIKey(context.Background(), e.a.Admin, p4.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := victim4.get("/dashboard/overview"); r.status != http.StatusSeeOther {
+		t.Errorf("the session of a key revoked on another node = %d, want 303 to the sign-in page", r.status)
+	}
+
 	// Sign-out ends the session server-side: the old cookie is dead.
 	b2 := newBrowser(t, e.ts)
 	b2.signIn(e.a.Keys[garde.RoleDPO])
