@@ -154,40 +154,16 @@ func (t *tx) DeleteSubjectBlocks(ctx context.Context, tenant garde.TenantID, ind
 }
 
 func (t *tx) SubjectBlocks(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectBlock, error) {
-	var out []garde.SubjectBlock
-	for start := 0; start < len(indexes); start += insertChunk {
-		chunk := indexes[start:min(start+insertChunk, len(indexes))]
-		s, err := t.stmt(ctx, `SELECT blind_index, kind, purpose, since, request_id FROM subject_blocks WHERE tenant_id = ? AND blind_index IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`)
-		if err != nil {
-			return nil, translate(err)
-		}
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, string(tenant))
-		for _, idx := range chunk {
-			args = append(args, idx)
-		}
-		rows, err := s.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, translate(err)
-		}
-		for rows.Next() {
+	return byIndexes(ctx, t, tenant, indexes, `SELECT blind_index, kind, purpose, since, request_id FROM subject_blocks`,
+		func(r interface{ Scan(...any) error }) (garde.SubjectBlock, error) {
 			b := garde.SubjectBlock{Tenant: tenant}
 			var since int64
-			if err := rows.Scan(&b.Index, &b.Kind, &b.Purpose, &since, &b.RequestID); err != nil {
-				rows.Close()
-				return nil, err
+			if err := r.Scan(&b.Index, &b.Kind, &b.Purpose, &since, &b.RequestID); err != nil {
+				return b, err
 			}
 			b.Since = fromMicros(since)
-			out = append(out, b)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+			return b, nil
+		})
 }
 
 func (t *tx) SubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID, after string, limit int) ([]garde.Message, error) {

@@ -212,10 +212,16 @@ func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []
 }
 
 func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectRecord, error) {
-	var out []garde.SubjectRecord
+	return byIndexes(ctx, t, tenant, indexes, `SELECT `+subjectColumns+` FROM subjects`, scanSubject)
+}
+
+// byIndexes runs query (a SELECT with no WHERE) for the rows of a tenant
+// whose blind_index is one of indexes, insertChunk indexes per statement.
+func byIndexes[T any](ctx context.Context, t *tx, tenant garde.TenantID, indexes [][]byte, query string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	var out []T
 	for start := 0; start < len(indexes); start += insertChunk {
 		chunk := indexes[start:min(start+insertChunk, len(indexes))]
-		s, err := t.stmt(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = ? AND blind_index IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`)
+		s, err := t.stmt(ctx, query+` WHERE tenant_id = ? AND blind_index IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`)
 		if err != nil {
 			return nil, translate(err)
 		}
@@ -225,23 +231,11 @@ func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes
 			args = append(args, idx)
 		}
 		rows, err := s.QueryContext(ctx, args...)
+		got, err := collect(rows, err, scan)
 		if err != nil {
-			return nil, translate(err)
-		}
-		for rows.Next() {
-			r, err := scanSubject(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		if err := rows.Close(); err != nil {
 			return nil, err
 		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		out = append(out, got...)
 	}
 	return out, nil
 }
