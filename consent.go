@@ -114,6 +114,9 @@ type ConsentTx interface {
 	// DeleteMessages deletes a subject's messages of one purpose and says
 	// how many there were.
 	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
+	// DeleteMessagesBefore deletes those collected at or before the time
+	// (replaying a withdrawal's erasure on a restored data store).
+	DeleteMessagesBefore(ctx context.Context, tenant TenantID, subjectID, purpose string, before time.Time) (int, error)
 	// UpdateMessage replaces a message's sealed text and fields (nil
 	// fields: none) and drops its sealed span record (sets it to NULL): the
 	// spans described, and may hold sealed originals of, the old text.
@@ -432,6 +435,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 	// Times are stored to the microsecond: commit to what is stored.
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	var results []ConsentResult
+	var done []withdrawalDone
 	err := s.update(ctx, func(tx Tx) error {
 		results = make([]ConsentResult, len(ins))
 		reg, regVersion, err := s.currentRegister(ctx, tx, p.Tenant)
@@ -564,6 +568,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			last[[2]string{in.Subject, in.Purpose}] = i
 		}
 		var effects []AuditEvent
+		done = done[:0] // the store may run this function again
 		for i, in := range ins {
 			if in.Action != ConsentWithdraw || last[[2]string{in.Subject, in.Purpose}] != i {
 				continue
@@ -575,6 +580,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			}
 			results[i].Withdrawal = eff
 			if eff.Messages > 0 {
+				done = append(done, withdrawalDone{subject: sb.id, purpose: in.Purpose, action: eff.Action})
 				action := ActionMessageErase
 				if eff.Action == "anonymize" {
 					action = ActionMessageAnonymize
@@ -608,6 +614,11 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 	if err != nil {
 		return nil, err
 	}
+	// After the commit: what the withdrawals did to stored messages goes
+	// onto the journal, so that a restored data store does it again.
+	if err := s.recordWithdrawals(ctx, p.Tenant, now, done); err != nil {
+		return nil, fmt.Errorf("journal the withdrawal: %w", err)
+	}
 	return results, nil
 }
 
@@ -638,26 +649,37 @@ func applyWithdrawal(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, s
 			return WithdrawalEffect{}, err
 		}
 		for _, m := range msgs {
-			text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
-			if err != nil {
-				return WithdrawalEffect{}, fmt.Errorf("open message %s: %w", m.ID, err)
-			}
-			anon, err := anonymizeText(string(text))
-			clear(text)
-			if err != nil {
-				return WithdrawalEffect{}, fmt.Errorf("anonymise message %s: %w", m.ID, err)
-			}
-			sealed, err := sl.Seal([]byte(anon), messageAD(tenant, subjectID, m.ID, "text"))
-			if err != nil {
-				return WithdrawalEffect{}, err
-			}
-			if err := tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil); err != nil {
+			if _, err := anonymizeMessage(ctx, tx, tenant, subjectID, sl, m); err != nil {
 				return WithdrawalEffect{}, err
 			}
 		}
 		return WithdrawalEffect{Action: "anonymize", Messages: len(msgs)}, nil
 	}
 	return WithdrawalEffect{Action: "stop"}, nil
+}
+
+// anonymizeMessage replaces every personal span in a stored message's text
+// and drops its structured fields. It returns 1 when it rewrote the
+// message, 0 when there was nothing left to anonymise.
+func anonymizeMessage(ctx context.Context, tx Tx, tenant TenantID, subjectID string, sl *keyring.Sealer, m Message) (int, error) {
+	text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
+	if err != nil {
+		return 0, fmt.Errorf("open message %s: %w", m.ID, err)
+	}
+	anon, err := anonymizeText(string(text))
+	same := anon == string(text) && m.SealedFields == nil
+	clear(text)
+	if err != nil {
+		return 0, fmt.Errorf("anonymise message %s: %w", m.ID, err)
+	}
+	if same {
+		return 0, nil
+	}
+	sealed, err := sl.Seal([]byte(anon), messageAD(tenant, subjectID, m.ID, "text"))
+	if err != nil {
+		return 0, err
+	}
+	return 1, tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil)
 }
 
 // hasConsent reports whether the subject's latest consent event for the

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/garde-privacy/garde/keyring"
@@ -18,132 +18,161 @@ import (
 
 // Erasure (Art. 17) in three steps:
 //
-//  1. The subject's id goes onto the erasure journal (a deny-list kept
-//     outside the database, beside the master key), then its data key is
-//     destroyed and a tombstone written, in one transaction: from that
-//     commit nothing sealed for the subject can be opened — here, on a
-//     replica, or in any backup (the backup still holds the wrapped key,
-//     but restoring it replays the journal, which destroys the key again).
+//  1. The data store commits the decision: a tombstone (a keyed hash of
+//     the identifier) that refuses every later write for the subject, and
+//     the request moved to in_progress. Then the key store destroys the
+//     subject's data key and journals the destruction, in one transaction
+//     of its own (destroySubject). From that commit nothing sealed for the
+//     subject opens: the key was never in the data store, so no copy of
+//     it — backup, replica, dump, WAL, freed page — holds it either.
 //  2. The rows are purged in batches: messages (with their sealed span
 //     records), consent rows (their ledger leaves, salted commitments,
 //     stay: the log keeps verifying), restrictions, the subject row and
-//     its blind index. The tombstone, a keyed hash of the identifier,
-//     stays, so that a late write for the subject is refused (and
-//     audited as subject_erased) instead of silently re-creating it.
+//     its blind index. The tombstone stays, so that a late write for the
+//     subject is refused (and audited as subject_erased) instead of
+//     silently re-creating it.
 //  3. A certificate is signed with the tenant's ledger key over a fresh
 //     checkpoint that includes the erasure's audit entry, and erasure
 //     notices are queued for every recipient of the register that has an
 //     endpoint (Art. 19).
+//
+// One subject is erased once: a second erasure request of a subject
+// already being (or already) erased completes as "same_as" the first, with
+// no second destruction and no second certificate.
 
-// ErasedKey is one entry of the erasure journal: a destroyed subject key
-// (Subject set) or a destroyed tenant (Subject empty). It holds no
-// personal data: ids are opaque and Index is a keyed hash.
-type ErasedKey struct {
-	Tenant  TenantID
-	Subject string
-	Index   []byte
-	At      time.Time
+// destroyedSubject is what destroySubject did.
+type destroyedSubject struct {
+	subject string // opaque id; "" when no subject had the identifier
+	version uint32 // the tenant data key version that wrapped its key
+	at      time.Time
+	done    bool // false when decide declined
 }
 
-// ErasureJournal records destroyed keys outside the database, so that
-// restoring an older backup cannot bring an erased subject back: the
-// journal is replayed at startup and at restore (ReplayErasures). The
-// default implementation is keyring.DenyList, a file beside the master
-// key.
-type ErasureJournal interface {
-	Append(entries []ErasedKey) error
-	Entries() ([]ErasedKey, error)
+// destroySubject is the one door to a subject key's destruction. In one
+// data-store transaction it finds the subject by its blind index, calls
+// decide (which checks and records the caller's own state; returning false
+// stops here) and writes the tombstone; after that commit, the key store
+// destroys the key and journals it (KeyStore.Record). A crash between the
+// two commits leaves the tombstone and the decision, and the next run of
+// the caller (the request is in_progress) destroys the key.
+func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []byte, requestID string, decide func(tx Tx, now time.Time, rec *SubjectRecord, version uint32) (bool, error)) (destroyedSubject, error) {
+	var d destroyedSubject
+	err := s.update(ctx, func(tx Tx) error {
+		d = destroyedSubject{at: s.clock.Now()}
+		var rec *SubjectRecord
+		r, err := tx.SubjectByIndex(ctx, tenant, index)
+		switch {
+		case err == nil:
+			rec, d.subject = &r, r.ID
+			keys, err := s.ks.SubjectKeys(ctx, tenant, []string{r.ID})
+			if err != nil {
+				return err
+			}
+			if len(keys) == 1 {
+				d.version = keys[0].Version
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		ok, err := decide(tx, d.at, rec, d.version)
+		if err != nil || !ok {
+			return err
+		}
+		d.done = true
+		return tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: tenant, Index: index, Kind: BlockErased, Since: d.at, RequestID: requestID})
+	})
+	if err != nil || !d.done {
+		return d, err
+	}
+	return d, s.ks.Record(ctx, []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
 }
 
-// rightsState is the per-Service state of rights.
-type rightsState struct {
-	mu      sync.Mutex
-	journal ErasureJournal
+// erase carries out a verified erasure request; each step is idempotent.
+func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, error) {
+	if r.KeyDestroyedAt.IsZero() {
+		claimed := false
+		_, err := s.destroySubject(ctx, r.Tenant, r.SubjectIndex, r.ID, func(tx Tx, now time.Time, rec *SubjectRecord, version uint32) (bool, error) {
+			var err error
+			claimed = false // the store may run this function again
+			if r, err = tx.Request(ctx, r.Tenant, r.ID); err != nil {
+				return false, err
+			}
+			if !r.Open() || !r.KeyDestroyedAt.IsZero() || r.LegalHold != "" {
+				return false, nil
+			}
+			if first, err := erasedBy(ctx, tx, r); err != nil || first != "" {
+				if err != nil {
+					return false, err
+				}
+				return false, s.completeAsSameAs(ctx, tx, &r, first, now)
+			}
+			r.Status, r.StartedAt, r.KeyDestroyedAt, r.UpdatedAt = StatusInProgress, now, now, now
+			r.Outcome = "key=none"
+			if rec != nil {
+				r.Outcome = fmt.Sprintf("key=%s/%d", rec.ID, version)
+			}
+			if err := tx.UpdateRequest(ctx, r); err != nil {
+				return false, err
+			}
+			claimed = true
+			return true, tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectKeyDrop, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Count: btoi(rec != nil), Reason: "erasure"}})
+		})
+		if err != nil || !claimed {
+			return r, err
+		}
+		RightsMetrics.Erasures.Add(1)
+	} else if r.Status == StatusInProgress {
+		// Resumed after a crash or a failed key store write between the
+		// decision and the destruction: destroy (again: idempotent).
+		subjectID, _ := erasedSubjectKey(r)
+		if err := s.ks.Record(ctx, []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
+			return r, err
+		}
+	}
+	return s.purgeErased(ctx, r)
 }
 
-// SetErasureJournal sets where destroyed keys are recorded. Without one,
-// erasure still destroys keys, but a restored backup would hold the
-// erased subjects' wrapped keys again.
-func (s *Service) SetErasureJournal(j ErasureJournal) {
-	s.rights.mu.Lock()
-	s.rights.journal = j
-	s.rights.mu.Unlock()
+// erasedBy returns the id of another erasure request that erased (or is
+// erasing) the same subject, from the subject's tombstone.
+func erasedBy(ctx context.Context, tx Tx, r RightsRequest) (string, error) {
+	blocks, err := tx.SubjectBlocks(ctx, r.Tenant, [][]byte{r.SubjectIndex})
+	if err != nil {
+		return "", err
+	}
+	for _, b := range blocks {
+		if b.Kind == BlockErased && b.RequestID != "" && b.RequestID != r.ID {
+			return b.RequestID, nil
+		}
+	}
+	return "", nil
 }
 
-func (s *Service) journal() ErasureJournal {
-	s.rights.mu.Lock()
-	defer s.rights.mu.Unlock()
-	return s.rights.journal
+// SameAsPrefix starts the outcome of an erasure request that found its
+// subject already erased by another request: "same_as=rq_…". That request
+// holds the one certificate.
+const SameAsPrefix = "same_as="
+
+// completeAsSameAs completes r as answered by the erasure request first.
+func (s *Service) completeAsSameAs(ctx context.Context, tx Tx, r *RightsRequest, first string, now time.Time) error {
+	r.Status, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now
+	r.Outcome, r.SealedSubject = SameAsPrefix+first, nil
+	if err := tx.UpdateRequest(ctx, *r); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectErase, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: "same_as_earlier_request"}})
+}
+
+// erasedSubjectKey reads the destroyed key's subject id and wrapping
+// version from an erasure request's outcome ("key=sub_…/3").
+func erasedSubjectKey(r RightsRequest) (subjectID, keyVersion string) {
+	if id, ok := strings.CutPrefix(r.Outcome, "key="); ok && id != "none" {
+		subjectID, keyVersion, _ = strings.Cut(id, "/")
+	}
+	return subjectID, keyVersion
 }
 
 // purgeBatch is how many messages one purge transaction deletes.
 const purgeBatch = 5000
-
-// erase carries out a verified erasure request; each step is idempotent.
-func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, error) {
-	var rec SubjectRecord
-	found := false
-	if r.KeyDestroyedAt.IsZero() {
-		err := s.store.View(ctx, func(tx Tx) error {
-			var err error
-			rec, err = tx.SubjectByIndex(ctx, r.Tenant, r.SubjectIndex)
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			found = err == nil
-			return err
-		})
-		if err != nil {
-			return r, err
-		}
-		now := s.clock.Now()
-		if j := s.journal(); j != nil {
-			e := ErasedKey{Tenant: r.Tenant, Index: r.SubjectIndex, At: now}
-			if found {
-				e.Subject = rec.ID
-			}
-			if err := j.Append([]ErasedKey{e}); err != nil {
-				return r, fmt.Errorf("erasure journal: %w", err)
-			}
-		}
-		err = s.update(ctx, func(tx Tx) error {
-			var err error
-			r, err = tx.Request(ctx, r.Tenant, r.ID)
-			if err != nil {
-				return err
-			}
-			if !r.Open() || !r.KeyDestroyedAt.IsZero() || r.LegalHold != "" {
-				return nil
-			}
-			if found && rec.WrappedKey != nil {
-				if err := tx.DestroySubjectKey(ctx, r.Tenant, rec.ID); err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
-			}
-			if err := tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: r.Tenant, Index: r.SubjectIndex, Kind: BlockErased, Since: now, RequestID: r.ID}); err != nil {
-				return err
-			}
-			r.Status, r.StartedAt, r.KeyDestroyedAt, r.UpdatedAt = StatusInProgress, now, now, now
-			if found {
-				r.Outcome = "key=" + rec.ID + "/" + fmt.Sprint(rec.KeyVersion)
-			} else {
-				r.Outcome = "key=none"
-			}
-			if err := tx.UpdateRequest(ctx, r); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectKeyDrop, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Count: btoi(found), Reason: "erasure"}})
-		})
-		if err != nil {
-			return r, err
-		}
-		if r.KeyDestroyedAt.IsZero() || r.Status != StatusInProgress {
-			return r, nil
-		}
-		RightsMetrics.Erasures.Add(1)
-	}
-	return s.purgeErased(ctx, r)
-}
 
 func btoi(b bool) int {
 	if b {
@@ -155,10 +184,7 @@ func btoi(b bool) int {
 // purgeErased removes an erased subject's rows, signs the certificate and
 // queues the notices to recipients.
 func (s *Service) purgeErased(ctx context.Context, r RightsRequest) (RightsRequest, error) {
-	subjectID, keyVersion := "", ""
-	if id, ok := strings.CutPrefix(r.Outcome, "key="); ok && id != "none" {
-		subjectID, keyVersion, _ = strings.Cut(id, "/")
-	}
+	subjectID, keyVersion := erasedSubjectKey(r)
 	messages := 0
 	for subjectID != "" {
 		var n int
@@ -459,141 +485,141 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	return c, nil
 }
 
-// ReplayErasures applies the erasure journal to the database: every
-// subject key it lists that the database still holds (an older backup was
-// restored) is destroyed again, its rows purged and its tombstone
-// re-written; every tenant it lists as off-boarded loses its keys again.
-// garde runs it at startup and `garde restore` before swapping the file
-// in. It returns how many keys it destroyed.
-func (s *Service) ReplayErasures(ctx context.Context) (int, error) {
-	j := s.journal()
-	if j == nil {
-		return 0, nil
-	}
-	entries, err := j.Entries()
+// ReplayJournal brings the data store in line with the key store's
+// journal of destructive operations, for a data store older than the
+// journal (a restored backup): every erased subject is tombstoned again and
+// its rows purged (its key, never in the data store, stays destroyed), every
+// withdrawal's erasure or anonymisation and every retention purge is done
+// again up to its cut-off, and a key still present for a journalled
+// erasure or off-boarding (a restored key store) is destroyed again.
+// garde runs it at every start and `garde restore` before swapping the
+// file in. It returns how many operations it had to apply again.
+func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
+	entries, err := s.ks.Journal(ctx, 0)
 	if err != nil {
-		return 0, fmt.Errorf("erasure journal: %w", err)
+		return 0, fmt.Errorf("journal: %w", err)
 	}
-	destroyed := 0
-	now := s.clock.Now()
-	entries, err = s.pendingReplays(ctx, entries)
-	if err != nil {
-		return 0, fmt.Errorf("erasure journal: %w", err)
-	}
+	applied := 0
 	for _, e := range entries {
-		err := s.store.Update(ctx, func(tx Tx) error {
-			if e.Subject == "" && e.Index == nil {
-				keys, err := tx.TenantKeys(ctx, e.Tenant)
-				if err != nil || len(keys) == 0 {
-					return err
-				}
-				destroyed++
-				return tx.DeleteTenantKeys(ctx, e.Tenant)
-			}
-			if e.Index != nil {
-				if err := tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: e.Tenant, Index: e.Index, Kind: BlockErased, Since: e.At}); err != nil {
-					return err
-				}
-			}
-			if e.Subject == "" {
-				return nil
-			}
-			rec, err := tx.SubjectByIndex(ctx, e.Tenant, e.Index)
-			if errors.Is(err, ErrNotFound) || (err == nil && rec.ID != e.Subject) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if rec.WrappedKey != nil {
-				destroyed++
-			}
-			for {
-				n, err := tx.DeleteSubjectMessages(ctx, e.Tenant, e.Subject, purgeBatch)
-				if err != nil {
-					return err
-				}
-				if n < purgeBatch {
-					break
-				}
-			}
-			if _, err := tx.DeleteSubjectConsents(ctx, e.Tenant, e.Subject); err != nil {
-				return err
-			}
-			if err := tx.DeleteSubject(ctx, e.Tenant, e.Subject); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionSubjectKeyDrop, Outcome: OutcomeOK, Count: 1, Reason: "journal_replay"}})
-		})
+		n, err := s.replay(ctx, e)
 		if err != nil {
-			return destroyed, fmt.Errorf("replay erasure of %s in tenant %s: %w", e.Subject, e.Tenant, err)
+			return applied, fmt.Errorf("replay %s of tenant %s (journal entry %d): %w", e.Kind, e.Tenant, e.Seq, err)
 		}
+		applied += n
 	}
 	s.mu.Lock()
 	clear(s.keys)
 	s.mu.Unlock()
-	if destroyed > 0 {
+	if applied > 0 {
 		s.scrub(ctx)
 	}
-	return destroyed, nil
+	return applied, nil
 }
 
-// pendingReplays keeps the journal entries the database does not reflect
-// yet — a tenant that has keys again, a subject row back, a tombstone
-// missing — reading each tenant's subjects and tombstones in one query
-// each, so that a start with a long journal and nothing to do costs a
-// few reads, not a transaction per entry.
-func (s *Service) pendingReplays(ctx context.Context, entries []ErasedKey) ([]ErasedKey, error) {
-	byTenant := map[TenantID][]ErasedKey{}
-	var order []TenantID
-	for _, e := range entries {
-		if byTenant[e.Tenant] == nil {
-			order = append(order, e.Tenant)
+// replay applies one journal entry again; it returns 1 when it changed
+// anything.
+func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
+	now := s.clock.Now()
+	switch e.Kind {
+	case JournalOffboard:
+		keys, err := s.ks.TenantKeys(ctx, e.Tenant)
+		if err != nil || len(keys) == 0 {
+			return 0, err
 		}
-		byTenant[e.Tenant] = append(byTenant[e.Tenant], e)
+		return 1, s.ks.Record(ctx, []JournalEntry{e})
+	case JournalErase:
+		changed := 0
+		if e.Subject != "" {
+			keys, err := s.ks.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
+			if err != nil {
+				return 0, err
+			}
+			if len(keys) > 0 {
+				if err := s.ks.Record(ctx, []JournalEntry{e}); err != nil {
+					return 0, err
+				}
+				changed = 1
+			}
+		}
+		var subjectID string
+		err := s.store.Update(ctx, func(tx Tx) error {
+			subjectID = ""
+			blocks, err := tx.SubjectBlocks(ctx, e.Tenant, [][]byte{e.Index})
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(blocks, func(b SubjectBlock) bool { return b.Kind == BlockErased }) {
+				changed = 1
+				if err := tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: e.Tenant, Index: e.Index, Kind: BlockErased, Since: e.At, RequestID: e.Request}); err != nil {
+					return err
+				}
+			}
+			rec, err := tx.SubjectByIndex(ctx, e.Tenant, e.Index)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			subjectID, changed = rec.ID, 1
+			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionSubjectKeyDrop, Outcome: OutcomeOK, Count: 1, Reason: "journal_replay"}})
+		})
+		if err != nil || subjectID == "" {
+			return changed, err
+		}
+		_, err = s.purgeSubjectRows(ctx, e.Tenant, subjectID)
+		return changed, err
+	case JournalRetentionPurge:
+		n := 0
+		for {
+			var counts map[string]int
+			if err := s.store.Update(ctx, func(tx Tx) error {
+				var err error
+				counts, err = tx.DeleteExpiredMessages(ctx, e.Tenant, e.At, purgeBatch)
+				return err
+			}); err != nil {
+				return 0, err
+			}
+			batch := 0
+			for _, c := range counts {
+				batch += c
+			}
+			n += batch
+			if batch < purgeBatch {
+				return btoi(n > 0), nil
+			}
+		}
+	case JournalWithdrawErase, JournalWithdrawAnonymize:
+		return s.replayWithdrawal(ctx, e)
 	}
-	var out []ErasedKey
-	err := s.store.View(ctx, func(tx Tx) error {
-		for _, t := range order {
-			var indexes [][]byte
-			for _, e := range byTenant[t] {
-				if e.Index != nil {
-					indexes = append(indexes, e.Index)
-				}
-			}
-			subjects, err := tx.SubjectsByIndex(ctx, t, indexes)
-			if err != nil {
-				return err
-			}
-			blocks, err := tx.SubjectBlocks(ctx, t, indexes)
-			if err != nil {
-				return err
-			}
-			live, tomb := map[string]bool{}, map[string]bool{}
-			for _, r := range subjects {
-				live[string(r.Index)] = true
-			}
-			for _, b := range blocks {
-				if b.Kind == BlockErased {
-					tomb[string(b.Index)] = true
-				}
-			}
-			keys, err := tx.TenantKeys(ctx, t)
-			if err != nil {
-				return err
-			}
-			for _, e := range byTenant[t] {
-				switch {
-				case e.Index == nil:
-					if len(keys) > 0 {
-						out = append(out, e)
-					}
-				case live[string(e.Index)] || !tomb[string(e.Index)]:
-					out = append(out, e)
-				}
-			}
+	return 0, fmt.Errorf("unknown journal entry kind %q", e.Kind)
+}
+
+// purgeSubjectRows deletes an erased subject's rows in batches: messages,
+// consents, then the subject row and its blind index.
+func (s *Service) purgeSubjectRows(ctx context.Context, tenant TenantID, subjectID string) (messages int, err error) {
+	for {
+		var n int
+		if err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.DeleteSubjectMessages(ctx, tenant, subjectID, purgeBatch)
+			return err
+		}); err != nil {
+			return messages, err
+		}
+		messages += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.DeleteSubjectConsents(ctx, tenant, subjectID); err != nil {
+			return err
+		}
+		if err := tx.DeleteSubject(ctx, tenant, subjectID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
 		}
 		return nil
 	})
-	return out, err
+	return messages, err
 }

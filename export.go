@@ -313,6 +313,14 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 	total := 0
 	RightsMetrics.PurgeRuns.Add(1)
 	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+		purged, cutoff := 0, time.Time{}
+		// Journalled after the batches committed: a restore of an older
+		// data store deletes them again before serving (ReplayJournal).
+		defer func() {
+			if purged > 0 {
+				_ = s.ks.Record(ctx, []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}})
+			}
+		}()
 		for {
 			now := s.clock.Now()
 			n := 0
@@ -332,6 +340,9 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 				return err
 			}
 			total += n
+			if n > 0 {
+				purged, cutoff = purged+n, now
+			}
 			RightsMetrics.PurgedMessages.Add(int64(n))
 			if n < batch {
 				return nil
@@ -360,10 +371,10 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 				return err
 			}
 			for _, rec := range recs {
-				if rec.WrappedKey == nil {
+				sl, err := s.subjectSealer(ctx, tx, tenant, rec)
+				if errors.Is(err, ErrSubjectErased) {
 					continue
 				}
-				sl, err := s.subjectSealer(ctx, tx, tenant, rec)
 				if err != nil {
 					return err
 				}
@@ -392,14 +403,9 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		after = recs[len(recs)-1].ID
 	}
 	now := s.clock.Now()
-	if j := s.journal(); j != nil {
-		if err := j.Append([]ErasedKey{{Tenant: tenant, At: now}}); err != nil {
-			return nil, fmt.Errorf("erasure journal: %w", err)
-		}
-	}
 	var cert []byte
 	err := s.update(ctx, func(tx Tx) error {
-		keys, err := tx.TenantKeys(ctx, tenant)
+		keys, err := s.ks.TenantKeys(ctx, tenant)
 		if err != nil {
 			return err
 		}
@@ -428,8 +434,17 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 				}
 			}
 		}
-		return tx.DeleteTenantKeys(ctx, tenant)
+		return nil
 	})
+	if err == nil {
+		// The decision committed (API keys revoked, certificate signed):
+		// now the keys go, journalled in the same key store transaction.
+		// Should this fail, running the off-boarding again finishes it.
+		err = s.ks.Record(ctx, []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
+	}
 	s.forgetTenantKeys(tenant)
-	return cert, err
+	if err != nil {
+		return nil, err
+	}
+	return cert, nil
 }

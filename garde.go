@@ -52,11 +52,6 @@ type Tx interface {
 	Tenant(ctx context.Context, id TenantID) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
-	// PutTenantKey inserts a tenant key version, or replaces its wrapping
-	// (after a master key rotation).
-	PutTenantKey(ctx context.Context, k TenantKey) error
-	TenantKeys(ctx context.Context, tenant TenantID) ([]TenantKey, error)
-
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByPrefix finds a key by its public prefix. It is the one lookup
 	// that does not start from a tenant: the credential is what names it.
@@ -80,11 +75,6 @@ type Tx interface {
 	// Subjects lists subjects in id order after the given id, for batch
 	// jobs such as key rotation.
 	Subjects(ctx context.Context, tenant TenantID, after string, limit int) ([]SubjectRecord, error)
-	// UpdateSubjectKey replaces a subject's wrapped data key (rotation).
-	UpdateSubjectKey(ctx context.Context, tenant TenantID, id string, wrapped []byte, tenantKeyVersion uint32) error
-	// DestroySubjectKey deletes a subject's wrapped data key: from then on
-	// none of its sealed data can be opened.
-	DestroySubjectKey(ctx context.Context, tenant TenantID, id string) error
 
 	InsertMessages(ctx context.Context, ms []Message) error
 	// Messages lists a subject's messages collected for one purpose, oldest

@@ -3,104 +3,130 @@ package garde
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"sync"
 	"time"
 )
 
-// FileJournal is the erasure journal as a file of JSON lines, kept in the
-// data directory beside the master key (DATA-DIR/erased.journal, mode
-// 0600) and never inside the database: a backup of the database is older
-// than the journal, so restoring it replays every erasure made since.
-// Each append is written and fsynced before the key destruction it
-// records is committed. It holds opaque ids and keyed hashes only.
-type FileJournal struct {
-	path string
-	mu   sync.Mutex
-}
+// LegacyJournalFile is the file in which garde before the key store kept
+// its erasure journal (DATA-DIR/erased.journal, JSON lines).
+const LegacyJournalFile = "erased.journal"
 
-// JournalFile is the journal's file name in a data directory.
-const JournalFile = "erased.journal"
-
-// OpenFileJournal returns the journal at path (created on first append).
-func OpenFileJournal(path string) *FileJournal { return &FileJournal{path: path} }
-
-type journalLine struct {
+type legacyJournalLine struct {
 	Tenant  string `json:"t"`
 	Subject string `json:"s,omitempty"`
 	Index   string `json:"i,omitempty"`
 	At      string `json:"at"`
 }
 
-// Append writes entries and syncs the file.
-func (j *FileJournal) Append(entries []ErasedKey) error {
-	var b bytes.Buffer
-	for _, e := range entries {
-		l := journalLine{Tenant: string(e.Tenant), Subject: e.Subject, At: e.At.UTC().Format(time.RFC3339Nano)}
-		if e.Index != nil {
-			l.Index = base64.RawStdEncoding.EncodeToString(e.Index)
-		}
-		line, err := json.Marshal(l)
-		if err != nil {
-			return err
-		}
-		b.Write(line)
-		b.WriteByte('\n')
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// Entries reads the whole journal. A torn last line (a crash while
-// appending, before the erasure committed) is ignored.
-func (j *FileJournal) Entries() ([]ErasedKey, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	f, err := os.Open(j.path)
+// ImportLegacyJournal moves the entries of an erasure journal file into
+// the key store's journal (destroying their keys again, should the key
+// store hold any) and renames the file to FILE.imported, so that it is
+// read once. A torn last line (a crash while appending) is skipped. It
+// returns how many entries it imported.
+func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer f.Close()
-	var out []ErasedKey
-	sc := bufio.NewScanner(f)
+	var entries []JournalEntry
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		var l journalLine
+		var l legacyJournalLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			if !bytes.HasSuffix(sc.Bytes(), []byte("}")) {
 				continue // torn final write
 			}
-			return nil, fmt.Errorf("erasure journal line %d: %w", n, err)
+			return 0, fmt.Errorf("erasure journal line %d: %w", n, err)
 		}
-		e := ErasedKey{Tenant: TenantID(l.Tenant), Subject: l.Subject}
+		e := JournalEntry{Kind: JournalErase, Tenant: TenantID(l.Tenant), Subject: l.Subject}
+		if l.Subject == "" && l.Index == "" {
+			e.Kind = JournalOffboard
+		}
 		if l.Index != "" {
 			if e.Index, err = base64.RawStdEncoding.DecodeString(l.Index); err != nil {
-				return nil, fmt.Errorf("erasure journal line %d: index: %w", n, err)
+				return 0, fmt.Errorf("erasure journal line %d: index: %w", n, err)
 			}
 		}
 		e.At, _ = time.Parse(time.RFC3339Nano, l.At)
-		out = append(out, e)
+		entries = append(entries, e)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	if err := ks.Record(ctx, entries); err != nil {
+		return 0, err
+	}
+	return len(entries), os.Rename(path, path+".imported")
+}
+
+// recordWithdrawals journals what withdrawals did to stored messages, after
+// the transaction that did it committed.
+func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at time.Time, done []withdrawalDone) error {
+	var entries []JournalEntry
+	for _, d := range done {
+		kind := JournalWithdrawErase
+		if d.action == "anonymize" {
+			kind = JournalWithdrawAnonymize
+		}
+		entries = append(entries, JournalEntry{Kind: kind, Tenant: tenant, Subject: d.subject, Purpose: d.purpose, At: at})
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.ks.Record(ctx, entries)
+}
+
+// withdrawalDone is one withdrawal that changed stored messages.
+type withdrawalDone struct {
+	subject, purpose, action string
+}
+
+// replayWithdrawal erases or anonymises again the messages a withdrawal
+// erased or anonymised: those of the subject and purpose collected at or
+// before the withdrawal (a later grant may have brought new ones, which
+// stay). Anonymising anonymised text changes nothing, so messages that
+// the data store already shows anonymised are rewritten to the same text.
+func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
+	changed := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		changed = 0
+		if e.Kind == JournalWithdrawErase {
+			n, err := tx.DeleteMessagesBefore(ctx, e.Tenant, e.Subject, e.Purpose, e.At)
+			changed = btoi(n > 0)
+			return err
+		}
+		msgs, err := tx.Messages(ctx, e.Tenant, e.Subject, e.Purpose)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, e.Tenant, SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
+		if errors.Is(err, ErrSubjectErased) {
+			return nil // erased since: its own entry purges the rows
+		}
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.CreatedAt.After(e.At) {
+				continue
+			}
+			n, err := anonymizeMessage(ctx, tx, e.Tenant, e.Subject, sl, m)
+			if err != nil {
+				return err
+			}
+			changed = max(changed, n)
+		}
+		return nil
+	})
+	return changed, err
 }

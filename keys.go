@@ -61,7 +61,7 @@ func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVe
 	if tk != nil && now.Sub(tk.loaded) < tenantKeyTTL && now.After(tk.loaded.Add(-time.Minute)) && (needVersion == 0 || tk.data[needVersion] != nil) {
 		return tk, nil
 	}
-	rows, err := tx.TenantKeys(ctx, tenant)
+	rows, err := s.ks.TenantKeys(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -111,93 +111,120 @@ func (s *Service) forgetTenantKeys(tenant TenantID) {
 	s.mu.Unlock()
 }
 
-// subjectSealer unwraps a subject's data key.
+// subjectSealer unwraps a subject's data key, read from the key store: a
+// subject whose key is not there (destroyed, or an orphan row of a data
+// store restored from a backup) is erased.
 func (s *Service) subjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec SubjectRecord) (*keyring.Sealer, error) {
-	if rec.WrappedKey == nil {
-		return nil, ErrSubjectErased
-	}
-	tk, err := s.tenantKeys(ctx, tx, tenant, rec.KeyVersion)
+	sealers, err := s.subjectSealers(ctx, tx, tenant, []string{rec.ID})
 	if err != nil {
 		return nil, err
 	}
-	k, err := keyring.Unwrap(tk.data[rec.KeyVersion], rec.WrappedKey, subjectKeyAD(tenant, rec.ID))
+	return sealers[rec.ID], nil
+}
+
+// subjectSealers unwraps the data keys of several subjects with one read of
+// the key store; any subject without a key makes it ErrSubjectErased.
+func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]*keyring.Sealer, error) {
+	keys, err := s.ks.SubjectKeys(ctx, tenant, ids)
 	if err != nil {
-		return nil, fmt.Errorf("unwrap subject key %s: %w", rec.ID, err)
+		return nil, err
 	}
-	sl, err := keyring.NewSealer(k, 1)
-	clear(k[:])
-	return sl, err
+	out := make(map[string]*keyring.Sealer, len(keys))
+	for _, k := range keys {
+		tk, err := s.tenantKeys(ctx, tx, tenant, k.Version)
+		if err != nil {
+			return nil, err
+		}
+		dk, err := keyring.Unwrap(tk.data[k.Version], k.Wrapped, subjectKeyAD(tenant, k.Subject))
+		if err != nil {
+			return nil, fmt.Errorf("unwrap subject key %s: %w", k.Subject, err)
+		}
+		sl, err := keyring.NewSealer(dk, 1)
+		clear(dk[:])
+		if err != nil {
+			return nil, err
+		}
+		out[k.Subject] = sl
+	}
+	for _, id := range ids {
+		if out[id] == nil {
+			return nil, ErrSubjectErased
+		}
+	}
+	return out, nil
 }
 
 // ErrSubjectErased is returned for a subject whose data key was destroyed.
 var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroyed")
 
 // RotateTenantKey adds a data key version for the tenant and re-wraps
-// every subject key under it. Subject data keys, and so the data they
-// seal, are unchanged: rotation rewrites one small row per subject, never
-// the messages. Old versions stay until every subject moved off them.
+// every subject key under it, in the key store. Subject data keys, and so
+// the data they seal, are unchanged: rotation rewrites one small row per
+// subject, never the messages. Old versions stay until every subject moved
+// off them.
 func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
 	now := s.clock.Now()
-	err = s.store.Update(ctx, func(tx Tx) error {
-		rewrapped = 0 // the store may run this function again
-		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+	defer s.forgetTenantKeys(tenant)
+	var tk *tenantKeys
+	if err := s.store.View(ctx, func(tx Tx) error {
+		tk, err = s.tenantKeys(ctx, tx, tenant, 0)
+		return err
+	}); err != nil {
+		return 0, 0, err
+	}
+	newVersion = tk.current + 1
+	k, err := keyring.Generate()
+	if err != nil {
+		return 0, 0, err
+	}
+	mk := s.master.Current()
+	w, err := keyring.Wrap(mk, k, tenantKeyAD(tenant, TenantKeyData, newVersion))
+	if err != nil {
+		return 0, 0, err
+	}
+	newSealer, err := keyring.NewSealer(k, newVersion)
+	clear(k[:])
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := s.ks.PutTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
+		return 0, 0, err
+	}
+	for after := ""; ; {
+		keys, err := s.ks.ListSubjectKeys(ctx, tenant, after, 500)
 		if err != nil {
-			return err
+			return newVersion, rewrapped, err
 		}
-		newVersion = tk.current + 1
-		k, err := keyring.Generate()
-		if err != nil {
-			return err
-		}
-		mk := s.master.Current()
-		w, err := keyring.Wrap(mk, k, tenantKeyAD(tenant, TenantKeyData, newVersion))
-		if err != nil {
-			return err
-		}
-		if err := tx.PutTenantKey(ctx, TenantKey{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}); err != nil {
-			return err
-		}
-		newSealer, err := keyring.NewSealer(k, newVersion)
-		clear(k[:])
-		if err != nil {
-			return err
-		}
-		after := ""
-		for {
-			subs, err := tx.Subjects(ctx, tenant, after, 500)
+		batch := make([]SubjectKey, 0, len(keys))
+		for _, sk := range keys {
+			after = sk.Subject
+			old := tk.data[sk.Version]
+			if old == nil {
+				return newVersion, rewrapped, fmt.Errorf("subject %s: tenant key version %d: %w", sk.Subject, sk.Version, keyring.ErrUnknownVersion)
+			}
+			dk, err := keyring.Unwrap(old, sk.Wrapped, subjectKeyAD(tenant, sk.Subject))
 			if err != nil {
-				return err
+				return newVersion, rewrapped, fmt.Errorf("unwrap subject key %s: %w", sk.Subject, err)
 			}
-			for _, sub := range subs {
-				after = sub.ID
-				if sub.WrappedKey == nil {
-					continue
-				}
-				old := tk.data[sub.KeyVersion]
-				if old == nil {
-					return fmt.Errorf("subject %s: tenant key version %d: %w", sub.ID, sub.KeyVersion, keyring.ErrUnknownVersion)
-				}
-				dk, err := keyring.Unwrap(old, sub.WrappedKey, subjectKeyAD(tenant, sub.ID))
-				if err != nil {
-					return fmt.Errorf("unwrap subject key %s: %w", sub.ID, err)
-				}
-				nw, err := keyring.Wrap(newSealer, dk, subjectKeyAD(tenant, sub.ID))
-				clear(dk[:])
-				if err != nil {
-					return err
-				}
-				if err := tx.UpdateSubjectKey(ctx, tenant, sub.ID, nw, newVersion); err != nil {
-					return err
-				}
-				rewrapped++
+			sk.Wrapped, err = keyring.Wrap(newSealer, dk, subjectKeyAD(tenant, sk.Subject))
+			clear(dk[:])
+			if err != nil {
+				return newVersion, rewrapped, err
 			}
-			if len(subs) < 500 {
-				break
-			}
+			sk.Version = newVersion
+			batch = append(batch, sk)
 		}
+		if err := s.ks.RewrapSubjectKeys(ctx, batch); err != nil {
+			return newVersion, rewrapped, err
+		}
+		rewrapped += len(batch)
+		if len(keys) < 500 {
+			break
+		}
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "cli", Action: ActionKeysRotate, Outcome: OutcomeOK, Count: rewrapped, Reason: "tenant_key"}})
 	})
-	s.forgetTenantKeys(tenant)
 	return newVersion, rewrapped, err
 }
 
@@ -215,10 +242,11 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := tx.TenantKeys(ctx, t.ID)
+			rows, err := s.ks.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
+			var rewrapped []TenantKey
 			for _, r := range rows {
 				if r.MasterVersion == mk.Version() {
 					continue
@@ -238,11 +266,12 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 					return err
 				}
 				r.MasterVersion = mk.Version()
-				if err := tx.PutTenantKey(ctx, r); err != nil {
-					return err
-				}
-				n++
+				rewrapped = append(rewrapped, r)
 			}
+			if err := s.ks.PutTenantKeys(ctx, rewrapped); err != nil {
+				return err
+			}
+			n += len(rewrapped)
 			if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: t.ID, At: now, Actor: "cli", Action: ActionKeysRotate, Outcome: OutcomeOK, Count: len(rows), Reason: "master_key"}}); err != nil {
 				return err
 			}
@@ -265,7 +294,7 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := tx.TenantKeys(ctx, t.ID)
+			rows, err := s.ks.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -278,10 +307,9 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 	return used, err
 }
 
-// DestroySubjectKey crypto-shreds one subject: its wrapped data key is
-// deleted, and with it the only way to open anything sealed for it. This is
-// the primitive under erasure; the request workflow around it (deadline,
-// purge, certificate, propagation) is built on top.
+// DestroySubjectKey crypto-shreds one subject outside a rights request (a
+// DPO's decision): the same journalled destruction as an erasure
+// (destroySubject), then its rows are purged.
 func (s *Service) DestroySubjectKey(ctx context.Context, p Principal, subject string) error {
 	if err := authorize(p, permSubjectKeyDestroy); err != nil {
 		return err
@@ -289,19 +317,28 @@ func (s *Service) DestroySubjectKey(ctx context.Context, p Principal, subject st
 	if err := validateSubjectID("subject", subject); err != nil {
 		return err
 	}
-	now := s.clock.Now()
-	return s.store.Update(ctx, func(tx Tx) error {
+	var index []byte
+	var ref string
+	if err := s.store.View(ctx, func(tx Tx) error {
 		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
-		if err != nil {
-			return err
+		index = keyring.MAC(tk.blind, []byte(subject))
+		ref = subjectRef(tk, subject)
+		return nil
+	}); err != nil {
+		return err
+	}
+	d, err := s.destroySubject(ctx, p.Tenant, index, "", func(tx Tx, now time.Time, rec *SubjectRecord, _ uint32) (bool, error) {
+		if rec == nil {
+			return false, Errorf(ErrNotFound, "subject not found")
 		}
-		if err := tx.DestroySubjectKey(ctx, p.Tenant, rec.ID); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectKeyDrop, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Count: 1}})
+		return true, tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectKeyDrop, SubjectRef: ref, Outcome: OutcomeOK, Count: 1}})
 	})
+	if err != nil {
+		return err
+	}
+	_, err = s.purgeSubjectRows(ctx, p.Tenant, d.subject)
+	return err
 }

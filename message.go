@@ -20,13 +20,11 @@ import (
 // of the tenant's identifier for it, that identifier sealed under the
 // subject's own key, and the subject's data key wrapped under a tenant key.
 type SubjectRecord struct {
-	Tenant     TenantID
-	ID         string
-	Index      []byte
-	SealedRef  []byte
-	WrappedKey []byte // nil once destroyed
-	KeyVersion uint32 // tenant data key version that wraps WrappedKey
-	CreatedAt  time.Time
+	Tenant    TenantID
+	ID        string
+	Index     []byte
+	SealedRef []byte
+	CreatedAt time.Time
 }
 
 // Message is a stored message: everything personal in it is sealed under
@@ -375,7 +373,7 @@ type subjectHandle struct {
 	sealer *keyring.Sealer
 }
 
-// subjectsForWrite finds the subjects by blind index, in one query, and
+// subjectsForWrite finds the (distinct) subjects by blind index, in one query, and
 // creates the missing ones, each with a fresh data key.
 func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subjects []string, now time.Time) ([]subjectHandle, error) {
 	indexes := make([][]byte, len(subjects))
@@ -396,17 +394,43 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 			return nil, err
 		}
 	}
+	var known []string
+	for _, rec := range found {
+		known = append(known, rec.ID)
+	}
+	sealers, err := s.subjectSealers(ctx, tx, tenant, known)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]subjectHandle, len(subjects))
+	var created []SubjectKey
+	var records []SubjectRecord
 	for i, subject := range subjects {
 		if rec, ok := byIndex[string(indexes[i])]; ok {
-			sl, err := s.subjectSealer(ctx, tx, tenant, rec)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = subjectHandle{rec.ID, sl}
+			out[i] = subjectHandle{rec.ID, sealers[rec.ID]}
 			continue
 		}
-		out[i], err = s.createSubject(ctx, tx, tk, tenant, subject, indexes[i], now)
+		h, key, rec, err := s.newSubject(tk, tenant, subject, indexes[i], now)
+		if err != nil {
+			return nil, err
+		}
+		out[i], created, records = h, append(created, key), append(records, rec)
+	}
+	if len(created) == 0 {
+		return out, nil
+	}
+	// The keys commit to the key store first; should this transaction not
+	// commit, they are orphans that seal nothing.
+	if err := s.ks.AddSubjectKeys(ctx, created); err != nil {
+		return nil, err
+	}
+	for _, rec := range records {
+		err := tx.CreateSubject(ctx, rec)
+		if errors.Is(err, ErrConflict) {
+			// Another node created the subject between our look-up and our
+			// insert: start the transaction again and find it.
+			return nil, errRetry
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -414,32 +438,29 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	return out, nil
 }
 
-func (s *Service) createSubject(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, idx []byte, now time.Time) (subjectHandle, error) {
+// newSubject makes a subject's data key, wrapped under the tenant's
+// current data key, and its row with the identifier sealed under it.
+func (s *Service) newSubject(tk *tenantKeys, tenant TenantID, subject string, idx []byte, now time.Time) (subjectHandle, SubjectKey, SubjectRecord, error) {
 	dk, err := keyring.Generate()
 	if err != nil {
-		return subjectHandle{}, err
+		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	defer clear(dk[:])
 	id := NewID("sub_", now)
 	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
 	if err != nil {
-		return subjectHandle{}, err
+		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	sl, err := keyring.NewSealer(dk, 1)
 	if err != nil {
-		return subjectHandle{}, err
+		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	sealedRef, err := sl.Seal([]byte(subject), subjectRefAD(tenant, id))
 	if err != nil {
-		return subjectHandle{}, err
+		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
-	err = tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, WrappedKey: wrapped, KeyVersion: tk.current, CreatedAt: now})
-	if errors.Is(err, ErrConflict) {
-		// Another node created the subject between our look-up and our
-		// insert: start the transaction again and find it.
-		return subjectHandle{}, errRetry
-	}
-	return subjectHandle{id, sl}, err
+	key := SubjectKey{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}
+	return subjectHandle{id, sl}, key, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, CreatedAt: now}, nil
 }
 
 // SubjectMessages returns a subject's messages collected for purpose,

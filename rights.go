@@ -241,9 +241,6 @@ type RightsTx interface {
 	// AcquireLease takes or renews the named lease for node until `until`
 	// when it is free, expired at now, or already node's.
 	AcquireLease(ctx context.Context, name, node string, now, until time.Time) (bool, error)
-
-	// DeleteTenantKeys deletes every key of a tenant (off-boarding).
-	DeleteTenantKeys(ctx context.Context, tenant TenantID) error
 }
 
 // NewRequest is a request to file.

@@ -14,6 +14,7 @@ import (
 // use; several Services (several garde nodes) may share one database.
 type Service struct {
 	store  Store
+	ks     KeyStore // the keys, apart from the data (keystore.go)
 	master keyring.MasterKeys
 	clock  Clock
 
@@ -24,7 +25,6 @@ type Service struct {
 
 	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
 	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
-	rights   rightsState                             // erasure journal (erasure.go)
 }
 
 type registerKey struct {
@@ -32,13 +32,20 @@ type registerKey struct {
 	version int
 }
 
-// NewService returns a Service. The master keys wrap every tenant key.
+// NewService returns a Service. The master keys wrap every tenant key. The
+// store must come with its key store (KeyStoreProvider): a store that kept
+// the keys beside the data would make erasure a promise.
 func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 	if clock == nil {
 		clock = SystemClock{}
 	}
+	kp, ok := store.(KeyStoreProvider)
+	if !ok {
+		panic(fmt.Sprintf("garde: store %T has no key store", store))
+	}
 	return &Service{
 		store:     ledgerStore{store}, // audit events go onto the ledger
+		ks:        kp.KeyStore(),
 		master:    master,
 		clock:     clock,
 		scanner:   newScanner(),

@@ -21,14 +21,15 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 		return Tenant{}, "", err
 	}
 	admin, text := newAPIKey(t.ID, RoleAdmin, p.KeyID, now)
+	// The keys are committed to the key store before the tenant exists in
+	// the data store (an orphan key of a tenant that never committed opens
+	// nothing).
+	if err := s.ks.PutTenantKeys(ctx, keys); err != nil {
+		return Tenant{}, "", err
+	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
-		}
-		for _, k := range keys {
-			if err := tx.PutTenantKey(ctx, k); err != nil {
-				return err
-			}
 		}
 		if err := tx.CreateAPIKey(ctx, admin); err != nil {
 			return err

@@ -50,6 +50,9 @@ func Run(t *testing.T, open Open) {
 
 var epoch = time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)
 
+// keys is the key store that comes with a store.
+func keys(st garde.Store) garde.KeyStore { return st.(garde.KeyStoreProvider).KeyStore() }
+
 func newService(t *testing.T, open Open) (*garde.Service, garde.Store, *Clock) {
 	t.Helper()
 	st := open(t)
@@ -82,7 +85,7 @@ func testTenantsAndKeys(t *testing.T, open Open) {
 		if _, err := tx.Tenant(ctx, "tn_missing"); !errors.Is(err, garde.ErrNotFound) {
 			return fmt.Errorf("Tenant(missing) = %v, want ErrNotFound", err)
 		}
-		keys, err := tx.TenantKeys(ctx, tn.ID)
+		keys, err := keys(st).TenantKeys(ctx, tn.ID)
 		if err != nil {
 			return err
 		}
@@ -377,7 +380,7 @@ func testTenantIsolation(t *testing.T, open Open) {
 func testSubjectUniqueIndex(t *testing.T, open Open) {
 	ctx := context.Background()
 	st := open(t)
-	rec := garde.SubjectRecord{Tenant: "tn_a", ID: "sub_1", Index: []byte("idx"), WrappedKey: []byte("w"), KeyVersion: 1, CreatedAt: epoch}
+	rec := garde.SubjectRecord{Tenant: "tn_a", ID: "sub_1", Index: []byte("idx"), CreatedAt: epoch}
 	if err := st.Update(ctx, func(tx garde.Tx) error { return tx.CreateSubject(ctx, rec) }); err != nil {
 		t.Fatal(err)
 	}
@@ -478,15 +481,15 @@ func testTenantKeyRotation(t *testing.T, open Open) {
 	if err != nil || v != 2 || n != 3 {
 		t.Fatalf("RotateTenantKey = %d, %d, %v; want version 2, 3 subjects", v, n, err)
 	}
-	st.View(ctx, func(tx garde.Tx) error {
-		subs, _ := tx.Subjects(ctx, a.ID, "", 10)
-		for _, sub := range subs {
-			if sub.KeyVersion != 2 {
-				t.Errorf("subject %s still wrapped under version %d", sub.ID, sub.KeyVersion)
-			}
+	subs, _ := keys(st).ListSubjectKeys(ctx, a.ID, "", 10)
+	if len(subs) != 3 {
+		t.Errorf("%d subject keys after rotation, want 3", len(subs))
+	}
+	for _, sub := range subs {
+		if sub.Version != 2 {
+			t.Errorf("subject %s still wrapped under version %d", sub.Subject, sub.Version)
 		}
-		return nil
-	})
+	}
 	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s3", Purpose: "answer_support_request", Text: "after"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -544,30 +547,30 @@ func testDestroySubjectKey(t *testing.T, open Open) {
 	if err := s.DestroySubjectKey(ctx, a.DPO, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); !errors.Is(err, garde.ErrNotFound) {
-		t.Fatalf("reading an erased subject = %v, want ErrNotFound", err)
+	if got, err := s.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); err != nil || len(got) != 0 {
+		t.Fatalf("reading an erased subject = %d messages, %v; want none (purged with the key)", len(got), err)
 	}
 	if got, err := s.SubjectMessages(ctx, a.Service, "kept", "answer_support_request"); err != nil || len(got) != 1 {
 		t.Fatalf("other subject after erasure: %d, %v", len(got), err)
 	}
-	// The sealed rows may still be there (purging is a later step), but no
-	// key in the database opens them any more.
+	// The key is gone from the key store, journalled, and the rows purged.
+	left, _ := keys(st).ListSubjectKeys(ctx, a.ID, "", 10)
+	if len(left) != 1 {
+		t.Errorf("%d subject keys left, want 1", len(left))
+	}
+	journal, _ := keys(st).Journal(ctx, 0)
+	if len(journal) != 1 || journal[0].Kind != garde.JournalErase || journal[0].Tenant != a.ID {
+		t.Errorf("journal = %+v, want one erasure", journal)
+	}
 	st.View(ctx, func(tx garde.Tx) error {
-		subs, _ := tx.Subjects(ctx, a.ID, "", 10)
-		erased := 0
-		for _, sub := range subs {
-			if sub.WrappedKey == nil {
-				erased++
-				if sub.SealedRef != nil {
-					t.Error("erased subject keeps its sealed identifier")
-				}
-			}
-		}
-		if erased != 1 {
-			t.Errorf("%d subjects without key, want 1", erased)
+		if subs, _ := tx.Subjects(ctx, a.ID, "", 10); len(subs) != 1 {
+			t.Errorf("%d subject rows, want 1", len(subs))
 		}
 		return nil
 	})
+	if _, err := s.Ingest(ctx, a.Service, msg("gone", "answer_support_request", "again")); refusal(err) != "subject_erased" {
+		t.Errorf("a write after the key's destruction = %v, want subject_erased", err)
+	}
 }
 
 // testAuditSequencePerTenant checks that audit sequence numbers count each

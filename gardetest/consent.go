@@ -489,8 +489,8 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 	if _, err := garde.VerifyLedger(ctx, st, a.ID, key); err != nil {
 		t.Fatalf("VerifyLedger after erasure = %v", err)
 	}
-	if _, err := s.SubjectConsents(ctx, a.DPO, "gone"); !errors.Is(err, garde.ErrNotFound) {
-		t.Fatalf("consents of an erased subject = %v, want ErrNotFound", err)
+	if v, err := s.SubjectConsents(ctx, a.DPO, "gone"); err != nil || len(v.History) != 0 {
+		t.Fatalf("consents of an erased subject = %+v, %v; want none (purged with the key)", v, err)
 	}
 	if v, err := s.SubjectConsents(ctx, a.DPO, "kept"); err != nil || len(v.History) != 1 {
 		t.Fatalf("other subject = %+v, %v", v, err)
@@ -507,8 +507,8 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 	if err := garde.VerifyReceipt(res.Receipt, key); err != nil {
 		t.Fatalf("receipt after erasure = %v", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); !errors.Is(err, garde.ErrNotFound) {
-		t.Fatalf("consent for an erased subject = %v, want ErrNotFound", err)
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); refusal(err) != "subject_erased" {
+		t.Fatalf("consent for an erased subject = %v, want refused as subject_erased", err)
 	}
 }
 

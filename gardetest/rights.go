@@ -586,37 +586,19 @@ func testTenantOffboarding(t *testing.T, open Open) {
 	}
 }
 
-// memJournal is an in-memory erasure journal.
-type memJournal struct {
-	mu sync.Mutex
-	es []garde.ErasedKey
-}
-
-func (j *memJournal) Append(es []garde.ErasedKey) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.es = append(j.es, es...)
-	return nil
-}
-
-func (j *memJournal) Entries() ([]garde.ErasedKey, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]garde.ErasedKey(nil), j.es...), nil
-}
-
-// testJournalReplay plays a restore: the store goes back to before the
-// erasure (the subject row, wrapped key and messages are put back), and
-// replaying the journal destroys them again.
+// testJournalReplay plays restores. A data store restored from a backup
+// taken before an erasure holds the subject's rows but never its key: it
+// reads nothing even before the replay, which then purges the rows and
+// puts the tombstone back. A key store restored from before the erasure
+// (the key back) loses the key again at the replay.
 func testJournalReplay(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
-	j := &memJournal{}
-	s.SetErasureJournal(j)
 	a := NewTenant(t, s, "A")
 	ingest(t, s, a.Service, "noe", "secret")
 	ingest(t, s, a.Service, "ola", "kept")
-	// The "backup": every subject row and message of the tenant.
+	// The "backup": every subject row and message of the tenant, and
+	// (for the second restore) the key store's subject keys.
 	recs := map[string]garde.SubjectRecord{}
 	msgs := map[string][]garde.Message{}
 	err := st.View(ctx, func(tx garde.Tx) error {
@@ -632,30 +614,34 @@ func testJournalReplay(t *testing.T, open Open) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("backup: %d subjects, %v", len(recs), err)
 	}
+	oldKeys, _ := keys(st).ListSubjectKeys(ctx, a.ID, "", 10)
 	r := file(t, s, a.DPO, garde.NewRequest{Subject: "noe", Type: garde.RequestErasure}).Request
-	es, _ := j.Entries()
-	if len(es) != 1 || es[0].Tenant != a.ID || recs[es[0].Subject].ID == "" {
+	es, _ := keys(st).Journal(ctx, 0)
+	if len(es) != 1 || es[0].Kind != garde.JournalErase || es[0].Tenant != a.ID || es[0].Request != r.ID || recs[es[0].Subject].ID == "" {
 		t.Fatalf("journal = %+v", es)
 	}
 	victim := recs[es[0].Subject]
-	// "Restore the backup".
-	if err := st.Update(ctx, func(tx garde.Tx) error {
-		if err := tx.CreateSubject(ctx, victim); err != nil {
-			return err
+	restoreData := func() {
+		t.Helper()
+		if err := st.Update(ctx, func(tx garde.Tx) error {
+			if err := tx.CreateSubject(ctx, victim); err != nil {
+				return err
+			}
+			if err := tx.DeleteSubjectBlocks(ctx, a.ID, r.SubjectIndex, garde.BlockErased); err != nil {
+				return err
+			}
+			return tx.InsertMessages(ctx, msgs[victim.ID])
+		}); err != nil {
+			t.Fatal(err)
 		}
-		if err := tx.DeleteSubjectBlocks(ctx, a.ID, r.SubjectIndex, garde.BlockErased); err != nil {
-			return err
-		}
-		return tx.InsertMessages(ctx, msgs[victim.ID])
-	}); err != nil {
-		t.Fatal(err)
 	}
-	if got := texts(t, s, a.Service, "noe"); len(got) != 1 {
-		t.Fatalf("the restored backup reads before the replay: %q", got)
+	restoreData()
+	if _, err := s.SubjectMessages(ctx, a.Service, "noe", "answer_support_request"); !errors.Is(err, garde.ErrSubjectErased) {
+		t.Fatalf("the restored data store before the replay = %v, want ErrSubjectErased (its key is not in any data store copy)", err)
 	}
-	n, err := s.ReplayErasures(ctx)
+	n, err := s.ReplayJournal(ctx)
 	if err != nil || n != 1 {
-		t.Fatalf("ReplayErasures = %d, %v", n, err)
+		t.Fatalf("ReplayJournal = %d, %v", n, err)
 	}
 	if got := texts(t, s, a.Service, "noe"); len(got) != 0 {
 		t.Fatalf("after replay the erased subject reads %q", got)
@@ -666,8 +652,27 @@ func testJournalReplay(t *testing.T, open Open) {
 	if _, err := s.Ingest(ctx, a.Service, msg("noe", "answer_support_request", "x")); refusal(err) != "subject_erased" {
 		t.Fatalf("after replay a write = %v", err)
 	}
-	if n, err := s.ReplayErasures(ctx); err != nil || n != 0 {
-		t.Fatalf("second ReplayErasures = %d, %v; want 0", n, err)
+	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+		t.Fatalf("second ReplayJournal = %d, %v; want 0", n, err)
+	}
+	// Both restored from before the erasure: the key comes back with an
+	// old key store, and the replay destroys it again before any read.
+	restoreData()
+	for _, k := range oldKeys {
+		if k.Subject == victim.ID {
+			if err := keys(st).AddSubjectKeys(ctx, []garde.SubjectKey{k}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, err := s.ReplayJournal(ctx); err != nil || n != 1 {
+		t.Fatalf("ReplayJournal after a key store restore = %d, %v", n, err)
+	}
+	if left, _ := keys(st).SubjectKeys(ctx, a.ID, []string{victim.ID}); len(left) != 0 {
+		t.Fatalf("the restored key survived the replay")
+	}
+	if got := texts(t, s, a.Service, "noe"); len(got) != 0 {
+		t.Fatalf("after the second replay the erased subject reads %q", got)
 	}
 }
 

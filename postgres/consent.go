@@ -93,6 +93,17 @@ func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectI
 	return int(tag.RowsAffected()), nil
 }
 
+func (t *tx) DeleteMessagesBefore(ctx context.Context, tenant garde.TenantID, subjectID, purpose string, before time.Time) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
+	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 AND created_at <= $4`, string(tenant), subjectID, purpose, before)
+	if err != nil {
+		return 0, translate(fmt.Errorf("delete messages: %w", err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields []byte) error {
 	if err := t.begin(ctx, tenant); err != nil {
 		return err

@@ -39,6 +39,7 @@ var migrations embed.FS
 // DB is a garde store on a PostgreSQL database.
 type DB struct {
 	pool     *pgxpool.Pool
+	keys     *KeyStore
 	retryFor time.Duration
 	retries  atomic.Int64
 	queues   sync.Map // tenant id → chan struct{} (capacity 1): see tx.begin
@@ -61,6 +62,9 @@ type Options struct {
 	// Schema, when set, is the only schema on the search path: garde's
 	// tables live there. It must exist. Tests use one schema each.
 	Schema string
+	// KeySchema is the key store's schema (default garde_keys, or
+	// Schema_keys when Schema is set), created when missing.
+	KeySchema string
 	// MaxConns bounds the pool (default: pgxpool's, or pool_max_conns in
 	// the URL).
 	MaxConns int32
@@ -94,9 +98,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("postgres: schema version %d, this garde needs %d: run garde migrate", v, n)
 		}
-		return db, nil
+	} else if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
-	if _, err := db.Migrate(ctx); err != nil {
+	if err := db.ensureKeyStore(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -125,11 +131,21 @@ func Connect(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	// server: ping a connection that sat idle before handing it out.
 	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > time.Second }
 	cfg.PingTimeout = 5 * time.Second
+	kcfg := cfg.Copy()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, retryFor: opts.RetryFor}
+	// The key store's own pool, on its own schema (keys.go).
+	ks := keySchema(opts)
+	kcfg.ConnConfig.RuntimeParams["search_path"] = ks
+	kcfg.MaxConns = 4
+	kpool, err := pgxpool.NewWithConfig(ctx, kcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: key store: %w", err)
+	}
+	db := &DB{pool: pool, keys: &KeyStore{pool: kpool, schema: ks}, retryFor: opts.RetryFor}
 	if db.retryFor == 0 {
 		db.retryFor = 30 * time.Second
 	}
@@ -149,6 +165,7 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	db.keys.Close()
 	db.pool.Close()
 	return nil
 }

@@ -399,10 +399,3 @@ func (t *tx) AcquireLease(ctx context.Context, name, node string, now, until tim
 	}
 	return tag.RowsAffected() > 0, nil
 }
-
-func (t *tx) DeleteTenantKeys(ctx context.Context, tenant garde.TenantID) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	return t.exec(ctx, "delete tenant keys", `DELETE FROM tenant_keys WHERE tenant_id = $1`, string(tenant))
-}

@@ -213,30 +213,6 @@ func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
 	})
 }
 
-func (t *tx) PutTenantKey(ctx context.Context, k garde.TenantKey) error {
-	if err := t.begin(ctx, k.Tenant); err != nil {
-		return err
-	}
-	return t.exec(ctx, "put tenant key", `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
-		string(k.Tenant), k.Kind, int64(k.Version), k.Wrapped, int64(k.MasterVersion), k.CreatedAt)
-}
-
-func (t *tx) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.TenantKey, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = $1 ORDER BY kind, version`, string(tenant))
-	return collect(rows, err, "tenant keys", func(r pgx.Rows) (garde.TenantKey, error) {
-		k := garde.TenantKey{Tenant: tenant}
-		var v, mv int64
-		err := r.Scan(&k.Kind, &v, &k.Wrapped, &mv, &k.CreatedAt)
-		k.Version, k.MasterVersion, k.CreatedAt = uint32(v), uint32(mv), utc(k.CreatedAt)
-		return k, err
-	})
-}
-
 func (t *tx) CreateAPIKey(ctx context.Context, k garde.APIKey) error {
 	if err := t.begin(ctx, k.Tenant); err != nil {
 		return err
@@ -337,16 +313,15 @@ func (t *tx) RegisterVersionNumber(ctx context.Context, tenant garde.TenantID) (
 	return v, nil
 }
 
-const subjectColumns = `tenant_id, id, blind_index, sealed_ref, wrapped_key, key_version, created_at`
+const subjectColumns = `tenant_id, id, blind_index, sealed_ref, created_at`
 
 func scanSubject(s pgx.Row) (garde.SubjectRecord, error) {
 	var r garde.SubjectRecord
 	var tenant string
-	var v int64
-	if err := s.Scan(&tenant, &r.ID, &r.Index, &r.SealedRef, &r.WrappedKey, &v, &r.CreatedAt); err != nil {
+	if err := s.Scan(&tenant, &r.ID, &r.Index, &r.SealedRef, &r.CreatedAt); err != nil {
 		return garde.SubjectRecord{}, err
 	}
-	r.Tenant, r.KeyVersion, r.CreatedAt = garde.TenantID(tenant), uint32(v), utc(r.CreatedAt)
+	r.Tenant, r.CreatedAt = garde.TenantID(tenant), utc(r.CreatedAt)
 	return r, nil
 }
 
@@ -376,8 +351,8 @@ func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
 	if err := t.begin(ctx, r.Tenant); err != nil {
 		return err
 	}
-	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, int64(r.KeyVersion), r.CreatedAt)
+	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`, key_version) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT DO NOTHING`,
+		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.CreatedAt)
 }
 
 func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
@@ -386,28 +361,6 @@ func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, 
 	}
 	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, string(tenant), after, limit)
 	return collect(rows, err, "subjects", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
-}
-
-func (t *tx) UpdateSubjectKey(ctx context.Context, tenant garde.TenantID, id string, wrapped []byte, version uint32) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	return t.exec(ctx, "update subject key", `UPDATE subjects SET wrapped_key = $1, key_version = $2 WHERE tenant_id = $3 AND id = $4 AND wrapped_key IS NOT NULL`,
-		wrapped, int64(version), string(tenant), id)
-}
-
-func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id string) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE subjects SET wrapped_key = NULL, sealed_ref = NULL WHERE tenant_id = $1 AND id = $2`, string(tenant), id)
-	if err != nil {
-		return translate(fmt.Errorf("destroy subject key: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "subject %s not found", id)
-	}
-	return nil
 }
 
 // InsertMessages inserts the batch in one statement (arrays unnested

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/garde-privacy/garde"
 	"golang.org/x/mod/sumdb/tlog"
@@ -91,6 +92,15 @@ func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID
 
 func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) (int, error) {
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM messages WHERE tenant_id = ? AND subject_id = ? AND purpose = ?`, string(tenant), subjectID, purpose)
+	if err != nil {
+		return 0, translate(fmt.Errorf("delete messages: %w", err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *tx) DeleteMessagesBefore(ctx context.Context, tenant garde.TenantID, subjectID, purpose string, before time.Time) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM messages WHERE tenant_id = ? AND subject_id = ? AND purpose = ? AND created_at <= ?`, string(tenant), subjectID, purpose, micros(before))
 	if err != nil {
 		return 0, translate(fmt.Errorf("delete messages: %w", err))
 	}

@@ -321,7 +321,3 @@ func (t *tx) AcquireLease(ctx context.Context, name, node string, now, until tim
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
-
-func (t *tx) DeleteTenantKeys(ctx context.Context, tenant garde.TenantID) error {
-	return t.exec(ctx, "delete tenant keys", `DELETE FROM tenant_keys WHERE tenant_id = ?`, string(tenant))
-}

@@ -18,28 +18,25 @@ import (
 // keyTimer is a store that notes when the transaction destroying a
 // subject key commits: the moment the subject becomes unreadable.
 type keyTimer struct {
-	garde.Store
-	destroyed atomic.Int64 // UnixNano of the commit
+	*sqlite.DB
+	destroyed atomic.Int64 // UnixNano of the key store's commit
 }
 
-type keyTimerTx struct {
-	garde.Tx
-	hit *bool
+// keyTimerStore notes when the key store destroyed a key.
+type keyTimerStore struct {
+	garde.KeyStore
+	k *keyTimer
 }
 
-func (t keyTimerTx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id string) error {
-	*t.hit = true
-	return t.Tx.DestroySubjectKey(ctx, tenant, id)
-}
-
-func (k *keyTimer) Update(ctx context.Context, fn func(garde.Tx) error) error {
-	hit := false
-	err := k.Store.Update(ctx, func(tx garde.Tx) error { return fn(keyTimerTx{tx, &hit}) })
-	if err == nil && hit {
-		k.destroyed.Store(time.Now().UnixNano())
+func (t keyTimerStore) Record(ctx context.Context, es []garde.JournalEntry) error {
+	err := t.KeyStore.Record(ctx, es)
+	if err == nil {
+		t.k.destroyed.Store(time.Now().UnixNano())
 	}
 	return err
 }
+
+func (k *keyTimer) KeyStore() garde.KeyStore { return keyTimerStore{k.DB.KeyStore(), k} }
 
 // seedSubject gives subject n messages: one through Ingest (which creates
 // the subject and its key), the rest inserted as rows of the same shape.
@@ -83,7 +80,7 @@ func BenchmarkErasure(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			kt := &keyTimer{Store: db}
+			kt := &keyTimer{DB: db}
 			svc := garde.NewService(kt, gardetest.MasterKeys(b), garde.SystemClock{})
 			tn := gardetest.NewTenant(b, svc, "Bench")
 			var unreadable, purged time.Duration

@@ -36,6 +36,7 @@ type DB struct {
 	reader *sql.DB
 	// Prepared statements, per pool.
 	writerStmts, readerStmts *stmtCache
+	keys                     *KeyStore
 }
 
 var _ garde.Store = (*DB)(nil)
@@ -47,6 +48,9 @@ type Options struct {
 	// and the last ones may be lost on power failure) or "FULL" (an fsync
 	// per commit: survives power failure, slower).
 	Synchronous string
+	// KeyStorePath is the key store's file (default: KeyStorePath(path)).
+	// A restore opens the backup being restored with the live key store.
+	KeyStorePath string
 }
 
 // Open opens (creating if needed) the database at path and applies pending
@@ -88,8 +92,23 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	ksPath := opts.KeyStorePath
+	if ksPath == "" {
+		ksPath = KeyStorePath(path)
+	}
+	if db.keys, err = OpenKeyStore(ctx, ksPath); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.moveKeys(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
+
+// KeyStore is the key store opened with the database.
+func (db *DB) KeyStore() garde.KeyStore { return db.keys }
 
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
@@ -99,7 +118,11 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.writerStmts.close()
 	db.readerStmts.close()
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	var kerr error
+	if db.keys != nil {
+		kerr = db.keys.Close()
+	}
+	return errors.Join(db.reader.Close(), db.writer.Close(), kerr)
 }
 
 // Ping checks that the database answers.

@@ -89,32 +89,6 @@ func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
 	return out, rows.Err()
 }
 
-func (t *tx) PutTenantKey(ctx context.Context, k garde.TenantKey) error {
-	return t.exec(ctx, "put tenant key", `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
-		string(k.Tenant), k.Kind, k.Version, k.Wrapped, k.MasterVersion, micros(k.CreatedAt))
-}
-
-func (t *tx) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.TenantKey, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = ? ORDER BY kind, version`, string(tenant))
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []garde.TenantKey
-	for rows.Next() {
-		k := garde.TenantKey{Tenant: tenant}
-		var at int64
-		if err := rows.Scan(&k.Kind, &k.Version, &k.Wrapped, &k.MasterVersion, &at); err != nil {
-			return nil, err
-		}
-		k.CreatedAt = fromMicros(at)
-		out = append(out, k)
-	}
-	return out, rows.Err()
-}
-
 func (t *tx) CreateAPIKey(ctx context.Context, k garde.APIKey) error {
 	return t.exec(ctx, "create api key", `INSERT INTO api_keys (tenant_id, id, prefix, hash, role, created_at, created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(k.Tenant), k.ID, k.Prefix, k.Hash, string(k.Role), micros(k.CreatedAt), k.CreatedBy, nullMicros(k.RevokedAt))
@@ -187,12 +161,12 @@ func (t *tx) RegisterVersionNumber(ctx context.Context, tenant garde.TenantID) (
 	return v, translate(err)
 }
 
-const subjectColumns = `tenant_id, id, blind_index, sealed_ref, wrapped_key, key_version, created_at`
+const subjectColumns = `tenant_id, id, blind_index, sealed_ref, created_at`
 
 func scanSubject(s interface{ Scan(...any) error }) (garde.SubjectRecord, error) {
 	var r garde.SubjectRecord
 	var at int64
-	if err := s.Scan(&r.Tenant, &r.ID, &r.Index, &r.SealedRef, &r.WrappedKey, &r.KeyVersion, &at); err != nil {
+	if err := s.Scan(&r.Tenant, &r.ID, &r.Index, &r.SealedRef, &at); err != nil {
 		return garde.SubjectRecord{}, err
 	}
 	r.CreatedAt = fromMicros(at)
@@ -241,29 +215,13 @@ func byIndexes[T any](ctx context.Context, t *tx, tenant garde.TenantID, indexes
 }
 
 func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
-	return t.exec(ctx, "create subject", `INSERT INTO subjects (`+subjectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.WrappedKey, r.KeyVersion, micros(r.CreatedAt))
+	return t.exec(ctx, "create subject", `INSERT INTO subjects (`+subjectColumns+`, key_version) VALUES (?, ?, ?, ?, ?, 0)`,
+		string(r.Tenant), r.ID, r.Index, r.SealedRef, micros(r.CreatedAt))
 }
 
 func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, string(tenant), after, limit)
 	return collect(rows, err, scanSubject)
-}
-
-func (t *tx) UpdateSubjectKey(ctx context.Context, tenant garde.TenantID, id string, wrapped []byte, version uint32) error {
-	return t.exec(ctx, "update subject key", `UPDATE subjects SET wrapped_key = ?, key_version = ? WHERE tenant_id = ? AND id = ? AND wrapped_key IS NOT NULL`,
-		wrapped, version, string(tenant), id)
-}
-
-func (t *tx) DestroySubjectKey(ctx context.Context, tenant garde.TenantID, id string) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE subjects SET wrapped_key = NULL, sealed_ref = NULL WHERE tenant_id = ? AND id = ?`, string(tenant), id)
-	if err != nil {
-		return translate(fmt.Errorf("destroy subject key: %w", err))
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return garde.Errorf(garde.ErrNotFound, "subject %s not found", id)
-	}
-	return nil
 }
 
 // insertChunk is how many rows one multi-row INSERT carries: one statement

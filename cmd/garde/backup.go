@@ -19,25 +19,34 @@ import (
 	"github.com/garde-privacy/garde/sqlite"
 )
 
-// Backups stay erased. An erasure destroys a subject's wrapped data key in
-// the database, but a backup taken before still holds it. So every
-// destroyed key is also written to the erasure journal, a file in the
-// data directory beside the master key (erased.journal), which a database
-// backup never contains and never rolls back. Opening the data directory
-// (garde serve and every command) and `garde restore` replay the journal:
-// each key it lists that the database holds again is destroyed again, its
-// rows purged and its tombstone re-written, before anything is served.
+// Backups stay erased. The keys that open personal data live in the key
+// store (DATA-DIR/keys.db beside the master key; the garde_keys schema on
+// PostgreSQL), never in the data store, so a backup of garde.db holds no
+// key: restored anywhere, it opens nothing without the live key store,
+// which no longer holds an erased subject's key. The key store also keeps
+// the journal of destructive operations (erasures, off-boardings,
+// withdrawals, retention purges); opening the data (garde serve and every
+// command) and `garde restore` replay it, so that the rows of an erased
+// subject, or messages purged since, do not come back with an old backup.
 
-// enforceErasures attaches the data directory's erasure journal to svc and
-// replays it.
-func enforceErasures(ctx context.Context, svc *garde.Service, dataDir string, stderr io.Writer) error {
-	svc.SetErasureJournal(garde.OpenFileJournal(filepath.Join(dataDir, garde.JournalFile)))
-	n, err := svc.ReplayErasures(ctx)
+// enforceErasures imports the erasure journal file of garde before the key
+// store (once), then replays the key store's journal on the data store.
+func enforceErasures(ctx context.Context, svc *garde.Service, ks garde.KeyStore, dataDir string, stderr io.Writer) error {
+	if dataDir != "" {
+		n, err := garde.ImportLegacyJournal(ctx, ks, filepath.Join(dataDir, garde.LegacyJournalFile))
+		if err != nil {
+			return fmt.Errorf("import %s: %w", garde.LegacyJournalFile, err)
+		}
+		if n > 0 {
+			fmt.Fprintf(stderr, "garde: %d entries of %s moved into the key store's journal\n", n, garde.LegacyJournalFile)
+		}
+	}
+	n, err := svc.ReplayJournal(ctx)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		fmt.Fprintf(stderr, "garde: the erasure journal destroyed %d key(s) again that the database held (a restored backup)\n", n)
+		fmt.Fprintf(stderr, "garde: the journal applied %d destructive operation(s) again that the data store did not reflect (a restored backup)\n", n)
 	}
 	return nil
 }
@@ -70,8 +79,8 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	fi, _ := os.Stat(rest[0])
-	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes, %s)\nKeep %s and %s with it, apart: without the master key nothing can be read, and the journal keeps erased subjects erased.\n",
-		src, rest[0], fi.Size(), time.Since(start).Round(time.Millisecond), filepath.Join(*dataDir, "master.key"), filepath.Join(*dataDir, garde.JournalFile))
+	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes, %s)\nThe backup holds no key: it is read with %s and the key store %s, which are backed up apart.\n",
+		src, rest[0], fi.Size(), time.Since(start).Round(time.Millisecond), filepath.Join(*dataDir, "master.key"), sqlite.KeyStorePath(src))
 	return nil
 }
 
@@ -111,12 +120,14 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, tmp, sqlite.Options{Synchronous: "FULL"})
+	dst := filepath.Join(d.dataDir, "garde.db")
+	// The backup is opened with the live key store: the keys it never held.
+	db, err := sqlite.Open(ctx, tmp, sqlite.Options{Synchronous: "FULL", KeyStorePath: sqlite.KeyStorePath(dst)})
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	svc := garde.NewService(db, mk, garde.SystemClock{})
-	err = enforceErasures(ctx, svc, d.dataDir, stderr)
+	err = enforceErasures(ctx, svc, db.KeyStore(), d.dataDir, stderr)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -124,7 +135,6 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		os.Remove(tmp)
 		return fmt.Errorf("restore: %w", err)
 	}
-	dst := filepath.Join(d.dataDir, "garde.db")
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if err := os.Remove(dst + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("restore: %w", err)
@@ -133,7 +143,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "restored %s into %s; erasures since the backup were applied again from %s\n", rest[0], dst, garde.JournalFile)
+	fmt.Fprintf(stdout, "restored %s into %s; destructive operations since the backup were applied again from the key store's journal\n", rest[0], dst)
 	return nil
 }
 

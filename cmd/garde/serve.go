@@ -57,7 +57,7 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 	}
 	svc := garde.NewService(db, mk, garde.SystemClock{})
 	// Erased subjects stay erased when an older backup is back (backup.go).
-	if err := enforceErasures(ctx, svc, d.dataDir, stderr); err != nil {
+	if err := enforceErasures(ctx, svc, db.(garde.KeyStoreProvider).KeyStore(), d.dataDir, stderr); err != nil {
 		db.Close()
 		return nil, nil, nil, err
 	}

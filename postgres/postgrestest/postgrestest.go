@@ -106,7 +106,8 @@ func NewSchema(t testing.TB, dsn string) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		// The key store's schema goes with it (postgres keySchema).
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE; DROP SCHEMA IF EXISTS "+schema+"_keys CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
