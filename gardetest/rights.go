@@ -37,6 +37,8 @@ func RunRights(t *testing.T, open Open) {
 		{"ErasurePropagation", testErasurePropagation},
 		{"TenantOffboarding", testTenantOffboarding},
 		{"ErasureJournalReplay", testJournalReplay},
+		{"ErasureOnce", testErasureOnce},
+		{"ErasureWinsRaces", testErasureWinsRaces},
 		{"ResumeUnderLease", testResumeUnderLease},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,149 @@
+package gardetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/garde-privacy/garde"
+)
+
+// testErasureOnce files ten erasure requests of one subject at once: one
+// destroys the key and signs the certificate; the nine others complete as
+// "same_as" that one, with no certificate of their own and no second entry
+// on the journal.
+func testErasureOnce(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, _ := newService(t, open)
+	a := NewTenant(t, s, "A")
+	ingest(t, s, a.Service, "zoe", "un", "deux")
+	const n = 10
+	results := make([]garde.RightsRequest, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			f, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "zoe", Type: garde.RequestErasure})
+			results[i], errs[i] = f.Request, err
+		})
+	}
+	wg.Wait()
+	var winner string
+	certs := 0
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("erasure %d = %v", i, errs[i])
+		}
+		// A request may still be in progress behind the winner's purge:
+		// the tick finishes it.
+		if r.Status != garde.StatusCompleted {
+			if results[i], errs[i] = s.ProcessRequest(ctx, a.ID, r.ID); errs[i] != nil || results[i].Status != garde.StatusCompleted {
+				t.Fatalf("erasure %d: %s, %v", i, results[i].Status, errs[i])
+			}
+		}
+		if results[i].Certificate != nil {
+			certs++
+			winner = results[i].ID
+		}
+	}
+	if certs != 1 {
+		t.Fatalf("%d certificates for one subject, want 1", certs)
+	}
+	for _, r := range results {
+		if r.ID != winner && r.Outcome != garde.SameAsPrefix+winner {
+			t.Errorf("request %s: outcome %q, want %s%s", r.ID, r.Outcome, garde.SameAsPrefix, winner)
+		}
+	}
+	journal, _ := keys(st).Journal(ctx, 0)
+	if len(journal) != 1 || journal[0].Request != winner {
+		t.Fatalf("journal = %+v, want one erasure by %s", journal, winner)
+	}
+}
+
+// testErasureWinsRaces runs a hundred writers — messages, batches and
+// consents for one subject — against its erasure. Every write either
+// committed before the erasure's decision (and is purged with the
+// subject) or is refused as subject_erased: never another error, never a
+// row left, never an active consent, and nothing is accepted after the
+// erasure completed.
+func testErasureWinsRaces(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, _ := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	ingest(t, s, a.Service, "max", "premier")
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 100
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	unexpected := map[string]int{}
+	batches := 0 // batches that committed: each left one other subject
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			var err error
+			switch i % 3 {
+			case 0:
+				_, err = s.Ingest(ctx, a.Service, msg("max", "answer_support_request", fmt.Sprintf("message %d", i)))
+			case 1:
+				_, err = s.Ingest(ctx, a.Service, append(msg("max", "answer_support_request", "lot"), msg(fmt.Sprintf("other%d", i), "answer_support_request", "lot")...))
+			case 2:
+				_, err = s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil && i%3 == 1 {
+				batches++
+			}
+			if err != nil && refusal(err) != "subject_erased" {
+				unexpected[err.Error()]++
+			}
+		})
+	}
+	var r garde.RightsRequest
+	wg.Go(func() {
+		<-start
+		f, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "max", Type: garde.RequestErasure})
+		if err != nil {
+			t.Errorf("erasure = %v", err)
+		}
+		r = f.Request
+	})
+	close(start)
+	wg.Wait()
+	for e, n := range unexpected {
+		t.Errorf("%d writes failed with %q, want success or subject_erased", n, e)
+	}
+	if r.Status != garde.StatusCompleted {
+		t.Fatalf("erasure: %s", r.Status)
+	}
+	if got := texts(t, s, a.Service, "max"); len(got) != 0 {
+		t.Fatalf("after the erasure the subject reads %q", got)
+	}
+	if v, err := s.SubjectConsents(ctx, a.DPO, "max"); err != nil || len(v.History) != 0 {
+		t.Fatalf("consents after the erasure: %+v, %v", v, err)
+	}
+	if _, err := s.Ingest(ctx, a.Service, msg("max", "answer_support_request", "late")); refusal(err) != "subject_erased" {
+		t.Fatalf("a write after the erasure = %v, want subject_erased", err)
+	}
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); refusal(err) != "subject_erased" {
+		t.Fatalf("a consent after the erasure = %v, want subject_erased", err)
+	}
+	// No row of the subject is left: the only subjects are the others of
+	// the batches that committed, one message each.
+	st.View(ctx, func(tx garde.Tx) error {
+		subs, _ := tx.Subjects(ctx, a.ID, "", 1000)
+		if len(subs) != batches {
+			t.Errorf("%d subjects left, want %d (the other subjects of the committed batches)", len(subs), batches)
+		}
+		for _, sub := range subs {
+			if ms, _ := tx.SubjectMessages(ctx, a.ID, sub.ID, "", 1000); len(ms) != 1 {
+				t.Errorf("subject %s has %d messages, want 1", sub.ID, len(ms))
+			}
+		}
+		return nil
+	})
+}
