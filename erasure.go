@@ -280,10 +280,12 @@ func (s *Service) scrub(ctx context.Context) {
 	}
 }
 
+// erasureWhere is what a certificate states holds, and from when.
 var erasureWhere = []string{
-	"primary database: subject data key destroyed, rows purged",
-	"replicas and backups: unreadable (the wrapped key alone cannot be opened once destroyed; restore replays the erasure journal)",
-	"erasure journal: the opaque subject id and keyed index are kept, no personal data",
+	"key store: the subject data key destroyed and journalled at key_destroyed_at; its file scrubbed (SQLite: secure_delete, WAL checkpointed and truncated; PostgreSQL: key tables vacuumed)",
+	"data store, its replicas, dumps and backups, whenever taken: they never held the key, so nothing sealed for the subject opens with the master key from key_destroyed_at on",
+	"primary data store: rows purged at completed_at; a restored older copy has them purged again from the journal before it serves",
+	"copies of the key store made before key_destroyed_at (backups of keys.db or of the garde_keys schema): still hold the key until they are destroyed; garde makes none itself",
 }
 
 // recipientNotice is the body of an erasure notice to a recipient.
