@@ -399,6 +399,11 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 		known = append(known, rec.ID)
 	}
 	sealers, err := s.subjectSealers(ctx, tx, tenant, known)
+	if errors.Is(err, ErrSubjectErased) {
+		// The key went between the erasure's decision and the purge of
+		// the rows: the write is refused like any write after it.
+		return nil, subjectErased()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -843,8 +843,13 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 	}
 	for _, b := range blocks {
 		if b.Kind == BlockErased {
-			return &RefusedError{Field: "subject", Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
+			return subjectErased()
 		}
 	}
 	return nil
+}
+
+// subjectErased refuses a write for an erased subject.
+func subjectErased() *RefusedError {
+	return &RefusedError{Field: "subject", Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
 }

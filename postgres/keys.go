@@ -249,6 +249,12 @@ func (ks *KeyStore) Record(ctx context.Context, entries []garde.JournalEntry) er
 					return err
 				}
 			}
+			if e.Kind == garde.JournalRetentionPurge {
+				// The latest purge of a tenant covers the earlier ones.
+				if _, err := tx.Exec(ctx, `DELETE FROM journal WHERE tenant_id = $1 AND kind = $2`, string(e.Tenant), e.Kind); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO journal (kind, tenant_id, subject_id, blind_index, purpose, request_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				e.Kind, string(e.Tenant), e.Subject, e.Index, e.Purpose, e.Request, e.At); err != nil {
 				return err

@@ -250,6 +250,12 @@ func (ks *KeyStore) Record(ctx context.Context, entries []garde.JournalEntry) er
 					return err
 				}
 			}
+			if e.Kind == garde.JournalRetentionPurge {
+				// The latest purge of a tenant covers the earlier ones.
+				if _, err := tx.ExecContext(ctx, `DELETE FROM journal WHERE tenant_id = ? AND kind = ?`, string(e.Tenant), e.Kind); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO journal (kind, tenant_id, subject_id, blind_index, purpose, request_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				e.Kind, string(e.Tenant), e.Subject, e.Index, e.Purpose, e.Request, micros(e.At)); err != nil {
 				return err

@@ -1,0 +1,259 @@
+package garde
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ReplayJournal brings the data store in line with the key store's
+// journal of destructive operations, for a data store older than the
+// journal (a restored backup): every erased subject is tombstoned again and
+// its rows purged (its key, never in the data store, stays destroyed), every
+// withdrawal's erasure or anonymisation and every retention purge is done
+// again up to its cut-off, and a key still present for a journalled
+// erasure or off-boarding (a restored key store) is destroyed again.
+// garde runs it at every start and `garde restore` before swapping the
+// file in. It returns how many operations it had to apply again.
+func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
+	entries, err := s.ks.Journal(ctx, 0)
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	if entries, err = s.pendingReplays(ctx, entries); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	applied := 0
+	for _, e := range entries {
+		n, err := s.replay(ctx, e)
+		if err != nil {
+			return applied, fmt.Errorf("replay %s of tenant %s (journal entry %d): %w", e.Kind, e.Tenant, e.Seq, err)
+		}
+		applied += n
+	}
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
+	if applied > 0 {
+		s.scrub(ctx)
+	}
+	return applied, nil
+}
+
+// replay applies one journal entry again; it returns 1 when it changed
+// anything.
+func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
+	now := s.clock.Now()
+	switch e.Kind {
+	case JournalOffboard:
+		keys, err := s.ks.TenantKeys(ctx, e.Tenant)
+		if err != nil || len(keys) == 0 {
+			return 0, err
+		}
+		return 1, s.ks.Record(ctx, []JournalEntry{e})
+	case JournalErase:
+		changed := 0
+		if e.Subject != "" {
+			keys, err := s.ks.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
+			if err != nil {
+				return 0, err
+			}
+			if len(keys) > 0 {
+				if err := s.ks.Record(ctx, []JournalEntry{e}); err != nil {
+					return 0, err
+				}
+				changed = 1
+			}
+		}
+		var subjectID string
+		err := s.store.Update(ctx, func(tx Tx) error {
+			subjectID = ""
+			blocks, err := tx.SubjectBlocks(ctx, e.Tenant, [][]byte{e.Index})
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(blocks, func(b SubjectBlock) bool { return b.Kind == BlockErased }) {
+				changed = 1
+				if err := tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: e.Tenant, Index: e.Index, Kind: BlockErased, Since: e.At, RequestID: e.Request}); err != nil {
+					return err
+				}
+			}
+			rec, err := tx.SubjectByIndex(ctx, e.Tenant, e.Index)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			subjectID, changed = rec.ID, 1
+			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionSubjectKeyDrop, Outcome: OutcomeOK, Count: 1, Reason: "journal_replay"}})
+		})
+		if err != nil || subjectID == "" {
+			return changed, err
+		}
+		_, err = s.purgeSubjectRows(ctx, e.Tenant, subjectID)
+		return changed, err
+	case JournalRetentionPurge:
+		n := 0
+		for {
+			var counts map[string]int
+			if err := s.store.Update(ctx, func(tx Tx) error {
+				var err error
+				counts, err = tx.DeleteExpiredMessages(ctx, e.Tenant, e.At, purgeBatch)
+				return err
+			}); err != nil {
+				return 0, err
+			}
+			batch := 0
+			for _, c := range counts {
+				batch += c
+			}
+			n += batch
+			if batch < purgeBatch {
+				return btoi(n > 0), nil
+			}
+		}
+	case JournalWithdrawErase, JournalWithdrawAnonymize:
+		return s.replayWithdrawal(ctx, e)
+	}
+	return 0, fmt.Errorf("unknown journal entry kind %q", e.Kind)
+}
+
+// purgeSubjectRows deletes an erased subject's rows in batches: messages,
+// consents, then the subject row and its blind index.
+func (s *Service) purgeSubjectRows(ctx context.Context, tenant TenantID, subjectID string) (messages int, err error) {
+	for {
+		var n int
+		if err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.DeleteSubjectMessages(ctx, tenant, subjectID, purgeBatch)
+			return err
+		}); err != nil {
+			return messages, err
+		}
+		messages += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.DeleteSubjectConsents(ctx, tenant, subjectID); err != nil {
+			return err
+		}
+		if err := tx.DeleteSubject(ctx, tenant, subjectID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return messages, err
+}
+
+// pendingReplays keeps the journal entries that the stores may not reflect,
+// so that a start with a long journal and nothing to do costs a few reads
+// per tenant, not a transaction per entry: an erasure whose subject row or
+// key is back or whose tombstone is missing (one query each per tenant),
+// the latest retention purge of each tenant (it covers the earlier ones),
+// and every off-boarding and withdrawal (each checks cheaply itself).
+func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([]JournalEntry, error) {
+	erasures := map[TenantID][]JournalEntry{}
+	latestPurge := map[TenantID]int{}
+	var out []JournalEntry
+	for i, e := range entries {
+		switch e.Kind {
+		case JournalErase:
+			erasures[e.Tenant] = append(erasures[e.Tenant], e)
+		case JournalRetentionPurge:
+			latestPurge[e.Tenant] = i
+		default:
+			out = append(out, e)
+		}
+	}
+	for _, i := range latestPurge {
+		out = append(out, entries[i])
+	}
+	for tenant, es := range erasures {
+		var indexes [][]byte
+		var ids []string
+		for _, e := range es {
+			indexes = append(indexes, e.Index)
+			if e.Subject != "" {
+				ids = append(ids, e.Subject)
+			}
+		}
+		keys, err := s.ks.SubjectKeys(ctx, tenant, ids)
+		if err != nil {
+			return nil, err
+		}
+		keyed := map[string]bool{}
+		for _, k := range keys {
+			keyed[k.Subject] = true
+		}
+		live, tomb := map[string]bool{}, map[string]bool{}
+		err = s.store.View(ctx, func(tx Tx) error {
+			subjects, err := tx.SubjectsByIndex(ctx, tenant, indexes)
+			if err != nil {
+				return err
+			}
+			blocks, err := tx.SubjectBlocks(ctx, tenant, indexes)
+			for _, r := range subjects {
+				live[string(r.Index)] = true
+			}
+			for _, b := range blocks {
+				if b.Kind == BlockErased {
+					tomb[string(b.Index)] = true
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if keyed[e.Subject] || live[string(e.Index)] || !tomb[string(e.Index)] {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// replayWithdrawal erases or anonymises again the messages a withdrawal
+// erased or anonymised: those of the subject and purpose collected at or
+// before the withdrawal (a later grant may have brought new ones, which
+// stay). Anonymising anonymised text changes nothing, so messages that
+// the data store already shows anonymised are rewritten to the same text.
+func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
+	changed := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		changed = 0
+		if e.Kind == JournalWithdrawErase {
+			n, err := tx.DeleteMessagesBefore(ctx, e.Tenant, e.Subject, e.Purpose, e.At)
+			changed = btoi(n > 0)
+			return err
+		}
+		msgs, err := tx.Messages(ctx, e.Tenant, e.Subject, e.Purpose)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, e.Tenant, SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
+		if errors.Is(err, ErrSubjectErased) {
+			return nil // erased since: its own entry purges the rows
+		}
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.CreatedAt.After(e.At) {
+				continue
+			}
+			n, err := anonymizeMessage(ctx, tx, e.Tenant, e.Subject, sl, m)
+			if err != nil {
+				return err
+			}
+			changed = max(changed, n)
+		}
+		return nil
+	})
+	return changed, err
+}
