@@ -3,8 +3,10 @@ package gardetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/garde-privacy/garde"
 )
@@ -146,4 +148,156 @@ func testErasureWinsRaces(t *testing.T, open Open) {
 		}
 		return nil
 	})
+}
+
+// testJournalReplaysEveryDestruction plays a restore of the data store
+// after a retention purge, a withdrawal that erased and one that
+// anonymised: the rows they removed or rewrote are put back as a backup
+// would, and the replay of the journal removes or rewrites them again —
+// and leaves alone what came after (a new grant's messages).
+func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, clk := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	rows := func(subject string) []garde.Message {
+		t.Helper()
+		var out []garde.Message
+		st.View(ctx, func(tx garde.Tx) error {
+			subs, _ := tx.Subjects(ctx, a.ID, "", 100)
+			for _, sub := range subs {
+				ms, _ := tx.SubjectMessages(ctx, a.ID, sub.ID, "", 100)
+				for _, m := range ms {
+					if m.SubjectID == subject {
+						out = append(out, m)
+					}
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	subjectID := func(subject string) string {
+		t.Helper()
+		views, err := s.Ingest(ctx, a.Service, msg(subject, "answer_support_request", "marker"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		st.View(ctx, func(tx garde.Tx) error {
+			subs, _ := tx.Subjects(ctx, a.ID, "", 100)
+			for _, sub := range subs {
+				ms, _ := tx.SubjectMessages(ctx, a.ID, sub.ID, "", 100)
+				for _, m := range ms {
+					if m.ID == views[0].ID {
+						id = sub.ID
+					}
+				}
+			}
+			return nil
+		})
+		return id
+	}
+	restore := func(ms []garde.Message) {
+		t.Helper()
+		if err := st.Update(ctx, func(tx garde.Tx) error {
+			for _, m := range ms {
+				if _, err := tx.DeleteMessagesBefore(ctx, a.ID, m.SubjectID, m.Purpose, m.CreatedAt); err != nil {
+					return err
+				}
+			}
+			return tx.InsertMessages(ctx, ms)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Retention first: answer_support_request keeps 365 days.
+	ivan := subjectID("ivan")
+	purgedRows := rows(ivan)
+	clk.Advance(366 * 24 * time.Hour)
+	if n, err := s.PurgeExpired(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("PurgeExpired = %d, %v", n, err)
+	}
+	// Withdrawal that erases (improve_replies), then a new grant.
+	wil := subjectID("wil")
+	for _, in := range []garde.ConsentInput{Grant("wil", "improve_replies")} {
+		if _, err := s.RecordConsent(ctx, a.Service, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Ingest(ctx, a.Service, msg("wil", "improve_replies", "avant le retrait")); err != nil {
+		t.Fatal(err)
+	}
+	erased := rows(wil)
+	// Withdrawal that anonymises (train_assistant).
+	ana := subjectID("ana")
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("ana", "train_assistant")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, a.Service, msg("ana", "train_assistant", "écrivez-moi à ana.lopez@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	anonymised := rows(ana)
+	clk.Advance(time.Minute)
+	for _, in := range []garde.ConsentInput{Withdraw("wil", "improve_replies"), Withdraw("ana", "train_assistant")} {
+		if _, err := s.RecordConsent(ctx, a.Service, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Minute)
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, a.Service, msg("wil", "improve_replies", "après le nouvel accord")); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	journal, _ := keys(st).Journal(ctx, 0)
+	for _, e := range journal {
+		kinds[e.Kind]++
+	}
+	if kinds[garde.JournalWithdrawErase] != 1 || kinds[garde.JournalWithdrawAnonymize] != 1 || kinds[garde.JournalRetentionPurge] != 1 {
+		t.Fatalf("journal kinds = %v", kinds)
+	}
+
+	// "Restore the backup": the erased, the original and the purged rows.
+	var back []garde.Message
+	seen := map[string]bool{}
+	for _, m := range append(append(erased, anonymised...), purgedRows...) {
+		if seen[m.ID] || (m.Purpose == "improve_replies" && m.CreatedAt.After(erased[len(erased)-1].CreatedAt)) {
+			continue // once each; the message after the new grant is there already
+		}
+		seen[m.ID] = true
+		back = append(back, m)
+	}
+	restore(back)
+	if n, err := s.ReplayJournal(ctx); err != nil || n == 0 {
+		t.Fatalf("ReplayJournal = %d, %v", n, err)
+	}
+	got := map[string][]string{}
+	for _, subject := range []string{"ivan", "wil", "ana"} {
+		for _, purpose := range []string{"answer_support_request", "improve_replies", "train_assistant"} {
+			ms, err := s.SubjectMessages(ctx, a.DPO, subject, purpose)
+			if err != nil {
+				continue // a consent purpose without consent: not readable, checked below by rows
+			}
+			for _, m := range ms {
+				got[subject+"/"+purpose] = append(got[subject+"/"+purpose], m.Text)
+			}
+		}
+	}
+	if len(got["ivan/answer_support_request"]) != 0 {
+		t.Errorf("expired messages back after the replay: %v", got)
+	}
+	if w := got["wil/improve_replies"]; len(w) != 1 || w[0] != "après le nouvel accord" {
+		t.Errorf("wil/improve_replies after the replay = %q, want only the message after the new grant", w)
+	}
+	for _, text := range got["ana/train_assistant"] {
+		if strings.Contains(text, "ana.lopez@example.org") {
+			t.Errorf("the anonymised message is back in clear after the replay: %q", text)
+		}
+	}
+	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+		t.Errorf("second ReplayJournal = %d, %v; want 0", n, err)
+	}
 }
