@@ -11,7 +11,6 @@ const (
 	permIngest
 	permMessageRead
 	permAuditRead
-	permSubjectKeyDestroy
 	permNoticeWrite
 	permConsentWrite
 	permConsentRead
@@ -32,7 +31,6 @@ var grants = map[permission][]Role{
 	permIngest:            {RoleService},
 	permMessageRead:       {RoleService, RoleDPO},
 	permAuditRead:         {RoleAdmin, RoleDPO},
-	permSubjectKeyDestroy: {RoleAdmin, RoleDPO},
 	permNoticeWrite:       {RoleAdmin},
 	permConsentWrite:      {RoleService},
 	permConsentRead:       {RoleService, RoleDPO},

@@ -306,39 +306,3 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 	})
 	return used, err
 }
-
-// DestroySubjectKey crypto-shreds one subject outside a rights request (a
-// DPO's decision): the same journalled destruction as an erasure
-// (destroySubject), then its rows are purged.
-func (s *Service) DestroySubjectKey(ctx context.Context, p Principal, subject string) error {
-	if err := authorize(p, permSubjectKeyDestroy); err != nil {
-		return err
-	}
-	if err := validateSubjectID("subject", subject); err != nil {
-		return err
-	}
-	var index []byte
-	var ref string
-	if err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
-		if err != nil {
-			return err
-		}
-		index = keyring.MAC(tk.blind, []byte(subject))
-		ref = subjectRef(tk, subject)
-		return nil
-	}); err != nil {
-		return err
-	}
-	d, err := s.destroySubject(ctx, p.Tenant, index, "", func(tx Tx, now time.Time, rec *SubjectRecord, _ uint32) (bool, error) {
-		if rec == nil {
-			return false, Errorf(ErrNotFound, "subject not found")
-		}
-		return true, tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectKeyDrop, SubjectRef: ref, Outcome: OutcomeOK, Count: 1}})
-	})
-	if err != nil {
-		return err
-	}
-	_, err = s.purgeSubjectRows(ctx, p.Tenant, d.subject)
-	return err
-}

@@ -482,9 +482,7 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	key, _ := s.LedgerVerifierKey(ctx, a.DPO)
-	if err := s.DestroySubjectKey(ctx, a.DPO, "gone"); err != nil {
-		t.Fatal(err)
-	}
+	file(t, s, a.DPO, garde.NewRequest{Subject: "gone", Type: garde.RequestErasure})
 	// The ledger still verifies; the subject's events cannot be read.
 	if _, err := garde.VerifyLedger(ctx, st, a.ID, key); err != nil {
 		t.Fatalf("VerifyLedger after erasure = %v", err)
@@ -901,9 +899,7 @@ func testConsentProof(t *testing.T, open Open) {
 	if _, err := s.ConsentProof(ctx, a.Admin, "jeanne", first.ID); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("admin = %v, want ErrForbidden", err)
 	}
-	if err := s.DestroySubjectKey(ctx, a.DPO, "jeanne"); err != nil {
-		t.Fatal(err)
-	}
+	file(t, s, a.DPO, garde.NewRequest{Subject: "jeanne", Type: garde.RequestErasure})
 	if _, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("consent of an erased subject = %v, want ErrNotFound", err)
 	}
