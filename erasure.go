@@ -164,8 +164,12 @@ func (s *Service) completeAsSameAs(ctx context.Context, tx Tx, r *RightsRequest,
 // erasedSubjectKey reads the destroyed key's subject id and wrapping
 // version from an erasure request's outcome ("key=sub_…/3").
 func erasedSubjectKey(r RightsRequest) (subjectID, keyVersion string) {
-	if id, ok := strings.CutPrefix(r.Outcome, "key="); ok && id != "none" {
-		subjectID, keyVersion, _ = strings.Cut(id, "/")
+	// In progress: "key=sub_…/3"; completed: "key=sub_… messages=… consents=…".
+	if id, ok := strings.CutPrefix(r.Outcome, "key="); ok {
+		id, _, _ = strings.Cut(id, " ")
+		if id != "none" {
+			subjectID, keyVersion, _ = strings.Cut(id, "/")
+		}
 	}
 	return subjectID, keyVersion
 }
@@ -284,7 +288,7 @@ var erasureWhere = []string{
 	"key store: the subject data key destroyed and journalled at key_destroyed_at; its file scrubbed (SQLite: secure_delete, WAL checkpointed and truncated; PostgreSQL: key tables vacuumed)",
 	"data store, its replicas, dumps and backups, whenever taken: they never held the key, so nothing sealed for the subject opens with the master key from key_destroyed_at on",
 	"primary data store: rows purged at completed_at; a restored older copy has them purged again from the journal before it serves",
-	"copies of the key store made before key_destroyed_at (backups of keys.db or of the garde_keys schema): still hold the key until they are destroyed; garde makes none itself",
+	"key store backups made before key_destroyed_at: sealed under the master key version of their day, restorable until their stated expiry, unreadable once that version is retired after it; a restore of one destroys this key again from the data store's record of this request",
 }
 
 // recipientNotice is the body of an erasure notice to a recipient.

@@ -285,7 +285,9 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 }
 
 // MasterVersionsInUse lists the master key versions that still wrap some
-// tenant key, so that an operator knows which can be retired.
+// tenant key or seal an unexpired key store backup, so that an operator
+// knows which can be retired. Retiring a version once its backups expired
+// is what makes them unreadable (keybackup.go).
 func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, error) {
 	used := map[uint32]int{}
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -304,5 +306,18 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 		}
 		return nil
 	})
-	return used, err
+	if err != nil {
+		return nil, err
+	}
+	journal, err := s.ks.Journal(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	for _, e := range journal {
+		if v, perr := strconv.ParseUint(e.Purpose, 10, 32); e.Kind == JournalKeyBackup && perr == nil && now.Before(e.At) {
+			used[uint32(v)]++
+		}
+	}
+	return used, nil
 }

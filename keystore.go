@@ -107,6 +107,11 @@ const (
 	// JournalRetentionPurge deleted a tenant's messages whose retention
 	// ended at or before At; replay deletes them again.
 	JournalRetentionPurge = "retention_purge"
+	// JournalKeyBackup records a key store backup: Purpose holds the
+	// master key version that seals it, At its expiry. It destroys
+	// nothing; it keeps that master version from being retired before
+	// the backup expired (MasterVersionsInUse).
+	JournalKeyBackup = "key_backup"
 )
 
 // keyStore returns the key store that comes with the service's store.

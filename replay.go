@@ -116,6 +116,8 @@ func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
 		}
 	case JournalWithdrawErase, JournalWithdrawAnonymize:
 		return s.replayWithdrawal(ctx, e)
+	case JournalKeyBackup:
+		return 0, nil // a record, nothing to do again
 	}
 	return 0, fmt.Errorf("unknown journal entry kind %q", e.Kind)
 }

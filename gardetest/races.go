@@ -1,7 +1,9 @@
 package gardetest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -299,5 +301,54 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 	}
 	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
 		t.Errorf("second ReplayJournal = %d, %v; want 0", n, err)
+	}
+}
+
+// testKeyBackupExpires: a key store backup restores within its retention
+// (merging: the live journal's destructions stay), is refused after it, is
+// refused when altered, and once expired no longer keeps its master key
+// version from being retired.
+func testKeyBackupExpires(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, clk := newService(t, open)
+	a := NewTenant(t, s, "A")
+	ingest(t, s, a.Service, "kim", "un")
+	ingest(t, s, a.Service, "lou", "deux")
+	var buf bytes.Buffer
+	info, err := s.BackupKeys(ctx, &buf, 24*time.Hour)
+	if err != nil || info.SubjectKeys != 2 || info.Tenants != 1 {
+		t.Fatalf("BackupKeys = %+v, %v", info, err)
+	}
+	backup := buf.Bytes()
+	used, _ := s.MasterVersionsInUse(ctx)
+	if used[info.MasterVersion] < 2 {
+		t.Fatalf("MasterVersionsInUse = %v: the unexpired backup should count", used)
+	}
+	file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure})
+	if _, err := s.RestoreKeys(ctx, bytes.NewReader(backup)); err != nil {
+		t.Fatalf("RestoreKeys within retention = %v", err)
+	}
+	if got := texts(t, s, a.Service, "kim"); len(got) != 0 {
+		t.Fatalf("the erased subject reads %q after a key restore", got)
+	}
+	left, _ := keys(st).ListSubjectKeys(ctx, a.ID, "", 10)
+	if len(left) != 1 {
+		t.Fatalf("%d subject keys after the restore, want 1 (the erased one stays destroyed)", len(left))
+	}
+	if got := texts(t, s, a.Service, "lou"); len(got) != 1 {
+		t.Fatalf("the other subject reads %q", got)
+	}
+	altered := bytes.Clone(backup)
+	altered[len(altered)-5] ^= 1
+	if _, err := s.RestoreKeys(ctx, bytes.NewReader(altered)); !errors.Is(err, garde.ErrInvalid) {
+		t.Fatalf("RestoreKeys of an altered backup = %v, want ErrInvalid", err)
+	}
+	clk.Advance(25 * time.Hour)
+	if _, err := s.RestoreKeys(ctx, bytes.NewReader(backup)); !errors.Is(err, garde.ErrKeyBackupExpired) {
+		t.Fatalf("RestoreKeys after expiry = %v, want ErrKeyBackupExpired", err)
+	}
+	used, _ = s.MasterVersionsInUse(ctx)
+	if used[info.MasterVersion] != 2 {
+		t.Fatalf("MasterVersionsInUse after expiry = %v, want only the tenant keys", used)
 	}
 }

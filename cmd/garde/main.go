@@ -5,6 +5,7 @@
 //	garde operator key               create an operator credential
 //	garde register apply FILE        apply a register of processing through the API
 //	garde keys rotate                rotate the master key or a tenant key
+//	garde keys backup|restore        key store backups that expire
 //	garde scan [FILE...]             find personal data in text
 //	garde verify receipt|ledger      check receipts and ledgers offline
 //	garde migrate                    apply database migrations
@@ -70,6 +71,8 @@ Usage:
   garde register apply FILE --server URL --key KEY
                                              apply a register of processing
   garde keys rotate [--tenant ID]            rotate the master key (default) or a tenant key
+  garde keys backup FILE [--retention 720h]  sealed backup of the key store, restorable until it expires
+  garde keys restore FILE                    merge a key store backup back (garde stopped)
   garde scan [flags] [FILE...]               find personal data in text (stdin by default)
   garde verify receipt FILE --key PUBKEY     check a consent receipt offline
   garde verify ledger [--tenant ID]          check each tenant's ledger against its checkpoints
@@ -114,10 +117,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return runRegisterApply(ctx, rest[1:], getenv, stdout, stderr)
 	case "keys":
-		if len(rest) == 0 || rest[0] != "rotate" {
-			return usageError{"usage: garde keys rotate [--tenant ID] [--data-dir DIR]"}
+		switch {
+		case len(rest) > 0 && rest[0] == "rotate":
+			return runKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "backup":
+			return runKeysBackup(ctx, rest[1:], getenv, stdout, stderr)
+		case len(rest) > 0 && rest[0] == "restore":
+			return runKeysRestore(ctx, rest[1:], getenv, stdout, stderr)
 		}
-		return runKeysRotate(ctx, rest[1:], getenv, stdout, stderr)
+		return usageError{"usage: garde keys rotate|backup|restore ... (garde help)"}
 	case "scan":
 		return runScan(ctx, rest, stdin, stdout, stderr)
 	case "verify":

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/gardetest"
+)
+
+// TestKeyStoreLostAndRestored: the key store is backed up, a subject is
+// erased, then the key store is lost (its files deleted) and restored from
+// the backup, which still holds the erased subject's key. The data store's
+// record of the erasure destroys it again: the other subject reads, the
+// erased one does not, and no file of the data directory holds its key.
+func TestKeyStoreLostAndRestored(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	d := dataFlags{dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := gardetest.NewTenant(t, svc, "A")
+	for _, m := range []garde.NewMessage{
+		{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "texte d'Alice"},
+		{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"},
+	} {
+		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, _ := db.(garde.KeyStoreProvider).KeyStore().ListSubjectKeys(ctx, a.ID, "", 10)
+	backup := filepath.Join(t.TempDir(), "keys.backup")
+	var out bytes.Buffer
+	if err := run(ctx, []string{"keys", "backup", "--data-dir", dir, backup}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("garde keys backup: %v", err)
+	}
+	raw, _ := os.ReadFile(backup)
+	for _, k := range keys {
+		if bytes.Contains(raw, k.Wrapped) {
+			t.Fatal("the key store backup holds a wrapped key in clear: it is not sealed")
+		}
+	}
+	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
+	if err != nil || f.Request.Status != garde.StatusCompleted {
+		t.Fatalf("erasure = %v, %v", f.Request.Status, err)
+	}
+	db.Close()
+	// The key store is lost.
+	for _, name := range []string{"keys.db", "keys.db-wal", "keys.db-shm"} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	if err := run(ctx, []string{"keys", "restore", "--data-dir", dir, backup}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("garde keys restore: %v\n%s", err, out.String())
+	}
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ms, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err != nil || len(ms) != 1 || ms[0].Text != "message de Bob" {
+		t.Fatalf("bob after the key store restore: %+v, %v", ms, err)
+	}
+	if ms, err := svc.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request"); err != nil || len(ms) != 0 {
+		t.Fatalf("the erased subject after the key store restore: %+v, %v", ms, err)
+	}
+	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
+		t.Fatalf("a write for the erased subject = %v, want refused", err)
+	}
+	var victim []byte
+	for _, k := range keys {
+		if strings.Contains(f.Request.Outcome, k.Subject) {
+			victim = k.Wrapped
+		}
+	}
+	for _, name := range []string{"garde.db", "garde.db-wal", "keys.db", "keys.db-wal"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); bytes.Contains(b, victim) {
+			t.Errorf("%s holds the erased subject's wrapped key after the restore", name)
+		}
+	}
+}
