@@ -2,6 +2,7 @@ package garde
 
 import (
 	"context"
+	"errors"
 	"encoding/hex"
 	"time"
 
@@ -56,12 +57,49 @@ type AuditFilter struct {
 // MaxAuditPage bounds one page of audit events.
 const MaxAuditPage = 1000
 
-// subjectRef is the audit trail's name for a subject: a keyed hash of the
-// tenant's identifier for it. It lets an auditor follow one subject across
-// events, and lets a breach investigation count subjects, without the
-// trail ever holding the identifier.
-func subjectRef(tk *tenantKeys, subject string) string {
+// The audit trail names a subject by a reference: a keyed hash that lets
+// an auditor follow one subject across events and a breach investigation
+// count subjects, without the trail ever holding the identifier. The key
+// is the subject's own data key (subjectKeyRef): once an erasure destroyed
+// it, nothing can tell which events were that person's. An identifier garde
+// holds nothing for (a refused first write, a request about an unknown
+// subject) has no data key: its reference is keyed by the tenant's audit
+// key (tenantSubjectRef), which says no more than that the same unknown
+// identifier came twice.
+
+// subjectKeyRef is the reference of a subject with a data key.
+func subjectKeyRef(dk keyring.Key, subjectID string) string {
+	k := keyring.Derive(dk, "audit-subject-ref")
+	defer clear(k[:])
+	return hex.EncodeToString(keyring.MAC(k, []byte(subjectID))[:16])
+}
+
+// tenantSubjectRef is the reference of an identifier garde holds no key for.
+func tenantSubjectRef(tk *tenantKeys, subject string) string {
 	return hex.EncodeToString(keyring.MAC(tk.audit, []byte(subject))[:16])
+}
+
+// subjectRef returns the audit reference of subject, looking the subject
+// up when rec is nil.
+func (s *Service) subjectRef(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, rec *SubjectRecord) (string, error) {
+	if rec == nil {
+		r, err := tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.blind, []byte(subject)))
+		if errors.Is(err, ErrNotFound) {
+			return tenantSubjectRef(tk, subject), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		rec = &r
+	}
+	opened, err := s.openSubjects(ctx, tx, tenant, []string{rec.ID})
+	if errors.Is(err, ErrSubjectErased) {
+		return tenantSubjectRef(tk, subject), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return opened[rec.ID].ref, nil
 }
 
 // Audit returns audit events of the caller's tenant (admin and DPO).

@@ -456,7 +456,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		var order []string
 		for _, in := range ins {
 			if subjects[in.Subject] == nil {
-				subjects[in.Subject] = &subj{ref: subjectRef(tk, in.Subject)}
+				subjects[in.Subject] = &subj{}
 				order = append(order, in.Subject)
 			}
 		}
@@ -465,7 +465,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			return err
 		}
 		for i, subject := range order {
-			subjects[subject].id, subjects[subject].sealer = handles[i].id, handles[i].sealer
+			subjects[subject].id, subjects[subject].sealer, subjects[subject].ref = handles[i].id, handles[i].sealer, handles[i].ref
 		}
 		notices := map[string][]Notice{}
 		purposes := make([]*Purpose, len(ins))
@@ -914,12 +914,15 @@ func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID
 	if err != nil {
 		return "", rec, nil, nil, false, err
 	}
-	ref = subjectRef(tk, subject)
+	ref = tenantSubjectRef(tk, subject)
 	rec, err = tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.blind, []byte(subject)))
 	if errors.Is(err, ErrNotFound) {
 		return ref, rec, nil, nil, false, nil
 	}
 	if err != nil {
+		return ref, rec, nil, nil, false, err
+	}
+	if ref, err = s.subjectRef(ctx, tx, tk, tenant, subject, &rec); err != nil {
 		return ref, rec, nil, nil, false, err
 	}
 	if sl, err = s.subjectSealer(ctx, tx, tenant, rec); err != nil {

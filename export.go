@@ -94,7 +94,9 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 		if err != nil {
 			return err
 		}
-		ref = subjectRef(tk, subject)
+		if ref, err = s.subjectRef(ctx, tx, tk, tenant, subject, nil); err != nil {
+			return err
+		}
 		idx := keyring.MAC(tk.blind, []byte(subject))
 		if reg, _, err := s.currentRegister(ctx, tx, tenant); err == nil {
 			h.Controller, h.DPO, h.Purposes = reg.Controller, reg.DPO, reg.Purposes
@@ -248,6 +250,10 @@ func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, mess
 		if err != nil {
 			return err
 		}
+		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
+		if err != nil {
+			return err
+		}
 		m, err := tx.MessageByID(ctx, p.Tenant, messageID)
 		if err != nil || m.SubjectID != rec.ID {
 			return Errorf(ErrNotFound, "message %s not found for this subject", messageID)
@@ -297,7 +303,7 @@ func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, mess
 			return err
 		}
 		out = MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: nm.Text, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Count: 1}})
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: ref, Outcome: OutcomeOK, Count: 1}})
 	})
 	return out, err
 }

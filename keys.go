@@ -122,14 +122,35 @@ func (s *Service) subjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec
 	return sealers[rec.ID], nil
 }
 
+// openedSubject is a subject's unwrapped data key, as a sealer, and its
+// audit reference.
+type openedSubject struct {
+	sealer *keyring.Sealer
+	ref    string
+}
+
 // subjectSealers unwraps the data keys of several subjects with one read of
 // the key store; any subject without a key makes it ErrSubjectErased.
 func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]*keyring.Sealer, error) {
+	opened, err := s.openSubjects(ctx, tx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*keyring.Sealer, len(opened))
+	for id, o := range opened {
+		out[id] = o.sealer
+	}
+	return out, nil
+}
+
+// openSubjects unwraps the data keys of several subjects, with their audit
+// references.
+func (s *Service) openSubjects(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]openedSubject, error) {
 	keys, err := s.ks.SubjectKeys(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*keyring.Sealer, len(keys))
+	out := make(map[string]openedSubject, len(keys))
 	for _, k := range keys {
 		tk, err := s.tenantKeys(ctx, tx, tenant, k.Version)
 		if err != nil {
@@ -140,14 +161,15 @@ func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, id
 			return nil, fmt.Errorf("unwrap subject key %s: %w", k.Subject, err)
 		}
 		sl, err := keyring.NewSealer(dk, 1)
+		ref := subjectKeyRef(dk, k.Subject)
 		clear(dk[:])
 		if err != nil {
 			return nil, err
 		}
-		out[k.Subject] = sl
+		out[k.Subject] = openedSubject{sl, ref}
 	}
 	for _, id := range ids {
-		if out[id] == nil {
+		if out[id].sealer == nil {
 			return nil, ErrSubjectErased
 		}
 	}

@@ -270,7 +270,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		var order []string
 		for _, m := range msgs {
 			if bySubject[m.Subject] == nil {
-				bySubject[m.Subject] = &subj{ref: subjectRef(tk, m.Subject), count: map[string]int{}}
+				bySubject[m.Subject] = &subj{ref: tenantSubjectRef(tk, m.Subject), count: map[string]int{}}
 				order = append(order, m.Subject)
 			}
 		}
@@ -283,7 +283,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 			return err
 		}
 		for i, subject := range order {
-			bySubject[subject].id, bySubject[subject].sealer = sealers[i].id, sealers[i].sealer
+			bySubject[subject].id, bySubject[subject].sealer, bySubject[subject].ref = sealers[i].id, sealers[i].sealer, sealers[i].ref
 		}
 		// Consent-gated writes: a purpose whose legal basis is consent needs
 		// the subject's current grant.
@@ -371,6 +371,7 @@ func subjectRefAD(t TenantID, subjectID string) keyring.AD {
 type subjectHandle struct {
 	id     string
 	sealer *keyring.Sealer
+	ref    string // audit reference (audit.go)
 }
 
 // subjectsForWrite finds the (distinct) subjects by blind index, in one query, and
@@ -398,7 +399,7 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	for _, rec := range found {
 		known = append(known, rec.ID)
 	}
-	sealers, err := s.subjectSealers(ctx, tx, tenant, known)
+	opened, err := s.openSubjects(ctx, tx, tenant, known)
 	if errors.Is(err, ErrSubjectErased) {
 		// The key went between the erasure's decision and the purge of
 		// the rows: the write is refused like any write after it.
@@ -412,7 +413,7 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	var records []SubjectRecord
 	for i, subject := range subjects {
 		if rec, ok := byIndex[string(indexes[i])]; ok {
-			out[i] = subjectHandle{rec.ID, sealers[rec.ID]}
+			out[i] = subjectHandle{rec.ID, opened[rec.ID].sealer, opened[rec.ID].ref}
 			continue
 		}
 		h, key, rec, err := s.newSubject(tk, tenant, subject, indexes[i], now)
@@ -465,7 +466,7 @@ func (s *Service) newSubject(tk *tenantKeys, tenant TenantID, subject string, id
 		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	key := SubjectKey{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}
-	return subjectHandle{id, sl}, key, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, CreatedAt: now}, nil
+	return subjectHandle{id, sl, subjectKeyRef(dk, id)}, key, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, CreatedAt: now}, nil
 }
 
 // SubjectMessages returns a subject's messages collected for purpose,
@@ -497,7 +498,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		if err != nil {
 			return err
 		}
-		ref = subjectRef(tk, subject)
+		ref = tenantSubjectRef(tk, subject) // until the subject is found
 		pp, ok := reg.Purpose(purpose)
 		if !ok {
 			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
@@ -510,6 +511,9 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 			return nil // an unknown subject has no messages
 		}
 		if err != nil {
+			return err
+		}
+		if ref, err = s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec); err != nil {
 			return err
 		}
 		// Reading for a consent purpose is processing for it: it needs a

@@ -354,9 +354,13 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 		if err != nil {
 			return err
 		}
+		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, in.Subject, nil)
+		if err != nil {
+			return err
+		}
 		r := RightsRequest{
 			Tenant: p.Tenant, ID: NewID("dsr_", now), Type: in.Type, Status: StatusReceived,
-			SubjectIndex: keyring.MAC(tk.blind, []byte(in.Subject)), SubjectRef: subjectRef(tk, in.Subject),
+			SubjectIndex: keyring.MAC(tk.blind, []byte(in.Subject)), SubjectRef: ref,
 			KeyVersion: tk.current, Purpose: in.Purpose, Source: orDefault(in.Source, "api"), ExternalID: in.ExternalID,
 			CallbackURLs: in.CallbackURLs, FiledBy: p.KeyID, ReceivedAt: received, DueAt: DueDate(received, 0),
 			LegalHold: in.LegalHold, UpdatedAt: now,
@@ -785,7 +789,11 @@ func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject stri
 		if err := tx.DeleteSubjectBlocks(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)), BlockRestricted); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRestrictionApply, SubjectRef: subjectRef(tk, subject), Outcome: OutcomeOK, Reason: "lifted"}})
+		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, nil)
+		if err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRestrictionApply, SubjectRef: ref, Outcome: OutcomeOK, Reason: "lifted"}})
 	})
 }
 

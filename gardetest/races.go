@@ -352,3 +352,39 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 		t.Fatalf("MasterVersionsInUse after expiry = %v, want only the tenant keys", used)
 	}
 }
+
+// testAuditRefsUnlinkable: the audit trail names a subject by a reference
+// keyed by the subject's own data key. Before the erasure, every event of
+// the subject (write, read, consent, request) carries one reference; after
+// it, the only reference anyone can compute for the identifier — the
+// tenant-keyed one that a read of the now unknown identifier shows — is a
+// different one: nothing links the old events to the person.
+func testAuditRefsUnlinkable(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, _, _ := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	ingest(t, s, a.Service, "noa@example.org", "bonjour")
+	texts(t, s, a.Service, "noa@example.org")
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("noa@example.org", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	r := file(t, s, a.DPO, garde.NewRequest{Subject: "noa@example.org", Type: garde.RequestErasure}).Request
+	before, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{})
+	refs := map[string]bool{}
+	for _, e := range before {
+		if e.SubjectRef != "" {
+			refs[e.SubjectRef] = true
+		}
+	}
+	if len(refs) != 1 || !refs[r.SubjectRef] {
+		t.Fatalf("the subject's events carry references %v, want one (the request's %s)", refs, r.SubjectRef)
+	}
+	texts(t, s, a.Service, "noa@example.org") // a read of the identifier, now unknown
+	after, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{AfterSeq: before[len(before)-1].Seq})
+	if len(after) == 0 || after[len(after)-1].Action != garde.ActionMessageRead || after[len(after)-1].SubjectRef == "" {
+		t.Fatalf("no read of the identifier audited after the erasure: %+v", after)
+	}
+	if got := after[len(after)-1].SubjectRef; refs[got] {
+		t.Fatalf("after the erasure the identifier still maps to the reference %s of its erased events", got)
+	}
+}

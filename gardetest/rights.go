@@ -38,6 +38,7 @@ func RunRights(t *testing.T, open Open) {
 		{"TenantOffboarding", testTenantOffboarding},
 		{"ErasureJournalReplay", testJournalReplay},
 		{"ErasureOnce", testErasureOnce},
+		{"AuditRefsUnlinkable", testAuditRefsUnlinkable},
 		{"KeyBackupExpires", testKeyBackupExpires},
 		{"JournalReplaysEveryDestruction", testJournalReplaysEveryDestruction},
 		{"ErasureWinsRaces", testErasureWinsRaces},
