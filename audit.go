@@ -2,8 +2,8 @@ package garde
 
 import (
 	"context"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/garde-privacy/garde/keyring"

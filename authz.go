@@ -24,21 +24,21 @@ const (
 // grants is the role matrix, in one place. The web tests check every route
 // against it.
 var grants = map[permission][]Role{
-	permTenantCreate:      {RoleOperator},
-	permKeyManage:         {RoleAdmin},
-	permRegisterWrite:     {RoleAdmin},
-	permRegisterRead:      {RoleAdmin, RoleDPO, RoleService},
-	permIngest:            {RoleService},
-	permMessageRead:       {RoleService, RoleDPO},
-	permAuditRead:         {RoleAdmin, RoleDPO},
-	permNoticeWrite:       {RoleAdmin},
-	permConsentWrite:      {RoleService},
-	permConsentRead:       {RoleService, RoleDPO},
-	permLedgerRead:        {RoleAdmin, RoleDPO, RoleService},
-	permRequestFile:       {RoleAdmin, RoleDPO, RoleService},
-	permRequestRead:       {RoleAdmin, RoleDPO, RoleService},
-	permRequestManage:     {RoleAdmin, RoleDPO},
-	permSubjectExport:     {RoleAdmin, RoleDPO},
+	permTenantCreate:  {RoleOperator},
+	permKeyManage:     {RoleAdmin},
+	permRegisterWrite: {RoleAdmin},
+	permRegisterRead:  {RoleAdmin, RoleDPO, RoleService},
+	permIngest:        {RoleService},
+	permMessageRead:   {RoleService, RoleDPO},
+	permAuditRead:     {RoleAdmin, RoleDPO},
+	permNoticeWrite:   {RoleAdmin},
+	permConsentWrite:  {RoleService},
+	permConsentRead:   {RoleService, RoleDPO},
+	permLedgerRead:    {RoleAdmin, RoleDPO, RoleService},
+	permRequestFile:   {RoleAdmin, RoleDPO, RoleService},
+	permRequestRead:   {RoleAdmin, RoleDPO, RoleService},
+	permRequestManage: {RoleAdmin, RoleDPO},
+	permSubjectExport: {RoleAdmin, RoleDPO},
 }
 
 // authorize fails with ErrForbidden unless p's role holds perm. An operator
