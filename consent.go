@@ -114,10 +114,10 @@ type ConsentTx interface {
 	// DeleteMessages deletes a subject's messages of one purpose and says
 	// how many there were.
 	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
-	// UpdateMessage replaces a message's sealed text and fields (nil
-	// fields: none) and drops its sealed span record (sets it to NULL): the
-	// spans described, and may hold sealed originals of, the old text.
-	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields []byte) error
+	// UpdateMessage replaces a message's sealed text, fields (nil: none)
+	// and span record (nil: none — the old record described, and may hold
+	// sealed originals of, the old text).
+	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error
 }
 
 func consentAD(t TenantID, subjectID, id, field string) keyring.AD {
@@ -651,7 +651,7 @@ func applyWithdrawal(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, s
 			if err != nil {
 				return WithdrawalEffect{}, err
 			}
-			if err := tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil); err != nil {
+			if err := tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil, nil); err != nil {
 				return WithdrawalEffect{}, err
 			}
 		}
