@@ -1,0 +1,77 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/garde-privacy/garde"
+)
+
+// wantProblem checks a refusal: the status, an RFC 9457 body.
+func wantProblem(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("status %d %s, want %d problem+json\n%s", r.status, r.header.Get("Content-Type"), status, r.body)
+	}
+}
+
+// TestRightsWorkflowHonoursRoles tries to get round the role matrix
+// through the rights workflow: a service key verifying the erasure it
+// filed, an admin vouching for a request or exporting every message
+// through an access request. Each is refused; the DPO and the subject's
+// link still work.
+func TestRightsWorkflowHonoursRoles(t *testing.T) {
+	e := newEnv(t)
+	aAdmin, aSvc, aDPO := e.a.Keys[garde.RoleAdmin], e.a.Keys[garde.RoleService], e.a.Keys[garde.RoleDPO]
+	ingestOne(e, aSvc, "yann", "Bonjour, je veux être oublié")
+
+	// The service key files an erasure and tries to confirm it with the
+	// link it was handed, presenting its own credential.
+	r := e.do(aSvc, "POST", "/v1/requests", `{"subject":"yann","type":"erasure"}`, 201).json(t)
+	id := r["id"].(string)
+	link := r["verification_url"].(string)
+	path := link[strings.Index(link, "/v1/verify/"):]
+	wantProblem(t, e.request(aSvc, "POST", path, ""), 403)
+	// Nor through the actions (not its role), nor as an admin.
+	wantProblem(t, e.request(aSvc, "POST", "/v1/requests/"+id+"/actions", `{"action":"verify"}`), 403)
+	wantProblem(t, e.request(aAdmin, "POST", "/v1/requests/"+id+"/actions", `{"action":"verify"}`), 403)
+	if got := e.do(aDPO, "GET", "/v1/requests/"+id, "", 200).json(t)["status"]; got != garde.StatusReceived {
+		t.Fatalf("after the refused verifications the request is %v, want received", got)
+	}
+	if got := e.messages(aSvc, "yann"); len(got) != 1 {
+		t.Fatalf("the subject's messages after refused verifications: %q", got)
+	}
+	// The DPO verifies: the erasure runs.
+	v := e.do(aDPO, "POST", "/v1/requests/"+id+"/actions", `{"action":"verify"}`, 200).json(t)
+	if v["status"] != garde.StatusCompleted || v["key_destroyed_at"] == nil {
+		t.Fatalf("verified by the DPO: %v", v)
+	}
+	// Twice is a conflict; the link no longer works.
+	wantProblem(t, e.request(aDPO, "POST", "/v1/requests/"+id+"/actions", `{"action":"verify"}`), 409)
+	if page := e.do("", "POST", path, "", 200); !strings.Contains(string(page.body), "does not work") {
+		t.Fatalf("link after the DPO's verification: %s", page.body)
+	}
+
+	// An admin files an access request: it is not vouched for (the admin
+	// reads no message), and an admin cannot export it.
+	a := e.do(aAdmin, "POST", "/v1/requests", `{"subject":"zora","type":"access"}`, 201).json(t)
+	if a["status"] != garde.StatusReceived || a["verification_url"] == nil {
+		t.Fatalf("filed by an admin: %v, want received with a link", a)
+	}
+	aid := a["id"].(string)
+	e.do(aDPO, "POST", "/v1/requests/"+aid+"/actions", `{"action":"verify"}`, 200)
+	wantProblem(t, e.request(aAdmin, "GET", "/v1/requests/"+aid+"/export", ""), 403)
+	wantProblem(t, e.request(aSvc, "GET", "/v1/requests/"+aid+"/export", ""), 403)
+	e.do(aDPO, "GET", "/v1/requests/"+aid+"/export", "", 200)
+
+	// A DPO's own filing is vouched for; the subject's link (no
+	// credential) still verifies a service key's filing.
+	if d := e.do(aDPO, "POST", "/v1/requests", `{"subject":"zora","type":"portability"}`, 201).json(t); d["status"] != garde.StatusInProgress {
+		t.Fatalf("filed by the DPO: %v", d["status"])
+	}
+	s := e.do(aSvc, "POST", "/v1/requests", `{"subject":"zora","type":"restriction"}`, 201).json(t)
+	sl := s["verification_url"].(string)
+	if page := e.do("", "POST", sl[strings.Index(sl, "/v1/verify/"):], "", 200); !strings.Contains(string(page.body), "is confirmed") {
+		t.Fatalf("the subject's confirmation: %s", page.body)
+	}
+}
