@@ -874,3 +874,43 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 	}
 	return nil
 }
+
+// clearSubjectRequests drops the identifier from every other request of
+// an erased subject (same blind index): an erasure that left it sealed in
+// the subject's earlier access or restriction requests would keep the
+// person identifiable under a tenant key that is never destroyed. An open
+// request is closed, since nothing is held any more to answer it with: it
+// completes with the erasure named in its outcome and its verification
+// link stops working. An erasure whose key is already destroyed is left
+// to finish (and clear itself) on its own. Each closure is audited.
+func clearSubjectRequests(ctx context.Context, tx Tx, erasure RightsRequest, now time.Time) error {
+	rs, err := tx.RequestsBySubject(ctx, erasure.Tenant, erasure.SubjectIndex)
+	if err != nil {
+		return err
+	}
+	var events []AuditEvent
+	for _, r := range rs {
+		if r.ID == erasure.ID || (r.Type == RequestErasure && !r.KeyDestroyedAt.IsZero() && r.Open()) {
+			continue
+		}
+		if r.SealedSubject == nil && !r.Open() {
+			continue
+		}
+		r.SealedSubject, r.TokenHash, r.UpdatedAt = nil, nil, now
+		if r.Open() {
+			r.Status, r.CompletedAt = StatusCompleted, now
+			if r.StartedAt.IsZero() {
+				r.StartedAt = now
+			}
+			r.Outcome = "subject_erased by=" + erasure.ID
+			events = append(events, AuditEvent{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: "subject_erased"})
+		}
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return tx.AppendAudit(ctx, events)
+}

@@ -18,6 +18,7 @@ func testOnePolicy(t *testing.T, open Open) {
 		fn   func(*testing.T, Open)
 	}{
 		{"RectifyAnonymisesLikeIngest", testRectifyAnonymises},
+		{"ErasureClearsTheSubjectsRequests", testErasureClearsRequests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -134,3 +135,66 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	}
 }
 
+
+// testErasureClearsRequests gives a subject open and closed requests, then
+// erases it: none of its requests keeps the sealed identifier, the open
+// ones are closed and their link no longer works, and another tenant's
+// request about the same identifier is untouched.
+func testErasureClearsRequests(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, _, _ := newService(t, open)
+	a, b := NewTenant(t, s, "A"), NewTenant(t, s, "B")
+	ingest(t, s, a.Service, "kim", "bonjour")
+	access := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
+	rect := file(t, s, a.Service, garde.NewRequest{Subject: "kim", Type: garde.RequestRectification})
+	port := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestPortability}).Request
+	if _, err := s.ChangeRequest(ctx, a.DPO, port.ID, garde.RequestChange{Action: garde.ActComplete}); err != nil {
+		t.Fatal(err)
+	}
+	other := file(t, s, b.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
+	er := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure}).Request
+	if er.Status != garde.StatusCompleted {
+		t.Fatalf("erasure: %s", er.Status)
+	}
+	rs, err := s.Requests(ctx, a.DPO, garde.RequestFilter{}, "kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 4 {
+		t.Fatalf("the subject has %d requests, want 4", len(rs))
+	}
+	for _, r := range rs {
+		if r.SealedSubject != nil {
+			t.Errorf("request %s (%s, %s) keeps the sealed identifier after the erasure", r.ID, r.Type, r.Status)
+		}
+		if r.Open() {
+			t.Errorf("request %s (%s) is still %s after the erasure", r.ID, r.Type, r.Status)
+		}
+		if r.TokenHash != nil {
+			t.Errorf("request %s keeps a verification token", r.ID)
+		}
+		if (r.ID == access.ID || r.ID == rect.Request.ID) && !strings.Contains(r.Outcome, er.ID) {
+			t.Errorf("request %s closed with outcome %q, want it to name the erasure", r.ID, r.Outcome)
+		}
+	}
+	if _, err := s.VerifyRequest(ctx, rect.Token); !errors.Is(err, garde.ErrNotFound) {
+		t.Errorf("the link of a request closed by the erasure = %v, want it dead", err)
+	}
+	if err := s.ExportRequest(ctx, a.DPO, access.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err == nil {
+		t.Errorf("an export of the erased subject's access request succeeded")
+	}
+	ob, err := s.Request(ctx, b.DPO, other.ID)
+	if err != nil || ob.SealedSubject == nil || !ob.Open() {
+		t.Errorf("tenant B's request about the same identifier: %+v, %v; want it untouched", ob, err)
+	}
+	evs, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionRequestChange})
+	closed := 0
+	for _, e := range evs {
+		if e.Reason == "subject_erased" {
+			closed++
+		}
+	}
+	if closed != 2 {
+		t.Errorf("%d closures audited, want 2", closed)
+	}
+}
