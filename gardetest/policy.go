@@ -3,8 +3,10 @@ package gardetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/garde-privacy/garde"
 )
@@ -19,6 +21,7 @@ func testOnePolicy(t *testing.T, open Open) {
 	}{
 		{"RectifyAnonymisesLikeIngest", testRectifyAnonymises},
 		{"ErasureClearsTheSubjectsRequests", testErasureClearsRequests},
+		{"OperatorBreachSplitPerTenant", testOperatorBreachSplit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -196,5 +199,95 @@ func testErasureClearsRequests(t *testing.T, open Open) {
 	}
 	if closed != 2 {
 		t.Errorf("%d closures audited, want 2", closed)
+	}
+}
+
+// noticeLine returns the value of one field of a notice draft.
+func noticeLine(md, label string) string {
+	for _, l := range strings.Split(md, "\n") {
+		if i := strings.Index(l, label); i >= 0 {
+			return strings.Trim(l[i+len(label):], " :*")
+		}
+	}
+	return ""
+}
+
+// testOperatorBreachSplit: an operator breach reaches two tenants through
+// two credentials. The operator sees both lines and their total; each
+// tenant sees, and drafts its authority notice with, its own figures only;
+// computing one credential's impact never drops the other's.
+func testOperatorBreachSplit(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, _, clk := newService(t, open)
+	a, b := NewTenant(t, s, "A"), NewTenant(t, s, "B")
+	since := clk.Now()
+	clk.Advance(time.Minute)
+	seed := func(tn Tenant, n int) {
+		for i := range n {
+			ingest(t, s, tn.Service, fmt.Sprintf("%s-%d", tn.ID, i), "bonjour")
+		}
+		if _, err := s.SubjectMessages(ctx, tn.Service, string(tn.ID)+"-0", "answer_support_request"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed(a, 2) // A: 2 subjects, 2 written, 1 read
+	seed(b, 7) // B: 7 subjects, 7 written, 1 read
+	clk.Advance(time.Minute)
+	aware := clk.Now()
+	desc := "A credential store of the platform was copied."
+	br, err := s.CreateBreach(ctx, Operator, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range []Tenant{a, b} {
+		if br, err = s.ComputeImpact(ctx, Operator, br.ID, garde.ImpactQuery{Actor: tn.Service.KeyID, Since: since, Until: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The operator: both lines (the second computation kept the first)
+	// and the total.
+	if imp := br.Impact; len(imp.Tenants) != 2 || imp.Subjects != 9 || imp.RecordsRead != 2 || imp.RecordsWritten != 9 {
+		t.Fatalf("operator's impact = %+v, want A's and B's lines, 9 subjects, 2 read, 9 written", imp)
+	}
+	want := map[garde.TenantID][2]int{a.ID: {2, 3}, b.ID: {7, 8}} // subjects, records
+	for _, tn := range []Tenant{a, b} {
+		v, err := s.Breach(ctx, tn.DPO, br.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want[tn.ID]
+		if len(v.Tenants) != 1 || v.Tenants[0] != tn.ID {
+			t.Errorf("%s sees affected tenants %v", tn.ID, v.Tenants)
+		}
+		if v.Impact == nil || len(v.Impact.Tenants) != 1 || v.Impact.Tenants[0].Tenant != tn.ID || v.Impact.Subjects != w[0] || v.Impact.RecordsRead+v.Impact.RecordsWritten != w[1] {
+			t.Errorf("%s sees impact %+v, want only its own line (%d subjects, %d records)", tn.ID, v.Impact, w[0], w[1])
+		}
+		if v.SubjectsApprox != w[0] || v.RecordsApprox != w[1] {
+			t.Errorf("%s sees %d people and %d records, want its own %d and %d", tn.ID, v.SubjectsApprox, v.RecordsApprox, w[0], w[1])
+		}
+		if v.Impact != nil && strings.Contains(v.Impact.Evidence, "2 records") {
+			t.Errorf("%s's evidence quotes the platform's total: %q", tn.ID, v.Impact.Evidence)
+		}
+		for _, drafted := range []garde.Principal{tn.DPO, Operator} {
+			target := garde.TenantID("")
+			if drafted.Tenant == garde.OperatorTenant {
+				target = tn.ID
+			}
+			n, err := s.BreachNotice(ctx, drafted, br.ID, garde.NoticeAuthority, "en", target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := noticeLine(n.Markdown, "Approximate number of people"); got != fmt.Sprint(w[0]) {
+				t.Errorf("%s's authority notice (drafted by %s) gives %q people, want %d", tn.ID, drafted.Role, got, w[0])
+			}
+			if got := noticeLine(n.Markdown, "Approximate number of records"); got != fmt.Sprint(w[1]) {
+				t.Errorf("%s's authority notice (drafted by %s) gives %q records, want %d", tn.ID, drafted.Role, got, w[1])
+			}
+		}
+		// The tenant's own breach list shows the same.
+		list, err := s.Breaches(ctx, tn.DPO)
+		if err != nil || len(list) != 1 || list[0].SubjectsApprox != w[0] {
+			t.Errorf("%s's breach list = %v, %v", tn.ID, list, err)
+		}
 	}
 }
