@@ -2,6 +2,7 @@ package garde
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -569,7 +570,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				continue
 			}
 			sb := subjects[in.Subject]
-			eff, err := applyWithdrawal(ctx, tx, p.Tenant, purposes[i], sb.id, sb.sealer)
+			eff, err := applyWithdrawal(ctx, tx, tk, p.Tenant, purposes[i], sb.id, sb.sealer, now)
 			if err != nil {
 				return err
 			}
@@ -625,39 +626,96 @@ func anonymizeText(text string) (string, error) {
 
 // applyWithdrawal applies the purpose's on_withdrawal to the subject's
 // messages collected for it: stop keeps them (and reads for the purpose are
-// refused from now on), anonymize replaces every personal span in their
-// text and drops their structured fields, erase deletes them.
-func applyWithdrawal(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer) (WithdrawalEffect, error) {
+// refused from now on), erase deletes them, and anonymize replaces every
+// personal span in their text, drops their structured fields and span
+// records, and moves what is left off the subject (anonymize).
+func applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
 	switch pp.OnWithdrawal {
 	case "erase":
 		n, err := tx.DeleteMessages(ctx, tenant, subjectID, pp.ID)
 		return WithdrawalEffect{Action: "erase", Messages: n}, err
 	case "anonymize":
-		msgs, err := tx.Messages(ctx, tenant, subjectID, pp.ID)
-		if err != nil {
-			return WithdrawalEffect{}, err
-		}
-		for _, m := range msgs {
-			text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
-			if err != nil {
-				return WithdrawalEffect{}, fmt.Errorf("open message %s: %w", m.ID, err)
-			}
-			anon, err := anonymizeText(string(text))
-			clear(text)
-			if err != nil {
-				return WithdrawalEffect{}, fmt.Errorf("anonymise message %s: %w", m.ID, err)
-			}
-			sealed, err := sl.Seal([]byte(anon), messageAD(tenant, subjectID, m.ID, "text"))
-			if err != nil {
-				return WithdrawalEffect{}, err
-			}
-			if err := tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil, nil); err != nil {
-				return WithdrawalEffect{}, err
-			}
-		}
-		return WithdrawalEffect{Action: "anonymize", Messages: len(msgs)}, nil
+		n, err := anonymize(ctx, tx, tk, tenant, pp.ID, subjectID, sl, now)
+		return WithdrawalEffect{Action: "anonymize", Messages: n}, err
 	}
 	return WithdrawalEffect{Action: "stop"}, nil
+}
+
+// anonymize rewrites a subject's messages of one purpose as anonymous
+// rows. Replacing the personal spans in the text is not enough while the
+// row stays keyed to the subject: its subject id, the blind index behind
+// it and the subject's key would still say whose it is, and the message
+// ids were handed to the tenant with the subject's identifier. So each
+// anonymised text is sealed under a fresh holder of its own — a subject
+// row with a random index no identifier hashes to, no sealed identifier
+// and a new data key wrapped under the tenant key — under a new message
+// id, and the subject's rows are deleted. Destroying the subject's key
+// later leaves the anonymised rows readable and linked to nobody; their
+// retention (expires_at) is kept.
+func anonymize(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, purpose, subjectID string, sl *keyring.Sealer, now time.Time) (int, error) {
+	msgs, err := tx.Messages(ctx, tenant, subjectID, purpose)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	holder, err := createAnonymousHolder(ctx, tx, tk, tenant, now)
+	if err != nil {
+		return 0, err
+	}
+	rows := make([]Message, len(msgs))
+	for i, m := range msgs {
+		text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
+		if err != nil {
+			return 0, fmt.Errorf("open message %s: %w", m.ID, err)
+		}
+		anon, err := anonymizeText(string(text))
+		clear(text)
+		if err != nil {
+			return 0, fmt.Errorf("anonymise message %s: %w", m.ID, err)
+		}
+		rows[i] = Message{Tenant: tenant, ID: NewID("msg_", now), SubjectID: holder.id, Purpose: m.Purpose, Channel: m.Channel, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
+		if rows[i].SealedText, err = holder.sealer.Seal([]byte(anon), messageAD(tenant, holder.id, rows[i].ID, "text")); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.DeleteMessages(ctx, tenant, subjectID, purpose); err != nil {
+		return 0, err
+	}
+	if err := tx.InsertMessages(ctx, rows); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}
+
+// anonymousPrefix starts the id of the holder of anonymised messages
+// (anonymize): a subject row that stands for nobody.
+const anonymousPrefix = "anon_"
+
+// createAnonymousHolder creates the holder of one withdrawal's anonymised
+// messages: a random blind index (32 bytes from crypto/rand, unrelated to
+// any identifier), no sealed identifier, a fresh data key.
+func createAnonymousHolder(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, now time.Time) (subjectHandle, error) {
+	dk, err := keyring.Generate()
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	defer clear(dk[:])
+	id := NewID(anonymousPrefix, now)
+	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	sl, err := keyring.NewSealer(dk, 1)
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	idx := make([]byte, 32)
+	if _, err := rand.Read(idx); err != nil {
+		return subjectHandle{}, err
+	}
+	if err := tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, WrappedKey: wrapped, KeyVersion: tk.current, CreatedAt: now}); err != nil {
+		return subjectHandle{}, err
+	}
+	return subjectHandle{id, sl}, nil
 }
 
 // hasConsent reports whether the subject's latest consent event for the

@@ -373,8 +373,8 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 				return err
 			}
 			for _, rec := range recs {
-				if rec.WrappedKey == nil {
-					continue
+				if rec.WrappedKey == nil || rec.SealedRef == nil {
+					continue // erased, or the holder of anonymised messages (consent.go): nobody's export
 				}
 				sl, err := s.subjectSealer(ctx, tx, tenant, rec)
 				if err != nil {

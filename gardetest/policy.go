@@ -1,6 +1,7 @@
 package gardetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ func testOnePolicy(t *testing.T, open Open) {
 		{"RectifyAnonymisesLikeIngest", testRectifyAnonymises},
 		{"ErasureClearsTheSubjectsRequests", testErasureClearsRequests},
 		{"OperatorBreachSplitPerTenant", testOperatorBreachSplit},
+		{"AnonymiseOnWithdrawalUnlinks", testAnonymiseUnlinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -289,5 +291,101 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 		if err != nil || len(list) != 1 || list[0].SubjectsApprox != w[0] {
 			t.Errorf("%s's breach list = %v, %v", tn.ID, list, err)
 		}
+	}
+}
+
+// testAnonymiseUnlinks withdraws a consent whose purpose anonymises on
+// withdrawal, then erases the subject: the anonymised row carries no
+// subject id, blind index, identifier or message id of the subject, is
+// sealed under a key that is not the subject's (it survives the erasure),
+// keeps its retention, and is in no export of the subject.
+func testAnonymiseUnlinks(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, _ := newService(t, open)
+	a := ConsentTenant(t, s, "A")
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("sam", "train_assistant")); err != nil {
+		t.Fatal(err)
+	}
+	in := msg("sam", "train_assistant", "Bonjour, écrivez-moi à sam.roux@example.fr.")
+	in[0].Fields = map[string]string{"user.contact.email": "sam.roux@example.fr"}
+	out, err := s.Ingest(ctx, a.Service, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := out[0]
+	var subject garde.SubjectRecord
+	st.View(ctx, func(tx garde.Tx) error {
+		subs, err := tx.Subjects(ctx, a.ID, "", 10)
+		if err != nil || len(subs) != 1 {
+			t.Fatalf("subjects before withdrawal = %d, %v", len(subs), err)
+		}
+		subject = subs[0]
+		return nil
+	})
+	if _, err := s.RecordConsent(ctx, a.Service, Withdraw("sam", "train_assistant")); err != nil {
+		t.Fatal(err)
+	}
+	// holder returns the rows of train_assistant and whom they hang on.
+	holder := func(when string) (garde.SubjectRecord, garde.Message) {
+		var h garde.SubjectRecord
+		var rows []garde.Message
+		st.View(ctx, func(tx garde.Tx) error {
+			subs, _ := tx.Subjects(ctx, a.ID, "", 10)
+			for _, sub := range subs {
+				ms, _ := tx.Messages(ctx, a.ID, sub.ID, "train_assistant")
+				if len(ms) > 0 {
+					h = sub
+				}
+				rows = append(rows, ms...)
+			}
+			return nil
+		})
+		if len(rows) != 1 {
+			t.Fatalf("%s: %d rows for the purpose, want the one anonymised row", when, len(rows))
+		}
+		return h, rows[0]
+	}
+	h, row := holder("after withdrawal")
+	switch {
+	case h.ID == subject.ID:
+		t.Errorf("the anonymised row still hangs on the subject %s", subject.ID)
+	case bytes.Equal(h.Index, subject.Index):
+		t.Errorf("the anonymised row's holder has the subject's blind index")
+	case h.SealedRef != nil:
+		t.Errorf("the anonymised row's holder seals an identifier")
+	case row.ID == orig.ID:
+		t.Errorf("the anonymised row keeps the message id handed out with the subject's identifier")
+	case row.SealedFields != nil || row.SealedSpans != nil:
+		t.Errorf("the anonymised row keeps fields or spans")
+	case !row.ExpiresAt.Equal(orig.ExpiresAt):
+		t.Errorf("the anonymised row expires at %s, want the original retention %s", row.ExpiresAt, orig.ExpiresAt)
+	}
+	for _, v := range []string{"sam.roux@example.fr", "sam"} {
+		if bytes.Contains(row.SealedText, []byte(v)) || bytes.Contains(h.Index, []byte(v)) {
+			t.Errorf("the anonymised row holds %q", v)
+		}
+	}
+	// An export of the subject does not contain it.
+	acc := file(t, s, a.DPO, garde.NewRequest{Subject: "sam", Type: garde.RequestAccess}).Request
+	n := 0
+	if err := s.ExportRequest(ctx, a.DPO, acc.ID, func(garde.SubjectExport) error { return nil }, func(m garde.MessageView) error {
+		if m.Purpose == "train_assistant" {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("the subject's export holds %d anonymised messages", n)
+	}
+	// Erasing the subject destroys its key; the anonymised row, sealed
+	// under its holder's key, is untouched.
+	if r := file(t, s, a.DPO, garde.NewRequest{Subject: "sam", Type: garde.RequestErasure}).Request; r.Status != garde.StatusCompleted {
+		t.Fatalf("erasure: %s", r.Status)
+	}
+	h2, row2 := holder("after the erasure")
+	if h2.ID != h.ID || h2.WrappedKey == nil || row2.ID != row.ID || !bytes.Equal(row2.SealedText, row.SealedText) {
+		t.Errorf("the erasure of the subject reached the anonymised row: holder %s key %v, row %s", h2.ID, h2.WrappedKey != nil, row2.ID)
 	}
 }
