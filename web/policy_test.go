@@ -75,3 +75,36 @@ func TestRightsWorkflowHonoursRoles(t *testing.T) {
 		t.Fatalf("the subject's confirmation: %s", page.body)
 	}
 }
+
+// TestRectificationIsAnIngest: PATCH of a message with an IBAN, a NIR and
+// an email the purpose does not allow in clear answers, and stores, what
+// POST /v1/messages answers for the same text; reading back shows none of
+// the values.
+func TestRectificationIsAnIngest(t *testing.T) {
+	e := newEnv(t)
+	aSvc, aDPO := e.a.Keys[garde.RoleService], e.a.Keys[garde.RoleDPO]
+	const text = "Mon IBAN est FR76 3000 6000 0112 3456 7890 189, NIR 2 84 12 75 108 432 76, mail lea.petit@example.fr."
+	body := `{"subject":"lea","purpose":"answer_support_request","text":"` + text + `"}`
+	ingested := e.do(aSvc, "POST", "/v1/messages", body, 201).json(t)
+	id := ingestOne(e, aSvc, "lea", "bonjour")
+	patched := e.do(aDPO, "PATCH", "/v1/subjects/lea/messages/"+id, `{"text":"`+text+`"}`, 200).json(t)
+	if patched["text"] != ingested["text"] {
+		t.Fatalf("PATCH stored %q, want what POST stores: %q", patched["text"], ingested["text"])
+	}
+	if len(patched["entities"].([]any)) != len(ingested["entities"].([]any)) {
+		t.Fatalf("PATCH entities %v, POST entities %v", patched["entities"], ingested["entities"])
+	}
+	for _, m := range e.messages(aSvc, "lea") {
+		for _, v := range []string{"3000 6000", "108 432", "lea.petit@example.fr"} {
+			if strings.Contains(m, v) {
+				t.Errorf("a message of lea reads back %q in clear: %q", v, m)
+			}
+		}
+	}
+	// A refused rectification is a problem naming the field.
+	r := e.request(aDPO, "PATCH", "/v1/subjects/lea/messages/"+id, `{"fields":{"user.financial.bank_account":"x"}}`)
+	wantProblem(t, r, 403)
+	if !strings.Contains(string(r.body), "fields.user.financial.bank_account") {
+		t.Fatalf("refusal does not name the field: %s", r.body)
+	}
+}
