@@ -344,7 +344,7 @@ func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach,
 		}
 		return x.Seq - y.Seq
 	})
-	for _, e := range events {
+	for i, e := range events {
 		var c BreachChange
 		if err := json.Unmarshal(e.Body, &c); err != nil {
 			return nil, fmt.Errorf("breach %s event %d: %w", r.ID, e.Seq, err)
@@ -361,6 +361,12 @@ func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach,
 			if e.Kind == BreachEventImpact {
 				c.Categories = nil // filled from every tenant's register
 			}
+			// The event the viewer gets back says no more than its fold.
+			body, err := json.Marshal(c)
+			if err != nil {
+				return nil, err
+			}
+			events[i].Body = body
 		}
 		b.apply(&c)
 		b.UpdatedAt = e.At

@@ -286,6 +286,12 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 				t.Errorf("%s's authority notice (drafted by %s) gives %q records, want %d", tn.ID, drafted.Role, got, w[1])
 			}
 		}
+		// Nor do the events it gets back carry the platform's figures.
+		for _, ev := range v.Events {
+			if ev.Tenant == garde.OperatorTenant && (bytes.Contains(ev.Body, []byte(`"subjects":9`)) || bytes.Contains(ev.Body, []byte(`"records_written":9`))) {
+				t.Errorf("%s gets an operator event with the platform's figures: %s", tn.ID, ev.Body)
+			}
+		}
 		// The tenant's own breach list shows the same.
 		list, err := s.Breaches(ctx, tn.DPO)
 		if err != nil || len(list) != 1 || list[0].SubjectsApprox != w[0] {
