@@ -636,7 +636,7 @@ func init() {
 		"RequestList":   object(obj{"requests": arr(ref("Request")), "next": str("pass as ?after= for the next page")}),
 		"SubjectLookup": object(obj{"subject": str("the subject's identifier")}, "subject"),
 		"RequestAction": object(obj{
-			"action": enum(garde.ActExtend, garde.ActHold, garde.ActRelease, garde.ActReject, garde.ActComplete, garde.ActCancel),
+			"action": enum(garde.ActExtend, garde.ActHold, garde.ActRelease, garde.ActReject, garde.ActComplete, garde.ActCancel, garde.ActVerify),
 			"reason": str("required for extend, hold, reject and cancel; no personal data"), "months": obj{"type": "integer", "enum": []int{1, 2}},
 		}, "action"),
 		"Rectification": object(obj{"text": str("the corrected text"), "fields": obj{"type": "object", "additionalProperties": obj{"type": "string"}}}),
