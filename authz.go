@@ -44,8 +44,8 @@ var grants = map[permission][]Role{
 	// An export holds every message of every purpose: only the roles that
 	// may read messages and oversee requests — the DPO. An admin manages
 	// keys and the register, and reads no message (permMessageRead).
-	permSubjectExport:  {RoleDPO},
-	permRequestVouch:   {RoleDPO},
+	permSubjectExport: {RoleDPO},
+	permRequestVouch:  {RoleDPO},
 }
 
 // authorize fails with ErrForbidden unless p's role holds perm. An operator

@@ -140,7 +140,6 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	}
 }
 
-
 // testErasureClearsRequests gives a subject open and closed requests, then
 // erases it: none of its requests keeps the sealed identifier, the open
 // ones are closed and their link no longer works, and another tenant's

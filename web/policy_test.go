@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -106,5 +107,34 @@ func TestRectificationIsAnIngest(t *testing.T) {
 	wantProblem(t, r, 403)
 	if !strings.Contains(string(r.body), "fields.user.financial.bank_account") {
 		t.Fatalf("refusal does not name the field: %s", r.body)
+	}
+}
+
+// TestDashboardVerify: the DPO's request page offers to verify a request
+// a service key filed, and doing so runs it; an admin's page does not
+// offer it, and its POST is refused.
+func TestDashboardVerify(t *testing.T) {
+	e := newEnv(t)
+	aSvc := e.a.Keys[garde.RoleService]
+	ingestOne(e, aSvc, "noa", "bonjour")
+	id := e.do(aSvc, "POST", "/v1/requests", `{"subject":"noa","type":"restriction"}`, 201).json(t)["id"].(string)
+	admin := newBrowser(t, e.ts)
+	admin.signIn(e.a.Keys[garde.RoleAdmin])
+	if page := admin.get("/dashboard/requests/" + id); page.status != 200 || strings.Contains(string(page.body), `id="verify-submit"`) {
+		t.Fatalf("the admin's request page = %d, offers verify: %v", page.status, strings.Contains(string(page.body), `id="verify-submit"`))
+	}
+	if r := admin.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {admin.csrf}, "action": {"verify"}}); r.status != 403 {
+		t.Fatalf("the admin's verify = %d, want 403", r.status)
+	}
+	dpo := newBrowser(t, e.ts)
+	dpo.signIn(e.a.Keys[garde.RoleDPO])
+	if page := dpo.get("/dashboard/requests/" + id); !strings.Contains(string(page.body), `id="verify-submit"`) {
+		t.Fatalf("the DPO's request page does not offer verify")
+	}
+	if r := dpo.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {dpo.csrf}, "action": {"verify"}}); r.status != 303 {
+		t.Fatalf("the DPO's verify = %d, want 303\n%s", r.status, r.body)
+	}
+	if got := e.do(e.a.Keys[garde.RoleDPO], "GET", "/v1/requests/"+id, "", 200).json(t)["status"]; got != garde.StatusCompleted {
+		t.Fatalf("restriction verified by the DPO: %v, want completed", got)
 	}
 }
