@@ -80,6 +80,7 @@ func mergeImpact(rec, next *Impact) (*Impact, error) {
 			if f := lowered(old, ti); f != "" {
 				return nil, Errorf(ErrConflict, "the recorded impact has more %s than this computation finds: a recorded impact is never lowered (widen the window)", f)
 			}
+			ti.Actors = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(old.Actors), ti.Actors...))))
 		}
 		lines[ti.Tenant] = ti
 	}
@@ -165,6 +166,9 @@ type TenantImpact struct {
 	DeniedReads    int      `json:"denied_reads"`
 	Purposes       []string `json:"purposes"`
 	Categories     []string `json:"categories"`
+	// Actors are the credentials whose activity the line counts: a
+	// tenant's view names only those that acted in it.
+	Actors []string `json:"actors,omitempty"`
 }
 
 // forTenant is the impact as tenant t may see it: its own line only.
@@ -172,8 +176,10 @@ func (imp Impact) forTenant(t TenantID) Impact {
 	out := imp
 	out.Tenants = nil
 	out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads, out.Categories = 0, 0, 0, 0, nil
+	out.Actor = ""
 	for _, ti := range imp.Tenants {
 		if ti.Tenant == t {
+			out.Actor = strings.Join(ti.Actors, ", ")
 			out.Tenants = []TenantImpact{ti}
 			out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads = ti.Subjects, ti.RecordsRead, ti.RecordsWritten, ti.DeniedReads
 			out.Categories = ti.Categories
@@ -192,7 +198,7 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.clock.Now()}
 	all := map[string]bool{}
 	for _, tenant := range scopes {
-		ti := TenantImpact{Tenant: tenant}
+		ti := TenantImpact{Tenant: tenant, Actors: []string{q.Actor}}
 		refs := map[string]bool{}
 		purposes := map[string]bool{}
 		f := AuditFilter{Since: q.Since, Until: q.Until, Actor: q.Actor, Limit: MaxAuditPage}

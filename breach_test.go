@@ -231,7 +231,7 @@ func TestBreachImpact(t *testing.T) {
 	cats := []string{"user.contact.email", "user.contact.phone_number", "user.content.private", "user.name"}
 	want := &garde.Impact{
 		Actor: w.a.Service.KeyID, Since: since, Until: until, ComputedAt: w.clock.Now(),
-		Tenants:  []garde.TenantImpact{{Tenant: w.a.ID, Subjects: 2, RecordsRead: 3, DeniedReads: 1, Purposes: []string{"answer_support_request"}, Categories: cats}},
+		Tenants:  []garde.TenantImpact{{Tenant: w.a.ID, Subjects: 2, RecordsRead: 3, DeniedReads: 1, Purposes: []string{"answer_support_request"}, Categories: cats, Actors: []string{w.a.Service.KeyID}}},
 		Subjects: 2, RecordsRead: 3, DeniedReads: 1, Categories: cats, ReadInClear: true,
 		Evidence: "3 records were read through the API with this credential and returned decrypted",
 	}

@@ -266,6 +266,13 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 		if v.SubjectsApprox != w[0] || v.RecordsApprox != w[1] {
 			t.Errorf("%s sees %d people and %d records, want its own %d and %d", tn.ID, v.SubjectsApprox, v.RecordsApprox, w[0], w[1])
 		}
+		other := b.Service.KeyID
+		if tn.ID == b.ID {
+			other = a.Service.KeyID
+		}
+		if v.Impact != nil && (v.Impact.Actor != tn.Service.KeyID || strings.Contains(v.Impact.Actor, other)) {
+			t.Errorf("%s's impact names actor %q, want its own key only", tn.ID, v.Impact.Actor)
+		}
 		if v.Impact != nil && strings.Contains(v.Impact.Evidence, "2 records") {
 			t.Errorf("%s's evidence quotes the platform's total: %q", tn.ID, v.Impact.Evidence)
 		}
@@ -287,7 +294,7 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 		}
 		// Nor do the events it gets back carry the platform's figures.
 		for _, ev := range v.Events {
-			if ev.Tenant == garde.OperatorTenant && (bytes.Contains(ev.Body, []byte(`"subjects":9`)) || bytes.Contains(ev.Body, []byte(`"records_written":9`))) {
+			if ev.Tenant == garde.OperatorTenant && (bytes.Contains(ev.Body, []byte(`"subjects":9`)) || bytes.Contains(ev.Body, []byte(`"records_written":9`)) || bytes.Contains(ev.Body, []byte(other))) {
 				t.Errorf("%s gets an operator event with the platform's figures: %s", tn.ID, ev.Body)
 			}
 		}
