@@ -19,6 +19,7 @@ const (
 	permRequestRead
 	permRequestManage
 	permSubjectExport
+	permRequestVouch
 )
 
 // grants is the role matrix, in one place. The web tests check every route
@@ -38,7 +39,11 @@ var grants = map[permission][]Role{
 	permRequestFile:   {RoleAdmin, RoleDPO, RoleService},
 	permRequestRead:   {RoleAdmin, RoleDPO, RoleService},
 	permRequestManage: {RoleAdmin, RoleDPO},
-	permSubjectExport: {RoleAdmin, RoleDPO},
+	// An export holds every message of every purpose: only the roles that
+	// may read messages and oversee requests — the DPO. An admin manages
+	// keys and the register, and reads no message (permMessageRead).
+	permSubjectExport: {RoleDPO},
+	permRequestVouch:  {RoleDPO},
 }
 
 // authorize fails with ErrForbidden unless p's role holds perm. An operator

@@ -344,7 +344,7 @@ func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach,
 		}
 		return x.Seq - y.Seq
 	})
-	for _, e := range events {
+	for i, e := range events {
 		var c BreachChange
 		if err := json.Unmarshal(e.Body, &c); err != nil {
 			return nil, fmt.Errorf("breach %s event %d: %w", r.ID, e.Seq, err)
@@ -353,8 +353,34 @@ func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach,
 			imp := c.Impact.forTenant(viewer)
 			c.Impact = &imp
 		}
+		if viewer != r.Owner && e.Tenant == r.Owner {
+			// The owner's figures of an operator breach are the platform's,
+			// every tenant's together: an affected tenant gets its own
+			// from its share of the impact (below), never the total.
+			c.SubjectsApprox, c.RecordsApprox = nil, nil
+			if e.Kind == BreachEventImpact {
+				c.Categories = nil // filled from every tenant's register
+			}
+			// The event the viewer gets back says no more than its fold.
+			body, err := json.Marshal(c)
+			if err != nil {
+				return nil, err
+			}
+			events[i].Body = body
+		}
 		b.apply(&c)
 		b.UpdatedAt = e.At
+	}
+	if viewer != r.Owner && b.Impact != nil {
+		if b.SubjectsApprox == 0 {
+			b.SubjectsApprox = b.Impact.Subjects
+		}
+		if b.RecordsApprox == 0 {
+			b.RecordsApprox = b.Impact.RecordsRead + b.Impact.RecordsWritten
+		}
+		if len(b.Categories) == 0 {
+			b.Categories = b.Impact.Categories
+		}
 	}
 	b.Events = events
 	b.Severity = Assess(b)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,121 @@ type Impact struct {
 	// seal the data stayed safe — evidence for Art. 34(3)(a).
 	SealedUnderSafeKeys bool   `json:"sealed_under_safe_keys"`
 	Evidence            string `json:"evidence"`
+	// KeysExposed is the query's: it decides the evidence of every
+	// tenant's view.
+	KeysExposed bool `json:"keys_exposed,omitempty"`
+}
+
+// explain sets what the figures let garde say about sealing.
+func (imp *Impact) explain() {
+	imp.ReadInClear = imp.RecordsRead > 0
+	imp.SealedUnderSafeKeys = false
+	switch {
+	case imp.KeysExposed:
+		imp.Evidence = "key material was exposed: sealed data must be treated as readable"
+	case imp.ReadInClear:
+		imp.Evidence = fmt.Sprintf("%d records were read through the API with this credential and returned decrypted", imp.RecordsRead)
+	default:
+		imp.SealedUnderSafeKeys = true
+		imp.Evidence = "no record was returned in clear: stored data is sealed with AES-256-GCM under per-subject keys, wrapped by tenant keys under the master key, and the incident did not reach them"
+	}
+}
+
+// mergeImpact folds a new computation into the recorded impact, so that
+// no recorded figure is lost: a tenant's line the new computation does not
+// reach (another credential, another window) stays; a tenant's line it
+// reaches is replaced, unless that lowers one of its figures — then the
+// computation is refused. The totals are the sums of the lines; the
+// actors and the window are the union of both.
+func mergeImpact(rec, next *Impact) (*Impact, error) {
+	if rec == nil {
+		return next, nil
+	}
+	out := *next
+	lines := map[TenantID]TenantImpact{}
+	for _, ti := range rec.Tenants {
+		lines[ti.Tenant] = ti
+	}
+	for _, ti := range next.Tenants {
+		if old, ok := lines[ti.Tenant]; ok {
+			if f := lowered(old, ti); f != "" {
+				return nil, Errorf(ErrConflict, "the recorded impact has more %s than this computation finds: a recorded impact is never lowered (widen the window)", f)
+			}
+			ti.Actors = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(old.Actors), ti.Actors...))))
+		}
+		lines[ti.Tenant] = ti
+	}
+	out.Tenants = nil
+	out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads = 0, 0, 0, 0
+	cats := map[string]bool{}
+	for _, t := range slices.Sorted(maps.Keys(lines)) {
+		ti := lines[t]
+		out.Tenants = append(out.Tenants, ti)
+		out.Subjects += ti.Subjects
+		out.RecordsRead += ti.RecordsRead
+		out.RecordsWritten += ti.RecordsWritten
+		out.DeniedReads += ti.DeniedReads
+		for _, c := range ti.Categories {
+			cats[c] = true
+		}
+	}
+	out.Categories = slices.Sorted(maps.Keys(cats))
+	if actors := strings.Split(rec.Actor, ", "); !slices.Contains(actors, next.Actor) {
+		out.Actor = rec.Actor + ", " + next.Actor
+	} else {
+		out.Actor = rec.Actor
+	}
+	if rec.Since.Before(out.Since) {
+		out.Since = rec.Since
+	}
+	if rec.Until.After(out.Until) {
+		out.Until = rec.Until
+	}
+	out.KeysExposed = rec.KeysExposed || next.KeysExposed
+	out.explain()
+	return &out, nil
+}
+
+// lowered names the first figure of line old that line next lowers, or "".
+func lowered(old, next TenantImpact) string {
+	switch {
+	case next.Subjects < old.Subjects:
+		return "subjects"
+	case next.RecordsRead < old.RecordsRead:
+		return "records_read"
+	case next.RecordsWritten < old.RecordsWritten:
+		return "records_written"
+	case next.DeniedReads < old.DeniedReads:
+		return "denied_reads"
+	}
+	return ""
+}
+
+// systemActors are the actors of the audit trail that are no API key:
+// the operator's command line, garde's own jobs, the subject following a
+// verification link, a restore, the breach detector.
+var systemActors = []string{"cli", "rights", "retention", "restore", "subject", "detector"}
+
+// checkActor refuses an impact query naming an actor that does not exist
+// in the scopes searched: an API key id of one of them (revoked or not)
+// or a system actor. A typo would otherwise compute, and record, an empty
+// impact that reads as "nothing happened".
+func checkActor(ctx context.Context, tx Tx, scopes []TenantID, actor string) error {
+	if slices.Contains(systemActors, actor) {
+		return nil
+	}
+	for _, t := range scopes {
+		keys, err := tx.APIKeys(ctx, t)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.ID == actor {
+				return nil
+			}
+		}
+	}
+	return Invalid("actor", "is neither an API key id of this scope nor a system actor (%s)", strings.Join(systemActors, ", "))
 }
 
 // TenantImpact is the impact within one tenant.
@@ -50,6 +166,9 @@ type TenantImpact struct {
 	DeniedReads    int      `json:"denied_reads"`
 	Purposes       []string `json:"purposes"`
 	Categories     []string `json:"categories"`
+	// Actors are the credentials whose activity the line counts: a
+	// tenant's view names only those that acted in it.
+	Actors []string `json:"actors,omitempty"`
 }
 
 // forTenant is the impact as tenant t may see it: its own line only.
@@ -57,14 +176,17 @@ func (imp Impact) forTenant(t TenantID) Impact {
 	out := imp
 	out.Tenants = nil
 	out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads, out.Categories = 0, 0, 0, 0, nil
+	out.Actor = ""
 	for _, ti := range imp.Tenants {
 		if ti.Tenant == t {
+			out.Actor = strings.Join(ti.Actors, ", ")
 			out.Tenants = []TenantImpact{ti}
 			out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads = ti.Subjects, ti.RecordsRead, ti.RecordsWritten, ti.DeniedReads
 			out.Categories = ti.Categories
 		}
 	}
-	out.ReadInClear = out.RecordsRead > 0
+	// The evidence sentence quotes figures: it is the tenant's own.
+	out.explain()
 	return out
 }
 
@@ -76,7 +198,7 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.clock.Now()}
 	all := map[string]bool{}
 	for _, tenant := range scopes {
-		ti := TenantImpact{Tenant: tenant}
+		ti := TenantImpact{Tenant: tenant, Actors: []string{q.Actor}}
 		refs := map[string]bool{}
 		purposes := map[string]bool{}
 		f := AuditFilter{Since: q.Since, Until: q.Until, Actor: q.Actor, Limit: MaxAuditPage}
@@ -142,16 +264,8 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 		imp.DeniedReads += ti.DeniedReads
 	}
 	imp.Categories = slices.Sorted(maps.Keys(all))
-	imp.ReadInClear = imp.RecordsRead > 0
-	switch {
-	case q.KeysExposed:
-		imp.Evidence = "key material was exposed: sealed data must be treated as readable"
-	case imp.ReadInClear:
-		imp.Evidence = fmt.Sprintf("%d records were read through the API with this credential and returned decrypted", imp.RecordsRead)
-	default:
-		imp.SealedUnderSafeKeys = true
-		imp.Evidence = "no record was returned in clear: stored data is sealed with AES-256-GCM under per-subject keys, wrapped by tenant keys under the master key, and the incident did not reach them"
-	}
+	imp.KeysExposed = q.KeysExposed
+	imp.explain()
 	return imp, nil
 }
 
@@ -202,8 +316,21 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 				scopes = append(scopes, t.ID)
 			}
 		}
+		keyScopes := scopes
+		if p.Tenant == OperatorTenant {
+			keyScopes = append([]TenantID{OperatorTenant}, scopes...)
+		}
+		if err := checkActor(ctx, tx, keyScopes, q.Actor); err != nil {
+			return err
+		}
 		imp, err := s.computeImpact(ctx, tx, scopes, q)
 		if err != nil {
+			return err
+		}
+		// A recorded impact is evidence (Art. 33(5)): a computation adds to
+		// it and never lowers it (mergeImpact); every computation also
+		// stays in the breach's events.
+		if imp, err = mergeImpact(b.Impact, imp); err != nil {
 			return err
 		}
 		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {

@@ -231,7 +231,7 @@ func TestBreachImpact(t *testing.T) {
 	cats := []string{"user.contact.email", "user.contact.phone_number", "user.content.private", "user.name"}
 	want := &garde.Impact{
 		Actor: w.a.Service.KeyID, Since: since, Until: until, ComputedAt: w.clock.Now(),
-		Tenants:  []garde.TenantImpact{{Tenant: w.a.ID, Subjects: 2, RecordsRead: 3, DeniedReads: 1, Purposes: []string{"answer_support_request"}, Categories: cats}},
+		Tenants:  []garde.TenantImpact{{Tenant: w.a.ID, Subjects: 2, RecordsRead: 3, DeniedReads: 1, Purposes: []string{"answer_support_request"}, Categories: cats, Actors: []string{w.a.Service.KeyID}}},
 		Subjects: 2, RecordsRead: 3, DeniedReads: 1, Categories: cats, ReadInClear: true,
 		Evidence: "3 records were read through the API with this credential and returned decrypted",
 	}
@@ -255,7 +255,19 @@ func TestBreachImpact(t *testing.T) {
 			t.Fatalf("audit.read in %s's trail = %+v, %v; want one naming %s", tn.ID, evs, err, b.ID)
 		}
 	}
-	// Writes only: nothing left in clear, evidence for Art. 34(3)(a).
+	// A recomputation that finds less never replaces the recorded impact.
+	if _, err := w.svc.ComputeImpact(ctx, gardetest.Operator, b.ID, garde.ImpactQuery{Actor: w.a.Service.KeyID, Since: start, Until: since}); !errors.Is(err, garde.ErrConflict) {
+		t.Fatalf("recomputing a smaller impact over a recorded one = %v, want ErrConflict", err)
+	}
+	if got, _ := w.svc.Breach(ctx, gardetest.Operator, b.ID); got.Impact.RecordsRead != 3 {
+		t.Fatalf("recorded impact after the refused recomputation: %+v", got.Impact)
+	}
+	// Writes only (on a breach of its own): nothing left in clear,
+	// evidence for Art. 34(3)(a).
+	b, err = w.svc.CreateBreach(ctx, gardetest.Operator, garde.NewBreach{BreachChange: change(w.clock.Now(), "A service key was published again.", garde.NatureConfidentiality)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err = w.svc.ComputeImpact(ctx, gardetest.Operator, b.ID, garde.ImpactQuery{Actor: w.a.Service.KeyID, Since: start, Until: since})
 	if err != nil {
 		t.Fatal(err)
@@ -271,9 +283,20 @@ func TestBreachImpact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ab, err = w.svc.ComputeImpact(ctx, w.a.DPO, ab.ID, garde.ImpactQuery{Actor: w.b.Service.KeyID, Since: start, Until: until})
-	if err != nil || ab.Impact.Subjects != 0 || len(ab.Impact.Tenants) != 0 {
-		t.Fatalf("A computing B's key = %+v, %v; want nothing", ab.Impact, err)
+	// B's key is no actor of A's scope: refused, naming the field, rather
+	// than recorded as an empty impact.
+	_, err = w.svc.ComputeImpact(ctx, w.a.DPO, ab.ID, garde.ImpactQuery{Actor: w.b.Service.KeyID, Since: start, Until: until})
+	if !errors.Is(err, garde.ErrInvalid) || !strings.Contains(err.Error(), "actor") {
+		t.Fatalf("A computing B's key = %v; want ErrInvalid naming actor", err)
+	}
+	for _, actor := range []string{"key_does_not_exist", "CLI"} {
+		if _, err := w.svc.ComputeImpact(ctx, gardetest.Operator, b.ID, garde.ImpactQuery{Actor: actor, Since: start, Until: until}); !errors.Is(err, garde.ErrInvalid) {
+			t.Fatalf("impact of unknown actor %q = %v, want ErrInvalid", actor, err)
+		}
+	}
+	ab, err = w.svc.ComputeImpact(ctx, w.a.DPO, ab.ID, garde.ImpactQuery{Actor: "retention", Since: start, Until: until})
+	if err != nil || ab.Impact.Subjects != 0 {
+		t.Fatalf("impact of a system actor = %+v, %v", ab.Impact, err)
 	}
 }
 

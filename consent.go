@@ -2,6 +2,7 @@ package garde
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -117,10 +118,10 @@ type ConsentTx interface {
 	// DeleteMessagesBefore deletes those collected at or before the time
 	// (replaying a withdrawal's erasure on a restored data store).
 	DeleteMessagesBefore(ctx context.Context, tenant TenantID, subjectID, purpose string, before time.Time) (int, error)
-	// UpdateMessage replaces a message's sealed text and fields (nil
-	// fields: none) and drops its sealed span record (sets it to NULL): the
-	// spans described, and may hold sealed originals of, the old text.
-	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields []byte) error
+	// UpdateMessage replaces a message's sealed text, fields (nil: none)
+	// and span record (nil: none — the old record described, and may hold
+	// sealed originals of, the old text).
+	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error
 }
 
 func consentAD(t TenantID, subjectID, id, field string) keyring.AD {
@@ -574,7 +575,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				continue
 			}
 			sb := subjects[in.Subject]
-			eff, err := applyWithdrawal(ctx, tx, p.Tenant, purposes[i], sb.id, sb.sealer)
+			eff, err := s.applyWithdrawal(ctx, tx, tk, p.Tenant, purposes[i], sb.id, sb.sealer, now)
 			if err != nil {
 				return err
 			}
@@ -636,50 +637,110 @@ func anonymizeText(text string) (string, error) {
 
 // applyWithdrawal applies the purpose's on_withdrawal to the subject's
 // messages collected for it: stop keeps them (and reads for the purpose are
-// refused from now on), anonymize replaces every personal span in their
-// text and drops their structured fields, erase deletes them.
-func applyWithdrawal(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer) (WithdrawalEffect, error) {
+// refused from now on), erase deletes them, and anonymize replaces every
+// personal span in their text, drops their structured fields and span
+// records, and moves what is left off the subject (anonymize).
+func (s *Service) applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
 	switch pp.OnWithdrawal {
 	case "erase":
 		n, err := tx.DeleteMessages(ctx, tenant, subjectID, pp.ID)
 		return WithdrawalEffect{Action: "erase", Messages: n}, err
 	case "anonymize":
-		msgs, err := tx.Messages(ctx, tenant, subjectID, pp.ID)
-		if err != nil {
-			return WithdrawalEffect{}, err
-		}
-		for _, m := range msgs {
-			if _, err := anonymizeMessage(ctx, tx, tenant, subjectID, sl, m); err != nil {
-				return WithdrawalEffect{}, err
-			}
-		}
-		return WithdrawalEffect{Action: "anonymize", Messages: len(msgs)}, nil
+		n, err := s.anonymize(ctx, tx, tk, tenant, pp.ID, subjectID, sl, now, now)
+		return WithdrawalEffect{Action: "anonymize", Messages: n}, err
 	}
 	return WithdrawalEffect{Action: "stop"}, nil
 }
 
-// anonymizeMessage replaces every personal span in a stored message's text
-// and drops its structured fields. It returns 1 when it rewrote the
-// message, 0 when there was nothing left to anonymise.
-func anonymizeMessage(ctx context.Context, tx Tx, tenant TenantID, subjectID string, sl *keyring.Sealer, m Message) (int, error) {
-	text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
-	if err != nil {
-		return 0, fmt.Errorf("open message %s: %w", m.ID, err)
-	}
-	anon, err := anonymizeText(string(text))
-	same := anon == string(text) && m.SealedFields == nil
-	clear(text)
-	if err != nil {
-		return 0, fmt.Errorf("anonymise message %s: %w", m.ID, err)
-	}
-	if same {
-		return 0, nil
-	}
-	sealed, err := sl.Seal([]byte(anon), messageAD(tenant, subjectID, m.ID, "text"))
+// anonymize rewrites a subject's messages of one purpose as anonymous
+// rows. Replacing the personal spans in the text is not enough while the
+// row stays keyed to the subject: its subject id, the blind index behind
+// it and the subject's key would still say whose it is, and the message
+// ids were handed to the tenant with the subject's identifier. So each
+// anonymised text is sealed under a fresh holder of its own — a subject
+// row with a random index no identifier hashes to, no sealed identifier
+// and a new data key wrapped under the tenant key — under a new message
+// id, and the subject's rows are deleted. Destroying the subject's key
+// later leaves the anonymised rows readable and linked to nobody; their
+// retention (expires_at) is kept. Only messages collected at or before
+// `before` move (a replay of the journal leaves later ones alone).
+func (s *Service) anonymize(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, purpose, subjectID string, sl *keyring.Sealer, now, before time.Time) (int, error) {
+	all, err := tx.Messages(ctx, tenant, subjectID, purpose)
 	if err != nil {
 		return 0, err
 	}
-	return 1, tx.UpdateMessage(ctx, tenant, m.ID, sealed, nil)
+	var msgs []Message
+	for _, m := range all {
+		if !m.CreatedAt.After(before) {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	holder, err := s.createAnonymousHolder(ctx, tx, tk, tenant, now)
+	if err != nil {
+		return 0, err
+	}
+	rows := make([]Message, len(msgs))
+	for i, m := range msgs {
+		text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
+		if err != nil {
+			return 0, fmt.Errorf("open message %s: %w", m.ID, err)
+		}
+		anon, err := anonymizeText(string(text))
+		clear(text)
+		if err != nil {
+			return 0, fmt.Errorf("anonymise message %s: %w", m.ID, err)
+		}
+		rows[i] = Message{Tenant: tenant, ID: NewID("msg_", now), SubjectID: holder.id, Purpose: m.Purpose, Channel: m.Channel, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
+		if rows[i].SealedText, err = holder.sealer.Seal([]byte(anon), messageAD(tenant, holder.id, rows[i].ID, "text")); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.DeleteMessagesBefore(ctx, tenant, subjectID, purpose, before); err != nil {
+		return 0, err
+	}
+	if err := tx.InsertMessages(ctx, rows); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}
+
+// anonymousPrefix starts the id of the holder of anonymised messages
+// (anonymize): a subject row that stands for nobody.
+const anonymousPrefix = "anon_"
+
+// createAnonymousHolder creates the holder of one withdrawal's anonymised
+// messages: a random blind index (32 bytes from crypto/rand, unrelated to
+// any identifier), no sealed identifier, a fresh data key in the key store
+// (committed first, like every subject key).
+func (s *Service) createAnonymousHolder(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, now time.Time) (subjectHandle, error) {
+	dk, err := keyring.Generate()
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	defer clear(dk[:])
+	id := NewID(anonymousPrefix, now)
+	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	sl, err := keyring.NewSealer(dk, 1)
+	if err != nil {
+		return subjectHandle{}, err
+	}
+	idx := make([]byte, 32)
+	if _, err := rand.Read(idx); err != nil {
+		return subjectHandle{}, err
+	}
+	if err := s.ks.AddSubjectKeys(ctx, []SubjectKey{{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}}); err != nil {
+		return subjectHandle{}, err
+	}
+	if err := tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, CreatedAt: now}); err != nil {
+		return subjectHandle{}, err
+	}
+	return subjectHandle{id, sl, subjectKeyRef(dk, id)}, nil
 }
 
 // hasConsent reports whether the subject's latest consent event for the

@@ -256,6 +256,9 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest) (RightsReque
 		if err := tx.InsertDeliveries(ctx, deliveries); err != nil {
 			return err
 		}
+		if err := clearSubjectRequests(ctx, tx, r, now); err != nil { // rights.go
+			return err
+		}
 		r.Certificate, r.SealedSubject = signed, nil
 		r.Status, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now
 		r.Outcome = fmt.Sprintf("key=%s messages=%d consents=%d", orDefault(subjectID, "none"), messages, consents)

@@ -227,9 +227,21 @@ func (s *Service) exportConsents(ctx context.Context, tx Tx, tenant TenantID, su
 }
 
 // RectifyMessage replaces a message's text and/or fields (Art. 16), on a
-// rectification request or a DPO's decision. The new content is sealed
-// like the old; the change is audited. Nil text or fields keep them.
+// rectification request or a DPO's decision. The new content goes through
+// what an ingest does (sealContent: the scan, the purpose's anonymisation,
+// the span record, sealing) so that a correction cannot store what an
+// ingest would not; a refusal is audited like an ingest's. Nil text or
+// fields keep them: kept text is stored as it was, with its span record.
 func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
+	out, err := s.rectifyMessage(ctx, p, subject, messageID, text, fields)
+	var re *RefusedError
+	if errors.As(err, &re) {
+		s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageRectify, Reason: re.Code})
+	}
+	return out, err
+}
+
+func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
 	if err := authorize(p, permRequestManage); err != nil {
 		return MessageView{}, err
 	}
@@ -250,7 +262,7 @@ func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, mess
 		if err != nil {
 			return err
 		}
-		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
+		auditRef, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
 		if err != nil {
 			return err
 		}
@@ -279,31 +291,32 @@ func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, mess
 			nm.Fields = fields
 		}
 		ve := &ValidationError{}
-		if _, ref := nm.validate(reg, "", ve); ref.code != "" && len(ve.Problems) == 0 {
+		pp, ref := nm.validate(reg, "", ve)
+		if ref.code != "" && len(ve.Problems) == 0 {
 			return &RefusedError{Field: ref.field, Code: ref.code, Detail: ref.msg}
 		}
 		if err := ve.Err(); err != nil {
 			return err
 		}
-		sealedText, err := sl.Seal([]byte(nm.Text), messageAD(p.Tenant, rec.ID, m.ID, "text"))
+		scanned := nm.Text
+		if text == nil {
+			// The kept text was anonymised when it was stored; scanning it
+			// again would replace its span record with one about the
+			// anonymised text.
+			scanned = ""
+		}
+		c, err := s.sealContent(pp, tk, sl, p.Tenant, rec.ID, m.ID, scanned, nm.Fields)
 		if err != nil {
 			return err
 		}
-		var sealedFields []byte
-		if len(nm.Fields) > 0 {
-			fj, err := json.Marshal(nm.Fields)
-			if err != nil {
-				return err
-			}
-			if sealedFields, err = sl.Seal(fj, messageAD(p.Tenant, rec.ID, m.ID, "fields")); err != nil {
-				return err
-			}
+		if text == nil {
+			c.stored, c.text, c.spans = cur.Text, m.SealedText, m.SealedSpans
 		}
-		if err := tx.UpdateMessage(ctx, p.Tenant, m.ID, sealedText, sealedFields); err != nil {
+		if err := tx.UpdateMessage(ctx, p.Tenant, m.ID, c.text, c.fields, c.spans); err != nil {
 			return err
 		}
-		out = MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: nm.Text, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: ref, Outcome: OutcomeOK, Count: 1}})
+		out = MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Detections: c.found, Special: c.special}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: auditRef, Outcome: OutcomeOK, Count: 1}})
 	})
 	return out, err
 }
@@ -377,6 +390,9 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 				return err
 			}
 			for _, rec := range recs {
+				if rec.SealedRef == nil {
+					continue // the holder of anonymised messages (consent.go): nobody's export
+				}
 				sl, err := s.subjectSealer(ctx, tx, tenant, rec)
 				if errors.Is(err, ErrSubjectErased) {
 					continue

@@ -320,27 +320,13 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 				CreatedAt: now,
 				ExpiresAt: now.Add(time.Duration(purposes[i].Retention)),
 			}
-			stored, sealedSpans, found, special, err := s.protectText(purposes[i], tk, sb.sealer, messageAD(p.Tenant, sb.id, row.ID, ""), m.Text)
+			c, err := s.sealContent(purposes[i], tk, sb.sealer, p.Tenant, sb.id, row.ID, m.Text, m.Fields)
 			if err != nil {
 				return err
 			}
-			row.SealedSpans = sealedSpans
-			row.SealedText, err = sb.sealer.Seal([]byte(stored), messageAD(p.Tenant, sb.id, row.ID, "text"))
-			if err != nil {
-				return err
-			}
-			if len(m.Fields) > 0 {
-				fj, err := json.Marshal(m.Fields)
-				if err != nil {
-					return err
-				}
-				row.SealedFields, err = sb.sealer.Seal(fj, messageAD(p.Tenant, sb.id, row.ID, "fields"))
-				if err != nil {
-					return err
-				}
-			}
+			row.SealedText, row.SealedFields, row.SealedSpans = c.text, c.fields, c.spans
 			rows[i] = row
-			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: stored, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt, Detections: found, Special: special}
+			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt, Detections: c.found, Special: c.special}
 		}
 		if err := tx.InsertMessages(ctx, rows); err != nil {
 			return err
@@ -358,6 +344,42 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		return nil, err
 	}
 	return out, nil
+}
+
+// sealedContent is a message's content as it is stored: the text after
+// the purpose's anonymisation, sealed, with its sealed span record and its
+// sealed fields, and what the scan found (for the response).
+type sealedContent struct {
+	stored              string
+	text, fields, spans []byte
+	found               []Detection
+	special             []string
+}
+
+// sealContent is the one way a message's content reaches storage, for an
+// ingest and a rectification alike: the text is scanned and anonymised as
+// purpose p says (protectText), then the text, the span record and the
+// fields are sealed under the subject's key, bound to the message.
+func (s *Service) sealContent(p *Purpose, tk *tenantKeys, sl *keyring.Sealer, tenant TenantID, subjectID, msgID, text string, fields map[string]string) (sealedContent, error) {
+	var c sealedContent
+	var err error
+	c.stored, c.spans, c.found, c.special, err = s.protectText(p, tk, sl, messageAD(tenant, subjectID, msgID, ""), text)
+	if err != nil {
+		return sealedContent{}, err
+	}
+	if c.text, err = sl.Seal([]byte(c.stored), messageAD(tenant, subjectID, msgID, "text")); err != nil {
+		return sealedContent{}, err
+	}
+	if len(fields) > 0 {
+		fj, err := json.Marshal(fields)
+		if err != nil {
+			return sealedContent{}, err
+		}
+		if c.fields, err = sl.Seal(fj, messageAD(tenant, subjectID, msgID, "fields")); err != nil {
+			return sealedContent{}, err
+		}
+	}
+	return c, nil
 }
 
 func messageAD(t TenantID, subjectID, messageID, field string) keyring.AD {

@@ -223,8 +223,9 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 // replayWithdrawal erases or anonymises again the messages a withdrawal
 // erased or anonymised: those of the subject and purpose collected at or
 // before the withdrawal (a later grant may have brought new ones, which
-// stay). Anonymising anonymised text changes nothing, so messages that
-// the data store already shows anonymised are rewritten to the same text.
+// stay). Anonymised messages left the subject for a holder of their own
+// (consent.go anonymize), so what the subject still holds from before is
+// what a restore brought back.
 func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
 	changed := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -234,8 +235,8 @@ func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 			changed = btoi(n > 0)
 			return err
 		}
-		msgs, err := tx.Messages(ctx, e.Tenant, e.Subject, e.Purpose)
-		if err != nil || len(msgs) == 0 {
+		tk, err := s.tenantKeys(ctx, tx, e.Tenant, 0)
+		if err != nil {
 			return err
 		}
 		sl, err := s.subjectSealer(ctx, tx, e.Tenant, SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
@@ -245,17 +246,9 @@ func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 		if err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if m.CreatedAt.After(e.At) {
-				continue
-			}
-			n, err := anonymizeMessage(ctx, tx, e.Tenant, e.Subject, sl, m)
-			if err != nil {
-				return err
-			}
-			changed = max(changed, n)
-		}
-		return nil
+		n, err := s.anonymize(ctx, tx, tk, e.Tenant, e.Purpose, e.Subject, sl, s.clock.Now(), e.At)
+		changed = btoi(n > 0)
+		return err
 	})
 	return changed, err
 }

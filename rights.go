@@ -284,13 +284,14 @@ func validateReason(field, s string) error {
 	return nil
 }
 
-// FileRequest records a data-subject request. A request filed by a tenant
-// admin or DPO is vouched for — they checked the person's identity — and
-// proceeds at once: an erasure, a restriction or an objection is carried
-// out before FileRequest returns (unless a legal hold blocks an erasure).
-// A request filed by a service key (the tenant's application, on the
-// subject's behalf) waits for the subject to follow the one-time
-// verification link built from the returned token.
+// FileRequest records a data-subject request. A request filed by the
+// tenant's DPO is vouched for — the DPO checked the person's identity —
+// and proceeds at once: an erasure, a restriction or an objection is
+// carried out before FileRequest returns (unless a legal hold blocks an
+// erasure). A request filed by a service key (the tenant's application, on
+// the subject's behalf) or an admin waits for its verification: the
+// subject following the one-time link built from the returned token, or
+// the DPO (ChangeRequest, ActVerify). Whoever files does not verify.
 func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (FiledRequest, error) {
 	if err := authorize(p, permRequestFile); err != nil {
 		return FiledRequest{}, err
@@ -331,7 +332,7 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
 		received = in.ReceivedAt.UTC()
 	}
-	vouched := p.Role == RoleAdmin || p.Role == RoleDPO
+	vouched := authorize(p, permRequestVouch) == nil
 	var out FiledRequest
 	err := s.update(ctx, func(tx Tx) error {
 		if in.Type == RequestObjection {
@@ -558,6 +559,10 @@ const (
 	ActReject   = "reject"
 	ActComplete = "complete"
 	ActCancel   = "cancel"
+	// ActVerify is the DPO verifying the identity of a request someone
+	// else filed (a service key or an admin), in place of the subject's
+	// link.
+	ActVerify = "verify"
 )
 
 // RequestChange is one action on a request by an admin or DPO.
@@ -577,11 +582,16 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 	if err := authorize(p, permRequestManage); err != nil {
 		return RightsRequest{}, err
 	}
-	acts := []string{ActExtend, ActHold, ActRelease, ActReject, ActComplete, ActCancel}
+	acts := []string{ActExtend, ActHold, ActRelease, ActReject, ActComplete, ActCancel, ActVerify}
 	if !slices.Contains(acts, c.Action) {
 		return RightsRequest{}, Invalid("action", "must be one of %s", strings.Join(acts, ", "))
 	}
-	if c.Action != ActComplete && c.Action != ActRelease {
+	if c.Action == ActVerify {
+		if err := authorize(p, permRequestVouch); err != nil {
+			return RightsRequest{}, Errorf(ErrForbidden, "only the DPO or the subject (through the link) verifies a request's identity")
+		}
+	}
+	if c.Action != ActComplete && c.Action != ActRelease && c.Action != ActVerify {
 		if err := validateReason("reason", c.Reason); err != nil {
 			return RightsRequest{}, err
 		}
@@ -599,6 +609,15 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 			return Errorf(ErrConflict, "request is %s: it can no longer change", r.Status)
 		}
 		switch c.Action {
+		case ActVerify:
+			if r.Status != StatusReceived {
+				return Errorf(ErrConflict, "the request's identity is already verified")
+			}
+			if r.FiledBy == p.KeyID {
+				return Errorf(ErrForbidden, "the key that filed a request does not verify it")
+			}
+			r.Status, r.VerifiedAt, r.TokenHash = StatusVerified, now, nil
+			process = true
 		case ActExtend:
 			if !r.ExtendedAt.IsZero() {
 				return Errorf(ErrConflict, "the deadline was already extended")
@@ -648,7 +667,11 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: c.Action}})
+		action := ActionRequestChange
+		if c.Action == ActVerify {
+			action = ActionRequestVerify
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: c.Action}})
 	})
 	if err != nil {
 		return RightsRequest{}, err
@@ -860,4 +883,47 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 // subjectErased refuses a write for an erased subject.
 func subjectErased() *RefusedError {
 	return &RefusedError{Field: "subject", Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
+}
+
+// clearSubjectRequests drops the identifier from every other request of
+// an erased subject (same blind index): an erasure that left it sealed in
+// the subject's earlier access or restriction requests would keep the
+// person identifiable under a tenant key that is never destroyed. An open
+// request is closed, since nothing is held any more to answer it with: it
+// completes with the erasure named in its outcome and its verification
+// link stops working. An erasure whose key is already destroyed is left
+// to finish (and clear itself) on its own. Each closure is audited.
+func clearSubjectRequests(ctx context.Context, tx Tx, erasure RightsRequest, now time.Time) error {
+	rs, err := tx.RequestsBySubject(ctx, erasure.Tenant, erasure.SubjectIndex)
+	if err != nil {
+		return err
+	}
+	var events []AuditEvent
+	for _, r := range rs {
+		if r.ID == erasure.ID || (r.Type == RequestErasure && !r.KeyDestroyedAt.IsZero() && r.Open()) {
+			continue
+		}
+		if r.SealedSubject == nil && !r.Open() {
+			continue
+		}
+		r.SealedSubject, r.TokenHash, r.UpdatedAt = nil, nil, now
+		if r.Open() {
+			r.Status, r.CompletedAt = StatusCompleted, now
+			if r.StartedAt.IsZero() {
+				r.StartedAt = now
+			}
+			r.Outcome = "subject_erased by=" + erasure.ID
+			if r.Type == RequestErasure {
+				r.Outcome = SameAsPrefix + erasure.ID // answered by that erasure (erasure.go)
+			}
+			events = append(events, AuditEvent{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: "subject_erased"})
+		}
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return tx.AppendAudit(ctx, events)
 }

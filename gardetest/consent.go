@@ -362,27 +362,29 @@ func testWithdrawalAnonymize(t *testing.T, open Open) {
 	if res.Withdrawal != (garde.WithdrawalEffect{Action: "anonymize", Messages: 1}) {
 		t.Fatalf("withdrawal effect = %+v", res.Withdrawal)
 	}
+	// What is left is linked to nobody: the subject has no message for
+	// the purpose any more (see testAnonymiseUnlinks, gardetest/policy.go,
+	// for the rows themselves).
 	got, err := s.SubjectMessages(ctx, a.Service, "s", "train_assistant")
-	if err != nil || len(got) != 1 {
-		t.Fatalf("anonymised messages = %d, %v; want 1", len(got), err)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("the subject's messages after anonymisation = %d, %v; want none", len(got), err)
 	}
-	if strings.Contains(got[0].Text, "jeanne.martin@example.fr") || strings.Contains(got[0].Text, "06 12 34 56 78") || !strings.HasPrefix(got[0].Text, "Bonjour") {
-		t.Fatalf("anonymised text = %q", got[0].Text)
-	}
-	if len(got[0].Fields) != 0 {
-		t.Fatalf("structured fields kept after anonymisation: %d", len(got[0].Fields))
-	}
-	// Nothing of the original is left in the row: no fields, no sealed
+	// Nothing of the original is left in the rows: no fields, no sealed
 	// span record (which may hold sealed originals).
 	st.View(ctx, func(tx garde.Tx) error {
 		subs, _ := tx.Subjects(ctx, a.ID, "", 10)
+		n := 0
 		for _, sub := range subs {
 			ms, _ := tx.Messages(ctx, a.ID, sub.ID, "train_assistant")
 			for _, m := range ms {
+				n++
 				if m.SealedFields != nil || m.SealedSpans != nil {
 					t.Errorf("message %s keeps sealed fields or spans after anonymisation", m.ID)
 				}
 			}
+		}
+		if n != 1 {
+			t.Errorf("%d anonymised rows, want 1", n)
 		}
 		return nil
 	})

@@ -40,5 +40,12 @@ func SeedPersonalData(t testing.TB, st garde.Store) []string {
 	if err != nil || len(got) != 1 || got[0].Fields["user.contact.email"] != "jeanne.martin07@example.fr" {
 		t.Fatalf("read back = %+v, %v", got, err)
 	}
+	// A rectification stores its text as an ingest does: the IBAN and the
+	// NIR the purpose does not allow are replaced before sealing.
+	text := leakyText
+	if _, err := svc.RectifyMessage(ctx, tn.DPO, msgs[7].Subject, got[0].ID, &text, nil); err != nil {
+		t.Fatalf("RectifyMessage = %v", err)
+	}
+	secrets = append(secrets, leakyValues...)
 	return append(secrets, "Jeanne", "example.fr", "crm.example")
 }

@@ -104,11 +104,11 @@ func (t *tx) DeleteMessagesBefore(ctx context.Context, tenant garde.TenantID, su
 	return int(tag.RowsAffected()), nil
 }
 
-func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields []byte) error {
+func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error {
 	if err := t.begin(ctx, tenant); err != nil {
 		return err
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE messages SET sealed_text = $1, sealed_fields = $2, sealed_spans = NULL WHERE tenant_id = $3 AND id = $4`, sealedText, sealedFields, string(tenant), id)
+	tag, err := t.tx.Exec(ctx, `UPDATE messages SET sealed_text = $1, sealed_fields = $2, sealed_spans = $3 WHERE tenant_id = $4 AND id = $5`, sealedText, sealedFields, sealedSpans, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("update message: %w", err))
 	}

@@ -108,8 +108,8 @@ func (t *tx) DeleteMessagesBefore(ctx context.Context, tenant garde.TenantID, su
 	return int(n), err
 }
 
-func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields []byte) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE messages SET sealed_text = ?, sealed_fields = ?, sealed_spans = NULL WHERE tenant_id = ? AND id = ?`, sealedText, sealedFields, string(tenant), id)
+func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE messages SET sealed_text = ?, sealed_fields = ?, sealed_spans = ? WHERE tenant_id = ? AND id = ?`, sealedText, sealedFields, sealedSpans, string(tenant), id)
 	if err != nil {
 		return translate(fmt.Errorf("update message: %w", err))
 	}

@@ -36,7 +36,7 @@ func breachValidRequests(e *env) map[string][2]string {
 		"GET /v1/breaches":                         {"/v1/breaches", ""},
 		"GET /v1/breaches/{breach}":                {"/v1/breaches/" + id, ""},
 		"PATCH /v1/breaches/{breach}":              {"/v1/breaches/" + id, `{"measures_taken":["The export link was revoked."]}`},
-		"POST /v1/breaches/{breach}/impact":        {"/v1/breaches/" + id + "/impact", `{"actor":"key_x","since":"2026-03-01T00:00:00Z"}`},
+		"POST /v1/breaches/{breach}/impact":        {"/v1/breaches/" + id + "/impact", `{"actor":"retention","since":"2026-03-01T00:00:00Z"}`},
 		"GET /v1/breaches/{breach}/escalations":    {"/v1/breaches/" + id + "/escalations", ""},
 		"GET /v1/breaches/{breach}/notices/{kind}": {"/v1/breaches/" + id + "/notices/authority?lang=fr&tenant=" + string(e.a.ID), ""},
 	}
@@ -94,9 +94,15 @@ func breachCrossTenantCases(e *env) map[string]func(t *testing.T) {
 		},
 		"POST /v1/breaches/{breach}/impact": func(t *testing.T) {
 			e.do(aAdmin, "POST", "/v1/breaches/"+bOwn+"/impact", `{"actor":"x","since":"2026-03-01T00:00:00Z"}`, 404)
-			// B's service key read B's subjects; A's search finds nothing.
-			r := e.do(aAdmin, "POST", "/v1/breaches/"+both+"/impact", `{"actor":"`+e.b.Service.KeyID+`","since":"2026-03-01T00:00:00Z"}`, 200)
+			// B's service key is no actor of A's scope: A's search is
+			// refused, naming the field, and learns nothing of B's activity.
+			r := e.do(aAdmin, "POST", "/v1/breaches/"+both+"/impact", `{"actor":"`+e.b.Service.KeyID+`","since":"2026-03-01T00:00:00Z"}`, 400)
 			clean(t, r.body)
+			if !bytes.Contains(r.body, []byte(`"field":"actor"`)) || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("A's impact search with B's key: %s", r.body)
+			}
+			// A system actor is searched within A's trail only.
+			r = e.do(aAdmin, "POST", "/v1/breaches/"+both+"/impact", `{"actor":"rights","since":"2026-03-01T00:00:00Z"}`, 200)
 			if imp := r.json(t)["impact"].(map[string]any); imp["subjects"].(float64) != 0 || imp["records_written"].(float64) != 0 {
 				t.Fatalf("A's impact search found B's activity: %v", imp)
 			}

@@ -322,6 +322,8 @@ type requestPage struct {
 	requestRow
 	CanExtend, CanComplete, CanHold bool
 	ExtendTooLate                   bool
+	// CanVerify: the DPO may verify a request another key filed.
+	CanVerify bool
 }
 
 func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
@@ -339,8 +341,9 @@ func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	rp.CanComplete = req.Open() && req.Status != garde.StatusReceived &&
 		req.Type != garde.RequestErasure && req.Type != garde.RequestRestriction && req.Type != garde.RequestObjection
 	rp.CanHold = req.Open() && req.Type == garde.RequestErasure && req.KeyDestroyedAt.IsZero()
+	rp.CanVerify = req.Status == garde.StatusReceived && pg.Principal.Role == garde.RoleDPO && req.FiledBy != pg.Principal.KeyID
 	switch r.URL.Query().Get("done") {
-	case garde.ActExtend, garde.ActComplete, garde.ActReject, garde.ActCancel, garde.ActHold, garde.ActRelease:
+	case garde.ActExtend, garde.ActComplete, garde.ActReject, garde.ActCancel, garde.ActHold, garde.ActRelease, garde.ActVerify:
 		pg.Notice = "request.done." + r.URL.Query().Get("done")
 	}
 	pg.Title, pg.Nav, pg.Page = pg.L.T("request.title")+" "+req.ID, "requests", rp

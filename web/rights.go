@@ -13,13 +13,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// dpoOnly is the role an export is for: it holds every message of every
+// purpose, and an admin reads no message (garde's role matrix, authz.go).
+var dpoOnly = []garde.Role{garde.RoleDPO}
+
 // rightsRoutes are the routes of data-subject rights: the native request
 // API, the subject's verification link, exports, rectification, and the
 // OpenDSR-compatible API beside them (docs/rights.md).
 func (s *Server) rightsRoutes() []Route {
 	s.registerRightsMetrics()
 	return []Route{
-		{Method: "POST", Pattern: "/v1/requests", Roles: anyone, Summary: "File a data-subject request. An admin or DPO vouches for the identity (the request proceeds at once); a service key gets a one-time verification link for the subject.", Request: "RequestIn", Response: "Request", Status: 201, handler: s.postRequest},
+		{Method: "POST", Pattern: "/v1/requests", Roles: anyone, Summary: "File a data-subject request. A DPO vouches for the identity (the request proceeds at once); a service key or an admin gets a one-time verification link for the subject (or the DPO verifies: action verify).", Request: "RequestIn", Response: "Request", Status: 201, handler: s.postRequest},
 		{Method: "GET", Pattern: "/v1/requests", Roles: anyone, Summary: "List data-subject requests.", Response: "RequestList", Status: 200,
 			Query: []Param{
 				{Name: "status", Type: "string", Description: "received, identity_verified, in_progress, completed, rejected, cancelled"},
@@ -31,8 +35,8 @@ func (s *Server) rightsRoutes() []Route {
 			}, handler: s.listRequests},
 		{Method: "POST", Pattern: "/v1/requests:lookup", Roles: anyone, Summary: "A subject's requests (the identifier travels in the body, never in a URL).", Request: "SubjectLookup", Response: "RequestList", Status: 200, handler: s.lookupRequests},
 		{Method: "GET", Pattern: "/v1/requests/{request}", Roles: anyone, Summary: "One request, with its deadline and the status of each erasure notice or callback.", Response: "Request", Status: 200, handler: s.getRequest},
-		{Method: "POST", Pattern: "/v1/requests/{request}/actions", Roles: oversee, Summary: "Extend (Art. 12(3), with reasons, within the first month), hold or release an erasure, reject with a reason, complete, cancel.", Request: "RequestAction", Response: "Request", Status: 200, handler: s.requestAction},
-		{Method: "GET", Pattern: "/v1/requests/{request}/export", Roles: oversee, Summary: "Everything garde holds on the subject of an access or portability request, decrypted and streamed: JSON, or HTML with ?format=html.", Status: 200,
+		{Method: "POST", Pattern: "/v1/requests/{request}/actions", Roles: oversee, Summary: "Extend (Art. 12(3), with reasons, within the first month), hold or release an erasure, reject with a reason, complete, cancel; verify (DPO only: the identity of a request another key filed).", Request: "RequestAction", Response: "Request", Status: 200, handler: s.requestAction},
+		{Method: "GET", Pattern: "/v1/requests/{request}/export", Roles: dpoOnly, Summary: "Everything garde holds on the subject of an access or portability request, decrypted and streamed: JSON, or HTML with ?format=html.", Status: 200,
 			Query: []Param{{Name: "format", Type: "string", Description: "json (default, machine-readable, Art. 20) or html (human-readable, Art. 15)"}}, handler: s.requestExport},
 		{Method: "GET", Pattern: "/v1/requests/{request}/certificate", Roles: anyone, Summary: "The signed erasure certificate (text/plain, a signed note): garde verify certificate FILE --key KEY.", Status: 200, handler: s.requestCertificate},
 		{Method: "GET", Pattern: "/v1/verify/{token}", Summary: "The subject's one-time verification link: a page asking to confirm (following a link changes nothing).", Status: 200, handler: s.verifyPage},
@@ -477,6 +481,14 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Authorization") != "" {
+		// The link is the subject's: a caller presenting a garde key (the
+		// one that filed, typically) is not the subject and does not
+		// verify. This stops an integration from confirming its own
+		// requests by mistake; a key holder that strips its credential
+		// cannot be told from the subject (docs/security.md).
+		return garde.Errorf(garde.ErrForbidden, "a verification link is confirmed by the subject, not with an API key; the DPO verifies with the action verify")
+	}
 	req, err := s.svc.VerifyRequest(r.Context(), r.PathValue("token"))
 	if errors.Is(err, garde.ErrNotFound) {
 		return writeVerifyPage(w, verifyView{State: "invalid"})
@@ -624,7 +636,7 @@ func init() {
 		"RequestList":   object(obj{"requests": arr(ref("Request")), "next": str("pass as ?after= for the next page")}),
 		"SubjectLookup": object(obj{"subject": str("the subject's identifier")}, "subject"),
 		"RequestAction": object(obj{
-			"action": enum(garde.ActExtend, garde.ActHold, garde.ActRelease, garde.ActReject, garde.ActComplete, garde.ActCancel),
+			"action": enum(garde.ActExtend, garde.ActHold, garde.ActRelease, garde.ActReject, garde.ActComplete, garde.ActCancel, garde.ActVerify),
 			"reason": str("required for extend, hold, reject and cancel; no personal data"), "months": obj{"type": "integer", "enum": []int{1, 2}},
 		}, "action"),
 		"Rectification": object(obj{"text": str("the corrected text"), "fields": obj{"type": "object", "additionalProperties": obj{"type": "string"}}}),
