@@ -25,6 +25,7 @@ type Service struct {
 	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
 	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
 	rights   rightsState                             // erasure journal (erasure.go)
+	cps      CheckpointStore                         // signed checkpoints and epochs, apart (epoch.go); under mu
 }
 
 type registerKey struct {
