@@ -440,3 +440,19 @@ type CertEntry struct {
 	Content []byte      `json:"content"`
 	Proof   []tlog.Hash `json:"proof"`
 }
+
+// LogOriginTenant returns the tenant and epoch of a log origin
+// (garde/<tenant> is epoch 1, garde/<tenant>/e<n> epoch n), or epoch 0 if
+// origin is not a garde log origin.
+func LogOriginTenant(origin string) (TenantID, int) {
+	rest, ok := strings.CutPrefix(origin, "garde/")
+	if !ok || rest == "" {
+		return "", 0
+	}
+	tenant, _, _ := strings.Cut(rest, "/")
+	n := originEpoch(tenant, origin)
+	if n == 0 {
+		return "", 0
+	}
+	return TenantID(tenant), n
+}

@@ -75,7 +75,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-const restoreUsage = "usage: garde restore [--data-dir DIR] FILE   (stop garde serve first)"
+const restoreUsage = "usage: garde restore [--data-dir DIR] [--new-epoch] FILE   (stop garde serve first)"
 
 // runRestore replaces the data directory's database with a backup, after
 // replaying the erasure journal on it.
@@ -84,6 +84,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	fs.SetOutput(stderr)
 	var d dataFlags
 	d.register(fs)
+	newEpoch := fs.Bool("new-epoch", false, "start a new ledger identity for every tenant whose log the backup takes behind a checkpoint garde signed")
 	rest, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return err
@@ -117,6 +118,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	svc := garde.NewService(db, mk, garde.SystemClock{})
 	err = enforceErasures(ctx, svc, d.dataDir, stderr)
+	if err == nil {
+		err = restoreEpochs(ctx, svc, db, d.dataDir, *newEpoch, stdout) // ledger.go
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

@@ -61,7 +61,14 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 		db.Close()
 		return nil, nil, nil, err
 	}
-	return svc, db, mk, nil
+	// Signed checkpoints are kept apart too, so that a restore cannot make
+	// garde sign a second history (ledger.go).
+	st, err := attachCheckpoints(ctx, svc, db, d.dataDir)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return svc, st, mk, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -99,6 +106,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	if err := reportForks(ctx, svc, logger); err != nil {
+		return err
+	}
 	// Residency is checked, not declared: refuse to serve data from where
 	// a register records no lawful transfer (residency.go).
 	if err := svc.CheckResidency(ctx, *region); err != nil {
