@@ -132,8 +132,14 @@ func (l ledgerStore) Update(ctx context.Context, fn func(Tx) error) error {
 	})
 	if err != nil {
 		undo()
+		return err
 	}
-	return err
+	for _, f := range lt.commits {
+		if err := f(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("after commit: %w", err)
+		}
+	}
+	return nil
 }
 
 // ledgerTx is a write transaction that knows the logs it appended to.
@@ -142,7 +148,8 @@ type ledgerTx struct {
 	logs map[TenantID]*logState
 	// aborts undo what the transaction recorded outside the data store
 	// (epoch.go) if it does not commit.
-	aborts []func(context.Context)
+	aborts  []func(context.Context)
+	commits []func(context.Context) error
 }
 
 // logState is one tenant's log as this transaction sees it: its size and
@@ -385,7 +392,7 @@ func (s *Service) signCheckpointAs(ctx context.Context, tx Tx, tenant TenantID, 
 	}
 	r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
 	if cs := s.checkpointStore(); cs != nil {
-		if err := checkLineage(ctx, cs, tenant, id.origin, st.size, r); err != nil {
+		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.size, r, true); err != nil {
 			return SignedCheckpoint{}, err
 		}
 	}
@@ -416,6 +423,7 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		return SignedCheckpoint{}, err
 	}
 	var out SignedCheckpoint
+	stored := false
 	err := s.update(ctx, func(tx Tx) error {
 		size, err := tx.LedgerHead(ctx, p.Tenant)
 		if err != nil {
@@ -423,7 +431,7 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		}
 		latest, err := tx.LatestCheckpoint(ctx, p.Tenant)
 		if err == nil && latest.Size == size {
-			out = latest
+			out, stored = latest, true
 			return nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -432,7 +440,13 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		out, err = s.signCheckpoint(ctx, tx, p.Tenant)
 		return err
 	})
-	return out, err
+	if err == nil && stored {
+		err = s.published(ctx, p.Tenant, out.Note)
+	}
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	return out, nil
 }
 
 // LedgerVerifierKey returns the caller's log verifier key, in the note
@@ -522,7 +536,13 @@ func (s *Service) LedgerInclusion(ctx context.Context, p Principal, index, size 
 		out = InclusionProof{Index: index, Size: sz, LeafHash: lh[0], Proof: proof, Checkpoint: note}
 		return nil
 	})
-	return out, err
+	if err == nil {
+		err = s.published(ctx, p.Tenant, out.Checkpoint)
+	}
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	return out, nil
 }
 
 // LedgerConsistency returns the proof that the caller's log at newSize (0:
@@ -552,5 +572,11 @@ func (s *Service) LedgerConsistency(ctx context.Context, p Principal, oldSize, n
 		out = ConsistencyProof{Old: oldSize, New: nsz, Proof: proof, OldCheckpoint: onote, NewCheckpoint: nnote}
 		return nil
 	})
-	return out, err
+	if err == nil {
+		err = errors.Join(s.published(ctx, p.Tenant, out.OldCheckpoint), s.published(ctx, p.Tenant, out.NewCheckpoint))
+	}
+	if err != nil {
+		return ConsistencyProof{}, err
+	}
+	return out, nil
 }

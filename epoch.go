@@ -30,18 +30,23 @@ import (
 // CheckpointStore keeps every checkpoint garde signs, and the chain of log
 // identities (epochs) of each tenant, outside the data store.
 type CheckpointStore interface {
-	// RecordCheckpoint records a checkpoint before it is published. A
-	// checkpoint of the same origin and size is kept once: recording the
-	// same root again is not an error (inserted is false); another root is
-	// an ErrConflict, so that the store itself never holds two trees for
-	// one size under one origin.
+	// RecordCheckpoint records a checkpoint before it is published,
+	// pending until MarkPublished. A checkpoint of the same origin and
+	// size is kept once: recording the same root again is not an error
+	// (inserted is false); another root is an ErrConflict, so that the
+	// store itself never holds two trees for one size under one origin.
 	RecordCheckpoint(ctx context.Context, tenant TenantID, c RecordedCheckpoint) (inserted bool, err error)
-	// ForgetCheckpoint removes a checkpoint that RecordCheckpoint inserted
-	// for a transaction that then failed: it was never published.
+	// MarkPublished marks a recorded checkpoint as committed to the data
+	// store, hence possibly handed out; ErrNotFound if it is not recorded.
+	MarkPublished(ctx context.Context, tenant TenantID, origin string, size int64) error
+	// ForgetCheckpoint removes a pending checkpoint (never a published
+	// one): one whose transaction did not commit, never handed out.
 	ForgetCheckpoint(ctx context.Context, tenant TenantID, origin string, size int64, root tlog.Hash) error
-	// LatestRecorded returns the recorded checkpoint of the largest size
+	// LatestRecorded returns the published checkpoint of the largest size
 	// under origin, or an ErrNotFound.
 	LatestRecorded(ctx context.Context, tenant TenantID, origin string) (RecordedCheckpoint, error)
+	// PendingCheckpoints returns the pending checkpoints under origin.
+	PendingCheckpoints(ctx context.Context, tenant TenantID, origin string) ([]RecordedCheckpoint, error)
 	// RecordedTenants lists every tenant with a recorded checkpoint.
 	RecordedTenants(ctx context.Context) ([]TenantID, error)
 	// PutEpoch records a new epoch of a tenant's log; ErrConflict if that
@@ -63,6 +68,10 @@ type RecordedCheckpoint struct {
 	Root      tlog.Hash
 	Note      []byte
 	CreatedAt time.Time
+	// Pending is set from recording until the data store committed it: a
+	// crash in between leaves a pending checkpoint that nobody was given,
+	// which must not block the log forever.
+	Pending bool
 }
 
 // LedgerEpoch is one log identity of a tenant after the first: the same
@@ -192,13 +201,50 @@ func (s *Service) logIdentity(ctx context.Context, tx Tx, tenant TenantID, creat
 // checkLineage refuses a checkpoint of the tree r reads at size, under
 // origin, unless the largest checkpoint recorded for origin is a prefix of
 // that tree.
-func checkLineage(ctx context.Context, cs CheckpointStore, tenant TenantID, origin string, size int64, r tlog.HashReader) error {
+//
+// A pending record (recorded, then the process died before or while its
+// transaction committed) counts if the data store has that very
+// checkpoint, and is a phantom nobody was given otherwise: a checkpoint is
+// marked published after its commit and before anyone gets it, and one
+// read back from the data store is marked before it is served. With fix
+// (the caller holds the tenant's log: a write transaction), phantoms are
+// removed and the others marked.
+func checkLineage(ctx context.Context, cs CheckpointStore, tx Tx, tenant TenantID, origin string, size int64, r tlog.HashReader, fix bool) error {
 	last, err := cs.LatestRecorded(ctx, tenant, origin)
-	if errors.Is(err, ErrNotFound) {
-		return nil
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("recorded checkpoints: %w", err)
 	}
+	pending, err := cs.PendingCheckpoints(ctx, tenant, origin)
 	if err != nil {
 		return fmt.Errorf("recorded checkpoints: %w", err)
+	}
+	for _, p := range pending {
+		_, err := tx.CheckpointAt(ctx, tenant, p.Size)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if errors.Is(err, ErrNotFound) {
+			if fix {
+				if err := cs.ForgetCheckpoint(ctx, tenant, origin, p.Size, p.Root); err != nil {
+					return fmt.Errorf("forget a checkpoint never published: %w", err)
+				}
+			}
+			continue
+		}
+		// In the data store: it may have been handed out. (Another note at
+		// that size counts too: err on the side of refusing.)
+		if fix {
+			if err := cs.MarkPublished(ctx, tenant, origin, p.Size); err != nil {
+				return fmt.Errorf("recorded checkpoints: %w", err)
+			}
+		}
+		if !found || p.Size > last.Size {
+			last, found = p, true
+		}
+	}
+	if !found {
+		return nil
 	}
 	if last.Size > size {
 		return fmt.Errorf("%w: tenant %s: log %s signed size %d, the log now has %d entries (a restored backup?): run garde restore --new-epoch or garde ledger new-epoch",
@@ -215,14 +261,15 @@ func checkLineage(ctx context.Context, cs CheckpointStore, tenant TenantID, orig
 	return nil
 }
 
-// record records a checkpoint about to be published in the checkpoint
-// store, and arranges for it to be forgotten if the transaction fails.
+// record records a checkpoint about to be stored and published in the
+// checkpoint store, pending; it is marked published once the transaction
+// commits, and forgotten if it does not.
 func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.Checkpoint, note []byte) error {
 	cs := s.checkpointStore()
 	if cs == nil {
 		return nil
 	}
-	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now()})
+	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now(), Pending: true})
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
 	}
@@ -232,7 +279,39 @@ func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.C
 	if inserted {
 		onAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
 	}
+	onCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
 	return nil
+}
+
+// published makes sure a checkpoint read back from the data store is
+// recorded as published before it is served again (a checkpoint signed
+// before the checkpoint store existed is recorded now). It refuses one
+// that conflicts with the record.
+func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) error {
+	cs := s.checkpointStore()
+	if cs == nil || note == nil {
+		return nil
+	}
+	c, err := ledger.PeekCheckpoint(note)
+	if err != nil {
+		return err
+	}
+	_, err = cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now()})
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
+	}
+	if err != nil {
+		return fmt.Errorf("record checkpoint: %w", err)
+	}
+	return cs.MarkPublished(ctx, tenant, c.Origin, c.Size)
+}
+
+// onCommit registers fn to run once the write transaction tx committed,
+// before its caller gets anything: an error from fn is the caller's.
+func onCommit(tx Tx, fn func(context.Context) error) {
+	if lt, ok := tx.(*ledgerTx); ok {
+		lt.commits = append(lt.commits, fn)
+	}
 }
 
 // onAbort registers fn to run if the write transaction tx does not commit.
@@ -279,7 +358,7 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 				return err
 			}
 			r := &hashReader{ctx: ctx, tx: tx, tenant: tn, st: &logState{cache: map[int64]tlog.Hash{}}}
-			if err := checkLineage(ctx, cs, tn, id.origin, head, r); err != nil {
+			if err := checkLineage(ctx, cs, tx, tn, id.origin, head, r, false); err != nil {
 				if !errors.Is(err, ErrLedgerFork) {
 					return err
 				}
@@ -317,7 +396,7 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 			return err
 		}
 		r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
-		lineage := checkLineage(ctx, cs, tenant, old.origin, st.size, r)
+		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.size, r, true)
 		if lineage != nil && !errors.Is(lineage, ErrLedgerFork) {
 			return lineage
 		}

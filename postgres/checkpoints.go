@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS $signed (
 	root       bytea NOT NULL,
 	note       bytea NOT NULL,
 	created_at timestamptz NOT NULL,
+	pending    boolean NOT NULL,
 	PRIMARY KEY (tenant_id, origin, size)
 );
 CREATE TABLE IF NOT EXISTS $epochs (
@@ -82,8 +83,8 @@ CREATE TABLE IF NOT EXISTS $epochs (
 
 func (s *CheckpointStore) RecordCheckpoint(ctx context.Context, tenant garde.TenantID, c garde.RecordedCheckpoint) (bool, error) {
 	var inserted bool
-	err := s.pool.QueryRow(ctx, `INSERT INTO `+s.signed+` (tenant_id, origin, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT DO NOTHING RETURNING true`, string(tenant), c.Origin, c.Size, c.Root[:], c.Note, c.CreatedAt).Scan(&inserted)
+	err := s.pool.QueryRow(ctx, `INSERT INTO `+s.signed+` (tenant_id, origin, size, root, note, created_at, pending) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING RETURNING true`, string(tenant), c.Origin, c.Size, c.Root[:], c.Note, c.CreatedAt, c.Pending).Scan(&inserted)
 	if err == nil {
 		return true, nil
 	}
@@ -101,26 +102,50 @@ func (s *CheckpointStore) RecordCheckpoint(ctx context.Context, tenant garde.Ten
 }
 
 func (s *CheckpointStore) ForgetCheckpoint(ctx context.Context, tenant garde.TenantID, origin string, size int64, root tlog.Hash) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM `+s.signed+` WHERE tenant_id = $1 AND origin = $2 AND size = $3 AND root = $4`, string(tenant), origin, size, root[:])
+	_, err := s.pool.Exec(ctx, `DELETE FROM `+s.signed+` WHERE tenant_id = $1 AND origin = $2 AND size = $3 AND root = $4 AND pending`, string(tenant), origin, size, root[:])
 	return translate(err)
 }
 
-func (s *CheckpointStore) LatestRecorded(ctx context.Context, tenant garde.TenantID, origin string) (garde.RecordedCheckpoint, error) {
+func (s *CheckpointStore) MarkPublished(ctx context.Context, tenant garde.TenantID, origin string, size int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.signed+` SET pending = false WHERE tenant_id = $1 AND origin = $2 AND size = $3`, string(tenant), origin, size)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s at size %d", origin, size)
+	}
+	return nil
+}
+
+func (s *CheckpointStore) PendingCheckpoints(ctx context.Context, tenant garde.TenantID, origin string) ([]garde.RecordedCheckpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT size, root, note, created_at FROM `+s.signed+` WHERE tenant_id = $1 AND origin = $2 AND pending ORDER BY size`, string(tenant), origin)
+	return collect(rows, err, "pending checkpoints", func(r pgx.Rows) (garde.RecordedCheckpoint, error) {
+		c, err := scanRecorded(r, origin)
+		c.Pending = true
+		return c, err
+	})
+}
+
+func scanRecorded(row pgx.Row, origin string) (garde.RecordedCheckpoint, error) {
 	c := garde.RecordedCheckpoint{Origin: origin}
 	var root []byte
-	err := s.pool.QueryRow(ctx, `SELECT size, root, note, created_at FROM `+s.signed+` WHERE tenant_id = $1 AND origin = $2 ORDER BY size DESC LIMIT 1`,
-		string(tenant), origin).Scan(&c.Size, &root, &c.Note, &c.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return garde.RecordedCheckpoint{}, garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s", origin)
-	}
-	if err != nil {
-		return garde.RecordedCheckpoint{}, translate(err)
+	if err := row.Scan(&c.Size, &root, &c.Note, &c.CreatedAt); err != nil {
+		return garde.RecordedCheckpoint{}, err
 	}
 	if len(root) != tlog.HashSize {
 		return garde.RecordedCheckpoint{}, fmt.Errorf("recorded checkpoint of log %s at size %d: root of %d bytes", origin, c.Size, len(root))
 	}
 	c.Root, c.CreatedAt = tlog.Hash(root), utc(c.CreatedAt)
 	return c, nil
+}
+
+func (s *CheckpointStore) LatestRecorded(ctx context.Context, tenant garde.TenantID, origin string) (garde.RecordedCheckpoint, error) {
+	c, err := scanRecorded(s.pool.QueryRow(ctx, `SELECT size, root, note, created_at FROM `+s.signed+` WHERE tenant_id = $1 AND origin = $2 AND NOT pending ORDER BY size DESC LIMIT 1`,
+		string(tenant), origin), origin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return garde.RecordedCheckpoint{}, garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s", origin)
+	}
+	return c, translate(err)
 }
 
 func (s *CheckpointStore) RecordedTenants(ctx context.Context) ([]garde.TenantID, error) {

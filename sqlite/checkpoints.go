@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS ledger_signed (
 	root       BLOB NOT NULL,
 	note       BLOB NOT NULL,
 	created_at INTEGER NOT NULL,
+	pending    INTEGER NOT NULL,
 	PRIMARY KEY (tenant_id, origin, size)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS ledger_epochs (
@@ -77,8 +78,8 @@ func (s *CheckpointStore) RecordCheckpoint(ctx context.Context, tenant garde.Ten
 		return false, translate(err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO ledger_signed (tenant_id, origin, size, root, note, created_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, origin, size) DO NOTHING`, string(tenant), c.Origin, c.Size, c.Root[:], c.Note, micros(c.CreatedAt))
+	res, err := tx.ExecContext(ctx, `INSERT INTO ledger_signed (tenant_id, origin, size, root, note, created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, origin, size) DO NOTHING`, string(tenant), c.Origin, c.Size, c.Root[:], c.Note, micros(c.CreatedAt), c.Pending)
 	if err != nil {
 		return false, translate(err)
 	}
@@ -96,27 +97,60 @@ func (s *CheckpointStore) RecordCheckpoint(ctx context.Context, tenant garde.Ten
 }
 
 func (s *CheckpointStore) ForgetCheckpoint(ctx context.Context, tenant garde.TenantID, origin string, size int64, root tlog.Hash) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM ledger_signed WHERE tenant_id = ? AND origin = ? AND size = ? AND root = ?`, string(tenant), origin, size, root[:])
+	_, err := s.db.ExecContext(ctx, `DELETE FROM ledger_signed WHERE tenant_id = ? AND origin = ? AND size = ? AND root = ? AND pending = 1`, string(tenant), origin, size, root[:])
 	return translate(err)
 }
 
-func (s *CheckpointStore) LatestRecorded(ctx context.Context, tenant garde.TenantID, origin string) (garde.RecordedCheckpoint, error) {
+func (s *CheckpointStore) MarkPublished(ctx context.Context, tenant garde.TenantID, origin string, size int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE ledger_signed SET pending = 0 WHERE tenant_id = ? AND origin = ? AND size = ?`, string(tenant), origin, size)
+	if err != nil {
+		return translate(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s at size %d", origin, size)
+	}
+	return nil
+}
+
+func (s *CheckpointStore) PendingCheckpoints(ctx context.Context, tenant garde.TenantID, origin string) ([]garde.RecordedCheckpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT size, root, note, created_at FROM ledger_signed WHERE tenant_id = ? AND origin = ? AND pending = 1 ORDER BY size`, string(tenant), origin)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []garde.RecordedCheckpoint
+	for rows.Next() {
+		c, err := scanRecorded(rows, origin)
+		if err != nil {
+			return nil, err
+		}
+		c.Pending = true
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func scanRecorded(row interface{ Scan(...any) error }, origin string) (garde.RecordedCheckpoint, error) {
 	c := garde.RecordedCheckpoint{Origin: origin}
 	var root []byte
 	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT size, root, note, created_at FROM ledger_signed WHERE tenant_id = ? AND origin = ? ORDER BY size DESC LIMIT 1`,
-		string(tenant), origin).Scan(&c.Size, &root, &c.Note, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return garde.RecordedCheckpoint{}, garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s", origin)
-	}
-	if err != nil {
-		return garde.RecordedCheckpoint{}, translate(err)
+	if err := row.Scan(&c.Size, &root, &c.Note, &at); err != nil {
+		return garde.RecordedCheckpoint{}, err
 	}
 	if len(root) != tlog.HashSize {
 		return garde.RecordedCheckpoint{}, fmt.Errorf("recorded checkpoint of log %s at size %d: root of %d bytes", origin, c.Size, len(root))
 	}
 	c.Root, c.CreatedAt = tlog.Hash(root), fromMicros(at)
 	return c, nil
+}
+
+func (s *CheckpointStore) LatestRecorded(ctx context.Context, tenant garde.TenantID, origin string) (garde.RecordedCheckpoint, error) {
+	c, err := scanRecorded(s.db.QueryRowContext(ctx, `SELECT size, root, note, created_at FROM ledger_signed WHERE tenant_id = ? AND origin = ? AND pending = 0 ORDER BY size DESC LIMIT 1`,
+		string(tenant), origin), origin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return garde.RecordedCheckpoint{}, garde.Errorf(garde.ErrNotFound, "no recorded checkpoint of log %s", origin)
+	}
+	return c, translate(err)
 }
 
 func (s *CheckpointStore) RecordedTenants(ctx context.Context) ([]garde.TenantID, error) {
