@@ -28,6 +28,77 @@ func RunEpochs(t *testing.T, open Restorable) {
 	t.Run("NewEpochAfterRestore", func(t *testing.T) { testNewEpochAfterRestore(t, open) })
 	t.Run("NewEpochForward", func(t *testing.T) { testNewEpochForward(t, open) })
 	t.Run("CertificateInclusion", func(t *testing.T) { testCertificateInclusion(t, open) })
+	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open) })
+}
+
+// testPendingRecords: a process that dies after recording a checkpoint and
+// before its transaction commits leaves a pending record nobody was given.
+// It must not block the log; but a pending record whose checkpoint the
+// data store holds (the process died after the commit, before marking it)
+// may have been handed out, and binds.
+func testPendingRecords(t *testing.T, open Restorable) {
+	ctx := context.Background()
+	st, cs, backup := open(t)
+	mk := MasterKeys(t)
+	clk := NewClock(epoch)
+	s := garde.NewService(st, mk, clk)
+	s.SetCheckpointStore(cs)
+	a := ConsentTenant(t, s, "A")
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.LedgerCheckpoint(ctx, a.DPO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := ledger.PeekCheckpoint(c.Note)
+	// A phantom two entries ahead, with a root no tree had.
+	phantom := garde.RecordedCheckpoint{Origin: cp.Origin, Size: cp.Size + 2, Root: cp.Hash, Note: c.Note, Pending: true}
+	if _, err := cs.RecordCheckpoint(ctx, a.ID, phantom); err != nil {
+		t.Fatal(err)
+	}
+	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+		t.Fatalf("LedgerForks with a phantom pending record = %+v, %v; want none", forks, err)
+	}
+	r, err := s.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies"))
+	if err != nil {
+		t.Fatalf("RecordConsent over a phantom pending record = %v", err)
+	}
+	if pend, err := cs.PendingCheckpoints(ctx, a.ID, cp.Origin); err != nil || len(pend) != 0 {
+		t.Fatalf("pending records after a signature = %+v, %v; want none (phantom forgotten, the new one published)", pend, err)
+	}
+	// Now the other case: the newest checkpoint is committed but (as if
+	// the process died before marking it) still pending; a restore then
+	// takes the log back. That checkpoint binds.
+	restore := backup(t)
+	got, _ := ledger.PeekCheckpoint(r.Receipt.Evidence.Checkpoint)
+	r2, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := ledger.PeekCheckpoint(r2.Receipt.Evidence.Checkpoint)
+	if got.Size >= last.Size {
+		t.Fatalf("sizes %d then %d", got.Size, last.Size)
+	}
+	if err := cs.ForgetCheckpoint(ctx, a.ID, last.Origin, last.Size, last.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RecordCheckpoint(ctx, a.ID, garde.RecordedCheckpoint{Origin: last.Origin, Size: last.Size, Root: last.Hash, Note: r2.Receipt.Evidence.Checkpoint, Pending: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Served again from the data store: marked published before it goes out.
+	if c, err := s.LedgerCheckpoint(ctx, a.DPO); err != nil || c.Size != last.Size {
+		t.Fatalf("LedgerCheckpoint = %d, %v; want the stored checkpoint of size %d", c.Size, err, last.Size)
+	}
+	if rec, err := cs.LatestRecorded(ctx, a.ID, last.Origin); err != nil || rec.Size != last.Size {
+		t.Fatalf("LatestRecorded after serving = %+v, %v; want size %d published", rec, err, last.Size)
+	}
+	st2 := restore(t)
+	s2 := garde.NewService(st2, mk, clk)
+	s2.SetCheckpointStore(cs)
+	if _, err := s2.RecordConsent(ctx, a.Service, Grant("ola", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) {
+		t.Fatalf("RecordConsent after restore = %v, want ErrLedgerFork", err)
+	}
 }
 
 // histories collects every checkpoint garde hands out and fails the test
