@@ -85,8 +85,9 @@ func runVerifyReceipt(args []string, getenv func(string) string, stdout, stderr 
 	if err := garde.VerifyReceipt(r, key); err != nil {
 		return exitCode{1, fmt.Errorf("invalid: %w", err)}
 	}
-	fmt.Fprintf(stdout, "valid: consent %s (%s of %s) at %s, leaf %d of log %s, signed at size %s\n",
-		r.ConsentReceiptID, r.Action, purposeOf(r), r.ConsentTimestamp.Format("2006-01-02T15:04:05Z07:00"), r.LeafIndex, r.LogOrigin, checkpointSize(r))
+	_, epoch := garde.LogOriginTenant(r.LogOrigin)
+	fmt.Fprintf(stdout, "valid: consent %s (%s of %s) at %s, leaf %d of log %s (epoch %d), signed at size %s\n",
+		r.ConsentReceiptID, r.Action, purposeOf(r), r.ConsentTimestamp.Format("2006-01-02T15:04:05Z07:00"), r.LeafIndex, r.LogOrigin, epoch, checkpointSize(r))
 	return nil
 }
 
