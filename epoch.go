@@ -498,18 +498,6 @@ func (s *Service) LedgerEpochs(ctx context.Context, tenant TenantID) ([]LedgerEp
 	return out, nil
 }
 
-// LedgerEpochsOf is LedgerEpochs for the caller's own tenant.
-func (s *Service) LedgerEpochsOf(ctx context.Context, p Principal) ([]LedgerEpoch, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
-		return nil, err
-	}
-	es, err := s.LedgerEpochs(ctx, p.Tenant)
-	for i := range es {
-		es[i].SealedSigner = nil // never leaves the service
-	}
-	return es, err
-}
-
 // CertEntry is the certificate's own audit entry on the log (the erasure
 // or off-boarding event, which holds no personal data) and its inclusion
 // proof in the embedded checkpoint.
