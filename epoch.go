@@ -333,7 +333,9 @@ type LedgerFork struct {
 // LedgerForks checks every tenant's log against the checkpoint store, as
 // `garde serve` does at start: it lists the tenants whose next checkpoint
 // garde would refuse to sign, because the log is shorter than, or differs
-// from, a checkpoint it already signed.
+// from, a checkpoint it already signed. A log whose identity the store has
+// no record of yet (signed before the store existed) gets its latest
+// checkpoint recorded now, so that a restore from then on is caught.
 func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 	cs := s.checkpointStore()
 	if cs == nil {
@@ -342,6 +344,40 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 	tenants, err := cs.RecordedTenants(ctx)
 	if err != nil {
 		return nil, err
+	}
+	known := map[TenantID]bool{}
+	for _, tn := range tenants {
+		known[tn] = true
+	}
+	var unrecorded []SignedCheckpoint
+	var unrecordedTenants []TenantID
+	err = s.store.View(ctx, func(tx Tx) error {
+		ts, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if known[t.ID] {
+				continue
+			}
+			c, err := tx.LatestCheckpoint(ctx, t.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			unrecorded, unrecordedTenants = append(unrecorded, c), append(unrecordedTenants, t.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range unrecorded {
+		if err := s.published(ctx, unrecordedTenants[i], c.Note); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", unrecordedTenants[i], err)
+		}
 	}
 	var out []LedgerFork
 	for _, tn := range tenants {

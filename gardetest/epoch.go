@@ -29,6 +29,7 @@ func RunEpochs(t *testing.T, open Restorable) {
 	t.Run("NewEpochForward", func(t *testing.T) { testNewEpochForward(t, open) })
 	t.Run("CertificateInclusion", func(t *testing.T) { testCertificateInclusion(t, open) })
 	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open) })
+	t.Run("UpgradeRecords", func(t *testing.T) { testUpgradeRecords(t, open) })
 }
 
 // testPendingRecords: a process that dies after recording a checkpoint and
@@ -345,5 +346,31 @@ func testCertificateInclusion(t *testing.T, open Restorable) {
 	rep, err := garde.VerifyLedgerWith(ctx, st, a.ID, garde.LedgerCheck{Keys: []string{key}, Checkpoints: cs})
 	if err == nil {
 		t.Fatalf("VerifyLedgerWith(epoch-2 key only) = %+v; want the unpinned epoch-1 key named", rep)
+	}
+}
+
+// testUpgradeRecords: a log signed before the checkpoint store existed is
+// recorded at the first start with one, and a restore after that is
+// caught.
+func testUpgradeRecords(t *testing.T, open Restorable) {
+	ctx := context.Background()
+	st, cs, backup := open(t)
+	mk := MasterKeys(t)
+	clk := NewClock(epoch)
+	s := garde.NewService(st, mk, clk) // no checkpoint store yet
+	a := ConsentTenant(t, s, "A")
+	restore := backup(t)
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	s = garde.NewService(st, mk, clk)
+	s.SetCheckpointStore(cs)
+	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+		t.Fatalf("LedgerForks at the first start with a store = %+v, %v", forks, err)
+	}
+	s = garde.NewService(restore(t), mk, clk)
+	s.SetCheckpointStore(cs)
+	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 1 {
+		t.Fatalf("LedgerForks after a restore = %+v, %v; want the tenant", forks, err)
 	}
 }
