@@ -382,6 +382,13 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 	var out []LedgerFork
 	for _, tn := range tenants {
 		err := s.store.View(ctx, func(tx Tx) error {
+			// A tenant this database does not have (a backup older than
+			// it) has nothing left to sign.
+			if _, err := tx.Tenant(ctx, tn); errors.Is(err, ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return err
+			}
 			id, err := s.logIdentity(ctx, tx, tn, false)
 			if errors.Is(err, ErrNotFound) {
 				id, err = logIdentity{epoch: 1, origin: EpochOrigin(tn, 1)}, nil

@@ -30,6 +30,7 @@ func RunEpochs(t *testing.T, open Restorable) {
 	t.Run("CertificateInclusion", func(t *testing.T) { testCertificateInclusion(t, open) })
 	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open) })
 	t.Run("UpgradeRecords", func(t *testing.T) { testUpgradeRecords(t, open) })
+	t.Run("TenantNewerThanBackup", func(t *testing.T) { testTenantNewerThanBackup(t, open) })
 }
 
 // testPendingRecords: a process that dies after recording a checkpoint and
@@ -372,5 +373,26 @@ func testUpgradeRecords(t *testing.T, open Restorable) {
 	s.SetCheckpointStore(cs)
 	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 1 {
 		t.Fatalf("LedgerForks after a restore = %+v, %v; want the tenant", forks, err)
+	}
+}
+
+// testTenantNewerThanBackup: a tenant created after the backup is gone
+// with the restore; it has nothing left to sign and blocks nothing.
+func testTenantNewerThanBackup(t *testing.T, open Restorable) {
+	ctx := context.Background()
+	st, cs, backup := open(t)
+	mk := MasterKeys(t)
+	clk := NewClock(epoch)
+	s := garde.NewService(st, mk, clk)
+	s.SetCheckpointStore(cs)
+	restore := backup(t)
+	b := ConsentTenant(t, s, "B")
+	if _, err := s.RecordConsent(ctx, b.Service, Grant("kim", "improve_replies")); err != nil {
+		t.Fatal(err)
+	}
+	s = garde.NewService(restore(t), mk, clk)
+	s.SetCheckpointStore(cs)
+	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+		t.Fatalf("LedgerForks with a tenant newer than the backup = %+v, %v; want none", forks, err)
 	}
 }
