@@ -383,16 +383,17 @@ func (s *Service) signCertificate(ctx context.Context, tx Tx, tenant TenantID, c
 	c.Version = 2
 	c.Ledger = CertLedger{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}
 	action := map[string]string{CertSubjectErasure: ActionSubjectErase, CertTenantOffboarded: ActionTenantOffboard}[c.Kind]
-	// The entry is among the last few: look back from the end of the log.
+	// The caller appended the entry in tx, just before: it is among the
+	// last leaves; take the latest that matches.
+	ls, err := tx.LedgerLeaves(ctx, tenant, max(0, cp.Size-64), 64)
+	if err != nil {
+		return nil, err
+	}
 	var leaf *LedgerLeaf
-	for i := cp.Size - 1; i >= 0 && i >= cp.Size-64 && leaf == nil; i-- {
-		ls, err := tx.LedgerLeaves(ctx, tenant, i, 1)
-		if err != nil {
-			return nil, err
-		}
+	for i := len(ls) - 1; i >= 0 && leaf == nil; i-- {
 		var ac auditContent
-		if len(ls) == 1 && ls[0].Kind == LeafAudit && json.Unmarshal(ls[0].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
-			leaf = &ls[0]
+		if ls[i].Index < cp.Size && ls[i].Kind == LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
+			leaf = &ls[i]
 		}
 	}
 	if leaf == nil {
