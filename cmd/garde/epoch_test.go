@@ -13,6 +13,8 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
+	"github.com/garde-privacy/garde/postgres/postgrestest"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestRestoreNewEpoch is the attack of issue #13 through the commands:
@@ -118,5 +120,116 @@ func TestRestoreNewEpoch(t *testing.T) {
 	}
 	if out, err := verify("--key", key2); err == nil {
 		t.Fatalf("verify ledger with the new key only = ok, want the old epoch's key asked for\n%s", out)
+	}
+}
+
+// TestLedgerNewEpochPostgres: on PostgreSQL, where a restore is a
+// pg_restore outside garde, `garde ledger new-epoch --db` is the
+// operator's way out, and the checkpoint store is the garde_keys schema.
+// The data schema is backed up and restored by copying its tables.
+func TestLedgerNewEpochPostgres(t *testing.T) {
+	base := os.Getenv("GARDE_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("GARDE_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	noenv := func(string) string { return "" }
+	schema := postgrestest.NewSchema(t, base)
+	dsn := postgrestest.WithParam(base, "search_path", schema)
+	dir := t.TempDir()
+	d := dataFlags{db: dsn, dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := gardetest.ConsentTenant(t, svc, "A")
+	kept, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("kim", "improve_replies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key1, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	restore := copySchema(t, base, schema)
+	lost, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("lou", "improve_replies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	restore(t)
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) {
+		t.Fatalf("RecordConsent after the restore = %v, want ErrLedgerFork", err)
+	}
+	db.Close()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"ledger", "new-epoch", "--db", dsn, "--data-dir", dir}, noenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ledger epoch 2") {
+		t.Fatalf("ledger new-epoch = %v\n%s", err, out.String())
+	}
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies"))
+	key2, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	db.Close()
+	if err != nil || garde.VerifyReceipt(r.Receipt, key2) != nil || garde.VerifyReceipt(kept.Receipt, key1) != nil || garde.VerifyReceipt(lost.Receipt, key1) != nil {
+		t.Fatalf("consent in epoch 2 = %v, or a receipt does not verify with its epoch's key", err)
+	}
+	out.Reset()
+	err = run(ctx, []string{"verify", "ledger", "--db", dsn, "--key", key1, "--key", key2}, noenv, nil, &out, io.Discard)
+	if err != nil || !strings.Contains(out.String(), "lost with a restore") || !strings.Contains(out.String(), "epoch 2: log "+garde.EpochOrigin(a.ID, 2)+" (current)") {
+		t.Fatalf("verify ledger --db = %v\n%s", err, out.String())
+	}
+}
+
+// copySchema copies every table of schema into a new one and returns the
+// restore: empty the tables and copy them back (foreign-key triggers off;
+// the test role is a superuser), as restoring a pg_dump of the schema.
+func copySchema(t *testing.T, dsn, schema string) func(*testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	bk := postgrestest.NewSchema(t, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if _, err := conn.Exec(ctx, `CREATE TABLE `+pgx.Identifier{bk, tb}.Sanitize()+` AS SELECT * FROM `+pgx.Identifier{schema, tb}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func(t *testing.T) {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range tables {
+			dst, src := pgx.Identifier{schema, tb}.Sanitize(), pgx.Identifier{bk, tb}.Sanitize()
+			if _, err := tx.Exec(ctx, `DELETE FROM `+dst); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+dst+` OVERRIDING SYSTEM VALUE SELECT * FROM `+src); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
