@@ -195,8 +195,8 @@ func runVerifyCertificate(args []string, getenv func(string) string, stdout, std
 	if c.Request != "" {
 		fmt.Fprintf(stdout, ", request %s", c.Request)
 	}
-	fmt.Fprintf(stdout, "\nkey destroyed %s, completed %s\nkeys destroyed: %s\npurged: %v\nrecipients notified: %s\nledger %s at size %d (signed checkpoint verified)\n",
-		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size)
+	fmt.Fprintf(stdout, "\nkey destroyed %s, completed %s\nkeys destroyed: %s\npurged: %v\nrecipients notified: %s\nledger %s at size %d (signed checkpoint verified), its audit entry %d proved in it\n",
+		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size, c.Entry.Index)
 	return nil
 }
 
