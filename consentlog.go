@@ -48,6 +48,9 @@ type SignedCheckpoint struct {
 	Size      int64
 	Note      []byte
 	CreatedAt time.Time
+	// Origin is the log identity that signed it, set by the signer (data
+	// stores need not keep it: it is in Note).
+	Origin string
 }
 
 // LedgerKey is a tenant's checkpoint signing key. The signer (private) key
@@ -111,13 +114,42 @@ type LedgerTx interface {
 type ledgerStore struct{ Store }
 
 func (l ledgerStore) Update(ctx context.Context, fn func(Tx) error) error {
-	return l.Store.Update(ctx, func(tx Tx) error { return fn(&ledgerTx{Tx: tx}) })
+	// A backend may run fn again after a failed attempt (PostgreSQL retries
+	// serialisation failures): an attempt that starts means the previous
+	// one did not commit, so its records outside the data store are undone.
+	var lt *ledgerTx
+	undo := func() {
+		if lt != nil {
+			for _, f := range lt.aborts {
+				f(context.WithoutCancel(ctx))
+			}
+		}
+	}
+	err := l.Store.Update(ctx, func(tx Tx) error {
+		undo()
+		lt = &ledgerTx{Tx: tx}
+		return fn(lt)
+	})
+	if err != nil {
+		undo()
+		return err
+	}
+	for _, f := range lt.commits {
+		if err := f(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("after commit: %w", err)
+		}
+	}
+	return nil
 }
 
 // ledgerTx is a write transaction that knows the logs it appended to.
 type ledgerTx struct {
 	Tx
 	logs map[TenantID]*logState
+	// aborts undo what the transaction recorded outside the data store
+	// (epoch.go) if it does not commit.
+	aborts  []func(context.Context)
+	commits []func(context.Context) error
 }
 
 // logState is one tenant's log as this transaction sees it: its size and
@@ -326,26 +358,50 @@ func (s *Service) ledgerKey(ctx context.Context, tx Tx, tenant TenantID, create 
 }
 
 // signCheckpoint signs and stores the checkpoint of the tenant's log at its
-// current size in this transaction.
+// current size in this transaction, under the log's current identity.
 func (s *Service) signCheckpoint(ctx context.Context, tx Tx, tenant TenantID) (SignedCheckpoint, error) {
+	id, err := s.logIdentity(ctx, tx, tenant, true)
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	return s.signCheckpointAs(ctx, tx, tenant, id)
+}
+
+// openSigner opens the signer key of a log identity.
+func (s *Service) openSigner(ctx context.Context, tx Tx, tenant TenantID, id logIdentity) ([]byte, error) {
+	tk, err := s.tenantKeys(ctx, tx, tenant, id.keyVersion)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := tk.data[id.keyVersion].Open(id.sealed, id.ad)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger key: %w", err)
+	}
+	return signer, nil
+}
+
+// signCheckpointAs signs the checkpoint under identity id. With a
+// checkpoint store, it first refuses a tree the store's largest checkpoint
+// of that origin is not a prefix of, and records the checkpoint there
+// before it is stored or returned: no checkpoint is published that the
+// store does not hold.
+func (s *Service) signCheckpointAs(ctx context.Context, tx Tx, tenant TenantID, id logIdentity) (SignedCheckpoint, error) {
 	st, err := logFor(ctx, tx, tenant)
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
-	k, err := s.ledgerKey(ctx, tx, tenant, true)
+	r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
+	if cs := s.checkpointStore(); cs != nil {
+		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.size, r, true); err != nil {
+			return SignedCheckpoint{}, err
+		}
+	}
+	signer, err := s.openSigner(ctx, tx, tenant, id)
 	if err != nil {
 		return SignedCheckpoint{}, err
-	}
-	tk, err := s.tenantKeys(ctx, tx, tenant, k.KeyVersion)
-	if err != nil {
-		return SignedCheckpoint{}, err
-	}
-	signer, err := tk.data[k.KeyVersion].Open(k.SealedSigner, ledgerSignerAD(tenant))
-	if err != nil {
-		return SignedCheckpoint{}, fmt.Errorf("open ledger key: %w", err)
 	}
 	defer clear(signer)
-	c, err := ledger.NewCheckpoint(ledger.TenantOrigin(string(tenant)), st.size, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+	c, err := ledger.NewCheckpoint(id.origin, st.size, r)
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
@@ -353,7 +409,10 @@ func (s *Service) signCheckpoint(ctx context.Context, tx Tx, tenant TenantID) (S
 	if err != nil {
 		return SignedCheckpoint{}, err
 	}
-	sc := SignedCheckpoint{Size: st.size, Note: msg, CreatedAt: s.clock.Now()}
+	if err := s.record(ctx, tx, tenant, c, msg); err != nil {
+		return SignedCheckpoint{}, err
+	}
+	sc := SignedCheckpoint{Size: st.size, Note: msg, CreatedAt: s.clock.Now(), Origin: id.origin}
 	return sc, tx.PutCheckpoint(ctx, tenant, sc)
 }
 
@@ -364,6 +423,7 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		return SignedCheckpoint{}, err
 	}
 	var out SignedCheckpoint
+	stored := false
 	err := s.update(ctx, func(tx Tx) error {
 		size, err := tx.LedgerHead(ctx, p.Tenant)
 		if err != nil {
@@ -371,7 +431,7 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		}
 		latest, err := tx.LatestCheckpoint(ctx, p.Tenant)
 		if err == nil && latest.Size == size {
-			out = latest
+			out, stored = latest, true
 			return nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -380,7 +440,13 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 		out, err = s.signCheckpoint(ctx, tx, p.Tenant)
 		return err
 	})
-	return out, err
+	if err == nil && stored {
+		err = s.published(ctx, p.Tenant, out.Note)
+	}
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	return out, nil
 }
 
 // LedgerVerifierKey returns the caller's log verifier key, in the note
@@ -392,8 +458,8 @@ func (s *Service) LedgerVerifierKey(ctx context.Context, p Principal) (string, e
 	}
 	var out string
 	err := s.update(ctx, func(tx Tx) error {
-		k, err := s.ledgerKey(ctx, tx, p.Tenant, true)
-		out = k.Verifier
+		id, err := s.logIdentity(ctx, tx, p.Tenant, true)
+		out = id.verifier
 		return err
 	})
 	return out, err
@@ -470,7 +536,13 @@ func (s *Service) LedgerInclusion(ctx context.Context, p Principal, index, size 
 		out = InclusionProof{Index: index, Size: sz, LeafHash: lh[0], Proof: proof, Checkpoint: note}
 		return nil
 	})
-	return out, err
+	if err == nil {
+		err = s.published(ctx, p.Tenant, out.Checkpoint)
+	}
+	if err != nil {
+		return InclusionProof{}, err
+	}
+	return out, nil
 }
 
 // LedgerConsistency returns the proof that the caller's log at newSize (0:
@@ -500,5 +572,11 @@ func (s *Service) LedgerConsistency(ctx context.Context, p Principal, oldSize, n
 		out = ConsistencyProof{Old: oldSize, New: nsz, Proof: proof, OldCheckpoint: onote, NewCheckpoint: nnote}
 		return nil
 	})
-	return out, err
+	if err == nil {
+		err = errors.Join(s.published(ctx, p.Tenant, out.OldCheckpoint), s.published(ctx, p.Tenant, out.NewCheckpoint))
+	}
+	if err != nil {
+		return ConsistencyProof{}, err
+	}
+	return out, nil
 }

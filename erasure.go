@@ -386,6 +386,7 @@ type ErasureCertificate struct {
 	Where          []string       `json:"where"`
 	Recipients     []string       `json:"recipients_notified"`
 	Ledger         CertLedger     `json:"ledger"`
+	Entry          *CertEntry     `json:"entry,omitempty"`
 }
 
 // CertKey is one destroyed key.
@@ -404,13 +405,43 @@ type CertLedger struct {
 }
 
 // signCertificate signs a checkpoint of the tenant's log in tx and then the
-// certificate over it.
+// certificate over it, with the inclusion proof of the certificate's own
+// audit entry (the erasure or off-boarding the caller appended in tx) in
+// that checkpoint: the certificate proves it is on the log, not only that
+// the log existed.
 func (s *Service) signCertificate(ctx context.Context, tx Tx, tenant TenantID, c ErasureCertificate) ([]byte, error) {
 	cp, err := s.signCheckpoint(ctx, tx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("certificate checkpoint: %w", err)
 	}
-	c.Ledger = CertLedger{Origin: ledger.TenantOrigin(string(tenant)), Size: cp.Size, Checkpoint: string(cp.Note)}
+	c.Version = 2
+	c.Ledger = CertLedger{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}
+	action := map[string]string{CertSubjectErasure: ActionSubjectErase, CertTenantOffboarded: ActionTenantOffboard}[c.Kind]
+	// The caller appended the entry in tx, just before: it is among the
+	// last leaves; take the latest that matches.
+	ls, err := tx.LedgerLeaves(ctx, tenant, max(0, cp.Size-64), 64)
+	if err != nil {
+		return nil, err
+	}
+	var leaf *LedgerLeaf
+	for i := len(ls) - 1; i >= 0 && leaf == nil; i-- {
+		var ac auditContent
+		if ls[i].Index < cp.Size && ls[i].Kind == LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
+			leaf = &ls[i]
+		}
+	}
+	if leaf == nil {
+		return nil, fmt.Errorf("certificate: no %s audit entry in the last leaves of the log", action)
+	}
+	st, err := logFor(ctx, tx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	c.Entry = &CertEntry{Index: ev.Index, Salt: ev.Salt, Content: ev.Content, Proof: ev.Proof}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -424,24 +455,20 @@ func (s *Service) signCertificate(ctx context.Context, tx Tx, tenant TenantID, c
 	if err != nil {
 		return nil, errors.New("certificate: ledger signer key is malformed")
 	}
+	if ns.Name() != cp.Origin {
+		return nil, fmt.Errorf("certificate: signer %s is not the identity of checkpoint %s", ns.Name(), cp.Origin)
+	}
 	return note.Sign(&note.Note{Text: certificateHeader + "\n" + string(body) + "\n"}, ns)
 }
 
-// ledgerSigner opens the tenant's ledger signer key (note signer format).
+// ledgerSigner opens the signer key of the tenant's current log identity
+// (note signer format).
 func (s *Service) ledgerSigner(ctx context.Context, tx Tx, tenant TenantID) ([]byte, error) {
-	k, err := s.ledgerKey(ctx, tx, tenant, true)
+	id, err := s.logIdentity(ctx, tx, tenant, true)
 	if err != nil {
 		return nil, err
 	}
-	tk, err := s.tenantKeys(ctx, tx, tenant, k.KeyVersion)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := tk.data[k.KeyVersion].Open(k.SealedSigner, ledgerSignerAD(tenant))
-	if err != nil {
-		return nil, fmt.Errorf("open ledger key: %w", err)
-	}
-	return signer, nil
+	return s.openSigner(ctx, tx, tenant, id)
 }
 
 // ErrCertificate marks a certificate that does not verify.
@@ -474,10 +501,13 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	if err := dec.Decode(&c); err != nil {
 		return ErasureCertificate{}, fmt.Errorf("%w: %v", ErrCertificate, err)
 	}
-	if c.Version != 1 || (c.Kind != CertSubjectErasure && c.Kind != CertTenantOffboarded) {
+	if c.Version == 1 {
+		return ErasureCertificate{}, fmt.Errorf("%w: version 1 carries no inclusion proof of its audit entry", ErrCertificate)
+	}
+	if c.Version != 2 || (c.Kind != CertSubjectErasure && c.Kind != CertTenantOffboarded) {
 		return ErasureCertificate{}, fmt.Errorf("%w: unknown version or kind", ErrCertificate)
 	}
-	if c.Ledger.Origin != ledger.TenantOrigin(c.Tenant) || c.Ledger.Origin != v.Name() {
+	if originEpoch(c.Tenant, c.Ledger.Origin) == 0 || c.Ledger.Origin != v.Name() {
 		return ErasureCertificate{}, fmt.Errorf("%w: certificate of tenant %s signed by key %s", ErrCertificate, c.Tenant, v.Name())
 	}
 	cp, err := ledger.OpenCheckpoint([]byte(c.Ledger.Checkpoint), verifierKey)
@@ -486,6 +516,21 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	}
 	if cp.Size != c.Ledger.Size {
 		return ErasureCertificate{}, fmt.Errorf("%w: checkpoint size %d, certificate says %d", ErrCertificate, cp.Size, c.Ledger.Size)
+	}
+	// The certificate's own entry must be in that checkpoint's tree, and
+	// say what the certificate says.
+	if c.Entry == nil {
+		return ErasureCertificate{}, fmt.Errorf("%w: no audit entry with inclusion proof", ErrCertificate)
+	}
+	if _, err := ledger.VerifyEvidence(ledger.Evidence{Index: c.Entry.Index, Salt: c.Entry.Salt, Content: c.Entry.Content, Proof: c.Entry.Proof, Checkpoint: []byte(c.Ledger.Checkpoint)}, verifierKey); err != nil {
+		return ErasureCertificate{}, fmt.Errorf("%w: audit entry %d: %v", ErrCertificate, c.Entry.Index, err)
+	}
+	var ac auditContent
+	edec := json.NewDecoder(bytes.NewReader(c.Entry.Content))
+	edec.DisallowUnknownFields()
+	want := map[string]string{CertSubjectErasure: ActionSubjectErase, CertTenantOffboarded: ActionTenantOffboard}[c.Kind]
+	if err := edec.Decode(&ac); err != nil || ac.V != 1 || ac.Action != want || ac.SubjectRef != c.SubjectRef || ac.Outcome != OutcomeOK {
+		return ErasureCertificate{}, fmt.Errorf("%w: audit entry %d is not the %s of this certificate", ErrCertificate, c.Entry.Index, want)
 	}
 	if c.CompletedAt.Before(c.KeyDestroyedAt) {
 		return ErasureCertificate{}, fmt.Errorf("%w: completed before the key was destroyed", ErrCertificate)

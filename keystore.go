@@ -67,6 +67,12 @@ type KeyStoreProvider interface {
 	KeyStore() KeyStore
 }
 
+// CheckpointStoreProvider is a Store that keeps signed checkpoints apart
+// from the data, with its key store (epoch.go).
+type CheckpointStoreProvider interface {
+	CheckpointStore() CheckpointStore
+}
+
 // SubjectKey is a subject's data key, wrapped under version Version of its
 // tenant's data key.
 type SubjectKey struct {

@@ -181,7 +181,7 @@ func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentC
 		ConsentStatus:    status,
 		RecordedBy:       c.RecordedBy,
 		Tenant:           c.Tenant,
-		LogOrigin:        ledger.TenantOrigin(c.Tenant),
+		LogOrigin:        evidenceOrigin(ev),
 		LeafIndex:        ev.Index,
 		Evidence:         ev,
 	}
@@ -236,7 +236,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 	if r.LeafIndex != r.Evidence.Index {
 		return fmt.Errorf("%w: leaf_index %d, the evidence proves index %d", ErrReceipt, r.LeafIndex, r.Evidence.Index)
 	}
-	if cp.Origin != ledger.TenantOrigin(r.Tenant) || r.LogOrigin != cp.Origin {
+	if originEpoch(r.Tenant, cp.Origin) == 0 || r.LogOrigin != cp.Origin {
 		return fmt.Errorf("%w: tenant %q and log origin %q, the checkpoint is of log %q", ErrReceipt, r.Tenant, r.LogOrigin, cp.Origin)
 	}
 	var c consentContent
@@ -281,4 +281,14 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 		}
 	}
 	return nil
+}
+
+// evidenceOrigin is the origin of the checkpoint the signer just embedded
+// in ev: the log identity (epoch) that signed it.
+func evidenceOrigin(ev ledger.Evidence) string {
+	c, err := ledger.PeekCheckpoint(ev.Checkpoint)
+	if err != nil {
+		return ""
+	}
+	return c.Origin
 }

@@ -25,6 +25,7 @@ type Service struct {
 
 	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
 	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
+	cps      CheckpointStore                         // signed checkpoints and epochs, apart (epoch.go); under mu
 }
 
 type registerKey struct {
@@ -43,9 +44,14 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 	if !ok {
 		panic(fmt.Sprintf("garde: store %T has no key store", store))
 	}
+	var cps CheckpointStore
+	if cp, ok := store.(CheckpointStoreProvider); ok {
+		cps = cp.CheckpointStore()
+	}
 	return &Service{
 		store:     ledgerStore{store}, // audit events go onto the ledger
 		ks:        kp.KeyStore(),
+		cps:       cps,
 		master:    master,
 		clock:     clock,
 		scanner:   newScanner(),

@@ -128,8 +128,11 @@ func openCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 	return c, nil
 }
 
-// peekCheckpoint parses a signed checkpoint without verifying any signature. Only for the
-// signer's own use, when it builds evidence around a checkpoint it has just signed.
+// PeekCheckpoint parses a signed checkpoint without verifying any signature. Only for the
+// signer's own use, on a checkpoint it has just signed (to name its origin, say): anything
+// received must go through [OpenCheckpoint].
+func PeekCheckpoint(msg []byte) (Checkpoint, error) { return peekCheckpoint(msg) }
+
 func peekCheckpoint(msg []byte) (Checkpoint, error) {
 	_, err := note.Open(msg, note.VerifierList())
 	var unverified *note.UnverifiedNoteError

@@ -71,12 +71,37 @@ const verifyBatch = 4096
 // O(log n) plus one batch, so a log of any size can be checked; records are not retained
 // after they are yielded, so the caller may reuse a buffer.
 func VerifyLog(leaves iter.Seq2[Leaf, error], hashes tlog.HashReader, checkpoints [][]byte, verifierKey string) (LogSummary, error) {
-	v, err := note.NewVerifier(verifierKey)
-	if err != nil {
-		return LogSummary{}, fmt.Errorf("verify log: verifier key: %w", ErrMalformed)
+	return VerifyLogKeys(leaves, hashes, checkpoints, []string{verifierKey})
+}
+
+// VerifyLogKeys is [VerifyLog] for a tree whose checkpoints were signed under several log
+// identities in turn (epochs: a new origin and key each): each checkpoint must be signed by
+// the key in verifierKeys named by its origin, and every checkpoint, whatever its origin,
+// must match the one tree recomputed from the leaves.
+func VerifyLogKeys(leaves iter.Seq2[Leaf, error], hashes tlog.HashReader, checkpoints [][]byte, verifierKeys []string) (LogSummary, error) {
+	var first note.Verifier
+	byName := map[string]note.Verifier{}
+	for _, k := range verifierKeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return LogSummary{}, fmt.Errorf("verify log: verifier key: %w", ErrMalformed)
+		}
+		if first == nil {
+			first = v
+		}
+		byName[v.Name()] = v
+	}
+	if first == nil {
+		return LogSummary{}, fmt.Errorf("verify log: no verifier key: %w", ErrMalformed)
 	}
 	cps := make([]Checkpoint, len(checkpoints))
 	for i, msg := range checkpoints {
+		// The origin read before verifying only chooses which key to try: a
+		// checkpoint of an origin with no key fails under the first key.
+		v := first
+		if c, err := peekCheckpoint(msg); err == nil && byName[c.Origin] != nil {
+			v = byName[c.Origin]
+		}
 		c, err := openCheckpoint(msg, v)
 		if err != nil {
 			return LogSummary{}, fmt.Errorf("verify log: checkpoint %d of %d: %w", i+1, len(checkpoints), err)

@@ -82,7 +82,18 @@ func (db *DB) ensureKeyStore(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, fmt.Sprintf(keyStoreTables, ks)); err != nil {
 		return fmt.Errorf("key store schema: %w", translate(err))
 	}
+	if db.cps, err = NewCheckpointStore(ctx, db.keys.pool, db.keys.schema); err != nil {
+		return err
+	}
 	return db.moveKeys(ctx, conn, ks)
+}
+
+// CheckpointStore is the signed-checkpoint record kept in the key schema.
+func (db *DB) CheckpointStore() garde.CheckpointStore {
+	if db.cps == nil {
+		return nil // Connect without Open: no key schema was ensured
+	}
+	return db.cps
 }
 
 // moveKeys moves the keys that garde kept in the data schema before the

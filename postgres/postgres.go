@@ -40,6 +40,7 @@ var migrations embed.FS
 type DB struct {
 	pool     *pgxpool.Pool
 	keys     *KeyStore
+	cps      *CheckpointStore
 	retryFor time.Duration
 	retries  atomic.Int64
 	queues   sync.Map // tenant id → chan struct{} (capacity 1): see tx.begin

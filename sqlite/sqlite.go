@@ -37,6 +37,7 @@ type DB struct {
 	// Prepared statements, per pool.
 	writerStmts, readerStmts *stmtCache
 	keys                     *KeyStore
+	checkpoints              *CheckpointStore
 }
 
 var _ garde.Store = (*DB)(nil)
@@ -104,8 +105,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.checkpoints, err = NewCheckpointStore(ctx, db.keys.db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
+
+// CheckpointStore is the signed-checkpoint record kept in the key store's
+// file.
+func (db *DB) CheckpointStore() garde.CheckpointStore { return db.checkpoints }
 
 // KeyStore is the key store opened with the database.
 func (db *DB) KeyStore() garde.KeyStore { return db.keys }

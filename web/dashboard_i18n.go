@@ -124,6 +124,8 @@ var catalogue = map[string]messages{
 		"ov.ledger.ok":    "Verified just now: every entry and checkpoint checks out.",
 		"ov.ledger.bad":   "Verification failed",
 		"ov.ledger.nocp":  "No checkpoint yet.",
+		"ov.ledger.eps":   "Log identities (epochs), the last one current",
+		"ov.ledger.lost":  "its history after a restore point was lost; closed by the next",
 		"ov.table":        "Data table",
 
 		"col.id":       "Request",
@@ -370,6 +372,8 @@ var catalogue = map[string]messages{
 		"ov.ledger.ok":    "Vérifié à l’instant : toutes les entrées et tous les points de contrôle sont valides.",
 		"ov.ledger.bad":   "La vérification a échoué",
 		"ov.ledger.nocp":  "Aucun point de contrôle pour l’instant.",
+		"ov.ledger.eps":   "Identités du registre (époques), la dernière en cours",
+		"ov.ledger.lost":  "son historique après un point de restauration a été perdu ; close par la suivante",
 		"ov.table":        "Tableau des données",
 
 		"col.id":       "Demande",

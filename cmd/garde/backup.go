@@ -84,7 +84,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-const restoreUsage = "usage: garde restore [--data-dir DIR] FILE   (stop garde serve first)"
+const restoreUsage = "usage: garde restore [--data-dir DIR] [--new-epoch] FILE   (stop garde serve first)"
 
 // runRestore replaces the data directory's database with a backup, after
 // replaying the erasure journal on it.
@@ -93,6 +93,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	fs.SetOutput(stderr)
 	var d dataFlags
 	d.register(fs)
+	newEpoch := fs.Bool("new-epoch", false, "start a new ledger identity for every tenant whose log the backup takes behind a checkpoint garde signed")
 	rest, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return err
@@ -128,6 +129,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	svc := garde.NewService(db, mk, garde.SystemClock{})
 	err = enforceErasures(ctx, svc, db.KeyStore(), d.dataDir, stderr)
+	if err == nil {
+		err = restoreEpochs(ctx, svc, db, d.dataDir, *newEpoch, stdout) // ledger.go
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -201,8 +205,8 @@ func runVerifyCertificate(args []string, getenv func(string) string, stdout, std
 	if c.Request != "" {
 		fmt.Fprintf(stdout, ", request %s", c.Request)
 	}
-	fmt.Fprintf(stdout, "\nkey destroyed %s, completed %s\nkeys destroyed: %s\npurged: %v\nrecipients notified: %s\nledger %s at size %d (signed checkpoint verified)\n",
-		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size)
+	fmt.Fprintf(stdout, "\nkey destroyed %s, completed %s\nkeys destroyed: %s\npurged: %v\nrecipients notified: %s\nledger %s at size %d (signed checkpoint verified), its audit entry %d proved in it\n",
+		c.KeyDestroyedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), strings.Join(keys, ", "), c.Purged, strings.Join(c.Recipients, ", "), c.Ledger.Origin, c.Ledger.Size, c.Entry.Index)
 	return nil
 }
 

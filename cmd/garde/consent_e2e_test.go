@@ -113,7 +113,12 @@ func TestConsentTwoNodes(t *testing.T) {
 	}
 
 	wantConsents := fmt.Sprintf("(%d consent,", workers*each)
-	if out, code := verify("ledger", "--data-dir", dataDir); code != 0 || !strings.Contains(out, tenant.Tenant+": ok:") || !strings.Contains(out, wantConsents) {
+	// No trust on first use: without a pinned key, verify ledger refuses
+	// and says how to get one.
+	if out, code := verify("ledger", "--data-dir", dataDir); code != 2 || !strings.Contains(out, "/v1/ledger/key") {
+		t.Fatalf("verify ledger without --key = %d, want 2 explaining how to pin the key\n%s", code, out)
+	}
+	if out, code := verify("ledger", "--data-dir", dataDir, "--key", keyFile); code != 0 || !strings.Contains(out, tenant.Tenant+": ok:") || !strings.Contains(out, wantConsents) {
 		t.Fatalf("verify ledger = %d, want ok with %s\n%s", code, wantConsents, out)
 	}
 	if out, code := verify("ledger", "--data-dir", dataDir, "--tenant", tenant.Tenant, "--key", keyFile); code != 0 {
@@ -128,7 +133,7 @@ func TestConsentTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if out, code := verify("ledger", "--data-dir", dataDir); code != 1 || !strings.Contains(out, "entry 20:") {
+	if out, code := verify("ledger", "--data-dir", dataDir, "--key", keyFile); code != 1 || !strings.Contains(out, "entry 20:") {
 		t.Fatalf("verify tampered ledger = %d, want 1 naming entry 20\n%s", code, out)
 	}
 }

@@ -285,8 +285,12 @@ func crashRounds(t *testing.T, bin, dsn string, rounds int) {
 			t.Errorf("write to erased subject %s = %d %s, want 403 subject_erased", subject, code, body)
 		}
 	}
+	code, pub := call(t, "GET", srv.url+"/v1/ledger/key", key.Key, "")
+	if code != 200 {
+		t.Fatalf("GET /v1/ledger/key = %d %s", code, pub)
+	}
 	srv.stop(t)
-	args := append([]string{"verify", "ledger", "--tenant", tenant.Tenant}, db...)
+	args := append([]string{"verify", "ledger", "--tenant", tenant.Tenant, "--key", strings.TrimSpace(string(pub))}, db...)
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok:") {
 		t.Fatalf("garde verify ledger after %d SIGKILLs: %v\n%s", rounds, err, out)
 	}

@@ -75,11 +75,14 @@ Usage:
   garde keys restore FILE                    merge a key store backup back (garde stopped)
   garde scan [flags] [FILE...]               find personal data in text (stdin by default)
   garde verify receipt FILE --key PUBKEY     check a consent receipt offline
-  garde verify ledger [--tenant ID]          check each tenant's ledger against its checkpoints
+  garde verify ledger --key PUBKEY [--tenant ID]
+                                             check each tenant's ledger against its pinned keys
   garde verify certificate FILE --key PUBKEY check an erasure certificate offline
   garde migrate [--db URL]                   apply database migrations and exit
   garde backup [--data-dir DIR] FILE         copy the SQLite database while garde serves
   garde restore [--data-dir DIR] FILE        restore a backup (garde stopped); erasures since stay erased
+                 [--new-epoch]               and start new ledger identities where the log went back
+  garde ledger new-epoch [--tenant ID]       start a new ledger identity (origin and key) after a restore
   garde breach list|create|show|notice|clock the breach register, its notices and its 72-hour clock
 
 Every command that works on the data takes --data-dir (default ./garde-data).
@@ -136,6 +139,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "ledger":
+		return runLedger(ctx, rest, getenv, stdout, stderr) // ledger.go
 	case "breach":
 		return runBreach(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":

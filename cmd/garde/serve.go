@@ -61,6 +61,9 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 		db.Close()
 		return nil, nil, nil, err
 	}
+	// Signed checkpoints are kept apart too, with the keys, so that a
+	// restore cannot make garde sign a second history (ledger.go): the
+	// Service has them from the store.
 	return svc, db, mk, nil
 }
 
@@ -99,6 +102,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	if err := reportForks(ctx, svc, logger); err != nil {
+		return err
+	}
 	// Residency is checked, not declared: refuse to serve data from where
 	// a register records no lawful transfer (residency.go).
 	if err := svc.CheckResidency(ctx, *region); err != nil {

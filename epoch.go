@@ -1,0 +1,568 @@
+package garde
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/ledger"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// One log identity, one history. A restored backup brings a tenant's log
+// back to an older size, with the same origin and key: left alone, garde
+// would sign a second tree of a size it had already signed, and both would
+// verify. So every checkpoint garde signs is first recorded in a
+// CheckpointStore kept apart from the data store (beside the key store:
+// DATA-DIR/keys.db, or the garde_keys schema), which a restore of the data
+// store does not roll back. Before signing, the checkpoint is compared with
+// the largest one recorded for its origin: if that one is not a prefix of
+// the tree about to be signed (same size and another root, or a larger
+// size: the log went backwards), garde refuses to sign until the operator
+// starts a new epoch — a new origin and key — with `garde restore
+// --new-epoch` or `garde ledger new-epoch`.
+
+// CheckpointStore keeps every checkpoint garde signs, and the chain of log
+// identities (epochs) of each tenant, outside the data store.
+type CheckpointStore interface {
+	// RecordCheckpoint records a checkpoint before it is published,
+	// pending until MarkPublished. A checkpoint of the same origin and
+	// size is kept once: recording the same root again is not an error
+	// (inserted is false); another root is an ErrConflict, so that the
+	// store itself never holds two trees for one size under one origin.
+	RecordCheckpoint(ctx context.Context, tenant TenantID, c RecordedCheckpoint) (inserted bool, err error)
+	// MarkPublished marks a recorded checkpoint as committed to the data
+	// store, hence possibly handed out; ErrNotFound if it is not recorded.
+	MarkPublished(ctx context.Context, tenant TenantID, origin string, size int64) error
+	// ForgetCheckpoint removes a pending checkpoint (never a published
+	// one): one whose transaction did not commit, never handed out.
+	ForgetCheckpoint(ctx context.Context, tenant TenantID, origin string, size int64, root tlog.Hash) error
+	// LatestRecorded returns the published checkpoint of the largest size
+	// under origin, or an ErrNotFound.
+	LatestRecorded(ctx context.Context, tenant TenantID, origin string) (RecordedCheckpoint, error)
+	// PendingCheckpoints returns the pending checkpoints under origin.
+	PendingCheckpoints(ctx context.Context, tenant TenantID, origin string) ([]RecordedCheckpoint, error)
+	// RecordedTenants lists every tenant with a recorded checkpoint.
+	RecordedTenants(ctx context.Context) ([]TenantID, error)
+	// PutEpoch records a new epoch of a tenant's log; ErrConflict if that
+	// epoch number exists.
+	PutEpoch(ctx context.Context, e LedgerEpoch) error
+	// ForgetEpoch removes an epoch that PutEpoch recorded for a transaction
+	// that then failed.
+	ForgetEpoch(ctx context.Context, tenant TenantID, number int) error
+	// Epochs returns the tenant's epochs from 2 on, by number (none while
+	// the log still has its first identity).
+	Epochs(ctx context.Context, tenant TenantID) ([]LedgerEpoch, error)
+}
+
+// RecordedCheckpoint is a signed checkpoint as the CheckpointStore keeps
+// it: the parsed origin, size and root next to the signed note.
+type RecordedCheckpoint struct {
+	Origin    string
+	Size      int64
+	Root      tlog.Hash
+	Note      []byte
+	CreatedAt time.Time
+	// Pending is set from recording until the data store committed it: a
+	// crash in between leaves a pending checkpoint that nobody was given,
+	// which must not block the log forever.
+	Pending bool
+}
+
+// LedgerEpoch is one log identity of a tenant after the first: the same
+// Merkle tree (the leaves stay where they are), signed from StartSize on
+// under a new origin and a new key. Epoch 1 is the log's first identity
+// (origin garde/<tenant>, the ledger key of the data store) and has no row.
+type LedgerEpoch struct {
+	Tenant       TenantID
+	Number       int    // 2, 3, …
+	Origin       string // garde/<tenant>/e<Number>
+	Verifier     string
+	SealedSigner []byte // note signer key sealed under tenant data key KeyVersion
+	KeyVersion   uint32
+	// The previous identity, and the largest checkpoint recorded under it
+	// (nil if it never signed one): where the old history ends.
+	PrevOrigin, PrevVerifier string
+	PrevCheckpoint           []byte
+	// PrevClosed is true when the old identity could still sign its last
+	// checkpoint over the epoch-end leaf (the log had not gone backwards).
+	PrevClosed bool
+	StartSize  int64 // leaves before the epoch-start leaf
+	CreatedAt  time.Time
+}
+
+// LeafEpoch is the kind of the leaves that record a change of log
+// identity. Their salt and content are kept in the clear, as for audit
+// entries: they hold keys and origins, no personal data.
+const LeafEpoch = "epoch"
+
+// epochContent is the canonical content of an epoch leaf. Event "end" is
+// the old identity's last leaf (signed by the old key); "start" is the new
+// identity's first (signed by the new key).
+type epochContent struct {
+	V              int    `json:"v"`
+	Event          string `json:"event"`
+	At             string `json:"at"`
+	Origin         string `json:"origin"`
+	Verifier       string `json:"verifier"`
+	NextOrigin     string `json:"next_origin,omitempty"`
+	NextVerifier   string `json:"next_verifier,omitempty"`
+	PrevOrigin     string `json:"prev_origin,omitempty"`
+	PrevVerifier   string `json:"prev_verifier,omitempty"`
+	PrevCheckpoint string `json:"prev_checkpoint,omitempty"`
+}
+
+// ErrLedgerFork marks a checkpoint garde refuses to sign because the
+// CheckpointStore holds one of the same identity that is not a prefix of
+// this tree. It is an ErrConflict.
+var ErrLedgerFork = fmt.Errorf("the ledger would sign a second history under one identity: %w", ErrConflict)
+
+// SetCheckpointStore sets where signed checkpoints and epochs are kept
+// outside the data store. Without one, signing works but a restored
+// backup can make garde sign a second tree of a size already signed.
+func (s *Service) SetCheckpointStore(cs CheckpointStore) {
+	s.mu.Lock()
+	s.cps = cs
+	s.mu.Unlock()
+}
+
+func (s *Service) checkpointStore() CheckpointStore {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cps
+}
+
+// EpochOrigin is the origin of a tenant's log in epoch n: garde/<tenant>
+// for the first, garde/<tenant>/e<n> after.
+func EpochOrigin(tenant TenantID, n int) string {
+	if n <= 1 {
+		return ledger.TenantOrigin(string(tenant))
+	}
+	return ledger.TenantOrigin(string(tenant)) + "/e" + strconv.Itoa(n)
+}
+
+// originEpoch returns the epoch number of origin if it is one of the
+// tenant's log origins, 0 if it is not.
+func originEpoch(tenant, origin string) int {
+	base := ledger.TenantOrigin(tenant)
+	if origin == base {
+		return 1
+	}
+	rest, ok := strings.CutPrefix(origin, base+"/e")
+	if !ok || rest == "" || rest[0] == '0' {
+		return 0
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 2 || strconv.Itoa(n) != rest {
+		return 0
+	}
+	return n
+}
+
+// logIdentity is who signs a tenant's checkpoints now.
+type logIdentity struct {
+	epoch      int
+	origin     string
+	verifier   string
+	sealed     []byte
+	keyVersion uint32
+	ad         keyring.AD
+}
+
+func epochSignerAD(t TenantID, origin string) keyring.AD {
+	return keyring.AD{Tenant: string(t), Field: "ledger-signer/" + origin}
+}
+
+// logIdentity returns the tenant's current log identity: its latest
+// epoch, or the first identity (creating its key when create is set).
+func (s *Service) logIdentity(ctx context.Context, tx Tx, tenant TenantID, create bool) (logIdentity, error) {
+	if cs := s.checkpointStore(); cs != nil {
+		es, err := cs.Epochs(ctx, tenant)
+		if err != nil {
+			return logIdentity{}, fmt.Errorf("ledger epochs: %w", err)
+		}
+		if len(es) > 0 {
+			e := es[len(es)-1]
+			return logIdentity{epoch: e.Number, origin: e.Origin, verifier: e.Verifier, sealed: e.SealedSigner, keyVersion: e.KeyVersion, ad: epochSignerAD(tenant, e.Origin)}, nil
+		}
+	}
+	k, err := s.ledgerKey(ctx, tx, tenant, create)
+	if err != nil {
+		return logIdentity{}, err
+	}
+	return logIdentity{epoch: 1, origin: EpochOrigin(tenant, 1), verifier: k.Verifier, sealed: k.SealedSigner, keyVersion: k.KeyVersion, ad: ledgerSignerAD(tenant)}, nil
+}
+
+// checkLineage refuses a checkpoint of the tree r reads at size, under
+// origin, unless the largest checkpoint recorded for origin is a prefix of
+// that tree.
+//
+// A pending record (recorded, then the process died before or while its
+// transaction committed) counts if the data store has that very
+// checkpoint, and is a phantom nobody was given otherwise: a checkpoint is
+// marked published after its commit and before anyone gets it, and one
+// read back from the data store is marked before it is served. With fix
+// (the caller holds the tenant's log: a write transaction), phantoms are
+// removed and the others marked.
+func checkLineage(ctx context.Context, cs CheckpointStore, tx Tx, tenant TenantID, origin string, size int64, r tlog.HashReader, fix bool) error {
+	last, err := cs.LatestRecorded(ctx, tenant, origin)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("recorded checkpoints: %w", err)
+	}
+	pending, err := cs.PendingCheckpoints(ctx, tenant, origin)
+	if err != nil {
+		return fmt.Errorf("recorded checkpoints: %w", err)
+	}
+	for _, p := range pending {
+		_, err := tx.CheckpointAt(ctx, tenant, p.Size)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if errors.Is(err, ErrNotFound) {
+			if fix {
+				if err := cs.ForgetCheckpoint(ctx, tenant, origin, p.Size, p.Root); err != nil {
+					return fmt.Errorf("forget a checkpoint never published: %w", err)
+				}
+			}
+			continue
+		}
+		// In the data store: it may have been handed out. (Another note at
+		// that size counts too: err on the side of refusing.)
+		if fix {
+			if err := cs.MarkPublished(ctx, tenant, origin, p.Size); err != nil {
+				return fmt.Errorf("recorded checkpoints: %w", err)
+			}
+		}
+		if !found || p.Size > last.Size {
+			last, found = p, true
+		}
+	}
+	if !found {
+		return nil
+	}
+	if last.Size > size {
+		return fmt.Errorf("%w: tenant %s: log %s signed size %d, the log now has %d entries (a restored backup?): run garde restore --new-epoch or garde ledger new-epoch",
+			ErrLedgerFork, tenant, origin, last.Size, size)
+	}
+	root, err := ledger.TreeHash(last.Size, r)
+	if err != nil {
+		return err
+	}
+	if root != last.Root {
+		return fmt.Errorf("%w: tenant %s: log %s signed size %d with another root than the log has now (a restored backup?): run garde restore --new-epoch or garde ledger new-epoch",
+			ErrLedgerFork, tenant, origin, last.Size)
+	}
+	return nil
+}
+
+// record records a checkpoint about to be stored and published in the
+// checkpoint store, pending; it is marked published once the transaction
+// commits, and forgotten if it does not.
+func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.Checkpoint, note []byte) error {
+	cs := s.checkpointStore()
+	if cs == nil {
+		return nil
+	}
+	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now(), Pending: true})
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
+	}
+	if err != nil {
+		return fmt.Errorf("record checkpoint: %w", err)
+	}
+	if inserted {
+		onAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
+	}
+	onCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
+	return nil
+}
+
+// published makes sure a checkpoint read back from the data store is
+// recorded as published before it is served again (a checkpoint signed
+// before the checkpoint store existed is recorded now). It refuses one
+// that conflicts with the record.
+func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) error {
+	cs := s.checkpointStore()
+	if cs == nil || note == nil {
+		return nil
+	}
+	c, err := ledger.PeekCheckpoint(note)
+	if err != nil {
+		return err
+	}
+	_, err = cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now()})
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
+	}
+	if err != nil {
+		return fmt.Errorf("record checkpoint: %w", err)
+	}
+	return cs.MarkPublished(ctx, tenant, c.Origin, c.Size)
+}
+
+// onCommit registers fn to run once the write transaction tx committed,
+// before its caller gets anything: an error from fn is the caller's.
+func onCommit(tx Tx, fn func(context.Context) error) {
+	if lt, ok := tx.(*ledgerTx); ok {
+		lt.commits = append(lt.commits, fn)
+	}
+}
+
+// onAbort registers fn to run if the write transaction tx does not commit.
+// Without a ledgerTx (never, in practice) the record stays: a refusal to
+// sign later errs on the safe side.
+func onAbort(tx Tx, fn func(context.Context)) {
+	if lt, ok := tx.(*ledgerTx); ok {
+		lt.aborts = append(lt.aborts, fn)
+	}
+}
+
+// LedgerFork is a tenant whose log garde refuses to sign.
+type LedgerFork struct {
+	Tenant TenantID
+	Origin string
+	Reason string
+}
+
+// LedgerForks checks every tenant's log against the checkpoint store, as
+// `garde serve` does at start: it lists the tenants whose next checkpoint
+// garde would refuse to sign, because the log is shorter than, or differs
+// from, a checkpoint it already signed. A log whose identity the store has
+// no record of yet (signed before the store existed) gets its latest
+// checkpoint recorded now, so that a restore from then on is caught.
+func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
+	cs := s.checkpointStore()
+	if cs == nil {
+		return nil, nil
+	}
+	tenants, err := cs.RecordedTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := map[TenantID]bool{}
+	for _, tn := range tenants {
+		known[tn] = true
+	}
+	var unrecorded []SignedCheckpoint
+	var unrecordedTenants []TenantID
+	err = s.store.View(ctx, func(tx Tx) error {
+		ts, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if known[t.ID] {
+				continue
+			}
+			c, err := tx.LatestCheckpoint(ctx, t.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			unrecorded, unrecordedTenants = append(unrecorded, c), append(unrecordedTenants, t.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range unrecorded {
+		if err := s.published(ctx, unrecordedTenants[i], c.Note); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", unrecordedTenants[i], err)
+		}
+	}
+	var out []LedgerFork
+	for _, tn := range tenants {
+		err := s.store.View(ctx, func(tx Tx) error {
+			// A tenant this database does not have (a backup older than
+			// it) has nothing left to sign.
+			if _, err := tx.Tenant(ctx, tn); errors.Is(err, ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			id, err := s.logIdentity(ctx, tx, tn, false)
+			if errors.Is(err, ErrNotFound) {
+				id, err = logIdentity{epoch: 1, origin: EpochOrigin(tn, 1)}, nil
+			}
+			if err != nil {
+				return err
+			}
+			head, err := tx.LedgerHead(ctx, tn)
+			if err != nil {
+				return err
+			}
+			r := &hashReader{ctx: ctx, tx: tx, tenant: tn, st: &logState{cache: map[int64]tlog.Hash{}}}
+			if err := checkLineage(ctx, cs, tx, tn, id.origin, head, r, false); err != nil {
+				if !errors.Is(err, ErrLedgerFork) {
+					return err
+				}
+				out = append(out, LedgerFork{Tenant: tn, Origin: id.origin, Reason: err.Error()})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", tn, err)
+		}
+	}
+	return out, nil
+}
+
+// NewLedgerEpoch starts a new identity for the tenant's log: a new origin
+// and a new key, so that what is signed from now on can never be confused
+// with a history the old identity signed and this database lost. If the
+// old identity can still sign consistently, it signs one last checkpoint
+// over an epoch-end leaf naming the new origin and key; either way an
+// epoch-start leaf names the old origin, key and the largest checkpoint
+// the store held under it, and the new key signs it first.
+func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEpoch, error) {
+	cs := s.checkpointStore()
+	if cs == nil {
+		return LedgerEpoch{}, Errorf(ErrInvalid, "no checkpoint store: a new ledger epoch needs one")
+	}
+	var out LedgerEpoch
+	err := s.update(ctx, func(tx Tx) error {
+		old, err := s.logIdentity(ctx, tx, tenant, true)
+		if err != nil {
+			return err
+		}
+		st, err := logFor(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
+		r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
+		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.size, r, true)
+		if lineage != nil && !errors.Is(lineage, ErrLedgerFork) {
+			return lineage
+		}
+		var prev []byte
+		if last, err := cs.LatestRecorded(ctx, tenant, old.origin); err == nil {
+			prev = last.Note
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		n := old.epoch + 1
+		origin := EpochOrigin(tenant, n)
+		signer, verifier, err := ledger.GenerateKey(origin)
+		if err != nil {
+			return err
+		}
+		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+		if err != nil {
+			return err
+		}
+		sealed, err := tk.data[tk.current].Seal([]byte(signer), epochSignerAD(tenant, origin))
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		at := now.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+		closed := lineage == nil
+		if closed {
+			if err := appendEpochLeaf(ctx, tx, tenant, now, epochContent{V: 1, Event: "end", At: at, Origin: old.origin, Verifier: old.verifier, NextOrigin: origin, NextVerifier: verifier}); err != nil {
+				return err
+			}
+			if _, err := s.signCheckpointAs(ctx, tx, tenant, old); err != nil {
+				return fmt.Errorf("last checkpoint of %s: %w", old.origin, err)
+			}
+		}
+		e := LedgerEpoch{Tenant: tenant, Number: n, Origin: origin, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.current,
+			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: prev, PrevClosed: closed, StartSize: st.size, CreatedAt: now}
+		if err := appendEpochLeaf(ctx, tx, tenant, now, epochContent{V: 1, Event: "start", At: at, Origin: origin, Verifier: verifier,
+			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: string(prev)}); err != nil {
+			return err
+		}
+		if err := cs.PutEpoch(ctx, e); err != nil {
+			return fmt.Errorf("record epoch: %w", err)
+		}
+		onAbort(tx, func(ctx context.Context) { cs.ForgetEpoch(ctx, tenant, n) })
+		id := logIdentity{epoch: n, origin: origin, verifier: verifier, sealed: sealed, keyVersion: tk.current, ad: epochSignerAD(tenant, origin)}
+		if _, err := s.signCheckpointAs(ctx, tx, tenant, id); err != nil {
+			return fmt.Errorf("first checkpoint of %s: %w", origin, err)
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
+
+func appendEpochLeaf(ctx context.Context, tx Tx, tenant TenantID, now time.Time, c epochContent) error {
+	content, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	salt, err := ledger.NewSalt()
+	if err != nil {
+		return err
+	}
+	rec, err := ledger.Commit(salt, content)
+	if err != nil {
+		return err
+	}
+	_, err = appendLeaves(ctx, tx, tenant, []LedgerLeaf{{Kind: LeafEpoch, Record: rec, Salt: salt, Content: content, CreatedAt: now}})
+	return err
+}
+
+// LedgerEpochs returns the identities of the tenant's log, the first
+// included (as epoch 1, with only its origin and verifier filled in, when
+// it has a key), oldest first.
+func (s *Service) LedgerEpochs(ctx context.Context, tenant TenantID) ([]LedgerEpoch, error) {
+	var out []LedgerEpoch
+	err := s.store.View(ctx, func(tx Tx) error {
+		k, err := tx.LedgerKey(ctx, tenant)
+		if err == nil {
+			out = append(out, LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: k.Verifier, CreatedAt: k.CreatedAt})
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cs := s.checkpointStore(); cs != nil {
+		es, err := cs.Epochs(ctx, tenant)
+		if err != nil {
+			return nil, err
+		}
+		if len(es) > 0 && len(out) == 0 {
+			out = append(out, LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: es[0].PrevVerifier})
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// CertEntry is the certificate's own audit entry on the log (the erasure
+// or off-boarding event, which holds no personal data) and its inclusion
+// proof in the embedded checkpoint.
+type CertEntry struct {
+	Index   int64       `json:"index"`
+	Salt    []byte      `json:"salt"`
+	Content []byte      `json:"content"`
+	Proof   []tlog.Hash `json:"proof"`
+}
+
+// LogOriginTenant returns the tenant and epoch of a log origin
+// (garde/<tenant> is epoch 1, garde/<tenant>/e<n> epoch n), or epoch 0 if
+// origin is not a garde log origin.
+func LogOriginTenant(origin string) (TenantID, int) {
+	rest, ok := strings.CutPrefix(origin, "garde/")
+	if !ok || rest == "" {
+		return "", 0
+	}
+	tenant, _, _ := strings.Cut(rest, "/")
+	n := originEpoch(tenant, origin)
+	if n == 0 {
+		return "", 0
+	}
+	return TenantID(tenant), n
+}
