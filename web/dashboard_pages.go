@@ -487,7 +487,7 @@ func (d *dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPag
 		pg.Notice = "keys.revoked"
 	}
 	pg.Title, pg.Nav = pg.L.T("nav.keys"), "keys"
-	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: []string{string(garde.RoleAdmin), string(garde.RoleDPO), string(garde.RoleService)}}
+	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: tenantRoles()}
 	return d.render(w, http.StatusOK, "keys", pg)
 }
 
