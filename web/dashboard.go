@@ -41,7 +41,6 @@ const (
 	maxSessions = 10000
 )
 
-
 type session struct {
 	p        garde.Principal
 	csrf     string

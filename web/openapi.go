@@ -17,6 +17,7 @@ import (
 type obj = map[string]any
 
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
+
 // tenantRoles are the roles a tenant's key may have, as strings for the
 // schemas and the dashboard's key form (garde.TenantRoles).
 func tenantRoles() []string {
