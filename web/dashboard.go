@@ -518,9 +518,11 @@ var pageFuncs = template.FuncMap{
 			V any
 		}{l, v}
 	},
-	"add":  func(a, b int) int { return a + b },
-	"sub":  func(a, b int) int { return a - b },
-	"join": strings.Join,
+	"add": func(a, b int) int { return a + b },
+	// dueSoonDays is garde.DueSoonWindow in days, as the pages say it.
+	"dueSoonDays": func() int { return int(garde.DueSoonWindow / (24 * time.Hour)) },
+	"sub":         func(a, b int) int { return a - b },
+	"join":        strings.Join,
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12] + "…"

@@ -111,7 +111,7 @@ var catalogue = map[string]messages{
 
 		"ov.requests":     "Open requests by due date",
 		"ov.overdue":      "%d overdue",
-		"ov.soon":         "%d due within 7 days",
+		"ov.soon":         "%d due within %d days",
 		"ov.clocks":       "Running breach clocks (Art. 33: 72 hours)",
 		"ov.noclocks":     "No breach clock is running.",
 		"ov.consent":      "Consent rate per purpose, last 30 days",
@@ -354,7 +354,7 @@ var catalogue = map[string]messages{
 
 		"ov.requests":     "Demandes ouvertes par échéance",
 		"ov.overdue":      "%d en retard",
-		"ov.soon":         "%d à échéance sous 7 jours",
+		"ov.soon":         "%d à échéance sous %d jours",
 		"ov.clocks":       "Délais de violation en cours (art. 33 : 72 heures)",
 		"ov.noclocks":     "Aucun délai de violation en cours.",
 		"ov.consent":      "Taux de consentement par finalité, 30 derniers jours",

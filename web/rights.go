@@ -600,7 +600,7 @@ func init() {
 	enum := func(vals ...string) obj { return obj{"type": "string", "enum": vals} }
 	integer := obj{"type": "integer"}
 	types := enum(garde.RequestTypes...)
-	statuses := enum(garde.StatusReceived, garde.StatusVerified, garde.StatusInProgress, garde.StatusCompleted, garde.StatusRejected, garde.StatusCancelled)
+	statuses := enum(garde.RequestStatuses...)
 	delivery := object(obj{
 		"kind": enum(garde.DeliveryRecipient, garde.DeliveryCallback), "recipient": str("recipient name, or the callback's host"),
 		"status": enum(garde.DeliveryPending, garde.DeliveryDelivered, garde.DeliveryDead), "attempts": integer,
