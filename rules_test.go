@@ -212,8 +212,8 @@ func goFiles(t *testing.T) []string {
 // written as durations, the escalation points as a literal.
 func TestNoSecondCopy(t *testing.T) {
 	rules := []struct {
-		what  string
-		re    *regexp.Regexp
+		what   string
+		re     *regexp.Regexp
 		owners []string // the files allowed to hold it
 	}{
 		{"a list of roles (the role matrix: garde.Permission)", regexp.MustCompile(`\[\](garde\.)?Role\{`), []string{"authz.go"}},
