@@ -388,3 +388,15 @@ func TestBreachDeadlineTexts(t *testing.T) {
 		t.Errorf("checked %d texts; the search misses them", checked)
 	}
 }
+
+// TestOpenDSRStatusFollowsOpen: OpenDSR's request_status of an open request
+// is pending or in_progress, of a closed one completed or cancelled.
+func TestOpenDSRStatusFollowsOpen(t *testing.T) {
+	for _, st := range garde.RequestStatuses {
+		got := garde.OpenDSRStatus(st)
+		open := got == "pending" || got == "in_progress"
+		if want := slices.Contains(garde.OpenStatuses(), st); open != want {
+			t.Errorf("OpenDSRStatus(%q) = %q: open %v, want %v", st, got, open, want)
+		}
+	}
+}

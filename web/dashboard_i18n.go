@@ -301,7 +301,7 @@ var catalogue = map[string]messages{
 		"au.submit":  "Search",
 		"au.none":    "No event matches.",
 		"au.more":    "Only the latest 200 events are shown: narrow the search.",
-		"au.default": "Without a date, the last 7 days are shown.",
+		"au.default": "Without a date, the last %d days are shown.",
 
 		"keys.create":  "Create a key",
 		"keys.role":    "Role",
@@ -544,7 +544,7 @@ var catalogue = map[string]messages{
 		"au.submit":  "Rechercher",
 		"au.none":    "Aucun événement ne correspond.",
 		"au.more":    "Seuls les 200 derniers événements sont affichés : affinez la recherche.",
-		"au.default": "Sans date, les 7 derniers jours sont affichés.",
+		"au.default": "Sans date, les %d derniers jours sont affichés.",
 
 		"keys.create":  "Créer une clé",
 		"keys.role":    "Rôle",

@@ -409,9 +409,14 @@ type auditPage struct {
 	Events                               []garde.AuditEvent
 	Since, Until, Actor, Action, Purpose string
 	Actions                              []auditOption
+	DefaultDays                          int
 	Searched                             bool
 	More                                 bool
 }
+
+// auditDefaultDays is how far back the audit search looks without a date
+// (the page says so from this value).
+const auditDefaultDays = 7
 
 // auditOption is one action of the audit search's filter.
 type auditOption struct{ Action, Label string }
@@ -438,7 +443,7 @@ func auditOptions(lang string) []auditOption {
 // purpose names: none is personal data, so they may sit in the URL.
 func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	q := r.URL.Query()
-	ap := auditPage{Since: q.Get("since"), Until: q.Get("until"), Actor: q.Get("actor"), Action: q.Get("action"), Purpose: q.Get("purpose"), Actions: auditOptions(pg.L["_lang"])}
+	ap := auditPage{Since: q.Get("since"), Until: q.Get("until"), Actor: q.Get("actor"), Action: q.Get("action"), Purpose: q.Get("purpose"), Actions: auditOptions(pg.L["_lang"]), DefaultDays: auditDefaultDays}
 	f := garde.AuditFilter{Actor: ap.Actor, Action: ap.Action, Purpose: ap.Purpose, Limit: 200}
 	var err error
 	if f.Since, err = parseDay(ap.Since, false); err != nil {
@@ -448,7 +453,7 @@ func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) 
 		return garde.Invalid("until", "must be a date (YYYY-MM-DD)")
 	}
 	if ap.Since == "" && ap.Until == "" && !q.Has("action") {
-		f.Since = pg.Now.AddDate(0, 0, -7)
+		f.Since = pg.Now.AddDate(0, 0, -auditDefaultDays)
 	}
 	ap.Searched = true
 	events, err := d.s.svc.Audit(r.Context(), pg.Principal, f)

@@ -160,6 +160,9 @@ func TestDashboardAuditFilterListsEveryAction(t *testing.T) {
 			t.Fatalf("audit page = %d", r.status)
 		}
 		page := string(r.body)
+		if want := map[string]string{"en": "the last 7 days are shown", "fr": "les 7 derniers jours"}[lang]; !strings.Contains(page, want) {
+			t.Errorf("%s: the audit page does not say %q", lang, want)
+		}
 		for _, a := range garde.AuditActions {
 			option := fmt.Sprintf(`<option value="%s">%s — `, a.Action, a.Action)
 			label := a.Label
@@ -172,6 +175,19 @@ func TestDashboardAuditFilterListsEveryAction(t *testing.T) {
 			}
 			if has && !strings.Contains(page, option+template.HTMLEscapeString(label)+"</option>") {
 				t.Errorf("%s: the audit filter's option %s is not labelled %q", lang, a.Action, label)
+			}
+		}
+	}
+}
+
+// TestDashboardLabelsEveryStatus: the dashboard names every request status
+// of garde.RequestStatuses, in both languages (a status added there shows
+// up here until it has its labels).
+func TestDashboardLabelsEveryStatus(t *testing.T) {
+	for _, lang := range []string{"en", "fr"} {
+		for _, st := range garde.RequestStatuses {
+			if s, ok := web.Label(lang, "status."+st); !ok || s == "" {
+				t.Errorf("catalogue %s has no label for status %s", lang, st)
 			}
 		}
 	}
