@@ -308,7 +308,10 @@ func (s *Service) resumeRequests(ctx context.Context) error {
 	return s.forEachTenant(ctx, func(tenant TenantID) error {
 		var todo []RightsRequest
 		if err := s.store.View(ctx, func(tx Tx) error {
-			for _, st := range []string{StatusVerified, StatusInProgress} {
+			for _, st := range OpenStatuses() {
+				if st == StatusReceived {
+					continue // not verified yet: it waits for its subject
+				}
 				rs, err := tx.Requests(ctx, tenant, RequestFilter{Status: st, Limit: MaxRequestPage})
 				if err != nil {
 					return err
