@@ -132,6 +132,9 @@ type dashboard struct {
 	s        *Server
 	sessions *sessionStore
 	pages    map[string]*template.Template
+	// navPerm is the permission of each page of the navigation
+	// ("keys": that of GET /dashboard/keys), from the route table.
+	navPerm map[string]garde.Permission
 }
 
 // dashPage is what every page template receives.
@@ -141,7 +144,6 @@ type dashPage struct {
 	Title     string
 	Nav       string
 	Principal garde.Principal
-	Admin     bool
 	CSRF      string
 	Now       time.Time
 	Notice    string // a fixed message key, never user input
@@ -149,6 +151,15 @@ type dashPage struct {
 	Page      any
 	// OtherLang is the language switch: this page in the other language.
 	OtherLang, OtherLangURL string
+	navPerm                 map[string]garde.Permission
+}
+
+// Sees reports whether the signed-in role may open the navigation's page
+// name ("keys"): the menu shows the pages the role holds the permission of,
+// as the pages themselves decide.
+func (pg *dashPage) Sees(name string) bool {
+	perm, ok := pg.navPerm[name]
+	return ok && pageAllows(perm, pg.Principal.Role)
 }
 
 func (d *dashboard) now() time.Time { return d.s.svc.Clock().Now() }
@@ -216,7 +227,6 @@ func (d *dashboard) page(perm garde.Permission, h dashHandler) func(http.Respons
 			return d.renderError(w, r, pg, err)
 		}
 		pg.Principal, pg.CSRF = sess.p, sess.csrf
-		pg.Admin = sess.p.Role == garde.RoleAdmin
 		if !pageAllows(perm, sess.p.Role) {
 			return d.renderError(w, r, pg, garde.Errorf(garde.ErrForbidden, "this page is not for the %s role", sess.p.Role))
 		}
@@ -308,7 +318,7 @@ func (s *Server) dashboardRoutes() []Route {
 		}
 		return rt
 	}
-	return []Route{
+	routes := []Route{
 		r("GET", "/dashboard/{$}", "Dashboard home: the overview or the sign-in page.", garde.PermDashboard, d.home),
 		r("GET", "/dashboard/static/{file}", "The dashboard's CSS, JavaScript and icon.", garde.PermNone, d.static),
 		r("GET", "/dashboard/signin", "Sign-in form.", garde.PermNone, d.signinForm),
@@ -333,6 +343,13 @@ func (s *Server) dashboardRoutes() []Route {
 		// admin changes (the register's write permission).
 		r("GET", "/dashboard/settings", "Tenant settings.", garde.PermRegisterWrite, d.settings),
 	}
+	d.navPerm = map[string]garde.Permission{}
+	for _, rt := range routes {
+		if name, ok := strings.CutPrefix(rt.Pattern, "/dashboard/"); ok && rt.Method == "GET" && !strings.ContainsAny(name, "/{") {
+			d.navPerm[name] = rt.Perm
+		}
+	}
+	return routes
 }
 
 // pageAllows reports whether role may see a signed-in page guarded by
@@ -479,7 +496,7 @@ func splitComma(s string) []string {
 }
 
 func (d *dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
-	pg := &dashPage{Lang: pickLang(w, r), Now: d.now()}
+	pg := &dashPage{Lang: pickLang(w, r), Now: d.now(), navPerm: d.navPerm}
 	pg.L = catalogue[pg.Lang]
 	pg.OtherLang = "fr"
 	if pg.Lang == "fr" {

@@ -192,3 +192,23 @@ func TestDashboardLabelsEveryStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardMenuFollowsPages: the menu shows a role exactly the pages
+// that let it in (the menu and the pages read the same permission).
+func TestDashboardMenuFollowsPages(t *testing.T) {
+	e := newEnv(t)
+	for _, role := range []garde.Role{garde.RoleAdmin, garde.RoleDPO} {
+		b := newBrowser(t, e.ts)
+		if r := b.signIn(e.a.Keys[role]); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-in as %s = %d", role, r.status)
+		}
+		menu := string(b.get("/dashboard/overview").body)
+		for _, name := range []string{"overview", "register", "requests", "breaches", "audit", "keys", "settings"} {
+			shown := strings.Contains(menu, `<li><a href="/dashboard/`+name+`"`)
+			opens := b.get("/dashboard/"+name).status == http.StatusOK
+			if shown != opens {
+				t.Errorf("%s: menu shows %s: %v, the page opens: %v", role, name, shown, opens)
+			}
+		}
+	}
+}
