@@ -3,6 +3,7 @@ package garde
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,10 +29,10 @@ const (
 
 // ParseRole checks that s names a role a tenant key may have.
 func ParseRole(s string) (Role, error) {
-	switch r := Role(s); r {
-	case RoleAdmin, RoleService, RoleDPO:
+	switch r := Role(s); {
+	case slices.Contains(TenantRoles, r):
 		return r, nil
-	case RoleOperator:
+	case r == RoleOperator:
 		return "", Invalid("role", "operator keys are created with `garde operator key`, not through a tenant")
 	}
 	return "", Invalid("role", "must be one of admin, service, dpo")

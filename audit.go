@@ -23,6 +23,52 @@ const (
 	ActionAuditRead      = "audit.read"
 )
 
+// AuditAction describes one action of the audit trail, for whoever reads
+// the trail: the dashboard's filter, the API documentation.
+type AuditAction struct {
+	Action   string
+	Label    string // English
+	LabelFR  string // French
+	Operator bool   // recorded only in the operator's trail, which no tenant reads
+}
+
+// AuditActions lists every action the trail records, once. A test parses
+// the package for Action constants and fails on any missing here, and
+// checks the dashboard's filter and docs/api.md against this list.
+var AuditActions = []AuditAction{
+	{ActionAuthFail, "authentication failed", "échec d'authentification", false},
+	{ActionAuthLockout, "client address locked out", "adresse cliente bloquée", true},
+	{ActionTenantCreate, "tenant created", "organisation créée", false},
+	{ActionTenantOffboard, "tenant off-boarded", "organisation sortie", false},
+	{ActionKeyCreate, "API key created", "clé d'API créée", false},
+	{ActionKeyRevoke, "API key revoked", "clé d'API révoquée", false},
+	{ActionKeysRotate, "keys rotated", "clés renouvelées", false},
+	{ActionRegisterApply, "register applied", "registre appliqué", false},
+	{ActionMessageWrite, "message written", "message enregistré", false},
+	{ActionMessageRead, "messages read", "messages lus", false},
+	{ActionMessageRectify, "message rectified", "message rectifié", false},
+	{ActionMessageErase, "message erased", "message effacé", false},
+	{ActionMessageAnonymize, "message anonymised", "message anonymisé", false},
+	{ActionSubjectKeyDrop, "subject key destroyed", "clé de la personne détruite", false},
+	{ActionSubjectErase, "subject erased", "personne effacée", false},
+	{ActionSubjectExport, "subject's data exported", "données de la personne exportées", false},
+	{ActionRestrictionApply, "processing restricted", "traitement limité", false},
+	{ActionAuditRead, "audit trail read", "journal d'audit lu", false},
+	{ActionNoticePublish, "consent notice published", "notice de consentement publiée", false},
+	{ActionConsentGrant, "consent granted", "consentement donné", false},
+	{ActionConsentWithdraw, "consent withdrawn", "consentement retiré", false},
+	{ActionConsentRead, "consent read", "consentement consulté", false},
+	{ActionRequestFile, "request filed", "demande déposée", false},
+	{ActionRequestVerify, "request identity verified", "identité de la demande vérifiée", false},
+	{ActionRequestChange, "request changed", "demande modifiée", false},
+	{ActionRequestAlarm, "request deadline alarm", "alerte d'échéance de demande", false},
+	{ActionRecipientNotify, "recipient notified", "destinataire notifié", false},
+	{ActionRetentionPurge, "retention purge", "purge de conservation", false},
+	{ActionBreachCreate, "breach entered", "violation enregistrée", false},
+	{ActionBreachUpdate, "breach updated", "violation mise à jour", false},
+	{ActionBreachImpact, "breach impact computed", "impact de la violation calculé", false},
+}
+
 // Audit outcomes.
 const (
 	OutcomeOK     = "ok"

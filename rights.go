@@ -46,6 +46,28 @@ const (
 	StatusCancelled  = "cancelled"
 )
 
+// RequestStatuses lists every request status, in the order a request moves
+// through them: the one list the API's schema and filters, the dashboard
+// and the docs read.
+var RequestStatuses = []string{StatusReceived, StatusVerified, StatusInProgress, StatusCompleted, StatusRejected, StatusCancelled}
+
+// ClosedStatuses end a request: it no longer runs on the Art. 12(3) clock.
+// Every other status is open (RightsRequest.Open, OpenStatuses); the
+// storage backends filter open requests with this list, which their
+// partial index on due dates spells out too (checked by their tests).
+var ClosedStatuses = []string{StatusCompleted, StatusRejected, StatusCancelled}
+
+// OpenStatuses returns the statuses of a request still on the clock.
+func OpenStatuses() []string {
+	var out []string
+	for _, s := range RequestStatuses {
+		if !slices.Contains(ClosedStatuses, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Audit actions of rights.
 const (
 	ActionRequestFile      = "request.file"
@@ -111,7 +133,7 @@ type RightsRequest struct {
 
 // Open reports whether the request still runs on the clock.
 func (r RightsRequest) Open() bool {
-	return r.Status != StatusCompleted && r.Status != StatusRejected && r.Status != StatusCancelled
+	return !slices.Contains(ClosedStatuses, r.Status)
 }
 
 // RequestFilter selects requests. Zero fields do not filter.
@@ -497,7 +519,7 @@ func (s *Service) Requests(ctx context.Context, p Principal, f RequestFilter, su
 		return nil, err
 	}
 	ve := &ValidationError{}
-	if f.Status != "" && !slices.Contains([]string{StatusReceived, StatusVerified, StatusInProgress, StatusCompleted, StatusRejected, StatusCancelled}, f.Status) {
+	if f.Status != "" && !slices.Contains(RequestStatuses, f.Status) {
 		ve.Add("status", "is not a request status")
 	}
 	if f.Type != "" && !slices.Contains(RequestTypes, f.Type) {

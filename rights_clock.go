@@ -87,6 +87,12 @@ type WebhookSender interface {
 	Send(ctx context.Context, w Webhook) error
 }
 
+// DueSoonWindow is how close to its deadline a request is "due soon": the
+// due-soon alarm goes then, and the dashboard highlights the request from
+// then on (the same week, so that what the DPO sees and what the alarm
+// says agree).
+const DueSoonWindow = 7 * 24 * time.Hour
+
 // RightsJobs configures the background work of rights: deadline alarms,
 // deliveries (erasure notices to recipients, OpenDSR callbacks), the
 // retention purger and the completion of interrupted requests. Several
@@ -97,7 +103,7 @@ type RightsJobs struct {
 	Interval time.Duration // default 1 minute
 	Lease    time.Duration // default 5 minutes
 	// DueSoon is how long before the deadline the due-soon alarm goes
-	// (default 7 days).
+	// (default DueSoonWindow).
 	DueSoon time.Duration
 	// AlarmURL and AlarmSecret are the deployment's alarm webhook (none
 	// when empty).
@@ -120,7 +126,7 @@ func (c *RightsJobs) defaults() {
 		c.Lease = 5 * time.Minute
 	}
 	if c.DueSoon <= 0 {
-		c.DueSoon = 7 * 24 * time.Hour
+		c.DueSoon = DueSoonWindow
 	}
 	if c.PurgeBatch <= 0 {
 		c.PurgeBatch = 1000
@@ -302,7 +308,10 @@ func (s *Service) resumeRequests(ctx context.Context) error {
 	return s.forEachTenant(ctx, func(tenant TenantID) error {
 		var todo []RightsRequest
 		if err := s.store.View(ctx, func(tx Tx) error {
-			for _, st := range []string{StatusVerified, StatusInProgress} {
+			for _, st := range OpenStatuses() {
+				if st == StatusReceived {
+					continue // not verified yet: it waits for its subject
+				}
 				rs, err := tx.Requests(ctx, tenant, RequestFilter{Status: st, Limit: MaxRequestPage})
 				if err != nil {
 					return err

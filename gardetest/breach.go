@@ -183,8 +183,8 @@ func testBreachUseCases(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !br.NotifyBy.Equal(aware.Add(72 * time.Hour)) {
-		t.Fatalf("notify by %v, want aware + 72 h", br.NotifyBy)
+	if !br.NotifyBy.Equal(aware.Add(garde.BreachDeadline)) {
+		t.Fatalf("notify by %v, want aware + %v", br.NotifyBy, garde.BreachDeadline)
 	}
 	if _, err := s.Breach(ctx, b.DPO, br.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("B reading A's breach = %v, want ErrNotFound", err)

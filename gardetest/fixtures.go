@@ -99,7 +99,10 @@ func NewTenant(t testing.TB, s *garde.Service, name string) Tenant {
 		t.Fatalf("ApplyRegister: %v", err)
 	}
 	out := Tenant{ID: tn.ID, Admin: admin, Keys: map[garde.Role]string{garde.RoleAdmin: adminText}}
-	for _, role := range []garde.Role{garde.RoleService, garde.RoleDPO} {
+	for _, role := range garde.TenantRoles {
+		if role == garde.RoleAdmin {
+			continue // the tenant's first key, above
+		}
 		_, text, err := s.CreateAPIKey(ctx, admin, string(role))
 		if err != nil {
 			t.Fatalf("CreateAPIKey(%s): %v", role, err)

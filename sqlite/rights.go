@@ -113,7 +113,20 @@ func (t *tx) listRequests(ctx context.Context, where string, args ...any) ([]gar
 	return collect(rows, err, scanRequest)
 }
 
-const openStatuses = `('completed', 'rejected', 'cancelled')`
+// notClosed selects the requests still open, from garde.ClosedStatuses. It
+// is spelt exactly as the predicate of the partial index
+// requests_open_by_due (migration 0030), so that SQLite uses the index;
+// TestOpenStatusesMatchIndex keeps the two equal.
+var notClosed = `status NOT IN ` + sqlStrings(garde.ClosedStatuses)
+
+// sqlStrings is a list of SQL string literals: ('a', 'b').
+func sqlStrings(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
 
 func (t *tx) Requests(ctx context.Context, tenant garde.TenantID, f garde.RequestFilter) ([]garde.RightsRequest, error) {
 	var where strings.Builder
@@ -128,7 +141,7 @@ func (t *tx) Requests(ctx context.Context, tenant garde.TenantID, f garde.Reques
 		args = append(args, f.Type)
 	}
 	if f.OpenOnly || !f.DueBefore.IsZero() {
-		where.WriteString(` AND status NOT IN ` + openStatuses)
+		where.WriteString(` AND ` + notClosed)
 	}
 	if !f.DueBefore.IsZero() {
 		where.WriteString(` AND due_at < ?`)

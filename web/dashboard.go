@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +40,6 @@ const (
 	// maxSessions bounds the in-memory store (oldest dropped first).
 	maxSessions = 10000
 )
-
-// dashboardRoles may sign in to the dashboard.
-var dashboardRoles = []garde.Role{garde.RoleAdmin, garde.RoleDPO}
 
 type session struct {
 	p        garde.Principal
@@ -136,6 +132,9 @@ type dashboard struct {
 	s        *Server
 	sessions *sessionStore
 	pages    map[string]*template.Template
+	// navPerm is the permission of each page of the navigation
+	// ("keys": that of GET /dashboard/keys), from the route table.
+	navPerm map[string]garde.Permission
 }
 
 // dashPage is what every page template receives.
@@ -145,7 +144,6 @@ type dashPage struct {
 	Title     string
 	Nav       string
 	Principal garde.Principal
-	Admin     bool
 	CSRF      string
 	Now       time.Time
 	Notice    string // a fixed message key, never user input
@@ -153,6 +151,15 @@ type dashPage struct {
 	Page      any
 	// OtherLang is the language switch: this page in the other language.
 	OtherLang, OtherLangURL string
+	navPerm                 map[string]garde.Permission
+}
+
+// Sees reports whether the signed-in role may open the navigation's page
+// name ("keys"): the menu shows the pages the role holds the permission of,
+// as the pages themselves decide.
+func (pg *dashPage) Sees(name string) bool {
+	perm, ok := pg.navPerm[name]
+	return ok && pageAllows(perm, pg.Principal.Role)
 }
 
 func (d *dashboard) now() time.Time { return d.s.svc.Clock().Now() }
@@ -185,7 +192,7 @@ type dashHandler func(w http.ResponseWriter, r *http.Request, pg *dashPage) erro
 // page wraps a dashboard handler: headers, session (a missing or expired
 // one sends a GET to the sign-in page), role, CSRF on every POST, and
 // errors rendered as an HTML page.
-func (d *dashboard) page(roles []garde.Role, h dashHandler) func(http.ResponseWriter, *http.Request) error {
+func (d *dashboard) page(perm garde.Permission, h dashHandler) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		dashboardHeaders(w)
 		pg := d.newPage(w, r)
@@ -220,8 +227,7 @@ func (d *dashboard) page(roles []garde.Role, h dashHandler) func(http.ResponseWr
 			return d.renderError(w, r, pg, err)
 		}
 		pg.Principal, pg.CSRF = sess.p, sess.csrf
-		pg.Admin = sess.p.Role == garde.RoleAdmin
-		if !slices.Contains(roles, sess.p.Role) {
+		if !pageAllows(perm, sess.p.Role) {
 			return d.renderError(w, r, pg, garde.Errorf(garde.ErrForbidden, "this page is not for the %s role", sess.p.Role))
 		}
 		if r.Method == http.MethodPost {
@@ -295,58 +301,75 @@ func (d *dashboard) render(w http.ResponseWriter, status int, name string, pg *d
 }
 
 // dashboardRoutes are the dashboard's pages. They are marked Dashboard:
-// authenticated by session, not by Bearer key (their Roles stay empty so
-// that the API middleware does not ask for one; each page checks its own
-// roles, listed in pageRoles for the tests).
+// authenticated by session, not by Bearer key (Route.Roles is empty for
+// them, so that the API middleware does not ask for one); each page checks
+// its Perm itself, with pageAllows.
 func (s *Server) dashboardRoutes() []Route {
 	d := &dashboard{s: s, sessions: &sessionStore{m: map[[32]byte]*session{}}, pages: parsePages()}
 	s.sessions = d.sessions
-	oversee := dashboardRoles
-	adminOnly := []garde.Role{garde.RoleAdmin}
-	r := func(method, pattern, summary string, roles []garde.Role, h dashHandler) Route {
-		rt := Route{Method: method, Pattern: pattern, Summary: summary, Dashboard: true, Status: http.StatusOK}
-		if roles == nil {
+	// Each page names the permission of the use case it shows; PermNone
+	// marks a public page (sign-in, static files).
+	r := func(method, pattern, summary string, perm garde.Permission, h dashHandler) Route {
+		rt := Route{Method: method, Pattern: pattern, Perm: perm, Summary: summary, Dashboard: true, Status: http.StatusOK}
+		if perm == garde.PermNone {
 			rt.handler = d.public(h)
 		} else {
-			rt.handler = d.page(roles, h)
-			pageRoles.Lock()
-			pageRoles.m[method+" "+pattern] = roles
-			pageRoles.Unlock()
+			rt.handler = d.page(perm, h)
 		}
 		return rt
 	}
-	return []Route{
-		r("GET", "/dashboard/{$}", "Dashboard home: the overview or the sign-in page.", oversee, d.home),
-		r("GET", "/dashboard/static/{file}", "The dashboard's CSS, JavaScript and icon.", nil, d.static),
-		r("GET", "/dashboard/signin", "Sign-in form.", nil, d.signinForm),
-		r("POST", "/dashboard/signin", "Exchange an API key for a session cookie.", nil, d.signin),
-		r("POST", "/dashboard/signout", "End the session.", oversee, d.signout),
-		r("GET", "/dashboard/overview", "Overview: requests by due date, breach clocks, consent, purges, ledger.", oversee, d.overview),
-		r("GET", "/dashboard/register", "The register: current version, versions, diff.", oversee, d.register),
-		r("GET", "/dashboard/register/art30/{format}", "Art. 30 record as csv, xlsx or pdf.", oversee, d.art30),
-		r("GET", "/dashboard/requests", "Data-subject requests: the queue with deadlines.", oversee, d.requests),
-		r("POST", "/dashboard/requests/lookup", "Find a subject's requests (the identifier travels in the body).", oversee, d.requestLookup),
-		r("GET", "/dashboard/requests/{id}", "One request: identity check, deadline, actions.", oversee, d.request),
-		r("POST", "/dashboard/requests/{id}/change", "Extend, complete, reject, cancel, hold or release a request.", oversee, d.changeRequest),
-		r("GET", "/dashboard/requests/{id}/certificate", "The signed erasure certificate of a request.", oversee, d.certificate),
-		r("GET", "/dashboard/breaches", "The breach register with running clocks.", oversee, d.breaches),
-		r("GET", "/dashboard/breaches/{id}", "One breach: timeline, clock, impact, severity, notices.", oversee, d.breach),
-		r("GET", "/dashboard/breaches/{id}/notices/{kind}", "A notice draft to download (md or pdf).", oversee, d.breachNotice),
-		r("GET", "/dashboard/audit", "Search the audit trail.", oversee, d.audit),
-		r("GET", "/dashboard/keys", "API keys of the tenant.", adminOnly, d.keys),
-		r("POST", "/dashboard/keys", "Create an API key (shown once).", adminOnly, d.createKey),
-		r("POST", "/dashboard/keys/{id}/revoke", "Revoke an API key.", adminOnly, d.revokeKey),
-		r("GET", "/dashboard/settings", "Tenant settings.", adminOnly, d.settings),
+	routes := []Route{
+		r("GET", "/dashboard/{$}", "Dashboard home: the overview or the sign-in page.", garde.PermDashboard, d.home),
+		r("GET", "/dashboard/static/{file}", "The dashboard's CSS, JavaScript and icon.", garde.PermNone, d.static),
+		r("GET", "/dashboard/signin", "Sign-in form.", garde.PermNone, d.signinForm),
+		r("POST", "/dashboard/signin", "Exchange an API key for a session cookie.", garde.PermNone, d.signin),
+		r("POST", "/dashboard/signout", "End the session.", garde.PermDashboard, d.signout),
+		r("GET", "/dashboard/overview", "Overview: requests by due date, breach clocks, consent, purges, ledger.", garde.PermAuditRead, d.overview),
+		r("GET", "/dashboard/register", "The register: current version, versions, diff.", garde.PermRegisterRead, d.register),
+		r("GET", "/dashboard/register/art30/{format}", "Art. 30 record as csv, xlsx or pdf.", garde.PermRegisterRead, d.art30),
+		r("GET", "/dashboard/requests", "Data-subject requests: the queue with deadlines.", garde.PermRequestRead, d.requests),
+		r("POST", "/dashboard/requests/lookup", "Find a subject's requests (the identifier travels in the body).", garde.PermRequestRead, d.requestLookup),
+		r("GET", "/dashboard/requests/{id}", "One request: identity check, deadline, actions.", garde.PermRequestRead, d.request),
+		r("POST", "/dashboard/requests/{id}/change", "Extend, complete, reject, cancel, hold or release a request.", garde.PermRequestManage, d.changeRequest),
+		r("GET", "/dashboard/requests/{id}/certificate", "The signed erasure certificate of a request.", garde.PermRequestRead, d.certificate),
+		r("GET", "/dashboard/breaches", "The breach register with running clocks.", garde.PermBreach, d.breaches),
+		r("GET", "/dashboard/breaches/{id}", "One breach: timeline, clock, impact, severity, notices.", garde.PermBreach, d.breach),
+		r("GET", "/dashboard/breaches/{id}/notices/{kind}", "A notice draft to download (md or pdf).", garde.PermBreach, d.breachNotice),
+		r("GET", "/dashboard/audit", "Search the audit trail.", garde.PermAuditRead, d.audit),
+		r("GET", "/dashboard/keys", "API keys of the tenant.", garde.PermKeyManage, d.keys),
+		r("POST", "/dashboard/keys", "Create an API key (shown once).", garde.PermKeyManage, d.createKey),
+		r("POST", "/dashboard/keys/{id}/revoke", "Revoke an API key.", garde.PermKeyManage, d.revokeKey),
+		// The settings are the tenant's configuration, which only the
+		// admin changes (the register's write permission).
+		r("GET", "/dashboard/settings", "Tenant settings.", garde.PermRegisterWrite, d.settings),
 	}
+	d.navPerm = map[string]garde.Permission{}
+	for _, rt := range routes {
+		if name, ok := strings.CutPrefix(rt.Pattern, "/dashboard/"); ok && rt.Method == "GET" && !strings.ContainsAny(name, "/{") {
+			d.navPerm[name] = rt.Perm
+		}
+	}
+	return routes
 }
 
-// pageRoles lists the roles of each signed-in page ("GET
-// /dashboard/overview"), for the tests; public pages have none. Every
-// server fills it with the same values.
-var pageRoles = struct {
-	sync.Mutex
-	m map[string][]garde.Role
-}{m: map[string][]garde.Role{}}
+// pageAllows reports whether role may see a signed-in page guarded by
+// perm: it must both sign in to the dashboard and hold the permission of
+// the use case the page shows.
+func pageAllows(perm garde.Permission, role garde.Role) bool {
+	return garde.PermDashboard.Allows(role) && perm.Allows(role)
+}
+
+// pageRoles returns the roles that may see a dashboard page guarded by
+// perm, nil for a public page (for the tests).
+func pageRoles(perm garde.Permission) []garde.Role {
+	var out []garde.Role
+	for _, r := range perm.Roles() {
+		if pageAllows(perm, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 func (d *dashboard) home(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
@@ -403,7 +426,7 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 		return d.signinAgain(w, r, pg, http.StatusUnauthorized, pg.L.T("signin.bad"))
 	case err != nil:
 		return err
-	case !slices.Contains(dashboardRoles, p.Role):
+	case !garde.PermDashboard.Allows(p.Role):
 		return d.signinAgain(w, r, pg, http.StatusForbidden, fmt.Sprintf(pg.L.T("signin.role"), p.Role))
 	}
 	id, _ := d.sessions.create(p, d.now())
@@ -473,7 +496,7 @@ func splitComma(s string) []string {
 }
 
 func (d *dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
-	pg := &dashPage{Lang: pickLang(w, r), Now: d.now()}
+	pg := &dashPage{Lang: pickLang(w, r), Now: d.now(), navPerm: d.navPerm}
 	pg.L = catalogue[pg.Lang]
 	pg.OtherLang = "fr"
 	if pg.Lang == "fr" {
@@ -512,9 +535,11 @@ var pageFuncs = template.FuncMap{
 			V any
 		}{l, v}
 	},
-	"add":  func(a, b int) int { return a + b },
-	"sub":  func(a, b int) int { return a - b },
-	"join": strings.Join,
+	"add": func(a, b int) int { return a + b },
+	// dueSoonDays is garde.DueSoonWindow in days, as the pages say it.
+	"dueSoonDays": func() int { return int(garde.DueSoonWindow / (24 * time.Hour)) },
+	"sub":         func(a, b int) int { return a - b },
+	"join":        strings.Join,
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12] + "…"

@@ -111,7 +111,7 @@ var catalogue = map[string]messages{
 
 		"ov.requests":     "Open requests by due date",
 		"ov.overdue":      "%d overdue",
-		"ov.soon":         "%d due within 7 days",
+		"ov.soon":         "%d due within %d days",
 		"ov.clocks":       "Running breach clocks (Art. 33: 72 hours)",
 		"ov.noclocks":     "No breach clock is running.",
 		"ov.consent":      "Consent rate per purpose, last 30 days",
@@ -306,7 +306,7 @@ var catalogue = map[string]messages{
 		"au.submit":  "Search",
 		"au.none":    "No event matches.",
 		"au.more":    "Only the latest 200 events are shown: narrow the search.",
-		"au.default": "Without a date, the last 7 days are shown.",
+		"au.default": "Without a date, the last %d days are shown.",
 
 		"keys.create":  "Create a key",
 		"keys.role":    "Role",
@@ -359,7 +359,7 @@ var catalogue = map[string]messages{
 
 		"ov.requests":     "Demandes ouvertes par échéance",
 		"ov.overdue":      "%d en retard",
-		"ov.soon":         "%d à échéance sous 7 jours",
+		"ov.soon":         "%d à échéance sous %d jours",
 		"ov.clocks":       "Délais de violation en cours (art. 33 : 72 heures)",
 		"ov.noclocks":     "Aucun délai de violation en cours.",
 		"ov.consent":      "Taux de consentement par finalité, 30 derniers jours",
@@ -554,7 +554,7 @@ var catalogue = map[string]messages{
 		"au.submit":  "Rechercher",
 		"au.none":    "Aucun événement ne correspond.",
 		"au.more":    "Seuls les 200 derniers événements sont affichés : affinez la recherche.",
-		"au.default": "Sans date, les 7 derniers jours sont affichés.",
+		"au.default": "Sans date, les %d derniers jours sont affichés.",
 
 		"keys.create":  "Créer une clé",
 		"keys.role":    "Rôle",

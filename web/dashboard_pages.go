@@ -12,10 +12,6 @@ import (
 	"github.com/garde-privacy/garde"
 )
 
-// dueSoon is how close to its deadline a request is highlighted (the
-// same week the rights clock warns in).
-const dueSoon = 7 * 24 * time.Hour
-
 // requestRow is a request as the queue shows it: no subject identifier,
 // only the opaque id and the audit reference.
 type requestRow struct {
@@ -30,7 +26,7 @@ func requestRows(rs []garde.RightsRequest, now time.Time) []requestRow {
 		row := requestRow{RightsRequest: r, Left: r.DueAt.Sub(now)}
 		if r.Open() {
 			row.Overdue = now.After(r.DueAt)
-			row.DueSoon = !row.Overdue && row.Left <= dueSoon
+			row.DueSoon = !row.Overdue && row.Left <= garde.DueSoonWindow
 		}
 		out = append(out, row)
 	}
@@ -276,7 +272,9 @@ type requestsPage struct {
 	Lookup   bool // the rows are a subject look-up's result
 }
 
-var requestStatuses = []string{"", "open", garde.StatusReceived, garde.StatusVerified, "in_progress", garde.StatusCompleted, garde.StatusRejected, garde.StatusCancelled}
+// requestStatuses are the queue's filters: open requests (the default,
+// also spelt "open"), or one status.
+var requestStatuses = append([]string{"", "open"}, garde.RequestStatuses...)
 
 func (d *dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	st := r.URL.Query().Get("status")
@@ -413,25 +411,42 @@ func (d *dashboard) breachNotice(w http.ResponseWriter, r *http.Request, pg *das
 type auditPage struct {
 	Events                               []garde.AuditEvent
 	Since, Until, Actor, Action, Purpose string
-	Actions                              []string
+	Actions                              []auditOption
+	DefaultDays                          int
 	Searched                             bool
 	More                                 bool
 }
 
-var auditActions = []string{
-	garde.ActionAuthFail, garde.ActionKeyCreate, garde.ActionKeyRevoke, garde.ActionRegisterApply,
-	garde.ActionMessageWrite, garde.ActionMessageRead, garde.ActionSubjectKeyDrop, garde.ActionNoticePublish,
-	garde.ActionConsentGrant, garde.ActionConsentWithdraw, garde.ActionConsentRead, garde.ActionMessageErase,
-	garde.ActionMessageAnonymize, garde.ActionRequestFile, garde.ActionRequestVerify, garde.ActionRequestChange,
-	garde.ActionSubjectErase, garde.ActionSubjectExport, garde.ActionRetentionPurge,
-	garde.ActionBreachCreate, garde.ActionBreachUpdate, garde.ActionBreachImpact,
+// auditDefaultDays is how far back the audit search looks without a date
+// (the page says so from this value).
+const auditDefaultDays = 7
+
+// auditOption is one action of the audit search's filter.
+type auditOption struct{ Action, Label string }
+
+// auditOptions lists, for the filter, every action a tenant's trail can
+// hold (garde.AuditActions, less those recorded only in the operator's
+// trail), labelled in the page's language.
+func auditOptions(lang string) []auditOption {
+	var out []auditOption
+	for _, a := range garde.AuditActions {
+		if a.Operator {
+			continue
+		}
+		label := a.Label
+		if lang == "fr" {
+			label = a.LabelFR
+		}
+		out = append(out, auditOption{a.Action, label})
+	}
+	return out
 }
 
 // audit searches the trail. Its filters are dates, key ids, action and
 // purpose names: none is personal data, so they may sit in the URL.
 func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	q := r.URL.Query()
-	ap := auditPage{Since: q.Get("since"), Until: q.Get("until"), Actor: q.Get("actor"), Action: q.Get("action"), Purpose: q.Get("purpose"), Actions: auditActions}
+	ap := auditPage{Since: q.Get("since"), Until: q.Get("until"), Actor: q.Get("actor"), Action: q.Get("action"), Purpose: q.Get("purpose"), Actions: auditOptions(pg.L["_lang"]), DefaultDays: auditDefaultDays}
 	f := garde.AuditFilter{Actor: ap.Actor, Action: ap.Action, Purpose: ap.Purpose, Limit: 200}
 	var err error
 	if f.Since, err = parseDay(ap.Since, false); err != nil {
@@ -441,7 +456,7 @@ func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) 
 		return garde.Invalid("until", "must be a date (YYYY-MM-DD)")
 	}
 	if ap.Since == "" && ap.Until == "" && !q.Has("action") {
-		f.Since = pg.Now.AddDate(0, 0, -7)
+		f.Since = pg.Now.AddDate(0, 0, -auditDefaultDays)
 	}
 	ap.Searched = true
 	events, err := d.s.svc.Audit(r.Context(), pg.Principal, f)
@@ -490,7 +505,7 @@ func (d *dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPag
 		pg.Notice = "keys.revoked"
 	}
 	pg.Title, pg.Nav = pg.L.T("nav.keys"), "keys"
-	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: []string{string(garde.RoleAdmin), string(garde.RoleDPO), string(garde.RoleService)}}
+	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: tenantRoles()}
 	return d.render(w, http.StatusOK, "keys", pg)
 }
 

@@ -215,7 +215,7 @@ func TestDashboardRoles(t *testing.T) {
 			t.Errorf("dashboard route %s has no case in dashboardCases", name)
 			continue
 		}
-		roles := web.PageRoles(name)
+		roles := web.PageRoles(rt.Perm)
 		if roles == nil {
 			continue // public: sign-in, static files
 		}

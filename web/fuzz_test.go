@@ -41,7 +41,7 @@ func FuzzAPIBodies(f *testing.F) {
 		garde.RoleDPO: a.Keys[garde.RoleDPO], garde.RoleOperator: op}
 	var routes []web.Route
 	for _, rt := range srv.Routes() {
-		if (rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH") && len(rt.Roles) > 0 && strings.HasPrefix(rt.Pattern, "/v1/") {
+		if (rt.Method == "POST" || rt.Method == "PUT" || rt.Method == "PATCH") && len(rt.Roles()) > 0 && strings.HasPrefix(rt.Pattern, "/v1/") {
 			routes = append(routes, rt)
 		}
 	}
@@ -63,7 +63,7 @@ func FuzzAPIBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
 		rt := routes[int(route)%len(routes)]
 		req := httptest.NewRequest(rt.Method, fill.Replace(rt.Pattern), strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+keys[rt.Roles[0]])
+		req.Header.Set("Authorization", "Bearer "+keys[rt.Roles()[0]])
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)

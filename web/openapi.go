@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/garde-privacy/garde"
 )
 
 // The OpenAPI document is generated from the route table, so that a route
@@ -15,6 +17,17 @@ import (
 type obj = map[string]any
 
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
+
+// tenantRoles are the roles a tenant's key may have, as strings for the
+// schemas and the dashboard's key form (garde.TenantRoles).
+func tenantRoles() []string {
+	out := make([]string, len(garde.TenantRoles))
+	for i, r := range garde.TenantRoles {
+		out[i] = string(r)
+	}
+	return out
+}
+
 func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
 func arr(items obj) obj   { return obj{"type": "array", "items": items} }
 func object(props obj, required ...string) obj {
@@ -31,7 +44,7 @@ var schemas = obj{
 	"Health":        object(obj{"status": str("ok, ready, or what is wrong")}),
 	"TenantCreate":  object(obj{"name": str("the client company's name (≤ 200 bytes)")}, "name"),
 	"TenantCreated": object(obj{"tenant": str("tenant id"), "name": str(""), "key": str("the first admin API key, shown once")}),
-	"KeyCreate":     object(obj{"role": obj{"type": "string", "enum": []string{"admin", "service", "dpo"}}}, "role"),
+	"KeyCreate":     object(obj{"role": obj{"type": "string", "enum": tenantRoles()}}, "role"),
 	"KeyCreated":    object(obj{"id": str("key id, for revocation and the audit trail"), "role": str(""), "key": str("the API key, shown once")}),
 	"KeyList": object(obj{"keys": arr(object(obj{
 		"id": str(""), "role": str(""), "prefix": str("public part of the key"), "created_at": timeSchema, "revoked_at": timeSchema,
@@ -138,9 +151,9 @@ func (s *Server) openAPIDocument() obj {
 		}
 		responses := obj{strconv.Itoa(rt.Status): success}
 		problem := obj{"description": "problem", "content": obj{"application/problem+json": obj{"schema": ref("Problem")}}}
-		if len(rt.Roles) > 0 {
-			roles := make([]string, len(rt.Roles))
-			for i, r := range rt.Roles {
+		if rr := rt.Roles(); len(rr) > 0 {
+			roles := make([]string, len(rr))
+			for i, r := range rr {
 				roles[i] = string(r)
 			}
 			op["security"] = []obj{{"bearer": []string{}}}

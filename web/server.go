@@ -117,7 +117,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			if err := s.limiter.admitAddr(sw, r); err != nil {
 				return err
 			}
-			if len(rt.Roles) > 0 {
+			if len(rt.Roles()) > 0 {
 				var err error
 				p, err = s.authenticateLimited(sw, r)
 				if err != nil {

@@ -276,7 +276,7 @@ func TestRoleMatrix(t *testing.T) {
 		if rt.Dashboard {
 			continue // web/dashboard_test.go
 		}
-		if len(rt.Roles) == 0 {
+		if len(rt.Roles()) == 0 {
 			if r := e.request("", rt.Method, rt.Pattern, ""); r.status != rt.Status {
 				t.Errorf("%s %s without a key = %d, want %d", rt.Method, rt.Pattern, r.status, rt.Status)
 			}
@@ -297,7 +297,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 			r := e.request(keys[role], rt.Method, path, req[1])
 			want := http.StatusForbidden
-			if slices.Contains(rt.Roles, role) {
+			if slices.Contains(rt.Roles(), role) {
 				want = rt.Status
 			}
 			if r.status != want {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/smtp"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,7 +20,7 @@ import (
 	"github.com/garde-privacy/garde/notify"
 )
 
-const breachUsage = `usage:
+var breachUsage = `usage:
   garde breach list [--json]
   garde breach create --description TEXT --nature confidentiality[,integrity,availability]
                       [--aware-at RFC3339] [--tenant ID,...] [--json]
@@ -27,9 +28,19 @@ const breachUsage = `usage:
   garde breach notice ID --kind controller|authority|subjects --tenant ID
                       [--lang fr|en] [--format md|pdf] [--out FILE]
   garde breach clock [--smtp HOST:PORT --smtp-from ADDR] [--webhook URL]
-                      [--points 0h,24h,48h,66h] [--interval 1m] [--detect] [--once]
+                      [--points ` + defaultPoints() + `] [--interval 1m] [--detect] [--once]
 
 The breach commands act as the operator on --data-dir (or --db).`
+
+// defaultPoints are garde.DefaultEscalationPoints as --points takes them:
+// durations in hours, comma-separated.
+func defaultPoints() string {
+	s := make([]string, len(garde.DefaultEscalationPoints))
+	for i, d := range garde.DefaultEscalationPoints {
+		s[i] = strconv.FormatFloat(d.Hours(), 'f', -1, 64) + "h"
+	}
+	return strings.Join(s, ",")
+}
 
 // runBreach is the breach register on the command line.
 func runBreach(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -91,7 +102,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 			if *asJSON {
 				return printJSON(stdout, map[string]any{"id": b.ID, "notify_by": b.NotifyBy, "severity": b.Severity.Level})
 			}
-			fmt.Fprintf(stdout, "breach:    %s\nnotify by: %s (72 h from awareness)\nseverity:  %s\n", b.ID, b.NotifyBy.Format(time.RFC3339), b.Severity.Level)
+			fmt.Fprintf(stdout, "breach:    %s\nnotify by: %s (%g h from awareness)\nseverity:  %s\n", b.ID, b.NotifyBy.Format(time.RFC3339), garde.BreachDeadline.Hours(), b.Severity.Level)
 			return nil
 		})
 	case "show":
@@ -144,7 +155,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		smtpFrom := fs.String("smtp-from", "garde@localhost", "sender address")
 		smtpUser := fs.String("smtp-user", "", "SMTP user (password in GARDE_SMTP_PASSWORD)")
 		webhook := fs.String("webhook", "", "URL receiving signed escalations (secret in GARDE_WEBHOOK_SECRET)")
-		points := fs.String("points", "0h,24h,48h,66h", "escalation points after awareness")
+		points := fs.String("points", defaultPoints(), "escalation points after awareness")
 		interval := fs.Duration("interval", time.Minute, "how often to look")
 		dpoName := fs.String("operator-dpo-name", "", "the operator's DPO, for the operator's breaches")
 		dpoEmail := fs.String("operator-dpo-email", "", "the operator DPO's email")
