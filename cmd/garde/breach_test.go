@@ -86,9 +86,10 @@ func TestBreachCLI(t *testing.T) {
 	secret := "s3cret"
 	var mu sync.Mutex
 	var verified []string
+	verifier := &notify.Verifier{Secret: []byte(secret)}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := notify.Verify([]byte(secret), r.Header.Get(notify.HeaderTimestamp), r.Header.Get(notify.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+		if _, err := verifier.Verify(r.Header, body); err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
@@ -97,7 +98,7 @@ func TestBreachCLI(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer ts.Close()
-	env := map[string]string{"GARDE_WEBHOOK_SECRET": secret}
+	env := map[string]string{"GARDE_WEBHOOK_SECRET": secret, "GARDE_EGRESS_ALLOW": "127.0.0.1"}
 	for want, n := range []string{"escalations sent: 2\n", "escalations sent: 0\n"} {
 		out, err = runCLI(t, env, "breach", "clock", "--data-dir", dir, "--webhook", ts.URL, "--once")
 		if err != nil || out != n {
