@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
-	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/egress"
+	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/notify"
 	"github.com/garde-privacy/garde/sqlite"
 )

@@ -98,6 +98,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	logger.Info("egress policy", "allows", policy.String())
 
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
