@@ -255,3 +255,38 @@ func fakeDNS(t *testing.T, first, then netip.Addr) string {
 	}()
 	return pc.LocalAddr().String()
 }
+
+// FuzzClassify: an IPv4 address cannot change its verdict by hiding in
+// IPv6 — mapped and NAT64 forms are judged as the address itself, 6to4 and
+// IPv4-compatible forms are refused whatever they carry — and Parse never
+// panics on what an operator types.
+func FuzzClassify(f *testing.F) {
+	f.Add([]byte{127, 0, 0, 1}, "127.0.0.1,::1")
+	f.Add([]byte{8, 8, 8, 8}, "10.0.0.0/8,hooks.internal")
+	f.Add([]byte{169, 254, 169, 254}, "*.corp.example")
+	f.Fuzz(func(t *testing.T, b []byte, allow string) {
+		if p, err := egress.Parse(allow); err == nil && p.String() == "" {
+			t.Fatal("a parsed policy describes itself as nothing")
+		}
+		if len(b) != 4 {
+			return
+		}
+		v4 := netip.AddrFrom4([4]byte(b))
+		want := egress.Classify(v4)
+		mapped := netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: b[0], 13: b[1], 14: b[2], 15: b[3]})
+		nat := netip.AddrFrom16([16]byte{0: 0, 1: 0x64, 2: 0xff, 3: 0x9b, 12: b[0], 13: b[1], 14: b[2], 15: b[3]})
+		sixToFour := netip.AddrFrom16([16]byte{0: 0x20, 1: 0x02, 2: b[0], 3: b[1], 4: b[2], 5: b[3]})
+		if got := egress.Classify(mapped); got != want {
+			t.Fatalf("Classify(%s) = %q, Classify(%s) = %q", mapped, got, v4, want)
+		}
+		if got := egress.Classify(nat); got != want {
+			t.Fatalf("Classify(%s) = %q, Classify(%s) = %q", nat, got, v4, want)
+		}
+		if got := egress.Classify(sixToFour); got != egress.ReasonTransition {
+			t.Fatalf("Classify(%s) = %q, want transition", sixToFour, got)
+		}
+		if compat := netip.AddrFrom16([16]byte{12: b[0], 13: b[1], 14: b[2], 15: b[3]}); b[0] != 0 && egress.Classify(compat) != egress.ReasonTransition {
+			t.Fatalf("Classify(%s) = %q, want transition", compat, egress.Classify(compat))
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,8 +315,8 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 // escalation email nor the webhook reaches a loopback server.
 func TestNotifyRefusesInsideByDefault(t *testing.T) {
 	ms := newMailServer(t)
-	hit := false
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit = true }))
+	var hit atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
 	defer ts.Close()
 	e := garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
 	for name, n := range map[string]garde.Notifier{
@@ -327,7 +328,7 @@ func TestNotifyRefusesInsideByDefault(t *testing.T) {
 			t.Errorf("%s: Notify = %v, want egress.ErrRefused", name, err)
 		}
 	}
-	if len(ms.received()) != 0 || hit {
+	if len(ms.received()) != 0 || hit.Load() {
 		t.Fatal("a loopback server was reached")
 	}
 }
