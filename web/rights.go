@@ -604,7 +604,7 @@ func init() {
 	delivery := object(obj{
 		"kind": enum(garde.DeliveryRecipient, garde.DeliveryCallback), "recipient": str("recipient name, or the callback's host"),
 		"status": enum(garde.DeliveryPending, garde.DeliveryDelivered, garde.DeliveryDead), "attempts": integer,
-		"next_attempt_at": timeSchema, "last_error": str("http_503, timeout, unreachable, not_in_register"), "delivered_at": timeSchema,
+		"next_attempt_at": timeSchema, "last_error": str("http_503, timeout, unreachable, not_in_register, egress_refused_<reason> (loopback, private, link_local, redirect…)"), "delivered_at": timeSchema,
 	})
 	for name, v := range map[string]obj{
 		"RequestIn": object(obj{
