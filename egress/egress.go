@@ -93,6 +93,7 @@ func Parse(s string) (*Policy, error) {
 			if a.Zone() != "" {
 				return nil, fmt.Errorf("%q: an address with a zone cannot be allowed", f)
 			}
+			a = a.Unmap() // ::ffff:10.0.0.1 allows 10.0.0.1, however it is dialled
 			p.prefixes = append(p.prefixes, netip.PrefixFrom(a, a.BitLen()))
 			continue
 		}

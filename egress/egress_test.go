@@ -47,13 +47,13 @@ func TestClassify(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	p, err := egress.Parse(" 127.0.0.1, ::1 ,10.0.0.0/8, hooks.internal, *.corp.example ,")
+	p, err := egress.Parse(" 127.0.0.1, ::1 ,10.0.0.0/8, hooks.internal, *.corp.example ,::ffff:192.168.1.9")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for addr, want := range map[string]bool{
 		"127.0.0.1": true, "::ffff:127.0.0.1": true, "::1": true, "10.200.0.1": true, "127.0.0.2": false,
-		"169.254.169.254": false, "8.8.8.8": true,
+		"169.254.169.254": false, "8.8.8.8": true, "192.168.1.9": true, "::ffff:192.168.1.9": true, "192.168.1.10": false,
 	} {
 		if got := p.Check(netip.MustParseAddr(addr)) == nil; got != want {
 			t.Errorf("Check(%s) allowed = %v, want %v", addr, got, want)
