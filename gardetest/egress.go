@@ -66,6 +66,21 @@ func testEgress(t *testing.T, open Open) {
 			t.Errorf("callback to %s: %s after %d attempts, last error %q; want dead with %q", d.Endpoint, d.Status, d.Attempts, d.LastError, want)
 		}
 	}
+	// An erasure notice to a recipient whose register endpoint is on
+	// loopback goes the same way.
+	reg := strings.Replace(ExampleRegister, "recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]",
+		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor, endpoint: '"+recv.URL+"/erase'}]", 1)
+	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(reg)); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, s, a.Service, "lou", "bonjour")
+	er := file(t, s, a.DPO, garde.NewRequest{Subject: "lou", Type: garde.RequestErasure}).Request
+	if _, err := s.SendDeliveries(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := s.RequestDeliveries(ctx, a.DPO, er.ID); err != nil || len(ds) != 1 || ds[0].Status != garde.DeliveryPending || ds[0].LastError != "egress_refused_loopback" {
+		t.Fatalf("erasure notice to a loopback recipient = %+v, %v; want a retry with egress_refused_loopback", ds, err)
+	}
 	rc.mu.Lock()
 	if rc.calls != 0 {
 		t.Fatalf("the loopback receiver was reached %d times under the default policy", rc.calls)
@@ -80,6 +95,8 @@ func testEgress(t *testing.T, open Open) {
 	defer redirect.Close()
 	r2 := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "ext-2",
 		CallbackURLs: []string{recv.URL + "/cb", redirect.URL}}).Request
+	// (The refused erasure notice waits out its backoff: the clock stands
+	// still, so only these two callbacks are due.)
 	allowed := garde.RightsJobs{Sender: &notify.Sender{Policy: egress.MustParse("127.0.0.1,::1")}}
 	if _, err := s.SendDeliveries(ctx, allowed); err != nil {
 		t.Fatal(err)
