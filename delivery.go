@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,37 +153,41 @@ func (s *Service) RecipientWebhookSecret(ctx context.Context, p Principal, endpo
 	return out, err
 }
 
-// ed25519FromNoteSigner extracts the Ed25519 key of a note signer key
-// ("PRIVATE+KEY+name+hash+base64(0x01 || seed)").
-func ed25519FromNoteSigner(signer string) (ed25519.PrivateKey, error) {
-	parts := strings.SplitN(signer, "+", 5)
-	if len(parts) != 5 {
-		return nil, errors.New("malformed signer key")
-	}
-	b, err := base64.StdEncoding.DecodeString(parts[4])
-	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 {
-		return nil, errors.New("malformed signer key")
-	}
-	defer clear(b)
-	return ed25519.NewKeyFromSeed(b[1:]), nil
+// callbackKey is the Ed25519 key that signs the tenant's OpenDSR
+// callbacks. It is derived for that one job and is not the ledger's key:
+// a signature over a callback must never pass for a checkpoint or a
+// certificate, nor the other way round.
+func callbackKey(tk *tenantKeys) ed25519.PrivateKey {
+	seed := keyring.Derive(tk.audit, "opendsr-callback-signing")
+	defer clear(seed[:])
+	return ed25519.NewKeyFromSeed(seed[:])
 }
 
 // OpenDSRPublicKey returns the Ed25519 public key (base64) that signs the
-// tenant's OpenDSR callbacks: the key of its ledger verifier key.
+// tenant's OpenDSR callbacks (X-OpenDSR-Signature; docs/rights.md says how
+// to verify one).
 func (s *Service) OpenDSRPublicKey(ctx context.Context, p Principal) (string, error) {
-	v, err := s.LedgerVerifierKey(ctx, p)
-	if err != nil {
+	if err := authorize(p, permLedgerRead); err != nil {
 		return "", err
 	}
-	parts := strings.SplitN(v, "+", 3)
-	if len(parts) != 3 {
-		return "", errors.New("malformed verifier key")
-	}
-	b, err := base64.StdEncoding.DecodeString(parts[2])
-	if err != nil || len(b) != 1+ed25519.PublicKeySize {
-		return "", errors.New("malformed verifier key")
-	}
-	return base64.StdEncoding.EncodeToString(b[1:]), nil
+	var out string
+	err := s.store.View(ctx, func(tx Tx) error {
+		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		k := callbackKey(tk)
+		defer clear(k)
+		out = base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey))
+		return nil
+	})
+	return out, err
+}
+
+// DeliveryID is the id a delivery is sent under (Garde-Delivery): the same
+// on each retry, different for every delivery of every request.
+func DeliveryID(d Delivery) string {
+	return d.RequestID + "." + strconv.Itoa(d.Seq)
 }
 
 // SendDeliveries sends the due deliveries of every tenant and returns how
@@ -195,6 +200,8 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 	}
 	sent := 0
 	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+		var sk ed25519.PrivateKey // the tenant's callback key, once a callback is due
+		defer func() { clear(sk) }()
 		now := s.clock.Now()
 		var due []Delivery
 		var secrets [][]byte
@@ -211,7 +218,6 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 			if err != nil {
 				return err
 			}
-			var sk ed25519.PrivateKey
 			for _, d := range due {
 				dk, err := s.tenantKeys(ctx, tx, tenant, d.KeyVersion)
 				if err != nil {
@@ -223,18 +229,12 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 				}
 				bodies = append(bodies, body)
 				if d.Kind == DeliveryCallback {
+					// Signed by the sender at send time, over its timestamp,
+					// the delivery id and the body (notify.SignCallback).
 					if sk == nil {
-						signer, err := s.ledgerSigner(ctx, tx, tenant)
-						if err != nil {
-							return err
-						}
-						sk, err = ed25519FromNoteSigner(string(signer))
-						clear(signer)
-						if err != nil {
-							return err
-						}
+						sk = callbackKey(tk)
 					}
-					headers = append(headers, map[string]string{HeaderOpenDSRSignature: base64.StdEncoding.EncodeToString(ed25519.Sign(sk, body)), HeaderOpenDSRProcessor: "garde"})
+					headers = append(headers, map[string]string{HeaderOpenDSRProcessor: "garde"})
 					secrets = append(secrets, nil)
 				} else {
 					headers = append(headers, nil)
@@ -256,7 +256,11 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 		for i, d := range due {
 			err := refused[i]
 			if err == nil {
-				err = c.Sender.Send(ctx, Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i]})
+				w := Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i], ID: DeliveryID(d)}
+				if d.Kind == DeliveryCallback {
+					w.CallbackKey = sk
+				}
+				err = c.Sender.Send(ctx, w)
 			} else {
 				d.Attempts = MaxDeliveryAttempts - 1 // never sent: dead at once
 			}
@@ -297,6 +301,13 @@ func errorCode(err error) string {
 	msg := err.Error()
 	if errors.Is(err, ErrForbidden) {
 		return "not_in_register"
+	}
+	// A sender's own fixed code, such as the egress policy's refusal
+	// ("egress_refused_loopback"), read through an interface so that
+	// the root package needs no network package.
+	var coded interface{ Code() string }
+	if errors.As(err, &coded) {
+		return coded.Code()
 	}
 	if i := strings.Index(msg, "answered "); i >= 0 {
 		return "http_" + strings.TrimSpace(msg[i+len("answered "):min(len(msg), i+len("answered ")+3)])

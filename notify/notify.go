@@ -6,24 +6,20 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
 	"net"
-	"net/http"
 	"net/smtp"
 	"net/textproto"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/egress"
 )
 
 // SMTP sends escalations by email to the DPO's address from the register.
@@ -40,6 +36,9 @@ type SMTP struct {
 	// TLSConfig, when set, configures STARTTLS (its ServerName defaults to
 	// the host of Addr). Without it the system roots verify the server.
 	TLSConfig *tls.Config
+	// Policy is where garde may connect; nil allows public addresses
+	// only, so a relay on loopback or a private network must be allowed.
+	Policy *egress.Policy
 }
 
 var _ garde.Notifier = (*SMTP)(nil)
@@ -55,8 +54,7 @@ func (s *SMTP) Notify(ctx context.Context, e garde.Escalation) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	conn, err := s.Policy.Dialer(timeout)(ctx, "tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
@@ -146,18 +144,20 @@ func Message(from, to string, e garde.Escalation) []byte {
 
 // Webhook headers.
 const (
-	HeaderTimestamp = "Garde-Timestamp"
-	HeaderSignature = "Garde-Signature"
+	HeaderTimestamp = "Garde-Timestamp" // Unix seconds of the signature
+	HeaderDelivery  = "Garde-Delivery"  // the delivery's id: the same on each retry
+	HeaderSignature = "Garde-Signature" // "v2=<hex HMAC-SHA256>"
 )
 
-// Webhook posts escalations as JSON, signed with HMAC-SHA256 over
-// "<timestamp>.<body>" with a shared secret; the timestamp (Unix seconds)
-// is in Garde-Timestamp and the signature, hex, in Garde-Signature as
-// "v1=<hex>". Signing the timestamp lets the receiver refuse replays.
+// Webhook posts escalations as JSON through the egress policy, signed with
+// HMAC-SHA256 under a shared secret over the timestamp, the delivery id
+// and the body (Sign). Each escalation (a breach and a point of its clock)
+// has its own id, so a receiver that remembers ids refuses a replay.
 type Webhook struct {
 	URL    string
 	Secret []byte
-	Client *http.Client
+	// Policy is where garde may connect; nil allows public addresses only.
+	Policy *egress.Policy
 	// Now is the signing time (default time.Now).
 	Now func() time.Time
 }
@@ -178,31 +178,6 @@ type Payload struct {
 	Summary  string    `json:"summary"`
 }
 
-// Sign returns the Garde-Signature value of body at ts.
-func Sign(secret []byte, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(strconv.FormatInt(ts, 10)))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// Verify checks a webhook's signature and that its timestamp is within
-// tolerance of now. Receivers use it; so do the tests.
-func Verify(secret []byte, tsHeader, sigHeader string, body []byte, now time.Time, tolerance time.Duration) error {
-	ts, err := strconv.ParseInt(tsHeader, 10, 64)
-	if err != nil {
-		return errors.New("webhook: bad timestamp")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return errors.New("webhook: timestamp outside tolerance")
-	}
-	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sigHeader)) {
-		return errors.New("webhook: bad signature")
-	}
-	return nil
-}
-
 // Notify posts one escalation.
 func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
 	body, err := json.Marshal(Payload{
@@ -216,6 +191,7 @@ func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
 	if secret == nil {
 		secret = []byte{} // escalations are always signed
 	}
-	s := Sender{Client: w.Client, Now: w.Now}
-	return s.Send(ctx, garde.Webhook{URL: w.URL, Body: body, Secret: secret})
+	s := Sender{Policy: w.Policy, Now: w.Now}
+	id := fmt.Sprintf("%s.%s.%d", e.Tenant, e.BreachID, int64(e.Point/time.Second))
+	return s.Send(ctx, garde.Webhook{URL: w.URL, Body: body, Secret: secret, ID: id})
 }

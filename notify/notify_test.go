@@ -3,8 +3,11 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -13,12 +16,15 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/notify"
 	"github.com/garde-privacy/garde/sqlite"
@@ -161,11 +167,12 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	ms := newMailServer(t)
 	secret := []byte("webhook secret")
 	hr := &hookReceiver{}
+	v := &notify.Verifier{Secret: secret, Now: clk.Now}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		hr.mu.Lock()
 		defer hr.mu.Unlock()
-		if err := notify.Verify(secret, r.Header.Get(notify.HeaderTimestamp), r.Header.Get(notify.HeaderSignature), body, clk.Now(), 5*time.Minute); err != nil {
+		if _, err := v.Verify(r.Header, body); err != nil {
 			hr.bad++
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
@@ -176,8 +183,8 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	defer ts.Close()
 
 	c := garde.BreachClock{
-		Email:   &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"},
-		Webhook: &notify.Webhook{URL: ts.URL, Secret: secret, Now: clk.Now},
+		Email:   &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress},
+		Webhook: &notify.Webhook{URL: ts.URL, Secret: secret, Now: clk.Now, Policy: gardetest.LoopbackEgress},
 	}
 	for _, step := range []time.Duration{0, 24 * time.Hour, 24 * time.Hour, 18 * time.Hour} {
 		clk.Advance(step)
@@ -217,28 +224,112 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	}
 }
 
+// TestVerifyRefusesTamperingAndReplay attacks the receiver's side of
+// both schemes: a changed body, id or timestamp, another key, the same
+// delivery sent twice, an old one sent again, and — for callbacks — a
+// signature made with the tenant's ledger key instead of its callback key.
 func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
-	secret := []byte("s")
 	now := time.Unix(1_800_000_000, 0)
 	body := []byte(`{"breach":"brc_1"}`)
-	sig := notify.Sign(secret, now.Unix(), body)
-	ts := "1800000000"
-	if err := notify.Verify(secret, ts, sig, body, now, time.Minute); err != nil {
-		t.Fatalf("Verify(good) = %v", err)
+	_, callbackKey, _ := ed25519.GenerateKey(nil)
+	_, ledgerKey, _ := ed25519.GenerateKey(nil)
+	secret := []byte("s")
+	type scheme struct {
+		sign func(ts int64, id string, body []byte) http.Header
+		v    func() *notify.Verifier
 	}
-	for name, tc := range map[string]struct {
-		ts, sig string
-		body    []byte
-		now     time.Time
-	}{
-		"tampered body":  {ts, sig, []byte(`{"breach":"brc_2"}`), now},
-		"other secret":   {ts, notify.Sign([]byte("t"), now.Unix(), body), body, now},
-		"replayed later": {ts, sig, body, now.Add(time.Hour)},
-		"moved stamp":    {"1800000001", sig, body, now},
+	hdr := func(ts int64, id, name, sig string) http.Header {
+		h := http.Header{}
+		h.Set(notify.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(notify.HeaderDelivery, id)
+		h.Set(name, sig)
+		return h
+	}
+	schemes := map[string]scheme{
+		"hmac": {
+			sign: func(ts int64, id string, b []byte) http.Header {
+				return hdr(ts, id, notify.HeaderSignature, notify.Sign(secret, ts, id, b))
+			},
+			v: func() *notify.Verifier { return &notify.Verifier{Secret: secret, Now: func() time.Time { return now }} },
+		},
+		"callback": {
+			sign: func(ts int64, id string, b []byte) http.Header {
+				return hdr(ts, id, garde.HeaderOpenDSRSignature, notify.SignCallback(callbackKey, ts, id, b))
+			},
+			v: func() *notify.Verifier {
+				return &notify.Verifier{PublicKey: callbackKey.Public().(ed25519.PublicKey), Now: func() time.Time { return now }}
+			},
+		},
+	}
+	for name, sc := range schemes {
+		t.Run(name, func(t *testing.T) {
+			v := sc.v()
+			good := sc.sign(now.Unix(), "dsr_1.1", body)
+			if id, err := v.Verify(good, body); err != nil || id != "dsr_1.1" {
+				t.Fatalf("Verify(good) = %q, %v", id, err)
+			}
+			// The same delivery again: refused as a replay.
+			if _, err := v.Verify(good, body); !errors.Is(err, notify.ErrReplayed) {
+				t.Fatalf("Verify(replayed) = %v, want ErrReplayed", err)
+			}
+			// Captured, and sent again after the window: refused as stale,
+			// even by a receiver that forgot the id (a fresh verifier).
+			late := sc.v()
+			late.Now = func() time.Time { return now.Add(6 * time.Minute) }
+			if _, err := late.Verify(good, body); !errors.Is(err, notify.ErrStale) {
+				t.Fatalf("Verify(old timestamp) = %v, want ErrStale", err)
+			}
+			moved := good.Clone()
+			moved.Set(notify.HeaderTimestamp, strconv.FormatInt(now.Unix()+1, 10))
+			otherID := good.Clone()
+			otherID.Set(notify.HeaderDelivery, "dsr_1.2")
+			noID := good.Clone()
+			noID.Del(notify.HeaderDelivery)
+			for what, h := range map[string]http.Header{"moved timestamp": moved, "other id": otherID, "no id": noID} {
+				if _, err := sc.v().Verify(h, body); err == nil {
+					t.Errorf("Verify(%s) = nil, want an error", what)
+				}
+			}
+			if _, err := sc.v().Verify(good, []byte(`{"breach":"brc_2"}`)); !errors.Is(err, notify.ErrBadSignature) {
+				t.Errorf("Verify(tampered body) = %v, want ErrBadSignature", err)
+			}
+		})
+	}
+	// Another secret, and the ledger key in place of the callback key.
+	if _, err := schemes["hmac"].v().Verify(hdr(now.Unix(), "x", notify.HeaderSignature, notify.Sign([]byte("t"), now.Unix(), "x", body)), body); !errors.Is(err, notify.ErrBadSignature) {
+		t.Errorf("HMAC under another secret = %v, want ErrBadSignature", err)
+	}
+	cv := &notify.Verifier{PublicKey: ledgerKey.Public().(ed25519.PublicKey), Now: func() time.Time { return now }}
+	if _, err := cv.Verify(schemes["callback"].sign(now.Unix(), "x", body), body); !errors.Is(err, notify.ErrBadSignature) {
+		t.Errorf("a callback checked against the ledger key = %v, want ErrBadSignature", err)
+	}
+	// The old scheme — Ed25519 over the bare body, which anyone who saw one
+	// callback could replay forever — no longer verifies.
+	bare := hdr(now.Unix(), "x", garde.HeaderOpenDSRSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(callbackKey, body)))
+	if _, err := schemes["callback"].v().Verify(bare, body); !errors.Is(err, notify.ErrBadSignature) {
+		t.Errorf("a bare-body signature = %v, want ErrBadSignature", err)
+	}
+}
+
+// TestNotifyRefusesInsideByDefault: with no egress policy set, neither the
+// escalation email nor the webhook reaches a loopback server.
+func TestNotifyRefusesInsideByDefault(t *testing.T) {
+	ms := newMailServer(t)
+	var hit atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
+	defer ts.Close()
+	e := garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
+	for name, n := range map[string]garde.Notifier{
+		"smtp":            &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"},
+		"webhook":         &notify.Webhook{URL: ts.URL, Secret: []byte("s")},
+		"webhook by name": &notify.Webhook{URL: strings.Replace(ts.URL, "127.0.0.1", "localhost", 1), Secret: []byte("s")},
 	} {
-		if err := notify.Verify(secret, tc.ts, tc.sig, tc.body, tc.now, time.Minute); err == nil {
-			t.Errorf("%s: Verify = nil, want an error", name)
+		if err := n.Notify(context.Background(), e); !errors.Is(err, egress.ErrRefused) {
+			t.Errorf("%s: Notify = %v, want egress.ErrRefused", name, err)
 		}
+	}
+	if len(ms.received()) != 0 || hit.Load() {
+		t.Fatal("a loopback server was reached")
 	}
 }
 
@@ -247,7 +338,7 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 func TestSMTPErrorsCarryNoAddress(t *testing.T) {
 	ms := newMailServer(t)
 	ms.rejectRcpt = true
-	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"}
+	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress}
 	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
 		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
@@ -265,7 +356,7 @@ func TestSMTPStartTLS(t *testing.T) {
 	roots.AddCert(hs.Certificate())
 	ms := newMailServer(t)
 	ms.tls = &tls.Config{Certificates: hs.TLS.Certificates}
-	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}}
+	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}, Policy: gardetest.LoopbackEgress}
 	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Notify over STARTTLS = %v, want nil", err)

@@ -3,25 +3,35 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/egress"
 )
 
-// Sender posts garde's other signed webhooks — erasure notices to the
-// register's recipients, OpenDSR status callbacks, request alarms — with
-// the same HMAC scheme as Webhook (Garde-Timestamp, Garde-Signature) when
-// the webhook has a secret, plus any headers garde computed (an OpenDSR
-// signature). Retries and dead letters are garde's (delivery.go): Send
-// makes one attempt.
+// Sender posts garde's signed webhooks — erasure notices to the register's
+// recipients, OpenDSR status callbacks, request alarms — through the egress
+// policy. Each one carries its timestamp (Garde-Timestamp) and its delivery
+// id (Garde-Delivery), and is signed over both and the body: with HMAC
+// (Garde-Signature) when the webhook has a secret, with the tenant's
+// callback key (X-OpenDSR-Signature) when it is an OpenDSR callback. A
+// receiver that checks the signature, the timestamp window and the ids it
+// has seen cannot be replayed to (Verifier). Retries and dead letters are
+// garde's (delivery.go): Send makes one attempt.
 type Sender struct {
-	Client *http.Client
+	// Policy is where garde may connect; nil allows public addresses only.
+	Policy *egress.Policy
+	// Timeout bounds one attempt (default 30 s).
+	Timeout time.Duration
 	// Now is the signing time (default time.Now).
 	Now func() time.Time
 }
@@ -30,27 +40,46 @@ var _ garde.WebhookSender = (*Sender)(nil)
 
 // Send posts one webhook and fails unless the receiver answers 2xx.
 func (s *Sender) Send(ctx context.Context, w garde.Webhook) error {
+	id := w.ID
+	if id == "" {
+		id = randomID()
+	}
+	if strings.ContainsAny(id, "\r\n") {
+		return errors.New("webhook: the delivery id holds a line break")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(w.Body))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if w.Secret != nil {
-		now := time.Now
-		if s.Now != nil {
-			now = s.Now
-		}
-		ts := now().Unix()
-		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-		req.Header.Set(HeaderSignature, Sign(w.Secret, ts, w.Body))
-	}
 	for k, v := range w.Headers {
 		req.Header.Set(k, v)
 	}
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
 	}
+	ts := now().Unix()
+	if w.Secret != nil || w.CallbackKey != nil {
+		// Set after w.Headers: nothing garde computed elsewhere may stand
+		// in for the signature.
+		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(HeaderDelivery, id)
+	}
+	if w.Secret != nil {
+		req.Header.Set(HeaderSignature, Sign(w.Secret, ts, id, w.Body))
+	}
+	if w.CallbackKey != nil {
+		req.Header.Set(garde.HeaderOpenDSRSignature, SignCallback(w.CallbackKey, ts, id, w.Body))
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	// A client per attempt, closed after it: deliveries are rare, and a
+	// kept-alive connection would outlive the check made when it opened.
+	client := s.Policy.Client(timeout)
+	defer client.CloseIdleConnections()
 	res, err := client.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, which may carry a token.
@@ -66,4 +95,10 @@ func (s *Sender) Send(ctx context.Context, w garde.Webhook) error {
 		return fmt.Errorf("webhook: receiver answered %d", res.StatusCode)
 	}
 	return nil
+}
+
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "wh_" + hex.EncodeToString(b[:])
 }

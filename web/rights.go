@@ -46,7 +46,7 @@ func (s *Server) rightsRoutes() []Route {
 		{Method: "POST", Pattern: "/opendsr/requests", Perm: garde.PermRequestFile, Summary: "OpenDSR: create a request (idempotent on subject_request_id).", Request: "OpenDSRRequest", Response: "OpenDSRCreated", Status: 201, handler: s.openDSRCreate},
 		{Method: "GET", Pattern: "/opendsr/requests/{request}", Perm: garde.PermRequestRead, Summary: "OpenDSR: a request's status, by subject_request_id.", Response: "OpenDSRStatus", Status: 200, handler: s.openDSRStatus},
 		{Method: "DELETE", Pattern: "/opendsr/requests/{request}", Perm: garde.PermRequestFile, Summary: "OpenDSR: cancel a request, by subject_request_id.", Response: "OpenDSRCancelled", Status: 202, handler: s.openDSRCancel},
-		{Method: "GET", Pattern: "/opendsr/key", Perm: garde.PermLedgerRead, Summary: "The Ed25519 public key (base64) that signs the tenant's OpenDSR callbacks (X-OpenDSR-Signature).", Status: 200, handler: s.openDSRKey},
+		{Method: "GET", Pattern: "/opendsr/key", Perm: garde.PermLedgerRead, Summary: "The Ed25519 public key (base64) that signs the tenant's OpenDSR callbacks (X-OpenDSR-Signature, over Garde-Timestamp, Garde-Delivery and the body); not the ledger key.", Status: 200, handler: s.openDSRKey},
 	}
 }
 
@@ -510,7 +510,7 @@ func (s *Server) openDSRDiscovery(w http.ResponseWriter, r *http.Request) error 
 		"supported_identities":            []map[string]string{{"identity_type": "controller_customer_id", "identity_format": "raw"}, {"identity_type": "email", "identity_format": "raw"}},
 		"supported_subject_request_types": []string{"access", "portability", "erasure", "rectification", "restriction_of_processing", "objection"},
 		"processor_certificate":           baseURL(r) + "/opendsr/key",
-		"x_garde_note":                    "callbacks are signed with Ed25519 (X-OpenDSR-Signature, base64); the public key is at /opendsr/key (credential required)",
+		"x_garde_note":                    "callbacks are signed with the tenant's own callback key (Ed25519, not the ledger key; public key at /opendsr/key, credential required) over \"garde-callback-v1\\n\" + Garde-Timestamp + \"\\n\" + Garde-Delivery + \"\\n\" + body; X-OpenDSR-Signature is the base64 signature (docs/rights.md)",
 	})
 }
 
@@ -612,7 +612,7 @@ func init() {
 	delivery := object(obj{
 		"kind": enum(garde.DeliveryRecipient, garde.DeliveryCallback), "recipient": str("recipient name, or the callback's host"),
 		"status": enum(garde.DeliveryPending, garde.DeliveryDelivered, garde.DeliveryDead), "attempts": integer,
-		"next_attempt_at": timeSchema, "last_error": str("http_503, timeout, unreachable, not_in_register"), "delivered_at": timeSchema,
+		"next_attempt_at": timeSchema, "last_error": str("http_503, timeout, unreachable, not_in_register, egress_refused_<reason> (loopback, private, link_local, redirect…)"), "delivered_at": timeSchema,
 	})
 	for name, v := range map[string]obj{
 		"RequestIn": object(obj{

@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/notify"
 )
 
@@ -236,11 +239,11 @@ func TestRightsFlow(t *testing.T) {
 	// OpenDSR: an erasure with a callback.
 	var mu sync.Mutex
 	var bodies [][]byte
-	var sigs []string
+	var hdrs []http.Header
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		bodies, sigs = append(bodies, b), append(sigs, r.Header.Get(garde.HeaderOpenDSRSignature))
+		bodies, hdrs = append(bodies, b), append(hdrs, r.Header.Clone())
 		mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	}))
@@ -260,7 +263,7 @@ func TestRightsFlow(t *testing.T) {
 		t.Fatalf("OpenDSR status = %v", st)
 	}
 	e.do(aDPO, "DELETE", "/opendsr/requests/a7551968-d5d6-44b2-9831-815ac9017798", "", 409)
-	if _, err := e.svc.SendDeliveries(ctx, garde.RightsJobs{Sender: &notify.Sender{}}); err != nil {
+	if _, err := e.svc.SendDeliveries(ctx, garde.RightsJobs{Sender: &notify.Sender{Policy: gardetest.LoopbackEgress}}); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(e.do(aDPO, "GET", "/opendsr/key", "", 200).body)))
@@ -272,9 +275,24 @@ func TestRightsFlow(t *testing.T) {
 	if len(bodies) != 1 || !strings.Contains(string(bodies[0]), `"request_status":"completed"`) {
 		t.Fatalf("callbacks = %q", bodies)
 	}
-	sig, _ := base64.StdEncoding.DecodeString(sigs[0])
-	if !ed25519.Verify(pub, bodies[0], sig) {
-		t.Fatal("callback signature does not verify with /opendsr/key")
+	// A receiver verifies with the published key: signature over the
+	// timestamp, the delivery id and the body; a replay is refused.
+	v := &notify.Verifier{PublicKey: ed25519.PublicKey(pub)}
+	if _, err := v.Verify(hdrs[0], bodies[0]); err != nil {
+		t.Fatalf("callback does not verify with /opendsr/key: %v", err)
+	}
+	if _, err := v.Verify(hdrs[0], bodies[0]); !errors.Is(err, notify.ErrReplayed) {
+		t.Fatalf("the same callback again = %v, want ErrReplayed", err)
+	}
+	// The callback key is not the ledger key: the ledger's verifier key
+	// does not check a callback.
+	lk := strings.TrimSpace(string(e.do(aDPO, "GET", "/v1/ledger/key", "", 200).body))
+	lraw, _ := base64.StdEncoding.DecodeString(strings.SplitN(lk, "+", 3)[2])
+	if len(lraw) != 1+ed25519.PublicKeySize || bytes.Equal(lraw[1:], pub) {
+		t.Fatal("the callback key is the ledger key")
+	}
+	if _, err := (&notify.Verifier{PublicKey: ed25519.PublicKey(lraw[1:])}).Verify(hdrs[0], bodies[0]); !errors.Is(err, notify.ErrBadSignature) {
+		t.Fatalf("callback checked with the ledger key = %v, want ErrBadSignature", err)
 	}
 	if strings.Contains(string(bodies[0]), "zoé") {
 		t.Fatal("the callback names the subject")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/notify"
 	"github.com/garde-privacy/garde/sqlite"
@@ -154,13 +155,13 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 // runRightsJobs runs the background work of rights (deadline alarms,
 // deliveries, retention purge) until ctx ends. The alarm webhook is
 // GARDE_RIGHTS_WEBHOOK (with GARDE_RIGHTS_WEBHOOK_SECRET for its HMAC).
-func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string) {
+func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) {
 	host, _ := os.Hostname()
 	c := garde.RightsJobs{
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
 		AlarmURL:    getenv("GARDE_RIGHTS_WEBHOOK"),
 		AlarmSecret: []byte(getenv("GARDE_RIGHTS_WEBHOOK_SECRET")),
-		Sender:      &notify.Sender{Client: webhookClient(getenv)},
+		Sender:      &notify.Sender{Policy: policy},
 		Logger:      logger,
 		OnError:     func(err error) { logger.Error("rights jobs", "err", err.Error()) },
 	}

@@ -162,10 +162,15 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		node := fs.String("node", "", "this node's name (default the host name)")
 		detect := fs.Bool("detect", false, "also run the detectors that open draft breaches")
 		once := fs.Bool("once", false, "look once and exit (for cron)")
+		egressAllow := fs.String("egress-allow", "", "hosts and CIDRs the SMTP server and webhook may be at besides public addresses")
 		if pos, err := parseFlags(fs, rest, getenv); err != nil {
 			return err
 		} else if len(pos) > 0 {
 			return usageError{breachUsage}
+		}
+		policy, err := egressPolicy(*egressAllow, getenv, nil)
+		if err != nil {
+			return err
 		}
 		c := garde.BreachClock{Interval: *interval, Node: *node, OperatorDPO: garde.Party{Name: *dpoName, Email: *dpoEmail}}
 		for _, p := range splitList(*points) {
@@ -179,7 +184,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 			c.Node, _ = os.Hostname()
 		}
 		if *smtpAddr != "" {
-			s := &notify.SMTP{Addr: *smtpAddr, From: *smtpFrom}
+			s := &notify.SMTP{Addr: *smtpAddr, From: *smtpFrom, Policy: policy}
 			if *smtpUser != "" {
 				host, _, _ := strings.Cut(*smtpAddr, ":")
 				s.Auth = smtp.PlainAuth("", *smtpUser, getenv("GARDE_SMTP_PASSWORD"), host)
@@ -191,7 +196,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 			if secret == "" {
 				return usageError{"--webhook needs GARDE_WEBHOOK_SECRET, the key the receiver verifies signatures with"}
 			}
-			c.Webhook = &notify.Webhook{URL: *webhook, Secret: []byte(secret)}
+			c.Webhook = &notify.Webhook{URL: *webhook, Secret: []byte(secret), Policy: policy}
 		}
 		if c.Email == nil && c.Webhook == nil {
 			return usageError{"garde breach clock needs --smtp or --webhook"}

@@ -86,9 +86,10 @@ func TestBreachCLI(t *testing.T) {
 	secret := "s3cret"
 	var mu sync.Mutex
 	var verified []string
+	verifier := &notify.Verifier{Secret: []byte(secret)}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := notify.Verify([]byte(secret), r.Header.Get(notify.HeaderTimestamp), r.Header.Get(notify.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+		if _, err := verifier.Verify(r.Header, body); err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
@@ -97,7 +98,7 @@ func TestBreachCLI(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer ts.Close()
-	env := map[string]string{"GARDE_WEBHOOK_SECRET": secret}
+	env := map[string]string{"GARDE_WEBHOOK_SECRET": secret, "GARDE_EGRESS_ALLOW": "127.0.0.1"}
 	for want, n := range []string{"escalations sent: 2\n", "escalations sent: 0\n"} {
 		out, err = runCLI(t, env, "breach", "clock", "--data-dir", dir, "--webhook", ts.URL, "--once")
 		if err != nil || out != n {
@@ -111,5 +112,39 @@ func TestBreachCLI(t *testing.T) {
 	}
 	if _, err := runCLI(t, nil, "breach", "clock", "--data-dir", dir, "--webhook", ts.URL, "--once"); err == nil {
 		t.Fatal("breach clock --webhook without a secret succeeded")
+	}
+}
+
+// TestBreachClockEgress: the clock's webhook and SMTP server are under the
+// egress policy. On loopback they are out of reach by default — nothing is
+// sent and the run fails, naming the refusal — and an --egress-allow that
+// is not a host or CIDR is refused.
+func TestBreachClockEgress(t *testing.T) {
+	dir, tenant := breachDataDir(t)
+	aware := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	if _, err := runCLI(t, nil, "breach", "create", "--data-dir", dir, "--description", "Backup copied to an unprotected bucket",
+		"--nature", "confidentiality", "--aware-at", aware.Format(time.RFC3339), "--tenant", string(tenant)); err != nil {
+		t.Fatal(err)
+	}
+	var hits int
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mu.Lock(); hits++; mu.Unlock() }))
+	defer ts.Close()
+	env := map[string]string{"GARDE_WEBHOOK_SECRET": "s3cret"}
+	out, err := runCLI(t, env, "breach", "clock", "--data-dir", dir, "--webhook", ts.URL, "--once")
+	if err == nil || !strings.Contains(err.Error(), "egress: refused 127.0.0.1 (loopback)") || out != "escalations sent: 0\n" {
+		t.Fatalf("breach clock to loopback, nothing allowed = %q, %v; want a refusal", out, err)
+	}
+	out, err = runCLI(t, env, "breach", "clock", "--data-dir", dir, "--smtp", strings.TrimPrefix(ts.URL, "http://"), "--once")
+	if err == nil || !strings.Contains(err.Error(), "egress: refused 127.0.0.1 (loopback)") {
+		t.Fatalf("breach clock by SMTP on loopback, nothing allowed = %q, %v; want a refusal", out, err)
+	}
+	mu.Lock()
+	if hits != 0 {
+		t.Fatalf("the loopback receiver was reached %d times", hits)
+	}
+	mu.Unlock()
+	if _, err := runCLI(t, env, "breach", "clock", "--data-dir", dir, "--webhook", ts.URL, "--once", "--egress-allow", "http://x"); err == nil || !strings.Contains(err.Error(), "--egress-allow") {
+		t.Fatalf("--egress-allow with a URL = %v, want a usage error", err)
 	}
 }

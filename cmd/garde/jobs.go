@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/notify"
 )
 
@@ -26,11 +27,12 @@ import (
 // secrets: GARDE_SMTP (host:port), GARDE_SMTP_FROM, GARDE_SMTP_USER and
 // GARDE_SMTP_PASSWORD for email to each tenant's DPO; GARDE_ALERT_WEBHOOK
 // and GARDE_WEBHOOK_SECRET for signed webhooks; GARDE_OPERATOR_DPO_EMAIL
-// for the operator's own breaches.
-func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string) (wait func()) {
+// for the operator's own breaches. Every channel, and every rights
+// webhook, connects under the egress policy.
+func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) (wait func()) {
 	var wg sync.WaitGroup
-	wg.Go(func() { runRightsJobs(ctx, svc, logger, getenv) })
-	clock, err := breachClockFromEnv(getenv)
+	wg.Go(func() { runRightsJobs(ctx, svc, logger, getenv, policy) })
+	clock, err := breachClockFromEnv(getenv, policy)
 	if err != nil {
 		logger.Error("breach clock not started", "err", err.Error())
 	} else {
@@ -47,7 +49,7 @@ func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logge
 	return wg.Wait
 }
 
-func breachClockFromEnv(getenv func(string) string) (garde.BreachClock, error) {
+func breachClockFromEnv(getenv func(string) string, policy *egress.Policy) (garde.BreachClock, error) {
 	host, _ := os.Hostname()
 	c := garde.BreachClock{
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
@@ -59,7 +61,7 @@ func breachClockFromEnv(getenv func(string) string) (garde.BreachClock, error) {
 		if from == "" {
 			from = "garde@localhost"
 		}
-		s := &notify.SMTP{Addr: addr, From: from}
+		s := &notify.SMTP{Addr: addr, From: from, Policy: policy}
 		if user := getenv("GARDE_SMTP_USER"); user != "" {
 			h, _, _ := strings.Cut(addr, ":")
 			s.Auth = smtp.PlainAuth("", user, getenv("GARDE_SMTP_PASSWORD"), h)
@@ -71,7 +73,7 @@ func breachClockFromEnv(getenv func(string) string) (garde.BreachClock, error) {
 		if secret == "" {
 			return c, errors.New("GARDE_ALERT_WEBHOOK needs GARDE_WEBHOOK_SECRET, the key receivers verify signatures with")
 		}
-		c.Webhook = &notify.Webhook{URL: url, Secret: []byte(secret)}
+		c.Webhook = &notify.Webhook{URL: url, Secret: []byte(secret), Policy: policy}
 	}
 	return c, nil
 }

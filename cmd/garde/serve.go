@@ -82,6 +82,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	region := fs.String("region", "", "where this deployment and its database run (cloud region or ISO country); outside the EU/EEA, every tenant's register must record a transfer there")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of the proxies in front of garde, whose X-Forwarded-For names the client")
 	lockout := fs.Int("lockout", web.DefaultLimits.LockoutFailures, "failed authentications from one address within a minute that lock it out for 5 minutes (0: never)")
+	egressAllow := fs.String("egress-allow", "", "comma-separated hosts and CIDRs that webhooks, callbacks and SMTP may reach besides public addresses (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	if rest, err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -96,6 +97,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{fmt.Sprintf("--log-level: %v", err)}
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	policy, err := egressPolicy(*egressAllow, getenv, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("egress policy", "allows", policy.String())
 
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
@@ -116,7 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// Deadline alarms, deliveries, retention, breach escalations and
 	// detectors (jobs.go); the database closes only after they stop.
 	jobsCtx, stopJobs := context.WithCancel(ctx)
-	waitJobs := startBackground(jobsCtx, svc, logger, getenv)
+	waitJobs := startBackground(jobsCtx, svc, logger, getenv, policy)
 	defer func() { stopJobs(); waitJobs() }()
 
 	limits := web.DefaultLimits

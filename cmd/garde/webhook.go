@@ -2,25 +2,29 @@ package main
 
 import (
 	"fmt"
-	"net/http"
+	"log/slog"
 	"net/netip"
 	"strings"
-	"time"
 
-	"github.com/garde-privacy/garde/notify"
+	"github.com/garde-privacy/garde/egress"
 )
 
-// webhookClient is the HTTP client of the rights webhooks (erasure notices,
-// OpenDSR status callbacks, alarms). With GARDE_WEBHOOK_PUBLIC_ONLY=1 it
-// connects only to public addresses, so that a callback URL named by an API
-// caller cannot reach inside garde's network (docs/security.md); leave it
-// unset when recipients live on a private network. nil is the default
-// client.
-func webhookClient(getenv func(string) string) *http.Client {
-	if getenv("GARDE_WEBHOOK_PUBLIC_ONLY") == "1" {
-		return notify.PublicOnlyClient(30 * time.Second)
+// egressPolicy is where garde's outgoing connections may go (webhooks,
+// erasure notices, OpenDSR callbacks, alerts, SMTP): public addresses only,
+// plus the hosts and CIDRs of allow (--egress-allow, GARDE_EGRESS_ALLOW).
+// Callback URLs are named by API callers, so nothing inside garde's network
+// is reachable unless the operator says so (docs/security.md).
+// GARDE_WEBHOOK_PUBLIC_ONLY, which made public-only an option, is
+// superseded: it is the default now, and the setting changes nothing.
+func egressPolicy(allow string, getenv func(string) string, logger *slog.Logger) (*egress.Policy, error) {
+	p, err := egress.Parse(allow)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--egress-allow: %v", err)}
 	}
-	return nil
+	if v := getenv("GARDE_WEBHOOK_PUBLIC_ONLY"); v != "" && logger != nil {
+		logger.Warn("GARDE_WEBHOOK_PUBLIC_ONLY is superseded: every outgoing connection is public-only unless GARDE_EGRESS_ALLOW allows it")
+	}
+	return p, nil
 }
 
 // parsePrefixes parses a comma-separated list of addresses and CIDRs.
