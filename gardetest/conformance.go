@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"Consent", testConsent},
 		{"Rights", testRights}, // gardetest/rights.go
 		{"Breach", testBreach},
+		{"DenialsOutliveHangUp", testDenialsOutliveHangUp}, // gardetest/ops.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
