@@ -14,6 +14,7 @@ const (
 	ActionTenantCreate   = "tenant.create"
 	ActionKeyCreate      = "key.create"
 	ActionKeyRevoke      = "key.revoke"
+	ActionKeyRecover     = "key.recover_admin"
 	ActionKeysRotate     = "keys.rotate"
 	ActionRegisterApply  = "register.apply"
 	ActionMessageWrite   = "message.write"

@@ -59,6 +59,38 @@ func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error)
 	return k, text, err
 }
 
+// RecoverAdminKey issues a new admin key to a tenant, for when its admins
+// lost theirs (a tenant's last admin key cannot be revoked, but it can be
+// lost or leaked). Like CreateOperatorKey it is only reachable from the
+// command line on the data directory, that is by whoever holds the master
+// key, and it is audited on the tenant's own trail so that its admins see
+// the operator stepped in. An off-boarded tenant (its keys destroyed) gets
+// no key: there is nothing left to administer.
+func (s *Service) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, string, error) {
+	now := s.clock.Now()
+	k, text := newAPIKey(tenant, RoleAdmin, "cli", now)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Tenant(ctx, tenant); err != nil {
+			return err
+		}
+		keys, err := tx.TenantKeys(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return Errorf(ErrConflict, "tenant %s is off-boarded: its keys are destroyed", tenant)
+		}
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "cli", Action: ActionKeyRecover, Outcome: OutcomeOK, Reason: k.ID}})
+	})
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	return k, text, nil
+}
+
 // CreateAPIKey creates a key of the given role in the caller's tenant.
 func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
 	if err := authorize(p, permKeyManage); err != nil {
@@ -104,11 +136,41 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) erro
 	}
 	now := s.clock.Now()
 	return s.store.Update(ctx, func(tx Tx) error {
+		// A tenant keeps at least one admin key: without one nobody can
+		// create keys, apply the register or revoke a leaked key, and only
+		// the master key's holder could get it back (RecoverAdminKey).
+		// The keys are read in the revoking transaction, which both
+		// backends serialise per tenant, so two revocations of the last
+		// two admin keys cannot both see the other one still valid.
+		keys, err := tx.APIKeys(ctx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		if lastAdmin(keys, id) {
+			return Errorf(ErrLastAdminKey, "api key %s is the tenant's last admin key: create another admin key first", id)
+		}
 		if err := tx.RevokeAPIKey(ctx, p.Tenant, id, now); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionKeyRevoke, Outcome: OutcomeOK, Reason: id}})
 	})
+}
+
+// lastAdmin reports whether id is a valid admin key and no other valid
+// admin key exists among keys.
+func lastAdmin(keys []APIKey, id string) bool {
+	target, others := false, 0
+	for _, k := range keys {
+		if k.Role != RoleAdmin || !k.RevokedAt.IsZero() {
+			continue
+		}
+		if k.ID == id {
+			target = true
+		} else {
+			others++
+		}
+	}
+	return target && others == 0
 }
 
 // Authenticate checks an API key text and returns who it is. Every failure

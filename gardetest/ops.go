@@ -113,3 +113,111 @@ func testDenialsOutliveHangUp(t *testing.T, open Open) {
 	}
 }
 
+// testLastAdminKey: a tenant's last valid admin key cannot be revoked, even
+// by two revocations racing for the last two; the master key's holder can
+// issue a new one.
+func testLastAdminKey(t *testing.T, open Open) {
+	ctx := context.Background()
+	s, st, _ := newService(t, open)
+	tn := NewTenant(t, s, "Acme")
+
+	if err := s.RevokeAPIKey(ctx, tn.Admin, tn.Admin.KeyID); !errors.Is(err, garde.ErrLastAdminKey) || !errors.Is(err, garde.ErrConflict) {
+		t.Fatalf("RevokeAPIKey(last admin key) = %v, want ErrLastAdminKey (a conflict)", err)
+	}
+	if _, err := s.Authenticate(ctx, tn.Keys[garde.RoleAdmin]); err != nil {
+		t.Fatalf("the last admin key stopped working after a refused revocation: %v", err)
+	}
+	// Other roles' keys are no one's last resort.
+	if err := s.RevokeAPIKey(ctx, tn.Admin, tn.Service.KeyID); err != nil {
+		t.Fatalf("RevokeAPIKey(service key) = %v", err)
+	}
+
+	newAdmin := func() garde.Principal {
+		t.Helper()
+		_, text, err := s.CreateAPIKey(ctx, tn.Admin, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Authenticate(ctx, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	valid := func() int {
+		t.Helper()
+		n := 0
+		err := st.View(ctx, func(tx garde.Tx) error {
+			keys, err := tx.APIKeys(ctx, tn.ID)
+			for _, k := range keys {
+				if k.Role == garde.RoleAdmin && k.RevokedAt.IsZero() {
+					n++
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// Two admins revoking each other at the same moment: at most one
+	// revocation may succeed, whatever the interleaving.
+	cur := tn.Admin
+	for round := range 8 {
+		other := newAdmin()
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, pair := range [][2]garde.Principal{{cur, other}, {other, cur}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.RevokeAPIKey(ctx, pair[0], pair[1].KeyID)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, garde.ErrLastAdminKey):
+				t.Fatalf("round %d: concurrent revocation = %v, want nil or ErrLastAdminKey", round, err)
+			}
+		}
+		if ok != 1 || valid() != 1 {
+			t.Fatalf("round %d: %d of 2 concurrent revocations succeeded, %d admin keys left; want 1 and 1", round, ok, valid())
+		}
+		if errs[0] == nil { // cur revoked other
+			continue
+		}
+		cur = other
+	}
+
+	// Recovery: whoever holds the master key issues a new admin key.
+	k, text, err := s.RecoverAdminKey(ctx, tn.ID)
+	if err != nil {
+		t.Fatalf("RecoverAdminKey = %v", err)
+	}
+	p, err := s.Authenticate(ctx, text)
+	if err != nil || p.Tenant != tn.ID || p.Role != garde.RoleAdmin || p.KeyID != k.ID {
+		t.Fatalf("Authenticate(recovered key) = %+v, %v, want admin %s of %s", p, err, k.ID, tn.ID)
+	}
+	evs, err := s.Audit(ctx, p, garde.AuditFilter{Action: garde.ActionKeyRecover})
+	if err != nil || len(evs) != 1 || evs[0].Reason != k.ID || evs[0].Actor != "cli" {
+		t.Fatalf("audit of the recovery = %+v, %v, want one %s event naming %s", evs, err, garde.ActionKeyRecover, k.ID)
+	}
+	if _, _, err := s.RecoverAdminKey(ctx, "tn_missing"); !errors.Is(err, garde.ErrNotFound) {
+		t.Errorf("RecoverAdminKey(unknown tenant) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.OffboardTenant(ctx, Operator, tn.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RecoverAdminKey(ctx, tn.ID); !errors.Is(err, garde.ErrConflict) {
+		t.Errorf("RecoverAdminKey(off-boarded tenant) = %v, want ErrConflict", err)
+	}
+}
