@@ -178,11 +178,10 @@ func lastAdmin(keys []APIKey, id string) bool {
 // reported as the same ErrUnauthenticated, so that a caller learns nothing
 // about which part was wrong.
 func (s *Service) Authenticate(ctx context.Context, text string) (Principal, error) {
-	fail := Errorf(ErrUnauthenticated, "missing, malformed, unknown or revoked API key")
 	prefix, ok := splitAPIKey(text)
 	if !ok {
 		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "malformed"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "malformed"}
 	}
 	var k APIKey
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -193,15 +192,15 @@ func (s *Service) Authenticate(ctx context.Context, text string) (Principal, err
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "unknown_key"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "unknown_key"}
 	case err != nil:
 		return Principal{}, err
 	case !k.matches(text):
 		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "wrong_secret"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "wrong_secret", Tenant: k.Tenant, KeyID: k.ID}
 	case !k.RevokedAt.IsZero():
 		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "revoked"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "revoked", Tenant: k.Tenant, KeyID: k.ID}
 	}
 	return Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
 }

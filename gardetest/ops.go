@@ -107,8 +107,8 @@ func testDenialsOutliveHangUp(t *testing.T, open Open) {
 	// A lock-out recorded after the client is gone.
 	ctx, cancel = context.WithCancel(bg)
 	cancel()
-	s.RecordLockout(ctx, "addr_test", 20, epoch.Add(5*time.Minute))
-	if got := count(garde.OperatorTenant, garde.ActionAuthLockout, "locked_until "+epoch.Add(5*time.Minute).Format(time.RFC3339)); got != 1 {
+	s.RecordLockout(ctx, garde.OperatorTenant, "addr_test", "addr", 20, epoch.Add(5*time.Minute))
+	if got := count(garde.OperatorTenant, garde.ActionAuthLockout, "addr locked_until "+epoch.Add(5*time.Minute).Format(time.RFC3339)); got != 1 {
 		t.Errorf("auth.lockout rows recorded under a cancelled context = %d, want 1", got)
 	}
 }
