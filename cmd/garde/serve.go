@@ -94,6 +94,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// Held shared until the server has stopped and closed the database,
+	// so that garde restore cannot swap the data under it (lock.go).
+	unlock, err := d.lockServe(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
 		return err
