@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return runTenantRecoverAdmin(ctx, rest[1:], getenv, stdout, stderr) // admin.go
 		}
 		if len(rest) == 0 || rest[0] != "create" {
-			return usageError{"usage: garde tenant create NAME [--data-dir DIR] [--json]"}
+			return usageError{"usage: garde tenant create|recover-admin|offboard …"}
 		}
 		return runTenantCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case "operator":
