@@ -15,6 +15,7 @@ const (
 	ActionTenantCreate   = "tenant.create"
 	ActionKeyCreate      = "key.create"
 	ActionKeyRevoke      = "key.revoke"
+	ActionKeyRecover     = "key.recover_admin"
 	ActionKeysRotate     = "keys.rotate"
 	ActionRegisterApply  = "register.apply"
 	ActionMessageWrite   = "message.write"
@@ -41,6 +42,7 @@ var AuditActions = []AuditAction{
 	{ActionTenantCreate, "tenant created", "organisation créée", false},
 	{ActionTenantOffboard, "tenant off-boarded", "organisation sortie", false},
 	{ActionKeyCreate, "API key created", "clé d'API créée", false},
+	{ActionKeyRecover, "admin key recovered by the operator", "clé d'administration rétablie par l'opérateur", false},
 	{ActionKeyRevoke, "API key revoked", "clé d'API révoquée", false},
 	{ActionKeysRotate, "keys rotated", "clés renouvelées", false},
 	{ActionRegisterApply, "register applied", "registre appliqué", false},
@@ -175,9 +177,20 @@ func (s *Service) recordDenied(ctx context.Context, e AuditEvent) {
 	if e.At.IsZero() {
 		e.At = s.clock.Now()
 	}
+	// The refusal is audited even when the client has hung up: the
+	// request's context is cancelled then, and a write under it would
+	// vanish (a guesser that disconnects must not leave no trace). So the
+	// write runs under a context detached from the request, bounded so
+	// that a stuck database cannot hold the handler for ever.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deniedAuditTimeout)
+	defer cancel()
 	// An audit write that fails here has nowhere better to go than the
 	// error the caller already returns; the store logs its own failures.
-	_ = s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-		return tx.AppendAudit(ctx, []AuditEvent{e})
+	_ = s.store.Update(dctx, func(tx Tx) error {
+		return tx.AppendAudit(dctx, []AuditEvent{e})
 	})
 }
+
+// deniedAuditTimeout bounds the audit write of a refusal, which outlives
+// the request's own context.
+const deniedAuditTimeout = 10 * time.Second

@@ -19,6 +19,9 @@ var (
 	// ErrNoConsent is a forbidden write: the purpose needs the subject's
 	// consent and none is current.
 	ErrNoConsent = fmt.Errorf("no current consent: %w", ErrForbidden)
+	// ErrLastAdminKey is a conflicting revocation: the key is the last
+	// valid admin key of its tenant.
+	ErrLastAdminKey = fmt.Errorf("last admin key: %w", ErrConflict)
 )
 
 // Problem is one thing wrong with one field of an input, named by its path

@@ -60,6 +60,38 @@ func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error)
 	return k, text, err
 }
 
+// RecoverAdminKey issues a new admin key to a tenant, for when its admins
+// lost theirs (a tenant's last admin key cannot be revoked, but it can be
+// lost or leaked). Like CreateOperatorKey it is only reachable from the
+// command line on the data directory, that is by whoever holds the master
+// key, and it is audited on the tenant's own trail so that its admins see
+// the operator stepped in. An off-boarded tenant (its keys destroyed) gets
+// no key: there is nothing left to administer.
+func (s *Service) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, string, error) {
+	now := s.clock.Now()
+	k, text := newAPIKey(tenant, RoleAdmin, "cli", now)
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Tenant(ctx, tenant); err != nil {
+			return err
+		}
+		keys, err := s.ks.TenantKeys(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return Errorf(ErrConflict, "tenant %s is off-boarded: its keys are destroyed", tenant)
+		}
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "cli", Action: ActionKeyRecover, Outcome: OutcomeOK, Reason: k.ID}})
+	})
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	return k, text, nil
+}
+
 // CreateAPIKey creates a key of the given role in the caller's tenant.
 func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
 	if err := authorize(p, permKeyManage); err != nil {
@@ -105,6 +137,19 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) erro
 	}
 	now := s.clock.Now()
 	return s.store.Update(ctx, func(tx Tx) error {
+		// A tenant keeps at least one admin key: without one nobody can
+		// create keys, apply the register or revoke a leaked key, and only
+		// the master key's holder could get it back (RecoverAdminKey).
+		// The keys are read in the revoking transaction, which both
+		// backends serialise per tenant, so two revocations of the last
+		// two admin keys cannot both see the other one still valid.
+		keys, err := tx.APIKeys(ctx, p.Tenant)
+		if err != nil {
+			return err
+		}
+		if lastAdmin(keys, id) {
+			return Errorf(ErrLastAdminKey, "api key %s is the tenant's last admin key: create another admin key first", id)
+		}
 		if err := tx.RevokeAPIKey(ctx, p.Tenant, id, now); err != nil {
 			return err
 		}
@@ -112,16 +157,32 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) erro
 	})
 }
 
+// lastAdmin reports whether id is a valid admin key and no other valid
+// admin key exists among keys.
+func lastAdmin(keys []APIKey, id string) bool {
+	target, others := false, 0
+	for _, k := range keys {
+		if k.Role != RoleAdmin || !k.RevokedAt.IsZero() {
+			continue
+		}
+		if k.ID == id {
+			target = true
+		} else {
+			others++
+		}
+	}
+	return target && others == 0
+}
+
 // Authenticate checks an API key text and returns who it is. Every failure
 // is audited (under the key's tenant when the prefix names a key) and
 // reported as the same ErrUnauthenticated, so that a caller learns nothing
 // about which part was wrong.
 func (s *Service) Authenticate(ctx context.Context, text string) (Principal, error) {
-	fail := Errorf(ErrUnauthenticated, "missing, malformed, unknown or revoked API key")
 	prefix, ok := splitAPIKey(text)
 	if !ok {
 		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "malformed"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "malformed"}
 	}
 	var k APIKey
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -132,15 +193,15 @@ func (s *Service) Authenticate(ctx context.Context, text string) (Principal, err
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "unknown_key"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "unknown_key"}
 	case err != nil:
 		return Principal{}, err
 	case !k.matches(text):
 		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "wrong_secret"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "wrong_secret", Tenant: k.Tenant, KeyID: k.ID}
 	case !k.RevokedAt.IsZero():
 		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "revoked"})
-		return Principal{}, fail
+		return Principal{}, &AuthError{Reason: "revoked", Tenant: k.Tenant, KeyID: k.ID}
 	}
 	return Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
 }

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Open) {
 		{"Rights", testRights}, // gardetest/rights.go
 		{"Breach", testBreach},
 		{"OnePolicy", testOnePolicy}, // gardetest/policy.go
+		{"DenialsOutliveHangUp", testDenialsOutliveHangUp}, // gardetest/ops.go
+		{"LastAdminKey", testLastAdminKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

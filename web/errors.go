@@ -40,6 +40,7 @@ var kinds = []struct {
 	{garde.ErrNoConsent, http.StatusForbidden, "no-consent", "No current consent"},
 	{garde.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
 	{garde.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
+	{garde.ErrLastAdminKey, http.StatusConflict, "last-admin-key", "Last admin key"},
 	{garde.ErrConflict, http.StatusConflict, "conflict", "Conflict"},
 	{garde.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
 	{errMethod, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},

@@ -241,37 +241,75 @@ func (lim *limiter) admitKey(w http.ResponseWriter, keyID string) error {
 	return nil
 }
 
-// lockedOut refuses an address that is locked out.
-func (lim *limiter) lockedOut(w http.ResponseWriter, r *http.Request) error {
-	if lim.l.LockoutFailures <= 0 {
-		return nil
-	}
-	now := lim.l.Now()
-	lim.mu.Lock()
-	f := lim.fails[lim.clientAddr(r)]
-	var until time.Time
-	if f != nil {
-		until = f.lockedUntil
-	}
-	lim.mu.Unlock()
-	if now.Before(until) {
-		lim.refused.WithLabelValues("lockout").Inc()
-		return tooMany(w, until.Sub(now))
-	}
-	return nil
+// The lock-out policy. A guess is a presented API key that fails; what it
+// counts against depends on what it aimed at, so that a guesser locks out
+// only what it attacks:
+//
+//   - a malformed key or an unknown prefix aims at nothing known: it counts
+//     against the client address (its /64 for IPv6, where one host holds a
+//     whole /64 and would otherwise walk past an exact-address count);
+//   - a wrong secret for a known prefix counts against that key (its
+//     tenant and prefix, from any address: walking addresses does not
+//     multiply the tries at one key) and against its tenant at the client
+//     address (so that guessing at many of one tenant's keys from one
+//     address is bounded too);
+//   - a revoked key counts against that key only: it can never succeed,
+//     and a stale client still using it must not lock its tenant out.
+//
+// A request is refused (429) when the address is locked for guessing, when
+// its key's prefix is locked, or when its key's tenant is locked at the
+// address. So one tenant's failures from a shared (NAT) address never
+// refuse another tenant's valid keys from it, and a stuffing list gains no
+// more than N tries per key, per tenant and address, and per address.
+const (
+	lockAddr   = "addr"           // unknown and malformed keys, per address
+	lockKey    = "key"            // wrong secrets and revoked keys, per key prefix
+	lockTenant = "tenant_at_addr" // wrong secrets, per tenant and address
+)
+
+// lockName is the name of a lock-out counter.
+func lockName(kind string, parts ...string) string {
+	return kind + "\x00" + strings.Join(parts, "\x00")
 }
 
-// failed counts a failed authentication of the address. It reports
-// whether this failure locked the address out, and until when.
-func (lim *limiter) failed(r *http.Request) (locked bool, failuresSeen int, until time.Time) {
-	if lim.l.LockoutFailures <= 0 {
-		return false, 0, time.Time{}
+// addrBlock is the block an address is counted under: the address itself
+// for IPv4, its /64 for IPv6 (the smallest block a network hands one
+// host, so that a client cannot walk its own /64).
+func addrBlock(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
 	}
-	now := lim.l.Now()
-	addr := lim.clientAddr(r)
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// lockedUntil says until when a counter is locked (zero if it is not).
+func (lim *limiter) lockedUntil(name string, now time.Time) time.Time {
 	lim.mu.Lock()
 	defer lim.mu.Unlock()
-	f := lim.fails[addr]
+	if f := lim.fails[name]; f != nil && now.Before(f.lockedUntil) {
+		return f.lockedUntil
+	}
+	return time.Time{}
+}
+
+// refuse answers 429 until the given time.
+func (lim *limiter) refuse(w http.ResponseWriter, now, until time.Time) error {
+	lim.refused.WithLabelValues("lockout").Inc()
+	return tooMany(w, until.Sub(now))
+}
+
+// failed counts a failure against a counter. It reports whether this
+// failure locked it, and until when.
+func (lim *limiter) failed(name string, now time.Time) (locked bool, failuresSeen int, until time.Time) {
+	lim.mu.Lock()
+	defer lim.mu.Unlock()
+	f := lim.fails[name]
 	if f == nil {
 		if len(lim.fails) >= maxTracked {
 			for a, g := range lim.fails {
@@ -284,7 +322,7 @@ func (lim *limiter) failed(r *http.Request) (locked bool, failuresSeen int, unti
 			}
 		}
 		f = &failures{windowStart: now}
-		lim.fails[addr] = f
+		lim.fails[name] = f
 	}
 	if now.Sub(f.windowStart) > lim.l.LockoutWindow {
 		f.count, f.windowStart = 0, now
@@ -311,29 +349,86 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request) (ga
 	return s.signInKey(w, r, text)
 }
 
-// signInKey checks an API key text under the limits: a locked out address
-// is refused before the key is looked at, a failure counts towards the
-// lock-out (audited when it locks), and a good key spends a token of its
-// own bucket. Every place that takes an API key from a client (the bearer
-// header, the dashboard's sign-in form) goes through here.
+// signInKey checks an API key text under the limits: a request whose
+// address is locked for guessing, or whose key's prefix is locked, is
+// refused before the key is looked at; a failure counts towards the
+// lock-outs of what it aimed at (see the policy above; each lock audited
+// when it locks); a good key is refused while its tenant is locked at the
+// address, and otherwise spends a token of its own bucket. Every place
+// that takes an API key from a client (the bearer header, the dashboard's
+// sign-in form) goes through here.
 func (s *Server) signInKey(w http.ResponseWriter, r *http.Request, text string) (garde.Principal, error) {
-	if err := s.limiter.lockedOut(w, r); err != nil {
-		return garde.Principal{}, err
+	lim := s.limiter
+	if lim.l.LockoutFailures <= 0 {
+		p, err := s.svc.Authenticate(r.Context(), text)
+		if err != nil {
+			return garde.Principal{}, err
+		}
+		return p, lim.admitKey(w, p.KeyID)
+	}
+	now := lim.l.Now()
+	block := addrBlock(lim.clientAddr(r))
+	prefix, wellFormed := garde.APIKeyPrefix(text)
+	if until := lim.lockedUntil(lockName(lockAddr, block), now); !until.IsZero() {
+		return garde.Principal{}, lim.refuse(w, now, until)
+	}
+	if wellFormed {
+		if until := lim.lockedUntil(lockName(lockKey, prefix), now); !until.IsZero() {
+			return garde.Principal{}, lim.refuse(w, now, until)
+		}
 	}
 	p, err := s.svc.Authenticate(r.Context(), text)
-	if err != nil {
-		if errors.Is(err, garde.ErrUnauthenticated) {
-			if locked, n, until := s.limiter.failed(r); locked {
-				ref := s.limiter.ref(s.limiter.clientAddr(r))
-				s.log.Warn("client address locked out after failed authentications",
-					"addr_ref", ref, "failures", n, "until", until.UTC().Format(time.RFC3339))
-				s.svc.RecordLockout(r.Context(), ref, n, until)
-			}
+	var ae *garde.AuthError
+	if errors.As(err, &ae) {
+		// A guess at a tenant already locked at this address is refused
+		// like a good key would be; the guess that locks is still a 401.
+		var tenantLocked time.Time
+		if ae.Tenant != "" {
+			tenantLocked = lim.lockedUntil(lockName(lockTenant, block, string(ae.Tenant)), now)
 		}
+		switch ae.Reason {
+		case "wrong_secret":
+			s.countFailure(r, lockName(lockKey, prefix), lockKey, ae.Tenant, ae.KeyID, now)
+			s.countFailure(r, lockName(lockTenant, block, string(ae.Tenant)), lockTenant, ae.Tenant, lim.ref(block), now)
+		case "revoked":
+			s.countFailure(r, lockName(lockKey, prefix), lockKey, ae.Tenant, ae.KeyID, now)
+		default: // malformed, unknown_key
+			s.countFailure(r, lockName(lockAddr, block), lockAddr, garde.OperatorTenant, lim.ref(block), now)
+		}
+		if !tenantLocked.IsZero() {
+			return garde.Principal{}, lim.refuse(w, now, tenantLocked)
+		}
+	}
+	if err != nil {
 		return garde.Principal{}, err
 	}
-	if err := s.limiter.admitKey(w, p.KeyID); err != nil {
+	if until := lim.lockedUntil(lockName(lockTenant, block, string(p.Tenant)), now); !until.IsZero() {
+		return garde.Principal{}, lim.refuse(w, now, until)
+	}
+	if err := lim.admitKey(w, p.KeyID); err != nil {
 		return garde.Principal{}, err
 	}
 	return p, nil
+}
+
+// countFailure counts a failed authentication against one lock-out
+// counter, and logs and audits the lock-out when it locks: in the trail of
+// the tenant attacked (the operator's for an address), by an opaque actor
+// (a key id or an address pseudonym), never by the address.
+func (s *Server) countFailure(r *http.Request, name, what string, tenant garde.TenantID, actor string, now time.Time) {
+	locked, n, until := s.limiter.failed(name, now)
+	if !locked {
+		return
+	}
+	attrs := []any{"lock", what, "failures", n, "until", until.UTC().Format(time.RFC3339)}
+	if what == lockKey {
+		attrs = append(attrs, "tenant", string(tenant), "key", actor)
+	} else {
+		attrs = append(attrs, "addr_ref", actor)
+		if tenant != garde.OperatorTenant {
+			attrs = append(attrs, "tenant", string(tenant))
+		}
+	}
+	s.log.Warn("locked out after failed authentications", attrs...)
+	s.svc.RecordLockout(r.Context(), tenant, actor, what, n, until)
 }

@@ -55,7 +55,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Pattern: "/v1/tenants", Perm: garde.PermTenantCreate, Summary: "Create a tenant and its first admin key (shown once).", Request: "TenantCreate", Response: "TenantCreated", Status: 201, handler: s.createTenant},
 		{Method: "POST", Pattern: "/v1/keys", Perm: garde.PermKeyManage, Summary: "Create an API key in the caller's tenant (shown once).", Request: "KeyCreate", Response: "KeyCreated", Status: 201, handler: s.createKey},
 		{Method: "GET", Pattern: "/v1/keys", Perm: garde.PermKeyManage, Summary: "List the tenant's API keys (ids, roles, dates; never secrets).", Response: "KeyList", Status: 200, handler: s.listKeys},
-		{Method: "DELETE", Pattern: "/v1/keys/{id}", Perm: garde.PermKeyManage, Summary: "Revoke an API key.", Status: 204, handler: s.revokeKey},
+		{Method: "DELETE", Pattern: "/v1/keys/{id}", Perm: garde.PermKeyManage, Summary: "Revoke an API key (409 last-admin-key for the tenant's last valid admin key).", Status: 204, handler: s.revokeKey},
 
 		{Method: "PUT", Pattern: "/v1/register", Perm: garde.PermRegisterWrite, Summary: "Apply a new version of the register of processing (YAML or JSON).", Request: "Register", Response: "RegisterVersion", Status: 201, handler: s.putRegister},
 		{Method: "GET", Pattern: "/v1/register", Perm: garde.PermRegisterRead, Summary: "The register of processing: latest, or ?version=N.", Response: "RegisterVersion", Status: 200,

@@ -46,6 +46,39 @@ func runTenantCreate(ctx context.Context, args []string, getenv func(string) str
 	return nil
 }
 
+// runTenantRecoverAdmin issues a new admin key to a tenant whose admins
+// lost theirs. It works on the data directory (or --db), so it takes the
+// master key, like tenant create: there is no credential to present over
+// the network when the tenant's own are gone.
+func runTenantRecoverAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenant recover-admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.register(fs)
+	asJSON := fs.Bool("json", false, `print {"tenant": ID, "id": KEY_ID, "key": KEY}`)
+	rest, err := parseFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError{"usage: garde tenant recover-admin TENANT_ID [--data-dir DIR] [--json]"}
+	}
+	svc, db, _, err := d.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	k, key, err := svc.RecoverAdminKey(ctx, garde.TenantID(rest[0]))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"tenant": rest[0], "id": k.ID, "key": key})
+	}
+	fmt.Fprintf(stdout, "tenant:    %s\nadmin key: %s\n\nThe key is shown once; garde keeps only its hash. The recovery is on the tenant's audit trail (key.recover_admin).\n", rest[0], key)
+	return nil
+}
+
 func runOperatorKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("operator key", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -85,7 +85,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-const restoreUsage = "usage: garde restore [--data-dir DIR] [--new-epoch] FILE   (stop garde serve first)"
+const restoreUsage = "usage: garde restore [--data-dir DIR] [--new-epoch] FILE   (refused while garde serve runs on DIR)"
 
 // runRestore replaces the data directory's database with a backup, after
 // replaying the erasure journal on it.
@@ -102,6 +102,13 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if len(rest) != 1 || d.db != "" {
 		return usageError{restoreUsage}
 	}
+	// Refused while anything serves the directory: the swap below would
+	// pull the database from under it (lock.go).
+	unlock, err := d.lockAlone(ctx, "garde restore", stderr)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	in, err := os.ReadFile(rest[0])
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

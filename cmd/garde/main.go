@@ -68,6 +68,7 @@ Usage:
   garde tenant create NAME [--json]          create a tenant; prints its first admin key once
   garde operator key [--json]                create an operator credential (creates tenants over the API)
   garde tenant offboard ID --out FILE        export a tenant's data, then destroy its keys (Art. 28(3)(g))
+  garde tenant recover-admin ID [--json]     issue a new admin key to a tenant that lost its own; shown once
   garde register apply FILE --server URL --key KEY
                                              apply a register of processing
   garde keys rotate [--tenant ID]            rotate the master key (default) or a tenant key
@@ -105,8 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(rest) > 0 && rest[0] == "offboard" {
 			return runTenantOffboard(ctx, rest[1:], getenv, stdout, stderr) // backup.go
 		}
+		if len(rest) > 0 && rest[0] == "recover-admin" {
+			return runTenantRecoverAdmin(ctx, rest[1:], getenv, stdout, stderr) // admin.go
+		}
 		if len(rest) == 0 || rest[0] != "create" {
-			return usageError{"usage: garde tenant create NAME [--data-dir DIR] [--json]"}
+			return usageError{"usage: garde tenant create|recover-admin|offboard …"}
 		}
 		return runTenantCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case "operator":

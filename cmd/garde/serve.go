@@ -81,7 +81,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	rateLimitAddr := fs.Float64("rate-limit-addr", web.DefaultLimits.PerAddr, "requests per second one client address may make, 429 beyond (0: no limit)")
 	region := fs.String("region", "", "where this deployment and its database run (cloud region or ISO country); outside the EU/EEA, every tenant's register must record a transfer there")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of the proxies in front of garde, whose X-Forwarded-For names the client")
-	lockout := fs.Int("lockout", web.DefaultLimits.LockoutFailures, "failed authentications from one address within a minute that lock it out for 5 minutes (0: never)")
+	lockout := fs.Int("lockout", web.DefaultLimits.LockoutFailures, "failed authentications within a minute that lock out, for 5 minutes, what they aimed at: the key, its tenant at the address, or the address (IPv6: its /64) (0: never)")
 	egressAllow := fs.String("egress-allow", "", "comma-separated hosts and CIDRs that webhooks, callbacks and SMTP may reach besides public addresses (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	if rest, err := parseFlags(fs, args, getenv); err != nil {
@@ -103,6 +103,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("egress policy", "allows", policy.String())
 
+	// Held shared until the server has stopped and closed the database,
+	// so that garde restore cannot swap the data under it (lock.go).
+	unlock, err := d.lockServe(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
 		return err
