@@ -42,7 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"Consent", testConsent},
 		{"Rights", testRights}, // gardetest/rights.go
 		{"Breach", testBreach},
-		{"OnePolicy", testOnePolicy}, // gardetest/policy.go
+		{"OnePolicy", testOnePolicy},                       // gardetest/policy.go
 		{"DenialsOutliveHangUp", testDenialsOutliveHangUp}, // gardetest/ops.go
 		{"LastAdminKey", testLastAdminKey},
 	}
