@@ -331,13 +331,14 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 	}
 	total := 0
 	RightsMetrics.PurgeRuns.Add(1)
-	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+	err := s.forEachTenant(ctx, func(tenant TenantID) (err error) {
 		purged, cutoff := 0, time.Time{}
-		// Journalled after the batches committed: a restore of an older
-		// data store deletes them again before serving (ReplayJournal).
+		// Journalled after the batches committed, even when a later batch
+		// failed: a restore of an older data store deletes them again
+		// before serving (ReplayJournal).
 		defer func() {
 			if purged > 0 {
-				_ = s.ks.Record(ctx, []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}})
+				err = errors.Join(err, s.ks.Record(ctx, []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
 			}
 		}()
 		for {

@@ -109,7 +109,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 			return KeyBackupInfo{}, err
 		}
 		for _, k := range tks {
-			body.TenantKeys = append(body.TenantKeys, keyBackupTenantKey{k.Tenant, k.Kind, k.Version, k.Wrapped, k.MasterVersion, k.CreatedAt})
+			body.TenantKeys = append(body.TenantKeys, keyBackupTenantKey(k))
 		}
 		for after := ""; ; {
 			sks, err := s.ks.ListSubjectKeys(ctx, t.ID, after, 1000)
@@ -117,7 +117,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 				return KeyBackupInfo{}, err
 			}
 			for _, k := range sks {
-				body.SubjectKeys = append(body.SubjectKeys, keyBackupSubjectKey{k.Tenant, k.Subject, k.Wrapped, k.Version, k.CreatedAt})
+				body.SubjectKeys = append(body.SubjectKeys, keyBackupSubjectKey(k))
 				after = k.Subject
 			}
 			if len(sks) < 1000 {
@@ -273,7 +273,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 			present = present || (l.Kind == k.Kind && l.Version == k.Version)
 		}
 		if !present {
-			tks = append(tks, TenantKey{k.Tenant, k.Kind, k.Version, k.Wrapped, k.MasterVersion, k.CreatedAt})
+			tks = append(tks, TenantKey(k))
 		}
 	}
 	if err := s.ks.PutTenantKeys(ctx, tks); err != nil {
@@ -282,7 +282,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	byTenant := map[TenantID][]SubjectKey{}
 	for _, k := range body.SubjectKeys {
 		if !offboarded[k.Tenant] && !erased[[2]string{string(k.Tenant), k.Subject}] {
-			byTenant[k.Tenant] = append(byTenant[k.Tenant], SubjectKey{k.Tenant, k.Subject, k.Wrapped, k.Version, k.CreatedAt})
+			byTenant[k.Tenant] = append(byTenant[k.Tenant], SubjectKey(k))
 		}
 	}
 	for tenant, keys := range byTenant {

@@ -119,6 +119,3 @@ const (
 	// the backup expired (MasterVersionsInUse).
 	JournalKeyBackup = "key_backup"
 )
-
-// keyStore returns the key store that comes with the service's store.
-func (s *Service) keyStore() KeyStore { return s.ks }
