@@ -976,7 +976,17 @@ func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID
 		return "", rec, nil, nil, false, err
 	}
 	ref = tenantSubjectRef(tk, subject)
-	rec, err = tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.blind, []byte(subject)))
+	idx := keyring.MAC(tk.blind, []byte(subject))
+	blocks, err := tx.SubjectBlocks(ctx, tenant, [][]byte{idx})
+	if err != nil {
+		return ref, rec, nil, nil, false, err
+	}
+	for _, b := range blocks {
+		if b.Kind == BlockErased {
+			return ref, rec, nil, nil, false, nil // erasure decided: nothing to show
+		}
+	}
+	rec, err = tx.SubjectByIndex(ctx, tenant, idx)
 	if errors.Is(err, ErrNotFound) {
 		return ref, rec, nil, nil, false, nil
 	}

@@ -83,7 +83,7 @@ func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []b
 	if err != nil || !d.done {
 		return d, err
 	}
-	return d, s.ks.Record(ctx, []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
+	return d, s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
 }
 
 // erase carries out a verified erasure request; each step is idempotent.
@@ -120,15 +120,17 @@ func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, er
 			return r, err
 		}
 		RightsMetrics.Erasures.Add(1)
+		return s.purgeErased(ctx, r, s.clock.Now())
 	} else if r.Status == StatusInProgress {
 		// Resumed after a crash or a failed key store write between the
 		// decision and the destruction: destroy (again: idempotent).
 		subjectID, _ := erasedSubjectKey(r)
-		if err := s.ks.Record(ctx, []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
+		if err := s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
 			return r, err
 		}
+		return s.purgeErased(ctx, r, s.clock.Now())
 	}
-	return s.purgeErased(ctx, r)
+	return r, nil
 }
 
 // erasedBy returns the id of another erasure request that erased (or is
@@ -185,8 +187,9 @@ func btoi(b bool) int {
 }
 
 // purgeErased removes an erased subject's rows, signs the certificate and
-// queues the notices to recipients.
-func (s *Service) purgeErased(ctx context.Context, r RightsRequest) (RightsRequest, error) {
+// queues the notices to recipients; destroyedAt is when the key store's
+// destruction of the key was known to have committed.
+func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt time.Time) (RightsRequest, error) {
 	subjectID, keyVersion := erasedSubjectKey(r)
 	messages := 0
 	for subjectID != "" {
@@ -210,6 +213,9 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest) (RightsReque
 		if err != nil || r.Status != StatusInProgress {
 			return err
 		}
+		// Until now KeyDestroyedAt was the decision's time; the certificate
+		// states when the key store's destruction had committed.
+		r.KeyDestroyedAt = destroyedAt
 		consents := 0
 		if subjectID != "" {
 			if consents, err = tx.DeleteSubjectConsents(ctx, r.Tenant, subjectID); err != nil {

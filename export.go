@@ -112,6 +112,9 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 		for _, b := range h.Blocks {
 			h.Erased = h.Erased || b.Kind == BlockErased
 		}
+		if h.Erased {
+			return nil // erasure decided: nothing is exported, even before the key is gone
+		}
 		rec, err = tx.SubjectByIndex(ctx, tenant, idx)
 		if errors.Is(err, ErrNotFound) {
 			return nil
@@ -338,7 +341,7 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 		// before serving (ReplayJournal).
 		defer func() {
 			if purged > 0 {
-				err = errors.Join(err, s.ks.Record(ctx, []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
+				err = errors.Join(err, s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
 			}
 		}()
 		for {
@@ -463,7 +466,7 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		// The decision committed (API keys revoked, certificate signed):
 		// now the keys go, journalled in the same key store transaction.
 		// Should this fail, running the off-boarding again finishes it.
-		err = s.ks.Record(ctx, []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
+		err = s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
 	}
 	s.forgetTenantKeys(tenant)
 	if err != nil {

@@ -70,7 +70,9 @@ func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, er
 }
 
 // recordWithdrawals journals what withdrawals did to stored messages, after
-// the transaction that did it committed.
+// the transaction that did it committed — under a context the caller
+// cannot cancel: a client hanging up between the commit and this write
+// would leave the withdrawal unjournalled for good.
 func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at time.Time, done []withdrawalDone) error {
 	var entries []JournalEntry
 	for _, d := range done {
@@ -83,7 +85,7 @@ func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at tim
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.ks.Record(ctx, entries)
+	return s.ks.Record(context.WithoutCancel(ctx), entries)
 }
 
 // withdrawalDone is one withdrawal that changed stored messages.

@@ -243,7 +243,13 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	if err := s.ks.Record(ctx, entries); err != nil {
 		return info, err
 	}
-	// 2. What the live journal (now holding both) destroyed is not restored.
+	// 2. What the data store recorded since — erasures and off-boardings
+	// the backup predates — goes onto the journal too.
+	if err := s.reconcileDestructions(ctx); err != nil {
+		return info, err
+	}
+	// 3. What the live journal (now holding all three) destroyed is not
+	// restored.
 	journal, err := s.ks.Journal(ctx, 0)
 	if err != nil {
 		return info, err
@@ -276,7 +282,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 			tks = append(tks, TenantKey(k))
 		}
 	}
-	if err := s.ks.PutTenantKeys(ctx, tks); err != nil {
+	if err := s.ks.AddTenantKeys(ctx, tks); err != nil {
 		return info, err
 	}
 	byTenant := map[TenantID][]SubjectKey{}
@@ -309,10 +315,6 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 		}
 	}
 	info.Tenants = len(tenants)
-	// 3. Every erasure the data store recorded since is destroyed again.
-	if err := s.reconcileErasureRequests(ctx); err != nil {
-		return info, err
-	}
 	s.mu.Lock()
 	clear(s.keys)
 	s.mu.Unlock()
@@ -320,11 +322,12 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	return info, err
 }
 
-// reconcileErasureRequests destroys (again) the key of every subject whose
-// erasure request got past its decision, journalling it: the data store's
-// own record of erasures, for a key store restored from a copy older than
-// them.
-func (s *Service) reconcileErasureRequests(ctx context.Context) error {
+// reconcileDestructions journals (destroying again) what the data store
+// recorded as destroyed, for a key store restored from a copy older than
+// it: the key of every subject whose erasure request got past its
+// decision, and every key of a tenant whose audit trail records its
+// off-boarding.
+func (s *Service) reconcileDestructions(ctx context.Context) error {
 	var tenants []Tenant
 	if err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -335,6 +338,17 @@ func (s *Service) reconcileErasureRequests(ctx context.Context) error {
 	}
 	for _, t := range tenants {
 		var entries []JournalEntry
+		var offboarded []AuditEvent
+		if err := s.store.View(ctx, func(tx Tx) error {
+			var err error
+			offboarded, err = tx.Audit(ctx, t.ID, AuditFilter{Action: ActionTenantOffboard, Limit: 1})
+			return err
+		}); err != nil {
+			return err
+		}
+		if len(offboarded) > 0 {
+			entries = append(entries, JournalEntry{Kind: JournalOffboard, Tenant: t.ID, At: offboarded[0].At})
+		}
 		for after := ""; ; {
 			var page []RightsRequest
 			if err := s.store.View(ctx, func(tx Tx) error {

@@ -209,7 +209,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := s.ks.PutTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
+	if err := s.ks.AddTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
 		return 0, 0, err
 	}
 	for after := ""; ; {
@@ -290,7 +290,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 				r.MasterVersion = mk.Version()
 				rewrapped = append(rewrapped, r)
 			}
-			if err := s.ks.PutTenantKeys(ctx, rewrapped); err != nil {
+			if err := s.ks.RewrapTenantKeys(ctx, rewrapped); err != nil {
 				return err
 			}
 			n += len(rewrapped)

@@ -30,9 +30,14 @@ import (
 //   - the journal is replayed at every start and restore, so a data store
 //     older than the journal is brought back in line (ReplayJournal).
 type KeyStore interface {
-	// PutTenantKeys inserts tenant key versions or replaces their wrapping
-	// (after a master key rotation).
-	PutTenantKeys(ctx context.Context, keys []TenantKey) error
+	// AddTenantKeys inserts tenant key versions, all or none; a version
+	// that exists already is a conflict (ErrConflict): two rotations of
+	// one tenant cannot both create its next version.
+	AddTenantKeys(ctx context.Context, keys []TenantKey) error
+	// RewrapTenantKeys replaces the wrapping of existing tenant key
+	// versions (after a master key rotation); a key destroyed meanwhile (an
+	// off-boarding) stays destroyed.
+	RewrapTenantKeys(ctx context.Context, keys []TenantKey) error
 	TenantKeys(ctx context.Context, tenant TenantID) ([]TenantKey, error)
 
 	// AddSubjectKeys inserts subject keys; a (tenant, subject) that already

@@ -526,7 +526,10 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 		}
 		if err := checkBlocks(ctx, tx, tk, p.Tenant, false, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
-			return err // restricted, objected to or erased (rights.go)
+			if errors.Is(err, errErasedRead) {
+				return nil // erased: nothing to read (rights.go)
+			}
+			return err // restricted or objected to (rights.go)
 		}
 		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
 		if errors.Is(err, ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -101,7 +102,14 @@ func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
 			if err := s.store.Update(ctx, func(tx Tx) error {
 				var err error
 				counts, err = tx.DeleteExpiredMessages(ctx, e.Tenant, e.At, purgeBatch)
-				return err
+				if err != nil || len(counts) == 0 {
+					return err
+				}
+				var events []AuditEvent
+				for _, purpose := range slices.Sorted(maps.Keys(counts)) {
+					events = append(events, AuditEvent{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionRetentionPurge, Purpose: purpose, Outcome: OutcomeOK, Count: counts[purpose], Reason: "journal_replay"})
+				}
+				return tx.AppendAudit(ctx, events)
 			}); err != nil {
 				return 0, err
 			}
@@ -228,12 +236,33 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 // what a restore brought back.
 func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
 	changed := 0
+	now := s.clock.Now()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		changed = 0
+		// A data store that holds the withdrawal, or a later consent event
+		// of the subject for the purpose, is not older than the entry:
+		// nothing to do again (and messages of a later grant, whose
+		// created_at may precede the withdrawal's commit, stay).
+		last, err := tx.LatestConsent(ctx, e.Tenant, e.Subject, e.Purpose)
+		if err == nil && !last.At.Before(e.At) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		audit := func(action string, n int) error {
+			if n == 0 {
+				return nil
+			}
+			changed = 1
+			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: action, Purpose: e.Purpose, Outcome: OutcomeOK, Count: n, Reason: "journal_replay"}})
+		}
 		if e.Kind == JournalWithdrawErase {
 			n, err := tx.DeleteMessagesBefore(ctx, e.Tenant, e.Subject, e.Purpose, e.At)
-			changed = btoi(n > 0)
-			return err
+			if err != nil {
+				return err
+			}
+			return audit(ActionMessageErase, n)
 		}
 		tk, err := s.tenantKeys(ctx, tx, e.Tenant, 0)
 		if err != nil {
@@ -246,9 +275,11 @@ func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 		if err != nil {
 			return err
 		}
-		n, err := s.anonymize(ctx, tx, tk, e.Tenant, e.Purpose, e.Subject, sl, s.clock.Now(), e.At)
-		changed = btoi(n > 0)
-		return err
+		n, err := s.anonymize(ctx, tx, tk, e.Tenant, e.Purpose, e.Subject, sl, now, e.At)
+		if err != nil {
+			return err
+		}
+		return audit(ActionMessageAnonymize, n)
 	})
 	return changed, err
 }

@@ -120,7 +120,9 @@ type RightsRequest struct {
 	LegalHold     string // why an erasure is held; empty when none
 	TokenHash     []byte // SHA-256 of the verification token; nil once used
 	TokenExpires  time.Time
-	// KeyDestroyedAt is when the subject's key was destroyed (erasure).
+	// KeyDestroyedAt is, for an erasure, when its decision committed while
+	// it is in progress (set: the key is destroyed or about to be), and
+	// once completed when the key store's destruction had committed.
 	KeyDestroyedAt time.Time
 	// Certificate is the signed erasure certificate (a signed note).
 	Certificate []byte
@@ -864,6 +866,8 @@ func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, wr
 			switch {
 			case b.Kind == BlockErased && write:
 				return &RefusedError{Field: fields[i], Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
+			case b.Kind == BlockErased:
+				return errErasedRead
 			case b.Kind == BlockRestricted:
 				return &RefusedError{Field: fields[i], Code: "processing_restricted", Detail: "processing of this subject's data is restricted (Art. 18): it is kept but neither written nor read"}
 			case b.Kind == BlockObjection && b.Purpose == purposes[i]:
@@ -901,6 +905,11 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 	}
 	return nil
 }
+
+// errErasedRead is checkBlocks's answer to a read of a subject whose
+// erasure was decided: there is nothing to read, from the decision on,
+// even in the moment before the key store destroyed the key.
+var errErasedRead = errors.New("erasure decided")
 
 // subjectErased refuses a write for an erased subject.
 func subjectErased() *RefusedError {

@@ -24,7 +24,7 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 	// The keys are committed to the key store before the tenant exists in
 	// the data store (an orphan key of a tenant that never committed opens
 	// nothing).
-	if err := s.ks.PutTenantKeys(ctx, keys); err != nil {
+	if err := s.ks.AddTenantKeys(ctx, keys); err != nil {
 		return Tenant{}, "", err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {

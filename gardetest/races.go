@@ -272,9 +272,30 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 		seen[m.ID] = true
 		back = append(back, m)
 	}
+	// Replaying on the live data store changes nothing: it holds the
+	// withdrawals (a later grant's messages are never touched).
+	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+		t.Fatalf("ReplayJournal on the live data store = %d, %v; want 0", n, err)
+	}
 	restore(back)
+	// The restored data store predates the withdrawals: it holds none of
+	// the consent events since (here: none at all).
+	if err := st.Update(ctx, func(tx garde.Tx) error {
+		for _, id := range []string{wil, ana} {
+			if _, err := tx.DeleteSubjectConsents(ctx, a.ID, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := s.ReplayJournal(ctx); err != nil || n == 0 {
 		t.Fatalf("ReplayJournal = %d, %v", n, err)
+	}
+	// Read wil's improve_replies messages under a current grant again.
+	if _, err := s.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
+		t.Fatal(err)
 	}
 	got := map[string][]string{}
 	for _, subject := range []string{"ivan", "wil", "ana"} {

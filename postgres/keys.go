@@ -67,8 +67,19 @@ CREATE INDEX IF NOT EXISTS journal_by_operation ON %[1]s.journal (tenant_id, kin
 `
 
 // ensureKeyStore creates the key schema and tables, under the migration
-// lock of that schema so that nodes starting together do it once.
+// lock of that schema so that nodes starting together do it once, then
+// the checkpoint store's tables in it (which take that same lock
+// themselves, so after it is released).
 func (db *DB) ensureKeyStore(ctx context.Context) error {
+	if err := db.ensureKeyTables(ctx); err != nil {
+		return err
+	}
+	var err error
+	db.cps, err = NewCheckpointStore(ctx, db.keys.pool, db.keys.schema)
+	return err
+}
+
+func (db *DB) ensureKeyTables(ctx context.Context) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("key store: %w", err)
@@ -81,9 +92,6 @@ func (db *DB) ensureKeyStore(ctx context.Context) error {
 	ks := pgx.Identifier{db.keys.schema}.Sanitize()
 	if _, err := conn.Exec(ctx, fmt.Sprintf(keyStoreTables, ks)); err != nil {
 		return fmt.Errorf("key store schema: %w", translate(err))
-	}
-	if db.cps, err = NewCheckpointStore(ctx, db.keys.pool, db.keys.schema); err != nil {
-		return err
 	}
 	return db.moveKeys(ctx, conn, ks)
 }
@@ -150,13 +158,25 @@ func (ks *KeyStore) write(ctx context.Context, fn func(pgx.Tx) error) error {
 	return nil
 }
 
-// PutTenantKeys inserts tenant key versions or replaces their wrapping.
-func (ks *KeyStore) PutTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
+// AddTenantKeys inserts tenant key versions, all or none.
+func (ks *KeyStore) AddTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
 	return ks.write(ctx, func(tx pgx.Tx) error {
 		for _, k := range keys {
-			if _, err := tx.Exec(ctx, `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
+			if _, err := tx.Exec(ctx, `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 				string(k.Tenant), k.Kind, int64(k.Version), k.Wrapped, int64(k.MasterVersion), k.CreatedAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RewrapTenantKeys replaces the wrapping of existing tenant key versions.
+func (ks *KeyStore) RewrapTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
+	return ks.write(ctx, func(tx pgx.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.Exec(ctx, `UPDATE tenant_keys SET wrapped = $1, master_version = $2 WHERE tenant_id = $3 AND kind = $4 AND version = $5`,
+				k.Wrapped, int64(k.MasterVersion), string(k.Tenant), k.Kind, int64(k.Version)); err != nil {
 				return err
 			}
 		}
@@ -251,8 +271,8 @@ func (ks *KeyStore) Record(ctx context.Context, entries []garde.JournalEntry) er
 			}
 			if len(deletes) > 0 {
 				var one int
-				err := tx.QueryRow(ctx, `SELECT 1 FROM journal WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND request_id = $4 LIMIT 1`,
-					string(e.Tenant), e.Kind, e.Subject, e.Request).Scan(&one)
+				err := tx.QueryRow(ctx, `SELECT 1 FROM journal WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND request_id = $4 AND blind_index IS NOT DISTINCT FROM $5 LIMIT 1`,
+					string(e.Tenant), e.Kind, e.Subject, e.Request, e.Index).Scan(&one)
 				if err == nil {
 					continue // journalled already: the keys are destroyed again above
 				}

@@ -113,13 +113,25 @@ func (ks *KeyStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// PutTenantKeys inserts tenant key versions or replaces their wrapping.
-func (ks *KeyStore) PutTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
+// AddTenantKeys inserts tenant key versions, all or none.
+func (ks *KeyStore) AddTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
 	return ks.write(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at) VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (tenant_id, kind, version) DO UPDATE SET wrapped = excluded.wrapped, master_version = excluded.master_version`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_keys (tenant_id, kind, version, wrapped, master_version, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				string(k.Tenant), k.Kind, k.Version, k.Wrapped, k.MasterVersion, micros(k.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RewrapTenantKeys replaces the wrapping of existing tenant key versions.
+func (ks *KeyStore) RewrapTenantKeys(ctx context.Context, keys []garde.TenantKey) error {
+	return ks.write(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `UPDATE tenant_keys SET wrapped = ?, master_version = ? WHERE tenant_id = ? AND kind = ? AND version = ?`,
+				k.Wrapped, k.MasterVersion, string(k.Tenant), k.Kind, k.Version); err != nil {
 				return err
 			}
 		}
@@ -241,8 +253,8 @@ func (ks *KeyStore) Record(ctx context.Context, entries []garde.JournalEntry) er
 			}
 			if e.Kind == garde.JournalErase || e.Kind == garde.JournalOffboard {
 				var one int
-				err := tx.QueryRowContext(ctx, `SELECT 1 FROM journal WHERE tenant_id = ? AND kind = ? AND subject_id = ? AND request_id = ?`,
-					string(e.Tenant), e.Kind, e.Subject, e.Request).Scan(&one)
+				err := tx.QueryRowContext(ctx, `SELECT 1 FROM journal WHERE tenant_id = ? AND kind = ? AND subject_id = ? AND request_id = ? AND blind_index IS ?`,
+					string(e.Tenant), e.Kind, e.Subject, e.Request, e.Index).Scan(&one)
 				if err == nil {
 					continue // journalled already: the keys are destroyed again above
 				}
@@ -266,7 +278,13 @@ func (ks *KeyStore) Record(ctx context.Context, entries []garde.JournalEntry) er
 	if err != nil || !destroyed {
 		return err
 	}
-	return ks.Scrub(ctx)
+	// Bounded, since callers record under a context they cannot cancel: a
+	// scrub that gives up fails Record, whose caller runs it again (the
+	// destruction is idempotent), and so the scrub is retried until it
+	// succeeds.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return ks.Scrub(sctx)
 }
 
 // Journal lists the entries after seq.

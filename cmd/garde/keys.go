@@ -73,6 +73,12 @@ func runKeysRestore(ctx context.Context, args []string, getenv func(string) stri
 		return fmt.Errorf("keys restore: %w", err)
 	}
 	defer f.Close()
+	// Like garde restore: refused while anything serves the data (lock.go).
+	unlock, err := d.lockAlone(ctx, "garde keys restore", stderr)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
 		return err

@@ -86,3 +86,51 @@ func TestKeyStoreLostAndRestored(t *testing.T) {
 		}
 	}
 }
+
+// TestOffboardSurvivesKeyRestore: a tenant off-boarded after a key store
+// backup stays off-boarded when the key store is lost and restored from
+// that backup: the data store's audit trail records the off-boarding, and
+// the restore destroys the tenant's keys again.
+func TestOffboardSurvivesKeyRestore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	d := dataFlags{dataDir: dir, sqliteSync: "NORMAL"}
+	svc, db, _, err := d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := gardetest.NewTenant(t, svc, "A")
+	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "keys.backup")
+	var out bytes.Buffer
+	if err := run(ctx, []string{"keys", "backup", "--data-dir", dir, backup}, env, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.OffboardTenant(ctx, cliOperator, a.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
+		t.Fatalf("offboard: %v", err)
+	}
+	db.Close()
+	for _, name := range []string{"keys.db", "keys.db-wal", "keys.db-shm"} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	if err := run(ctx, []string{"keys", "restore", "--data-dir", dir, backup}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out.String())
+	}
+	svc, db, _, err = d.open(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ks := db.(garde.KeyStoreProvider).KeyStore()
+	tks, _ := ks.TenantKeys(ctx, a.ID)
+	sks, _ := ks.ListSubjectKeys(ctx, a.ID, "", 10)
+	if len(tks) > 0 || len(sks) > 0 {
+		t.Fatalf("off-boarded tenant back after a key store restore: %d tenant keys, %d subject keys", len(tks), len(sks))
+	}
+	if _, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err == nil {
+		t.Fatal("an off-boarded tenant's messages read after a key store restore")
+	}
+}

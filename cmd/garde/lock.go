@@ -23,9 +23,13 @@ import (
 //
 // Which commands take it exclusive: restore, because it swaps the
 // database file under the servers (writes acknowledged after the swap
-// would land in the file it replaced, or be lost). The other commands that
-// write — tenant create and recover-admin, operator key, keys rotate,
-// tenant offboard, migrate, backup — work through the database's own
+// would land in the file it replaced, or be lost), and keys restore,
+// because it merges keys back between reads of the live journal (an
+// erasure committing meanwhile could see its key re-added until the
+// merge's own reconciliation). The other commands that write — tenant
+// create and recover-admin, operator key, keys rotate (its re-wrap only
+// updates keys that still exist; two tenant rotations conflict), keys
+// backup, tenant offboard, migrate, backup — work through the stores' own
 // transactions, as one more server would, and are safe while garde
 // serves (README's first steps create a tenant while serve runs).
 
