@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -25,7 +26,11 @@ import (
 // no page image of a destroyed key outlives it in keys.db-wal.
 type KeyStore struct {
 	path string
-	db   *sql.DB
+	db   *sql.DB // the writer: one connection
+	// reader serves the reads every read and write of personal data makes
+	// (a subject's key), in parallel and on a prepared statement.
+	reader *sql.DB
+	oneKey *sql.Stmt
 }
 
 var _ garde.KeyStore = (*KeyStore)(nil)
@@ -89,14 +94,30 @@ func OpenKeyStore(ctx context.Context, path string) (*KeyStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("key store schema: %w", translate(err))
 	}
-	return &KeyStore{path: path, db: db}, nil
+	reader, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&mode=ro")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open key store: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	oneKey, err := reader.PrepareContext(ctx, `SELECT subject_id, wrapped, key_version, created_at FROM subject_keys WHERE tenant_id = ? AND subject_id = ?`)
+	if err != nil {
+		reader.Close()
+		db.Close()
+		return nil, fmt.Errorf("key store: %w", translate(err))
+	}
+	return &KeyStore{path: path, db: db, reader: reader, oneKey: oneKey}, nil
 }
 
 // Path is the key store's file.
 func (ks *KeyStore) Path() string { return ks.path }
 
 // Close closes the key store.
-func (ks *KeyStore) Close() error { return ks.db.Close() }
+func (ks *KeyStore) Close() error {
+	return errors.Join(ks.oneKey.Close(), ks.reader.Close(), ks.db.Close())
+}
 
 func (ks *KeyStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := ks.db.BeginTx(ctx, nil)
@@ -141,7 +162,7 @@ func (ks *KeyStore) RewrapTenantKeys(ctx context.Context, keys []garde.TenantKey
 
 // TenantKeys returns every key version of a tenant.
 func (ks *KeyStore) TenantKeys(ctx context.Context, tenant garde.TenantID) ([]garde.TenantKey, error) {
-	rows, err := ks.db.QueryContext(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = ? ORDER BY kind, version`, string(tenant))
+	rows, err := ks.reader.QueryContext(ctx, `SELECT kind, version, wrapped, master_version, created_at FROM tenant_keys WHERE tenant_id = ? ORDER BY kind, version`, string(tenant))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -174,6 +195,10 @@ func (ks *KeyStore) AddSubjectKeys(ctx context.Context, keys []garde.SubjectKey)
 
 // SubjectKeys returns the keys of the given subjects that exist.
 func (ks *KeyStore) SubjectKeys(ctx context.Context, tenant garde.TenantID, ids []string) ([]garde.SubjectKey, error) {
+	if len(ids) == 1 {
+		rows, err := ks.oneKey.QueryContext(ctx, string(tenant), ids[0])
+		return scanSubjectKeys(rows, err, tenant)
+	}
 	var out []garde.SubjectKey
 	for start := 0; start < len(ids); start += insertChunk {
 		chunk := ids[start:min(start+insertChunk, len(ids))]
@@ -197,7 +222,11 @@ func (ks *KeyStore) ListSubjectKeys(ctx context.Context, tenant garde.TenantID, 
 }
 
 func (ks *KeyStore) subjectKeys(ctx context.Context, query string, tenant garde.TenantID, args ...any) ([]garde.SubjectKey, error) {
-	rows, err := ks.db.QueryContext(ctx, query, args...)
+	rows, err := ks.reader.QueryContext(ctx, query, args...)
+	return scanSubjectKeys(rows, err, tenant)
+}
+
+func scanSubjectKeys(rows *sql.Rows, err error, tenant garde.TenantID) ([]garde.SubjectKey, error) {
 	if err != nil {
 		return nil, translate(err)
 	}
