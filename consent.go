@@ -517,15 +517,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 					return err
 				}
 			}
-			content, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			salt, err := ledger.NewSalt()
-			if err != nil {
-				return err
-			}
-			leaf, err := ledger.Commit(salt, content)
+			content, salt, leaf, err := commitContent(c)
 			if err != nil {
 				return err
 			}

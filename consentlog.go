@@ -180,19 +180,24 @@ func auditLeaf(e AuditEvent) (LedgerLeaf, error) {
 	if err != nil {
 		return LedgerLeaf{}, err
 	}
-	content, err := json.Marshal(c)
-	if err != nil {
-		return LedgerLeaf{}, err
-	}
-	salt, err := ledger.NewSalt()
-	if err != nil {
-		return LedgerLeaf{}, err
-	}
-	rec, err := ledger.Commit(salt, content)
+	content, salt, rec, err := commitContent(c)
 	if err != nil {
 		return LedgerLeaf{}, err
 	}
 	return LedgerLeaf{Kind: LeafAudit, Record: rec, Salt: salt, Content: content, CreatedAt: e.At}, nil
+}
+
+// commitContent is the canonical JSON of a leaf's content, a fresh salt,
+// and the salted commitment the log stores for them.
+func commitContent(v any) (content, salt, rec []byte, err error) {
+	if content, err = json.Marshal(v); err != nil {
+		return nil, nil, nil, err
+	}
+	if salt, err = ledger.NewSalt(); err != nil {
+		return nil, nil, nil, err
+	}
+	rec, err = ledger.Commit(salt, content)
+	return content, salt, rec, err
 }
 
 // AppendAudit appends the events to the audit table and to their tenants'

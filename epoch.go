@@ -2,7 +2,6 @@ package garde
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -495,15 +494,7 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 }
 
 func appendEpochLeaf(ctx context.Context, tx Tx, tenant TenantID, now time.Time, c epochContent) error {
-	content, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	salt, err := ledger.NewSalt()
-	if err != nil {
-		return err
-	}
-	rec, err := ledger.Commit(salt, content)
+	content, salt, rec, err := commitContent(c)
 	if err != nil {
 		return err
 	}
