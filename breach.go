@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // The breach register (GDPR Art. 33(5)) keeps every personal-data breach,
@@ -442,7 +444,7 @@ func (c *BreachChange) validate(creating bool, now time.Time) error {
 	text("decision_reason", c.DecisionReason, false)
 	text("delay_reason", c.DelayReason, false)
 	for i, cat := range c.Categories {
-		if !IsCategory(cat) {
+		if !register.IsCategory(cat) {
 			ve.Add(fmt.Sprintf("categories[%d]", i), "%q is not a fideslang data category", cat)
 		}
 	}

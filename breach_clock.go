@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // The breach clock: 72 hours from awareness, with escalations to the DPO
@@ -58,7 +60,7 @@ type Escalation struct {
 	NotifyBy time.Time
 	Nature   []string
 	Phase    string
-	DPO      Party
+	DPO      register.Party
 }
 
 // Left is the time left before the deadline (negative once late).
@@ -129,7 +131,7 @@ type BreachClock struct {
 	Email, Webhook Notifier
 	// OperatorDPO is the operator's own DPO, addressed for the operator's
 	// breaches (the operator has no register in garde).
-	OperatorDPO Party
+	OperatorDPO register.Party
 	// Node names this node in the escalation rows.
 	Node string
 	// Lease bounds how long a claimed, unsent escalation stays claimed
@@ -251,7 +253,7 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 						if err != nil && !errors.Is(err, ErrForbidden) {
 							return err
 						}
-						dpo = Party{}
+						dpo = register.Party{}
 						if reg != nil {
 							dpo = reg.DPO
 						}

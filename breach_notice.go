@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // Notice kinds: from the processor to each affected controller
@@ -203,7 +205,7 @@ func categoryName(lang, c string) string {
 	return c
 }
 
-func partyLine(p Party) string {
+func partyLine(p register.Party) string {
 	var parts []string
 	for _, s := range []string{p.Name, p.Address, p.Email, p.Phone, p.Contact} {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(parts, s) {
@@ -246,7 +248,7 @@ func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang 
 	}
 	now := s.clock.Now()
 	var b *Breach
-	var reg *Register
+	var reg *register.Register
 	err := s.store.View(ctx, func(tx Tx) error {
 		own, err := s.loadBreach(ctx, tx, p.Tenant, id)
 		if err != nil {
@@ -404,9 +406,9 @@ func (w *noticeWriter) severity(b *Breach) {
 	}
 }
 
-func (w *noticeWriter) dpo(reg *Register) string { return partyLine(reg.DPO) }
+func (w *noticeWriter) dpo(reg *register.Register) string { return partyLine(reg.DPO) }
 
-func (w *noticeWriter) controller(b *Breach, reg *Register, now time.Time) {
+func (w *noticeWriter) controller(b *Breach, reg *register.Register, now time.Time) {
 	w.h1(w.t("title.controller"))
 	w.para(w.t("law.controller"))
 	w.field(w.t("controller"), partyLine(reg.Controller))
@@ -426,7 +428,7 @@ func (w *noticeWriter) controller(b *Breach, reg *Register, now time.Time) {
 	w.para(w.t("next.controller", b.ID))
 }
 
-func (w *noticeWriter) authority(b *Breach, reg *Register, now time.Time) {
+func (w *noticeWriter) authority(b *Breach, reg *register.Register, now time.Time) {
 	w.h1(w.t("title.authority"))
 	phase := b.Phase
 	if phase == "" {
@@ -463,7 +465,7 @@ func (w *noticeWriter) authority(b *Breach, reg *Register, now time.Time) {
 	}
 }
 
-func (w *noticeWriter) subjects(b *Breach, reg *Register) {
+func (w *noticeWriter) subjects(b *Breach, reg *register.Register) {
 	w.h1(w.t("title.subjects"))
 	w.para(w.t("s.intro"))
 	w.h2(w.t("s.what"))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // Severity follows ENISA's "Recommendations for a methodology of the
@@ -98,11 +100,11 @@ func dataProcessingContext(categories []string) (float64, string) {
 	}
 	for _, c := range categories {
 		switch {
-		case specialCategory(c) || covers("user.criminal_history", c) || covers("user.childrens", c):
+		case register.SpecialCategory(c) || register.Covers("user.criminal_history", c) || register.Covers("user.childrens", c):
 			raise(4, "sensitive data", c)
-		case covers("user.financial", c) || covers("user.payment", c) || covers("user.government_id", c) || covers("user.authorization", c):
+		case register.Covers("user.financial", c) || register.Covers("user.payment", c) || register.Covers("user.government_id", c) || register.Covers("user.authorization", c):
 			raise(3, "financial data, identity documents or credentials", c)
-		case covers("user.behavior", c) || covers("user.location", c) || covers("user.content", c) || covers("user.demographic", c) || covers("user.telemetry", c):
+		case register.Covers("user.behavior", c) || register.Covers("user.location", c) || register.Covers("user.content", c) || register.Covers("user.demographic", c) || register.Covers("user.telemetry", c):
 			raise(2, "behavioural data or private content", c)
 		}
 	}
@@ -112,7 +114,7 @@ func dataProcessingContext(categories []string) (float64, string) {
 // identifying reports whether a category identifies a person directly.
 func identifying(c string) bool {
 	for _, p := range []string{"user.name", "user.contact", "user.government_id", "user.account", "user.unique_id", "user.biometric"} {
-		if covers(p, c) {
+		if register.Covers(p, c) {
 			return true
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"github.com/garde-privacy/garde/pii"
@@ -230,7 +232,7 @@ func (s *Service) Notices(ctx context.Context, p Principal, purpose string) ([]N
 
 // consentPurpose returns the purpose if it is in the register with consent
 // as its legal basis.
-func consentPurpose(reg *Register, purpose, field string) (*Purpose, error) {
+func consentPurpose(reg *register.Register, purpose, field string) (*register.Purpose, error) {
 	if purpose == "" {
 		return nil, Invalid(field, "is required")
 	}
@@ -469,7 +471,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			subjects[subject].id, subjects[subject].sealer, subjects[subject].ref = handles[i].id, handles[i].sealer, handles[i].ref
 		}
 		notices := map[string][]Notice{}
-		purposes := make([]*Purpose, len(ins))
+		purposes := make([]*register.Purpose, len(ins))
 		terms := make([]receiptTerms, len(ins))
 		termsHash := map[string]string{} // by purpose
 		contents := make([][]byte, len(ins))
@@ -632,7 +634,7 @@ func anonymizeText(text string) (string, error) {
 // refused from now on), erase deletes them, and anonymize replaces every
 // personal span in their text, drops their structured fields and span
 // records, and moves what is left off the subject (anonymize).
-func (s *Service) applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, pp *Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
+func (s *Service) applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, pp *register.Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
 	switch pp.OnWithdrawal {
 	case "erase":
 		n, err := tx.DeleteMessages(ctx, tenant, subjectID, pp.ID)
@@ -749,14 +751,14 @@ func hasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose 
 }
 
 // noConsent is the refusal of a write or read that needs a current consent.
-func noConsent(field string, pp *Purpose) *RefusedError {
+func noConsent(field string, pp *register.Purpose) *RefusedError {
 	return &RefusedError{Field: field, Code: "no_consent", Detail: fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", pp.ID)}
 }
 
 // checkReadConsent refuses reading a subject's messages for a consent
 // purpose without a current grant, unless the purpose anonymises on
 // withdrawal (what is left is no longer personal data).
-func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *Purpose, subjectID string) error {
+func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.Purpose, subjectID string) error {
 	if pp.LegalBasis != "consent" || pp.OnWithdrawal == "anonymize" {
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // The dashboard's read use cases: what a DPO looks at, computed here so
@@ -58,7 +60,7 @@ func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until ti
 	}
 	counts := map[key]*ConsentDay{}
 	purposes := map[string]bool{}
-	var reg *Register
+	var reg *register.Register
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		reg, _, err = s.currentRegister(ctx, tx, p.Tenant)
@@ -214,8 +216,8 @@ func (s *Service) RecentPurges(ctx context.Context, p Principal, since time.Time
 type Art30Record struct {
 	Version    int
 	AppliedAt  time.Time
-	Controller Party
-	DPO        Party
+	Controller register.Party
+	DPO        register.Party
 	Region     string
 	Activities []Art30Activity
 	// Processor is the operator's record for this tenant.
@@ -243,9 +245,9 @@ type Art30Activity struct {
 // Art30Processor is the Art. 30(2) record the operator keeps as the
 // tenant's processor.
 type Art30Processor struct {
-	Processor  Party // filled by the caller that knows the operator
-	Controller Party
-	DPO        Party
+	Processor  register.Party // filled by the caller that knows the operator
+	Controller register.Party
+	DPO        register.Party
 	// Categories are the categories of processing carried out on behalf of
 	// the controller: one per purpose, "id: description".
 	Categories    []string
@@ -328,7 +330,7 @@ func (s *Service) Art30(ctx context.Context, p Principal, v int) (Art30Record, e
 	return out, nil
 }
 
-func transferText(t Transfer) string {
+func transferText(t register.Transfer) string {
 	s := t.Country + ": " + t.Safeguard
 	if t.Recipient != "" {
 		s = t.Recipient + ", " + s

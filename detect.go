@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/pii"
 )
@@ -67,10 +69,10 @@ type spanRecord struct {
 // rule covering c; otherwise keep it if the purpose lists the category;
 // otherwise replace it — the safe default for data the purpose does not
 // need (privacy by default, Art. 25(2)).
-func operatorFor(p *Purpose, c string) string {
+func operatorFor(p *register.Purpose, c string) string {
 	best, op := -1, ""
 	for rule, o := range p.Anonymize {
-		if covers(rule, c) && len(rule) > best {
+		if register.Covers(rule, c) && len(rule) > best {
 			best, op = len(rule), o
 		}
 	}
@@ -86,7 +88,7 @@ func operatorFor(p *Purpose, c string) string {
 // protectText finds personal data in text and anonymises it as purpose p
 // says. It returns the text to store, the sealed span record (nil when
 // nothing was found), and what was found for the response.
-func (s *Service) protectText(p *Purpose, tk *tenantKeys, sealer *keyring.Sealer, ad keyring.AD, text string) (string, []byte, []Detection, []string, error) {
+func (s *Service) protectText(p *register.Purpose, tk *tenantKeys, sealer *keyring.Sealer, ad keyring.AD, text string) (string, []byte, []Detection, []string, error) {
 	if s.scanner == nil || text == "" {
 		return text, nil, nil, nil, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/note"
@@ -314,7 +316,7 @@ type recipientNotice struct {
 // recipientNotices builds one delivery per recipient endpoint of the
 // register (Art. 19). garde does not know what each recipient received,
 // so every recipient of every purpose that has an endpoint is told.
-func (s *Service) recipientNotices(ctx context.Context, tx Tx, reg *Register, r RightsRequest, subject string, now time.Time) ([]Delivery, []string, error) {
+func (s *Service) recipientNotices(ctx context.Context, tx Tx, reg *register.Register, r RightsRequest, subject string, now time.Time) ([]Delivery, []string, error) {
 	if reg == nil {
 		return nil, nil, nil
 	}

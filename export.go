@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
@@ -26,9 +28,9 @@ type SubjectExport struct {
 	Subject     string
 	Tenant      TenantID
 	GeneratedAt time.Time
-	Controller  Party
-	DPO         Party
-	Purposes    []Purpose
+	Controller  register.Party
+	DPO         register.Party
+	Purposes    []register.Purpose
 	Consents    []ConsentView
 	Receipts    []Receipt
 	Requests    []RightsRequest

@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 )
 
@@ -115,7 +117,7 @@ func validateSubjectID(field, s string) error {
 
 // validate checks one message against the limits and the register, adding
 // problems under prefix ("" or "messages[3].").
-func (m *NewMessage) validate(reg *Register, prefix string, ve *ValidationError) (*Purpose, refusal) {
+func (m *NewMessage) validate(reg *register.Register, prefix string, ve *ValidationError) (*register.Purpose, refusal) {
 	if err := validateSubjectID(prefix+"subject", m.Subject); err != nil {
 		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
 	}
@@ -135,7 +137,7 @@ func (m *NewMessage) validate(reg *Register, prefix string, ve *ValidationError)
 		ve.Add(prefix+"fields", "has more than %d fields", MaxFields)
 	}
 	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
-		if !IsCategory(c) {
+		if !register.IsCategory(c) {
 			ve.Add(prefix+"fields."+c, "is not a fideslang data category (fields are keyed by category, e.g. user.contact.email)")
 		} else if len(m.Fields[c]) > MaxFieldLen {
 			ve.Add(prefix+"fields."+c, "is longer than %d bytes", MaxFieldLen)
@@ -153,7 +155,7 @@ func (m *NewMessage) validate(reg *Register, prefix string, ve *ValidationError)
 		return nil, refusal{prefix + "text", "category_not_allowed", fmt.Sprintf("purpose %q does not list %s, the category of free text", p.ID, textCategory)}
 	}
 	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
-		if IsCategory(c) && !p.Allows(c) {
+		if register.IsCategory(c) && !p.Allows(c) {
 			return nil, refusal{prefix + "fields." + c, "category_not_allowed", fmt.Sprintf("purpose %q does not list category %s", p.ID, c)}
 		}
 	}
@@ -240,7 +242,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		if err != nil {
 			return err
 		}
-		purposes := make([]*Purpose, len(msgs))
+		purposes := make([]*register.Purpose, len(msgs))
 		ve := &ValidationError{}
 		for i := range msgs {
 			prefix := ""
@@ -360,7 +362,7 @@ type sealedContent struct {
 // ingest and a rectification alike: the text is scanned and anonymised as
 // purpose p says (protectText), then the text, the span record and the
 // fields are sealed under the subject's key, bound to the message.
-func (s *Service) sealContent(p *Purpose, tk *tenantKeys, sl *keyring.Sealer, tenant TenantID, subjectID, msgID, text string, fields map[string]string) (sealedContent, error) {
+func (s *Service) sealContent(p *register.Purpose, tk *tenantKeys, sl *keyring.Sealer, tenant TenantID, subjectID, msgID, text string, fields map[string]string) (sealedContent, error) {
 	var c sealedContent
 	var err error
 	c.stored, c.spans, c.found, c.special, err = s.protectText(p, tk, sl, messageAD(tenant, subjectID, msgID, ""), text)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/ledger"
 )
 
@@ -40,8 +42,8 @@ type Receipt struct {
 	Channel          string           `json:"channel,omitempty"`
 	Language         string           `json:"language"`
 	PIIPrincipalID   string           `json:"pii_principal_id"`
-	PIIControllers   []Party          `json:"pii_controllers"`
-	DPO              Party            `json:"dpo"`
+	PIIControllers   []register.Party `json:"pii_controllers"`
+	DPO              register.Party   `json:"dpo"`
 	Notice           ReceiptNotice    `json:"notice"`
 	Services         []ReceiptService `json:"services"`
 	Sensitive        bool             `json:"sensitive"`
@@ -87,13 +89,13 @@ type ReceiptPurpose struct {
 // changed on a receipt that still verifies.
 type receiptTerms struct {
 	Jurisdiction   string           `json:"jurisdiction"`
-	PIIControllers []Party          `json:"pii_controllers"`
-	DPO            Party            `json:"dpo"`
+	PIIControllers []register.Party `json:"pii_controllers"`
+	DPO            register.Party   `json:"dpo"`
 	Services       []ReceiptService `json:"services"`
 	Sensitive      bool             `json:"sensitive"`
 }
 
-func termsFor(reg *Register, pp *Purpose) receiptTerms {
+func termsFor(reg *register.Register, pp *register.Purpose) receiptTerms {
 	var third []string
 	for _, r := range pp.Recipients {
 		third = append(third, r.Name)
@@ -110,7 +112,7 @@ func termsFor(reg *Register, pp *Purpose) receiptTerms {
 	}
 	return receiptTerms{
 		Jurisdiction:   "EU (GDPR Art. 6(1)(a), 7)",
-		PIIControllers: []Party{reg.Controller},
+		PIIControllers: []register.Party{reg.Controller},
 		DPO:            reg.DPO,
 		Services: []ReceiptService{{Service: reg.Controller.Name, Purposes: []ReceiptPurpose{{
 			Purpose: pp.ID, Description: pp.Description, LegalBasis: pp.LegalBasis, ConsentType: "explicit",
@@ -135,7 +137,7 @@ func (r Receipt) terms() receiptTerms {
 // with the register version the consent was given under
 // (consentContent.RegisterVersion, see Service.receiptTerms), or the
 // receipt's terms hash will not match.
-func newReceipt(reg *Register, pp *Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
+func newReceipt(reg *register.Register, pp *register.Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
 	return buildReceipt(termsFor(reg, pp), in, rec, c, ev)
 }
 
@@ -191,7 +193,7 @@ func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentC
 func isSpecialCategory(c string) bool {
 	for _, p := range []string{"user.health_and_medical", "user.genetic", "user.biometric", "user.demographic.racial_ethnic_origin",
 		"user.demographic.political_opinion", "user.demographic.religious_belief", "user.demographic.sexual_orientation", "user.criminal_history"} {
-		if covers(p, c) || covers(c, p) {
+		if register.Covers(p, c) || register.Covers(c, p) {
 			return true
 		}
 	}

@@ -13,20 +13,21 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
+	"github.com/garde-privacy/garde/register"
 	"github.com/garde-privacy/garde/sqlite"
 )
 
 func TestCheckDeployment(t *testing.T) {
-	eu, err := garde.ParseRegister([]byte(gardetest.ExampleRegister))
+	eu, err := register.ParseRegister([]byte(gardetest.ExampleRegister))
 	if err != nil {
 		t.Fatal(err)
 	}
-	us, err := garde.ParseRegister([]byte(gardetest.ExampleRegister + "transfers: [{country: US, safeguard: scc, reference: SCC 2021/914 module 3}]\n"))
+	us, err := register.ParseRegister([]byte(gardetest.ExampleRegister + "transfers: [{country: US, safeguard: scc, reference: SCC 2021/914 module 3}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		reg    *garde.Register
+		reg    *register.Register
 		region string
 		ok     bool
 	}{
@@ -49,7 +50,7 @@ func TestCheckDeployment(t *testing.T) {
 }
 
 func TestCheckRecipient(t *testing.T) {
-	reg, err := garde.ParseRegister([]byte(strings.Replace(gardetest.ExampleRegister,
+	reg, err := register.ParseRegister([]byte(strings.Replace(gardetest.ExampleRegister,
 		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]",
 		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor, endpoint: 'https://helpdesk.example/erase?t=1'}, {name: Analytics, country: US, role: processor, endpoint: 'https://us.example/hook'}]\n    transfers: [{country: US, recipient: Analytics, safeguard: scc}]", 1)))
 	if err != nil {

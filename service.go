@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/pii"
 )
@@ -21,7 +23,7 @@ type Service struct {
 	mu        sync.Mutex
 	scanner   *pii.Scanner
 	keys      map[TenantID]*tenantKeys
-	registers map[registerKey]*Register
+	registers map[registerKey]*register.Register
 
 	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
 	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
@@ -56,7 +58,7 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 		clock:     clock,
 		scanner:   newScanner(),
 		keys:      map[TenantID]*tenantKeys{},
-		registers: map[registerKey]*Register{},
+		registers: map[registerKey]*register.Register{},
 	}
 }
 
@@ -85,7 +87,7 @@ var errRetry = errors.New("retry")
 
 // currentRegister returns the tenant's latest register, parsed once per
 // version and cached: versions are immutable.
-func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (*Register, int, error) {
+func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (*register.Register, int, error) {
 	v, err := tx.RegisterVersionNumber(ctx, tenant)
 	if err != nil {
 		return nil, 0, err

@@ -3,6 +3,9 @@ package garde
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/garde-privacy/garde/register"
 )
 
 // CreateTenant creates a tenant with its keys and a first admin API key,
@@ -212,11 +215,11 @@ func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (R
 	if err := authorize(p, permRegisterWrite); err != nil {
 		return RegisterVersion{}, err
 	}
-	r, err := ParseRegister(src)
+	r, err := register.ParseRegister(src)
 	if err != nil {
 		return RegisterVersion{}, err
 	}
-	doc, err := r.canonicalJSON()
+	doc, err := r.CanonicalJSON()
 	if err != nil {
 		return RegisterVersion{}, err
 	}
@@ -276,4 +279,50 @@ func (s *Service) CheckKey(ctx context.Context, p Principal) error {
 		}
 	}
 	return Errorf(ErrUnauthenticated, "the key this session was opened with is no longer valid")
+}
+
+// CheckResidency checks every tenant's current register against the
+// deployment's region (empty: the deployment declares none, and only the
+// registers' own regions are re-checked). `garde serve` refuses to start on
+// an error; the message names the tenants by id, nothing else.
+func (s *Service) CheckResidency(ctx context.Context, region string) error {
+	if region != "" {
+		if _, ok := register.RegionCountry(region); !ok {
+			return Invalid("region", "%q is not a known cloud region nor an ISO 3166 country code", region)
+		}
+	}
+	outside := ""
+	if c, _ := register.RegionCountry(region); region != "" && !register.InEEA(c) {
+		outside = c
+	}
+	var errs []error
+	err := s.store.View(ctx, func(tx Tx) error {
+		ts, err := tx.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		if outside != "" && len(ts) == 0 {
+			errs = append(errs, Errorf(ErrForbidden, "deployment region %q is in %s, outside the EU/EEA, and no register records a transfer there", region, outside))
+		}
+		for _, t := range ts {
+			reg, _, err := s.currentRegister(ctx, tx, t.ID)
+			switch {
+			case errors.Is(err, ErrForbidden) && outside == "":
+				continue // no register yet: nothing is processed
+			case errors.Is(err, ErrForbidden):
+				errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, Errorf(ErrForbidden, "deployment region %q is outside the EU/EEA and the tenant has no register recording a transfer", region)))
+				continue
+			case err != nil:
+				return err
+			}
+			if err := reg.CheckDeployment(region); err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }

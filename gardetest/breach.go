@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -198,7 +200,7 @@ func testBreachUseCases(t *testing.T, open Open) {
 		sent = append(sent, fmt.Sprintf("%s %s %s", e.Tenant, e.DPO.Email, e.Point))
 		return nil
 	})
-	c := garde.BreachClock{Email: n, OperatorDPO: garde.Party{Name: "Operator DPO", Email: "dpo@operator.example"}}
+	c := garde.BreachClock{Email: n, OperatorDPO: register.Party{Name: "Operator DPO", Email: "dpo@operator.example"}}
 	for range 2 {
 		if _, err := s.EscalateBreaches(ctx, c); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
@@ -191,7 +193,7 @@ func testConsentReceipt(t *testing.T, open Open) {
 	}
 	// What the receipt shows of the register is committed too.
 	for name, change := range map[string]func(*garde.Receipt){
-		"controller": func(r *garde.Receipt) { r.PIIControllers = []garde.Party{{Name: "Other SAS"}} },
+		"controller": func(r *garde.Receipt) { r.PIIControllers = []register.Party{{Name: "Other SAS"}} },
 		"dpo":        func(r *garde.Receipt) { r.DPO.Email = "someone@else.example" },
 		"retention": func(r *garde.Receipt) {
 			p := r.Services[0].Purposes[0]

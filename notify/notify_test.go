@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/gardetest"
@@ -318,7 +320,7 @@ func TestNotifyRefusesInsideByDefault(t *testing.T) {
 	var hit atomic.Bool
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
 	defer ts.Close()
-	e := garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
+	e := garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
 	for name, n := range map[string]garde.Notifier{
 		"smtp":            &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"},
 		"webhook":         &notify.Webhook{URL: ts.URL, Secret: []byte("s")},
@@ -339,7 +341,7 @@ func TestSMTPErrorsCarryNoAddress(t *testing.T) {
 	ms := newMailServer(t)
 	ms.rejectRcpt = true
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
 		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
 	}
@@ -357,7 +359,7 @@ func TestSMTPStartTLS(t *testing.T) {
 	ms := newMailServer(t)
 	ms.tls = &tls.Config{Certificates: hs.TLS.Certificates}
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}, Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: garde.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Notify over STARTTLS = %v, want nil", err)
 	}

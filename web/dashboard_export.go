@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/internal/mdpdf"
 	"github.com/xuri/excelize/v2"
@@ -33,7 +35,7 @@ func art30Columns(l messages) []string {
 	return out
 }
 
-func partyText(p garde.Party) string {
+func partyText(p register.Party) string {
 	var parts []string
 	for _, s := range []string{p.Name, p.Address, p.Contact, p.Email, p.Phone} {
 		if s != "" {
@@ -75,8 +77,8 @@ func processorRows(rec garde.Art30Record, l messages) [][]string {
 }
 
 // operatorParty names the processor in the Art. 30(2) record.
-func (d *dashboard) operatorParty() garde.Party {
-	return garde.Party{Name: "garde operator (this deployment)"}
+func (d *dashboard) operatorParty() register.Party {
+	return register.Party{Name: "garde operator (this deployment)"}
 }
 
 func (d *dashboard) art30(w http.ResponseWriter, r *http.Request, pg *dashPage) error {

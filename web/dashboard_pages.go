@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -531,7 +533,7 @@ func (d *dashboard) revokeKey(w http.ResponseWriter, r *http.Request, pg *dashPa
 
 type settingsPage struct {
 	Tenant   garde.TenantID
-	Register *garde.Register
+	Register *register.Register
 	Version  int
 	Verifier string
 	Idle     time.Duration

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -41,10 +43,10 @@ type keyInfo struct {
 }
 
 type registerVersion struct {
-	Version   int             `json:"version"`
-	AppliedAt time.Time       `json:"applied_at"`
-	AppliedBy string          `json:"applied_by"`
-	Register  *garde.Register `json:"register"`
+	Version   int                `json:"version"`
+	AppliedAt time.Time          `json:"applied_at"`
+	AppliedBy string             `json:"applied_by"`
+	Register  *register.Register `json:"register"`
 }
 
 type messageIn struct {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -293,18 +295,18 @@ type exportConsent struct {
 // exportHead is everything of an export but the messages, in the JSON's
 // field order.
 type exportHead struct {
-	Format       string           `json:"format"`
-	Subject      string           `json:"subject"`
-	GeneratedAt  time.Time        `json:"generated_at"`
-	Controller   garde.Party      `json:"controller"`
-	DPO          garde.Party      `json:"dpo"`
-	Purposes     []garde.Purpose  `json:"purposes"`
-	Consents     []exportConsent  `json:"consents"`
-	Receipts     []garde.Receipt  `json:"consent_receipts"`
-	Requests     []requestOut     `json:"requests"`
-	Restrictions []exportBlock    `json:"restrictions"`
-	Erased       bool             `json:"erased"`
-	Messages     *json.RawMessage `json:"messages,omitempty"`
+	Format       string             `json:"format"`
+	Subject      string             `json:"subject"`
+	GeneratedAt  time.Time          `json:"generated_at"`
+	Controller   register.Party     `json:"controller"`
+	DPO          register.Party     `json:"dpo"`
+	Purposes     []register.Purpose `json:"purposes"`
+	Consents     []exportConsent    `json:"consents"`
+	Receipts     []garde.Receipt    `json:"consent_receipts"`
+	Requests     []requestOut       `json:"requests"`
+	Restrictions []exportBlock      `json:"restrictions"`
+	Erased       bool               `json:"erased"`
+	Messages     *json.RawMessage   `json:"messages,omitempty"`
 }
 
 func toExportHead(h garde.SubjectExport) exportHead {

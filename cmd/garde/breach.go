@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/internal/mdpdf"
 	"github.com/garde-privacy/garde/notify"
@@ -172,7 +174,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return err
 		}
-		c := garde.BreachClock{Interval: *interval, Node: *node, OperatorDPO: garde.Party{Name: *dpoName, Email: *dpoEmail}}
+		c := garde.BreachClock{Interval: *interval, Node: *node, OperatorDPO: register.Party{Name: *dpoName, Email: *dpoEmail}}
 		for _, p := range splitList(*points) {
 			v, err := time.ParseDuration(p)
 			if err != nil || v < 0 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/garde-privacy/garde/register"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/notify"
@@ -53,7 +55,7 @@ func breachClockFromEnv(getenv func(string) string, policy *egress.Policy) (gard
 	host, _ := os.Hostname()
 	c := garde.BreachClock{
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
-		OperatorDPO: garde.Party{Email: getenv("GARDE_OPERATOR_DPO_EMAIL")},
+		OperatorDPO: register.Party{Email: getenv("GARDE_OPERATOR_DPO_EMAIL")},
 		Detect:      &garde.Detectors{},
 	}
 	if addr := getenv("GARDE_SMTP"); addr != "" {

@@ -1,4 +1,4 @@
-package garde
+package register
 
 import "strings"
 

@@ -1,4 +1,4 @@
-package garde
+package register
 
 import (
 	"testing"
@@ -28,7 +28,7 @@ func TestCovers(t *testing.T) {
 		{"user", "user.financial.bank_account", true},
 	}
 	for _, tt := range tests {
-		if got := covers(tt.listed, tt.c); got != tt.want {
+		if got := Covers(tt.listed, tt.c); got != tt.want {
 			t.Errorf("covers(%q, %q) = %v, want %v", tt.listed, tt.c, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package garde
+package register
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/problem"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -88,7 +89,7 @@ var operators = []string{"redact", "replace", "mask", "pseudonymize", "encrypt",
 
 var withdrawalActions = []string{"stop", "anonymize", "erase"}
 
-var purposeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+var PurposeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // Purpose returns the purpose with the given id.
 func (r *Register) Purpose(id string) (*Purpose, bool) {
@@ -103,7 +104,7 @@ func (r *Register) Purpose(id string) (*Purpose, bool) {
 // Allows reports whether the purpose may use data of category c.
 func (p *Purpose) Allows(c string) bool {
 	for _, l := range p.Categories {
-		if covers(l, c) {
+		if Covers(l, c) {
 			return true
 		}
 	}
@@ -174,23 +175,23 @@ const MaxRegisterSize = 1 << 20
 // validates it. Every problem is reported with its path.
 func ParseRegister(src []byte) (*Register, error) {
 	if len(src) > MaxRegisterSize {
-		return nil, Errorf(ErrTooLarge, "register is larger than %d bytes", MaxRegisterSize)
+		return nil, problem.Errorf(problem.ErrTooLarge, "register is larger than %d bytes", MaxRegisterSize)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, Invalid("register", "cannot be parsed: %s", yamlMessage(err))
+		return nil, problem.Invalid("register", "cannot be parsed: %s", yamlMessage(err))
 	}
 	if root.Kind == 0 {
-		return nil, Invalid("register", "is empty")
+		return nil, problem.Invalid("register", "is empty")
 	}
-	ve := &ValidationError{}
+	ve := &problem.ValidationError{}
 	checkKnownFields(&root, reflect.TypeFor[Register](), "", ve)
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
 	var r Register
 	if err := root.Decode(&r); err != nil {
-		return nil, Invalid("register", "%s", yamlMessage(err))
+		return nil, problem.Invalid("register", "%s", yamlMessage(err))
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func yamlMessage(err error) string {
 // checkKnownFields walks a YAML node against the Go type it decodes into
 // and reports every key the type does not have, with its path, so that a
 // typo ("legal_bases") is an error rather than a silently missing field.
-func checkKnownFields(n *yaml.Node, t reflect.Type, path string, ve *ValidationError) {
+func checkKnownFields(n *yaml.Node, t reflect.Type, path string, ve *problem.ValidationError) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		checkKnownFields(n.Content[0], t, path, ve)
 		return
@@ -250,7 +251,7 @@ func joinPath(path, key string) string {
 // Validate checks the register and returns a *ValidationError listing every
 // problem, each named by its path.
 func (r *Register) Validate() error {
-	ve := &ValidationError{}
+	ve := &problem.ValidationError{}
 	if strings.TrimSpace(r.Controller.Name) == "" {
 		ve.Add("controller.name", "is required")
 	}
@@ -278,8 +279,8 @@ func (r *Register) Validate() error {
 		p := &r.Purposes[i]
 		at := func(f string) string { return fmt.Sprintf("purposes[%d].%s", i, f) }
 		switch {
-		case !purposeIDPattern.MatchString(p.ID):
-			ve.Add(at("id"), "must match %s", purposeIDPattern)
+		case !PurposeIDPattern.MatchString(p.ID):
+			ve.Add(at("id"), "must match %s", PurposeIDPattern)
 		case seen[p.ID]:
 			ve.Add(at("id"), "%q is used twice", p.ID)
 		}
@@ -338,7 +339,7 @@ func (r *Register) Validate() error {
 	return ve.Err()
 }
 
-func validateTransfer(t Transfer, path string, ve *ValidationError) {
+func validateTransfer(t Transfer, path string, ve *problem.ValidationError) {
 	if !IsCountry(t.Country) {
 		ve.Add(path+".country", "%q is not an ISO 3166 country code", t.Country)
 	}
@@ -366,30 +367,10 @@ func (r *Register) hasTransfer(p *Purpose, country, recipient string) bool {
 
 // canonicalJSON is the stored form of a register: stable bytes for the
 // same content.
-func (r *Register) canonicalJSON() ([]byte, error) {
+func (r *Register) CanonicalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(r)
 	return bytes.TrimSpace(b.Bytes()), err
-}
-
-// RegisterVersion is one applied version of a tenant's register.
-type RegisterVersion struct {
-	Version   int
-	AppliedAt time.Time
-	AppliedBy string
-	// Document is the register as canonical JSON.
-	Document []byte
-	// Source is the text as it was applied (YAML or JSON).
-	Source []byte
-}
-
-// Parse decodes the stored document.
-func (rv RegisterVersion) Parse() (*Register, error) {
-	var r Register
-	if err := json.Unmarshal(rv.Document, &r); err != nil {
-		return nil, fmt.Errorf("register version %d: %w", rv.Version, err)
-	}
-	return &r, nil
 }

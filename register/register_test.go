@@ -1,10 +1,13 @@
-package garde
+package register
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/garde-privacy/garde/problem"
 )
 
 func TestExampleRegisterIsValid(t *testing.T) {
@@ -58,7 +61,7 @@ purposes:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseRegister([]byte(tt.change))
-			ve, ok := err.(*ValidationError)
+			ve, ok := err.(*problem.ValidationError)
 			if !ok {
 				t.Fatalf("ParseRegister = %v, want a validation error", err)
 			}
@@ -98,15 +101,15 @@ func FuzzParseRegister(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseRegister(b)
 		if err != nil {
-			if _, ok := err.(*ValidationError); !ok {
-				if k, ok := err.(*kindError); !ok || k.kind != ErrTooLarge {
+			if _, ok := err.(*problem.ValidationError); !ok {
+				if !errors.Is(err, problem.ErrTooLarge) {
 					t.Fatalf("ParseRegister error of unexpected type %T: %v", err, err)
 				}
 			}
 			return
 		}
 		// A valid register round-trips through its stored form.
-		doc, err := r.canonicalJSON()
+		doc, err := r.CanonicalJSON()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package garde
+package register
 
 import "strings"
 
@@ -48,7 +48,7 @@ func IsCategory(c string) bool { return categories[c] }
 
 // covers reports whether the listed category covers c: equal, or a parent
 // of it in the taxonomy.
-func covers(listed, c string) bool {
+func Covers(listed, c string) bool {
 	return listed == c || (strings.HasPrefix(c, listed) && len(c) > len(listed) && c[len(listed)] == '.')
 }
 
@@ -56,13 +56,13 @@ func covers(listed, c string) bool {
 // (GDPR Art. 9): health, biometric and genetic data, political opinions,
 // religious beliefs, sexual orientation, racial or ethnic origin, union
 // membership.
-func specialCategory(c string) bool {
+func SpecialCategory(c string) bool {
 	for _, s := range [...]string{
 		"user.health_and_medical", "user.biometric", "user.demographic.political_opinion",
 		"user.demographic.religious_belief", "user.demographic.sexual_orientation",
 		"user.demographic.race_ethnicity", "user.union_membership",
 	} {
-		if covers(s, c) {
+		if Covers(s, c) {
 			return true
 		}
 	}
