@@ -1,3 +1,7 @@
+// The breach register's storage and its escalations (garde.BreachTx).
+// Statements only: the rules (who sees what, what is due) live in package
+// garde.
+
 package postgres
 
 import (
@@ -9,22 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The breach register's storage (garde.BreachTx). Statements only: the
-// rules (who sees what, what is due) live in package garde.
-
 func tenantStrings(ts []garde.TenantID) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		out[i] = string(t)
 	}
 	return out
-}
-
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func (t *tx) CreateBreach(ctx context.Context, r garde.BreachRecord) error {

@@ -1,3 +1,6 @@
+// The checkpoint store (garde.CheckpointStore): the signed checkpoints and
+// ledger epochs recorded apart from the data, in the key schema.
+
 package postgres
 
 import (

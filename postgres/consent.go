@@ -1,8 +1,10 @@
+// The storage of notices and consent events (garde.ConsentTx). Plain reads
+// and writes: the rules are in package garde.
+
 package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/garde-privacy/garde"
@@ -80,40 +82,4 @@ func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID
 		return garde.ConsentRecord{}, notFound(err, "consent")
 	}
 	return c, nil
-}
-
-func (t *tx) DeleteMessages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) (int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return 0, err
-	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3`, string(tenant), subjectID, purpose)
-	if err != nil {
-		return 0, translate(fmt.Errorf("delete messages: %w", err))
-	}
-	return int(tag.RowsAffected()), nil
-}
-
-func (t *tx) DeleteMessagesBefore(ctx context.Context, tenant garde.TenantID, subjectID, purpose string, before time.Time) (int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return 0, err
-	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 AND created_at <= $4`, string(tenant), subjectID, purpose, before)
-	if err != nil {
-		return 0, translate(fmt.Errorf("delete messages: %w", err))
-	}
-	return int(tag.RowsAffected()), nil
-}
-
-func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE messages SET sealed_text = $1, sealed_fields = $2, sealed_spans = $3 WHERE tenant_id = $4 AND id = $5`, sealedText, sealedFields, sealedSpans, string(tenant), id)
-	if err != nil {
-		return translate(fmt.Errorf("update message: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "message %s not found", id)
-	}
-	return nil
 }

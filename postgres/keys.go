@@ -1,3 +1,7 @@
+// The key store (garde.KeyStore): tenant and subject keys and the journal
+// of their destruction, in a schema of its own reached through a pool of
+// its own, and the setup of that schema when the database opens.
+
 package postgres
 
 import (
@@ -96,14 +100,6 @@ func (db *DB) ensureKeyTables(ctx context.Context) error {
 	return db.moveKeys(ctx, conn, ks)
 }
 
-// CheckpointStore is the signed-checkpoint record kept in the key schema.
-func (db *DB) CheckpointStore() garde.CheckpointStore {
-	if db.cps == nil {
-		return nil // Connect without Open: no key schema was ensured
-	}
-	return db.cps
-}
-
 // moveKeys moves the keys that garde kept in the data schema before the
 // key store existed (tenant_keys, subjects.wrapped_key) into the key
 // schema, in one transaction, and wipes them from the data schema. A key
@@ -146,9 +142,6 @@ func keySchema(opts Options) string {
 	}
 	return "garde_keys"
 }
-
-// KeyStore is the key store that comes with the database.
-func (db *DB) KeyStore() garde.KeyStore { return db.keys }
 
 func (ks *KeyStore) write(ctx context.Context, fn func(pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, ks.pool, fn)

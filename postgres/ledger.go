@@ -1,3 +1,8 @@
+// The per-tenant ledger (garde.LedgerTx): the head row and its lock,
+// leaves, stored hashes, signed checkpoints and the signing key. Plain
+// reads and writes: the Merkle arithmetic and the rules are in package
+// garde.
+
 package postgres
 
 import (

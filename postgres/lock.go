@@ -1,3 +1,6 @@
+// The serve lock: a session advisory lock that `garde serve` holds shared
+// and that commands which must not run beside a server take exclusive.
+
 package postgres
 
 import (

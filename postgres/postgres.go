@@ -153,6 +153,17 @@ func Connect(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// CheckpointStore is the signed-checkpoint record kept in the key schema.
+func (db *DB) CheckpointStore() garde.CheckpointStore {
+	if db.cps == nil {
+		return nil // Connect without Open: no key schema was ensured
+	}
+	return db.cps
+}
+
+// KeyStore is the key store that comes with the database.
+func (db *DB) KeyStore() garde.KeyStore { return db.keys }
+
 // LatestVersion is the schema version this build migrates to.
 func LatestVersion() int { return len(migrationNames()) }
 
@@ -310,23 +321,6 @@ func connectionLost(err error) bool {
 func demoted(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == codeReadOnlyTransaction
-}
-
-// translate maps SQLSTATE codes (never message texts) to garde's error
-// kinds. The driver's message is kept for operators, but pgx's Detail
-// (which may quote a row's values) is never part of Error().
-func translate(err error) error {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return err
-	}
-	switch pe.Code {
-	case codeUniqueViolation:
-		return fmt.Errorf("%w: %w", garde.ErrConflict, err)
-	case codeForeignKeyViolation, codeCheckViolation, codeNotNullViolation:
-		return fmt.Errorf("%w: %w", garde.ErrInvalid, err)
-	}
-	return err
 }
 
 func migrationNames() []string {

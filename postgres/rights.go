@@ -1,3 +1,8 @@
+// The storage of data-subject rights (garde.RightsTx): requests, blocks and
+// restrictions, a subject's messages and their purges, deliveries, alarms
+// and leases. Statements only: the clock, the workflow and every rule live
+// in package garde.
+
 package postgres
 
 import (
@@ -10,25 +15,6 @@ import (
 	"github.com/garde-privacy/garde"
 	"github.com/jackc/pgx/v5"
 )
-
-// The storage of data-subject rights (garde.RightsTx). Statements only: the
-// clock, the workflow and every rule live in package garde.
-
-// nullTime stores the zero time as NULL.
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// fromNull reads a nullable timestamptz back to the zero time or UTC.
-func fromNull(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
 
 const requestColumns = `tenant_id, id, type, status, subject_index, subject_ref, sealed_subject, key_version, purpose, source,
 	external_id, callback_urls, filed_by, received_at, due_at, verified_at, started_at, completed_at, extended_at,
@@ -213,15 +199,6 @@ func (t *tx) SubjectBlocks(ctx context.Context, tenant garde.TenantID, indexes [
 		b.Since = utc(b.Since)
 		return b, err
 	})
-}
-
-const messageColumns = `id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans`
-
-func scanMessage(tenant garde.TenantID, r pgx.Row) (garde.Message, error) {
-	m := garde.Message{Tenant: tenant}
-	err := r.Scan(&m.ID, &m.SubjectID, &m.Purpose, &m.Channel, &m.CreatedAt, &m.ExpiresAt, &m.SealedText, &m.SealedFields, &m.SealedSpans)
-	m.CreatedAt, m.ExpiresAt = utc(m.CreatedAt), utc(m.ExpiresAt)
-	return m, err
 }
 
 func (t *tx) SubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID, after string, limit int) ([]garde.Message, error) {

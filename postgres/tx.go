@@ -1,3 +1,8 @@
+// The transaction type and the helpers its methods share: beginning the
+// transaction behind the tenants' locks, releasing it, row collection,
+// error translation and time conversions. The methods of garde.Tx and the
+// interfaces it embeds are in the file of their aggregate.
+
 package postgres
 
 import (
@@ -5,12 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/garde-privacy/garde"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -128,6 +132,26 @@ func tenantsOf[T any](xs []T, tenant func(T) garde.TenantID) []garde.TenantID {
 	return out
 }
 
+// collect reads every row with scan, translating errors.
+func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, translate(fmt.Errorf("%s: %w", what, err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, translate(fmt.Errorf("%s: %w", what, err))
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(fmt.Errorf("%s: %w", what, err))
+	}
+	return out, nil
+}
+
 func (t *tx) exec(ctx context.Context, what, q string, args ...any) error {
 	if _, err := t.tx.Exec(ctx, q, args...); err != nil {
 		return translate(fmt.Errorf("%s: %w", what, err))
@@ -155,312 +179,46 @@ func notFound(err error, what string) error {
 	return translate(fmt.Errorf("%s: %w", what, err))
 }
 
+// translate maps SQLSTATE codes (never message texts) to garde's error
+// kinds. The driver's message is kept for operators, but pgx's Detail
+// (which may quote a row's values) is never part of Error().
+func translate(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case codeUniqueViolation:
+		return fmt.Errorf("%w: %w", garde.ErrConflict, err)
+	case codeForeignKeyViolation, codeCheckViolation, codeNotNullViolation:
+		return fmt.Errorf("%w: %w", garde.ErrInvalid, err)
+	}
+	return err
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // utc normalises a time read from timestamptz, which pgx returns in the
 // local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
 
-func (t *tx) CreateTenant(ctx context.Context, tn garde.Tenant) error {
-	if err := t.begin(ctx, tn.ID); err != nil {
-		return err
-	}
-	return t.insert(ctx, "create tenant", 1, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		string(tn.ID), tn.Name, tn.CreatedAt)
-}
-
-func (t *tx) Tenant(ctx context.Context, id garde.TenantID) (garde.Tenant, error) {
-	if err := t.begin(ctx, id); err != nil {
-		return garde.Tenant{}, err
-	}
-	var tn garde.Tenant
-	err := t.tx.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, string(id)).Scan(&tn.ID, &tn.Name, &tn.CreatedAt)
-	if err != nil {
-		return garde.Tenant{}, notFound(err, "tenant")
-	}
-	tn.CreatedAt = utc(tn.CreatedAt)
-	return tn, nil
-}
-
-// collect reads every row with scan, translating errors.
-func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Rows) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, translate(fmt.Errorf("%s: %w", what, err))
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, translate(fmt.Errorf("%s: %w", what, err))
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(fmt.Errorf("%s: %w", what, err))
-	}
-	return out, nil
-}
-
-func (t *tx) Tenants(ctx context.Context) ([]garde.Tenant, error) {
-	if err := t.begin(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
-	return collect(rows, err, "tenants", func(r pgx.Rows) (garde.Tenant, error) {
-		var tn garde.Tenant
-		err := r.Scan(&tn.ID, &tn.Name, &tn.CreatedAt)
-		tn.CreatedAt = utc(tn.CreatedAt)
-		return tn, err
-	})
-}
-
-func (t *tx) CreateAPIKey(ctx context.Context, k garde.APIKey) error {
-	if err := t.begin(ctx, k.Tenant); err != nil {
-		return err
-	}
-	var revoked *time.Time
-	if !k.RevokedAt.IsZero() {
-		revoked = &k.RevokedAt
-	}
-	return t.insert(ctx, "create api key", 1, `INSERT INTO api_keys (tenant_id, id, prefix, hash, role, created_at, created_by, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		string(k.Tenant), k.ID, k.Prefix, k.Hash, string(k.Role), k.CreatedAt, k.CreatedBy, revoked)
-}
-
-const apiKeyColumns = `tenant_id, id, prefix, hash, role, created_at, created_by, revoked_at`
-
-func scanAPIKey(s pgx.Row) (garde.APIKey, error) {
-	var k garde.APIKey
-	var tenant, role string
-	var revoked *time.Time
-	if err := s.Scan(&tenant, &k.ID, &k.Prefix, &k.Hash, &role, &k.CreatedAt, &k.CreatedBy, &revoked); err != nil {
-		return garde.APIKey{}, err
-	}
-	k.Tenant, k.Role, k.CreatedAt = garde.TenantID(tenant), garde.Role(role), utc(k.CreatedAt)
-	if revoked != nil {
-		k.RevokedAt = utc(*revoked)
-	}
-	return k, nil
-}
-
-func (t *tx) APIKeyByPrefix(ctx context.Context, prefix string) (garde.APIKey, error) {
-	if err := t.begin(ctx); err != nil {
-		return garde.APIKey{}, err
-	}
-	k, err := scanAPIKey(t.tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = $1`, prefix))
-	if err != nil {
-		return garde.APIKey{}, notFound(err, "api key")
-	}
-	return k, nil
-}
-
-func (t *tx) APIKeys(ctx context.Context, tenant garde.TenantID) ([]garde.APIKey, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 ORDER BY id`, string(tenant))
-	return collect(rows, err, "api keys", func(r pgx.Rows) (garde.APIKey, error) { return scanAPIKey(r) })
-}
-
-func (t *tx) RevokeAPIKey(ctx context.Context, tenant garde.TenantID, id string, at time.Time) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE tenant_id = $2 AND id = $3`, at, string(tenant), id)
-	if err != nil {
-		return translate(fmt.Errorf("revoke api key: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "api key %s not found", id)
-	}
-	return nil
-}
-
-func (t *tx) PutRegister(ctx context.Context, tenant garde.TenantID, r garde.RegisterVersion) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	return t.insert(ctx, "put register", 1, `INSERT INTO registers (tenant_id, version, applied_at, applied_by, document, source)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		string(tenant), r.Version, r.AppliedAt, r.AppliedBy, r.Document, r.Source)
-}
-
-func (t *tx) Register(ctx context.Context, tenant garde.TenantID, v int) (garde.RegisterVersion, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return garde.RegisterVersion{}, err
-	}
-	q := `SELECT version, applied_at, applied_by, document, source FROM registers WHERE tenant_id = $1 AND version = $2`
-	args := []any{string(tenant), v}
-	if v == 0 {
-		q = `SELECT version, applied_at, applied_by, document, source FROM registers WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1`
-		args = args[:1]
-	}
-	var r garde.RegisterVersion
-	if err := t.tx.QueryRow(ctx, q, args...).Scan(&r.Version, &r.AppliedAt, &r.AppliedBy, &r.Document, &r.Source); err != nil {
-		return garde.RegisterVersion{}, notFound(err, "register version")
-	}
-	r.AppliedAt = utc(r.AppliedAt)
-	return r, nil
-}
-
-func (t *tx) RegisterVersionNumber(ctx context.Context, tenant garde.TenantID) (int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return 0, err
-	}
-	var v int
-	if err := t.tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM registers WHERE tenant_id = $1`, string(tenant)).Scan(&v); err != nil {
-		return 0, translate(fmt.Errorf("register version: %w", err))
-	}
-	return v, nil
-}
-
-const subjectColumns = `tenant_id, id, blind_index, sealed_ref, created_at`
-
-func scanSubject(s pgx.Row) (garde.SubjectRecord, error) {
-	var r garde.SubjectRecord
-	var tenant string
-	if err := s.Scan(&tenant, &r.ID, &r.Index, &r.SealedRef, &r.CreatedAt); err != nil {
-		return garde.SubjectRecord{}, err
-	}
-	r.Tenant, r.CreatedAt = garde.TenantID(tenant), utc(r.CreatedAt)
-	return r, nil
-}
-
-func (t *tx) SubjectByIndex(ctx context.Context, tenant garde.TenantID, index []byte) (garde.SubjectRecord, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return garde.SubjectRecord{}, err
-	}
-	r, err := scanSubject(t.tx.QueryRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND blind_index = $2`, string(tenant), index))
-	if err != nil {
-		return garde.SubjectRecord{}, notFound(err, "subject")
-	}
-	return r, nil
-}
-
-func (t *tx) SubjectsByIndex(ctx context.Context, tenant garde.TenantID, indexes [][]byte) ([]garde.SubjectRecord, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	if len(indexes) == 0 {
-		return nil, nil
-	}
-	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND blind_index = ANY($2::bytea[])`, string(tenant), indexes)
-	return collect(rows, err, "subjects by index", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
-}
-
-func (t *tx) CreateSubject(ctx context.Context, r garde.SubjectRecord) error {
-	if err := t.begin(ctx, r.Tenant); err != nil {
-		return err
-	}
-	return t.insert(ctx, "create subject", 1, `INSERT INTO subjects (`+subjectColumns+`, key_version) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT DO NOTHING`,
-		string(r.Tenant), r.ID, r.Index, r.SealedRef, r.CreatedAt)
-}
-
-func (t *tx) Subjects(ctx context.Context, tenant garde.TenantID, after string, limit int) ([]garde.SubjectRecord, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, string(tenant), after, limit)
-	return collect(rows, err, "subjects", func(r pgx.Rows) (garde.SubjectRecord, error) { return scanSubject(r) })
-}
-
-// InsertMessages inserts the batch in one statement (arrays unnested
-// server-side: one round trip whatever the batch size).
-func (t *tx) InsertMessages(ctx context.Context, ms []garde.Message) error {
-	if err := t.begin(ctx, tenantsOf(ms, func(m garde.Message) garde.TenantID { return m.Tenant })...); err != nil {
-		return err
-	}
-	if len(ms) == 0 {
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
 		return nil
 	}
-	n := len(ms)
-	tenants, ids, subjects, purposes, channels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	created, expires := make([]time.Time, n), make([]time.Time, n)
-	texts, fields, spans := make([][]byte, n), make([][]byte, n), make([][]byte, n)
-	for i, m := range ms {
-		tenants[i], ids[i], subjects[i], purposes[i], channels[i] = string(m.Tenant), m.ID, m.SubjectID, m.Purpose, m.Channel
-		created[i], expires[i], texts[i], fields[i], spans[i] = m.CreatedAt, m.ExpiresAt, m.SealedText, m.SealedFields, m.SealedSpans
-	}
-	return t.insert(ctx, "insert messages", int64(n), `INSERT INTO messages (tenant_id, id, subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[], $10::bytea[])
-		ON CONFLICT DO NOTHING`,
-		tenants, ids, subjects, purposes, channels, created, expires, texts, fields, spans)
+	return &t
 }
 
-func (t *tx) Messages(ctx context.Context, tenant garde.TenantID, subjectID, purpose string) ([]garde.Message, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
+// fromNull reads a nullable timestamptz back to the zero time or UTC.
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
 	}
-	rows, err := t.tx.Query(ctx, `SELECT id, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
-		WHERE tenant_id = $1 AND subject_id = $2 AND purpose = $3 ORDER BY id`, string(tenant), subjectID, purpose)
-	return collect(rows, err, "messages", func(r pgx.Rows) (garde.Message, error) {
-		m := garde.Message{Tenant: tenant, SubjectID: subjectID, Purpose: purpose}
-		err := r.Scan(&m.ID, &m.Channel, &m.CreatedAt, &m.ExpiresAt, &m.SealedText, &m.SealedFields, &m.SealedSpans)
-		m.CreatedAt, m.ExpiresAt = utc(m.CreatedAt), utc(m.ExpiresAt)
-		return m, err
-	})
-}
-
-func (t *tx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
-	if err := t.begin(ctx, tenantsOf(events, func(e garde.AuditEvent) garde.TenantID { return e.Tenant })...); err != nil {
-		return err
-	}
-	if len(events) == 0 {
-		return nil
-	}
-	n := len(events)
-	tenants, actors, actions, purposes, refs, outcomes, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ats, counts := make([]time.Time, n), make([]int64, n)
-	for i, e := range events {
-		tenants[i], actors[i], actions[i], purposes[i], refs[i], outcomes[i], reasons[i] = string(e.Tenant), e.Actor, e.Action, e.Purpose, e.SubjectRef, e.Outcome, e.Reason
-		ats[i], counts[i] = e.At, int64(e.Count)
-	}
-	// Audit appends of a tenant are serialised by its ledger head row, the
-	// lock its log appends take too (one lock, so no lock-order deadlock):
-	// within a tenant, seq order is then commit order, and paging by seq
-	// never skips a row committed late.
-	if err := t.lockHeads(ctx, tenants); err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	// Sequence numbers are per tenant: the tenant's last one (under the
-	// head row lock just taken) plus the event's rank in this batch.
-	return t.exec(ctx, "append audit", `INSERT INTO audit (tenant_id, seq, at, actor, action, purpose, subject_ref, outcome, count, reason)
-		SELECT e.tenant_id,
-			coalesce((SELECT max(a.seq) FROM audit a WHERE a.tenant_id = e.tenant_id), 0) + row_number() OVER (PARTITION BY e.tenant_id ORDER BY e.n),
-			e.at, e.actor, e.action, e.purpose, e.subject_ref, e.outcome, e.count, e.reason
-		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[])
-			WITH ORDINALITY AS e(tenant_id, at, actor, action, purpose, subject_ref, outcome, count, reason, n)`,
-		tenants, ats, actors, actions, purposes, refs, outcomes, counts, reasons)
-}
-
-func (t *tx) Audit(ctx context.Context, tenant garde.TenantID, f garde.AuditFilter) ([]garde.AuditEvent, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	var where strings.Builder
-	where.WriteString(`tenant_id = $1 AND seq > $2`)
-	args := []any{string(tenant), f.AfterSeq}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if !f.Since.IsZero() {
-		where.WriteString(` AND at >= ` + arg(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where.WriteString(` AND at < ` + arg(f.Until))
-	}
-	for _, c := range []struct{ col, v string }{{"action", f.Action}, {"actor", f.Actor}, {"purpose", f.Purpose}} {
-		if c.v != "" {
-			where.WriteString(` AND ` + c.col + ` = ` + arg(c.v))
-		}
-	}
-	limit := arg(f.Limit)
-	rows, err := t.tx.Query(ctx, `SELECT seq, at, actor, action, purpose, subject_ref, outcome, count, reason FROM audit WHERE `+where.String()+` ORDER BY seq LIMIT `+limit, args...)
-	return collect(rows, err, "audit", func(r pgx.Rows) (garde.AuditEvent, error) {
-		e := garde.AuditEvent{Tenant: tenant}
-		var count int64
-		err := r.Scan(&e.Seq, &e.At, &e.Actor, &e.Action, &e.Purpose, &e.SubjectRef, &e.Outcome, &count, &e.Reason)
-		e.At, e.Count = utc(e.At), int(count)
-		return e, err
-	})
+	return t.UTC()
 }

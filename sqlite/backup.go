@@ -1,3 +1,7 @@
+// Backups of the data store taken while it stays open (VACUUM INTO), and
+// Scrub, which truncates the WAL so that no page image written before an
+// erasure outlives it.
+
 package sqlite
 
 import (

@@ -1,3 +1,7 @@
+// The breach register's storage and its escalations (garde.BreachTx).
+// Statements only: the rules (who sees what, what is due) live in package
+// garde.
+
 package sqlite
 
 import (
@@ -9,9 +13,6 @@ import (
 
 	"github.com/garde-privacy/garde"
 )
-
-// The breach register's storage (garde.BreachTx). Statements only: the
-// rules (who sees what, what is due) live in package garde.
 
 func joinTenants(ts []garde.TenantID) string {
 	s := make([]string, len(ts))
@@ -27,10 +28,6 @@ func splitTenants(s string) []garde.TenantID {
 		out = append(out, garde.TenantID(f))
 	}
 	return out
-}
-
-func nullString(s string) sql.NullString {
-	return sql.NullString{String: s, Valid: s != ""}
 }
 
 func (t *tx) CreateBreach(ctx context.Context, r garde.BreachRecord) error {

@@ -1,3 +1,6 @@
+// The upgrade that moves the keys earlier versions kept in the data file
+// into the key store, at every open.
+
 package sqlite
 
 import (

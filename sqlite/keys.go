@@ -1,3 +1,6 @@
+// The key store (garde.KeyStore): tenant and subject keys and the journal
+// of their destruction, in a SQLite file of its own beside the data store.
+
 package sqlite
 
 import (

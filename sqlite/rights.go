@@ -1,3 +1,8 @@
+// Storage of data-subject rights (garde.RightsTx): requests, blocks and
+// restrictions, a subject's messages and their purges, deliveries, alarms
+// and leases. Every statement names its tenant except RequestByToken and
+// AcquireLease.
+
 package sqlite
 
 import (
@@ -10,9 +15,6 @@ import (
 
 	"github.com/garde-privacy/garde"
 )
-
-// Storage of data-subject rights (garde.RightsTx). Every statement names
-// its tenant except RequestByToken and AcquireLease.
 
 const requestColumns = `tenant_id, id, type, status, subject_index, subject_ref, sealed_subject, key_version, purpose, source, external_id,
 	callback_urls, filed_by, received_at, due_at, verified_at, started_at, completed_at, extended_at, extension, reason, legal_hold,

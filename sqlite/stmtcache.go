@@ -1,3 +1,6 @@
+// The cache of prepared statements, per connection pool, and the
+// transaction wrapper that uses it.
+
 package sqlite
 
 import (
