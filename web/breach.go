@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
-	"github.com/garde-privacy/garde/internal/mdpdf"
+	"github.com/garde-privacy/garde/web/internal/notice"
 )
 
 // breachRoutes are the routes of the breach register, its impact,
@@ -223,35 +223,7 @@ func (s *Server) breachEscalations(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) breachNotice(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	format := q.Get("format")
-	if format == "" {
-		format = "md"
-	}
-	if format != "md" && format != "pdf" {
-		return garde.Invalid("format", "must be md or pdf")
-	}
-	id := r.PathValue("breach")
-	n, err := s.svc.BreachNotice(r.Context(), principalFrom(r.Context()), id, r.PathValue("kind"), q.Get("lang"), garde.TenantID(q.Get("tenant")))
-	if err != nil {
-		return err
-	}
-	name := id + "-" + n.Kind + "." + n.Lang + "." + format
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	if format == "md" {
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		_, err := w.Write([]byte(n.Markdown))
-		return err
-	}
-	pdf, err := mdpdf.Render(n.Markdown, mdpdf.Options{Title: n.Title, Author: "garde", Created: s.svc.Clock().Now()})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(pdf)
-	return err
+	return notice.Serve(w, r, s.svc, principalFrom(r.Context()), r.PathValue("breach"), r.PathValue("kind"))
 }
 
 // The breach schemas join the OpenAPI document's schemas from here, so

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/internal/errkind"
 )
 
 // readBody reads the whole (bounded) body and rejects bytes that are not
@@ -44,7 +45,7 @@ func decodeJSON(r *http.Request, v any) error {
 		// body is still parsed as JSON, which is what every route takes.
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json") ||
 			mt == "application/x-www-form-urlencoded" || mt == "text/plain") {
-			return fmt.Errorf("%w: send application/json", errMediaType)
+			return fmt.Errorf("%w: send application/json", errkind.ErrMediaType)
 		}
 	}
 	b, err := readBody(r)

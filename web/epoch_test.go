@@ -43,7 +43,7 @@ func TestLedgerForkProblem(t *testing.T) {
 }
 
 // newCheckpointStore is a checkpoint store apart from the data store of
-// openStore's backend.
+// dashtest.OpenStore's backend.
 func newCheckpointStore(t *testing.T) garde.CheckpointStore {
 	t.Helper()
 	ctx := context.Background()

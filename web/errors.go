@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/internal/errkind"
 )
 
 // problem is an RFC 9457 problem details object.
@@ -27,36 +28,11 @@ type problemDetail struct {
 
 var errNoRoute = garde.Errorf(garde.ErrNotFound, "no such route")
 
-// kinds maps each error kind to its status and problem type. One table,
-// for every handler.
-var kinds = []struct {
-	kind   error
-	status int
-	name   string
-	title  string
-}{
-	{garde.ErrInvalid, http.StatusBadRequest, "invalid", "Invalid input"},
-	{garde.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Authentication required"},
-	{garde.ErrNoConsent, http.StatusForbidden, "no-consent", "No current consent"},
-	{garde.ErrForbidden, http.StatusForbidden, "forbidden", "Forbidden"},
-	{garde.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
-	{garde.ErrLastAdminKey, http.StatusConflict, "last-admin-key", "Last admin key"},
-	{garde.ErrConflict, http.StatusConflict, "conflict", "Conflict"},
-	{garde.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request too large"},
-	{errMethod, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
-	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
-	{errLimited, http.StatusTooManyRequests, "rate-limited", "Too many requests"},
-}
-
-var (
-	errMethod    = errors.New("method not allowed")
-	errMediaType = errors.New("unsupported media type")
-)
-
 // problemTypeBase prefixes problem type URIs; docs/api.md lists them.
 const problemTypeBase = "urn:garde:problem:"
 
-// writeError renders err as problem+json. Errors of no known kind are
+// writeError renders err as problem+json, with the status and type of
+// its kind (web/internal/errkind, the table the dashboard uses too). Errors of no known kind are
 // internal: their text is logged once with the request id and replaced by
 // a generic message, so no detail (and no personal data) leaks out.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) {
@@ -66,15 +42,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	if errors.As(err, &mbe) {
 		err = garde.Errorf(garde.ErrTooLarge, "request body is larger than %d bytes", mbe.Limit)
 	}
-	known := false
-	for _, k := range kinds {
-		if errors.Is(err, k.kind) {
-			p = problem{Type: problemTypeBase + k.name, Title: k.title, Status: k.status, Detail: err.Error(), RequestID: reqID}
-			known = true
-			break
-		}
-	}
-	if !known {
+	k, known := errkind.Of(err)
+	if known {
+		p = problem{Type: problemTypeBase + k.Name, Title: k.Title, Status: k.Status, Detail: err.Error(), RequestID: reqID}
+	} else {
 		s.log.Error("internal error", "request", reqID, "err", err.Error())
 	}
 	var ve *garde.ValidationError

@@ -160,9 +160,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.RevokeAPIKey(r.Context(), principalFrom(r.Context()), r.PathValue("id")); err != nil {
 		return err
 	}
-	if s.sessions != nil {
-		s.sessions.dropKey(r.PathValue("id"))
-	}
+	s.dash.EndSessions(r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

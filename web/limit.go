@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/internal/errkind"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -51,8 +52,8 @@ type Limits struct {
 // enough to stop a runaway client or a key-guessing loop.
 var DefaultLimits = Limits{PerKey: 5000, PerAddr: 10000, LockoutFailures: 20, LockoutWindow: time.Minute, LockoutFor: 5 * time.Minute}
 
-// errLimited is rendered as 429 Too Many Requests (web/errors.go).
-var errLimited = errors.New("too many requests")
+// errLimited is rendered as 429 Too Many Requests (web/internal/errkind).
+var errLimited = errkind.ErrLimited
 
 // maxTracked bounds each table of the limiter, so that a flood of
 // distinct addresses or keys cannot grow memory without end.

@@ -19,7 +19,7 @@ type obj = map[string]any
 func str(desc string) obj { return obj{"type": "string", "description": desc} }
 
 // tenantRoles are the roles a tenant's key may have, as strings for the
-// schemas and the dashboard's key form (garde.TenantRoles).
+// schemas (garde.TenantRoles).
 func tenantRoles() []string {
 	out := make([]string, len(garde.TenantRoles))
 	for i, r := range garde.TenantRoles {

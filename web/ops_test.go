@@ -39,7 +39,7 @@ func TestRevokeLastAdminKey(t *testing.T) {
 	// The dashboard's keys page refuses it the same way.
 	b := newBrowser(t, e.ts)
 	b.signIn(admin)
-	if r := b.post("/dashboard/keys/"+id+"/revoke", url.Values{"csrf": {b.csrf}}); r.status != http.StatusConflict || !bytes.Contains(r.body, []byte("last admin key")) {
+	if r := b.post("/dashboard/keys/"+id+"/revoke", url.Values{"csrf": {b.CSRF}}); r.status != http.StatusConflict || !bytes.Contains(r.body, []byte("last admin key")) {
 		t.Fatalf("dashboard revoke of the last admin key = %d\n%.300s", r.status, r.body)
 	}
 	e.do(admin, "GET", "/v1/keys", "", http.StatusOK)

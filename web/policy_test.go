@@ -123,7 +123,7 @@ func TestDashboardVerify(t *testing.T) {
 	if page := admin.get("/dashboard/requests/" + id); page.status != 200 || strings.Contains(string(page.body), `id="verify-submit"`) {
 		t.Fatalf("the admin's request page = %d, offers verify: %v", page.status, strings.Contains(string(page.body), `id="verify-submit"`))
 	}
-	if r := admin.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {admin.csrf}, "action": {"verify"}}); r.status != 403 {
+	if r := admin.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {admin.CSRF}, "action": {"verify"}}); r.status != 403 {
 		t.Fatalf("the admin's verify = %d, want 403", r.status)
 	}
 	dpo := newBrowser(t, e.ts)
@@ -131,7 +131,7 @@ func TestDashboardVerify(t *testing.T) {
 	if page := dpo.get("/dashboard/requests/" + id); !strings.Contains(string(page.body), `id="verify-submit"`) {
 		t.Fatalf("the DPO's request page does not offer verify")
 	}
-	if r := dpo.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {dpo.csrf}, "action": {"verify"}}); r.status != 303 {
+	if r := dpo.post("/dashboard/requests/"+id+"/change", url.Values{"csrf": {dpo.CSRF}, "action": {"verify"}}); r.status != 303 {
 		t.Fatalf("the DPO's verify = %d, want 303\n%s", r.status, r.body)
 	}
 	if got := e.do(e.a.Keys[garde.RoleDPO], "GET", "/v1/requests/"+id, "", 200).json(t)["status"]; got != garde.StatusCompleted {

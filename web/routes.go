@@ -20,10 +20,10 @@ type Route struct {
 	Response string // schema of the success body
 	Status   int    // success status
 	Query    []Param
-	// Dashboard marks a page of the DPO's dashboard (web/dashboard.go):
+	// Dashboard marks a page of the DPO's dashboard (web/dashboard):
 	// HTML behind a session cookie, not part of the JSON API, so the API's
-	// route tests and the OpenAPI document skip it; web/dashboard_test.go
-	// covers it.
+	// route tests and the OpenAPI document skip it; web/dashboard's tests
+	// cover it.
 	Dashboard bool
 	handler   func(http.ResponseWriter, *http.Request) error
 }
@@ -83,4 +83,16 @@ func (s *Server) routeTable() []Route {
 		all = append(all, part...)
 	}
 	return all
+}
+
+// dashboardRoutes mounts the dashboard's pages (web/dashboard lists them,
+// each with the permission of the use case it shows) behind the same
+// middleware as the API: request id, headers, limits, log and metrics.
+func (s *Server) dashboardRoutes() []Route {
+	var out []Route
+	for _, pg := range s.dash.Pages() {
+		out = append(out, Route{Method: pg.Method, Pattern: pg.Pattern, Perm: pg.Perm, Summary: pg.Summary,
+			Status: http.StatusOK, Dashboard: true, handler: pg.Serve})
+	}
+	return out
 }

@@ -1,9 +1,6 @@
 package web_test
 
 import (
-	"fmt"
-	"html/template"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +9,7 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/web"
+	"github.com/garde-privacy/garde/web/dashboard"
 )
 
 // docRows returns the rows (cells trimmed, header dropped) of the Markdown
@@ -139,76 +137,8 @@ func TestDocsDashboardPageRoles(t *testing.T) {
 			t.Errorf("docs/dashboard.md lists page %q, which the test does not know", row[0])
 			continue
 		}
-		if got, want := docRoles(row[2]), roleNames(web.PageRoles(perms[route])); !slices.Equal(got, want) {
+		if got, want := docRoles(row[2]), roleNames(dashboard.PageRoles(perms[route])); !slices.Equal(got, want) {
 			t.Errorf("docs/dashboard.md: %s is for %v, want %v", row[0], got, want)
-		}
-	}
-}
-
-// TestDashboardAuditFilterListsEveryAction: the audit search's action
-// filter offers every action a tenant's trail can hold (it lacked eight
-// before the list had one definition), and none it cannot.
-func TestDashboardAuditFilterListsEveryAction(t *testing.T) {
-	e := newEnv(t)
-	for _, lang := range []string{"en", "fr"} {
-		b := newBrowser(t, e.ts)
-		if r := b.signIn(e.a.Keys[garde.RoleDPO]); r.status != http.StatusSeeOther {
-			t.Fatalf("sign-in = %d", r.status)
-		}
-		r := b.get("/dashboard/audit?lang=" + lang)
-		if r.status != http.StatusOK {
-			t.Fatalf("audit page = %d", r.status)
-		}
-		page := string(r.body)
-		if want := map[string]string{"en": "the last 7 days are shown", "fr": "les 7 derniers jours"}[lang]; !strings.Contains(page, want) {
-			t.Errorf("%s: the audit page does not say %q", lang, want)
-		}
-		for _, a := range garde.AuditActions {
-			option := fmt.Sprintf(`<option value="%s">%s — `, a.Action, a.Action)
-			label := a.Label
-			if lang == "fr" {
-				label = a.LabelFR
-			}
-			has := strings.Contains(page, option)
-			if has == a.Operator {
-				t.Errorf("%s: the audit filter offers %s: %v, want %v", lang, a.Action, has, !a.Operator)
-			}
-			if has && !strings.Contains(page, option+template.HTMLEscapeString(label)+"</option>") {
-				t.Errorf("%s: the audit filter's option %s is not labelled %q", lang, a.Action, label)
-			}
-		}
-	}
-}
-
-// TestDashboardLabelsEveryStatus: the dashboard names every request status
-// of garde.RequestStatuses, in both languages (a status added there shows
-// up here until it has its labels).
-func TestDashboardLabelsEveryStatus(t *testing.T) {
-	for _, lang := range []string{"en", "fr"} {
-		for _, st := range garde.RequestStatuses {
-			if s, ok := web.Label(lang, "status."+st); !ok || s == "" {
-				t.Errorf("catalogue %s has no label for status %s", lang, st)
-			}
-		}
-	}
-}
-
-// TestDashboardMenuFollowsPages: the menu shows a role exactly the pages
-// that let it in (the menu and the pages read the same permission).
-func TestDashboardMenuFollowsPages(t *testing.T) {
-	e := newEnv(t)
-	for _, role := range []garde.Role{garde.RoleAdmin, garde.RoleDPO} {
-		b := newBrowser(t, e.ts)
-		if r := b.signIn(e.a.Keys[role]); r.status != http.StatusSeeOther {
-			t.Fatalf("sign-in as %s = %d", role, r.status)
-		}
-		menu := string(b.get("/dashboard/overview").body)
-		for _, name := range []string{"overview", "register", "requests", "breaches", "audit", "keys", "settings"} {
-			shown := strings.Contains(menu, `<li><a href="/dashboard/`+name+`"`)
-			opens := b.get("/dashboard/"+name).status == http.StatusOK
-			if shown != opens {
-				t.Errorf("%s: menu shows %s: %v, the page opens: %v", role, name, shown, opens)
-			}
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package web exposes garde over HTTP: the JSON API under /v1, its OpenAPI
-// description, health probes and Prometheus metrics.
+// description, health probes, Prometheus metrics, and the pages of the
+// DPO's dashboard (package web/dashboard) mounted in the same route table.
 //
 // Handlers return errors; one function renders every error as RFC 9457
 // problem+json. Nothing personal is ever logged: requests are logged by
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/dashboard"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,9 +39,9 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []Route
 	limiter *limiter
-	// sessions are the dashboard's, so that revoking a key through the
-	// API ends the sessions it opened as the dashboard's revoke does.
-	sessions *sessionStore
+	// dash is the DPO's dashboard, whose pages the route table mounts;
+	// revoking a key through the API ends the sessions it opened there.
+	dash *dashboard.Dashboard
 }
 
 // NewServer builds the handler. Every dependency is an argument.
@@ -52,6 +54,8 @@ func NewServer(svc *garde.Service, logger *slog.Logger, opts Options) *Server {
 	}
 	s := &Server{svc: svc, log: logger, opts: opts, metrics: newMetrics(opts.Registry), mux: http.NewServeMux()}
 	s.limiter = newLimiter(opts.Limits, opts.Registry)
+	// The dashboard signs keys in under the API's limits and lock-out.
+	s.dash = dashboard.New(dashboard.Config{Service: svc, Log: logger, SignIn: s.signInKey})
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))

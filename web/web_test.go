@@ -10,8 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,9 +17,8 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
-	"github.com/garde-privacy/garde/postgres/postgrestest"
-	"github.com/garde-privacy/garde/sqlite"
 	"github.com/garde-privacy/garde/web"
+	"github.com/garde-privacy/garde/web/internal/dashtest"
 )
 
 type env struct {
@@ -34,26 +31,10 @@ type env struct {
 	logs     *bytes.Buffer
 }
 
-// openStore opens the store the API tests run on: SQLite, or PostgreSQL
-// when GARDE_TEST_STORE=postgres (CI runs them on both).
-func openStore(t *testing.T) garde.Store {
-	t.Helper()
-	if os.Getenv("GARDE_TEST_STORE") == "postgres" {
-		db, _, _ := postgrestest.Open(t)
-		return db
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := openStore(t)
+	db := dashtest.OpenStore(t)
 	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	logs := &bytes.Buffer{}
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), web.Options{MaxBody: 64 << 10})

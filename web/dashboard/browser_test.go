@@ -1,4 +1,4 @@
-package web_test
+package dashboard_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/garde-privacy/garde"
-	"github.com/garde-privacy/garde/web"
+	"github.com/garde-privacy/garde/web/dashboard"
 )
 
 // chromiumPath finds Debian's chromium, or skips the test.
@@ -210,7 +210,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	// Idle for longer than the timeout: the next page is the sign-in page.
-	s.clock.Advance(web.SessionIdle + time.Minute)
+	s.clock.Advance(dashboard.SessionIdle + time.Minute)
 	run("idle", chromedp.Navigate(base+"/dashboard/overview"), chromedp.WaitVisible(chromedp.CSS("#key")))
 	if got := text("p.notice"); !strings.Contains(got, "inactivity") {
 		t.Errorf("after the idle timeout the sign-in page says %q", got)

@@ -1,12 +1,17 @@
-package web
+// Package dashboard is the DPO's dashboard: server-rendered pages under
+// /dashboard/, behind a session cookie obtained by signing in with an API
+// key. Pages call the same use cases as the JSON API; nothing here decides
+// a business rule.
+//
+// The dashboard lists its pages (Pages) and package web mounts them in its
+// route table, behind the same request id, security headers, rate limits,
+// access log and metrics as the API. What the dashboard needs of the
+// server, the server passes in (Config): the service, the logger, and the
+// sign-in under the server's lock-out.
+package dashboard
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -15,127 +20,86 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/internal/errkind"
 )
 
-// The DPO's dashboard: server-rendered pages under /dashboard/, behind a
-// session cookie obtained by signing in with an API key. Pages call the
-// same use cases as the JSON API; nothing here decides a business rule.
+// The templates and static files, beside this file.
 //
-// Sessions live in this process's memory (see docs/dashboard.md): a
-// random 256-bit id in the cookie, only its SHA-256 kept server-side,
-// an idle timeout and an absolute lifetime, both on the service's clock.
-
-//go:embed dashboard
+//go:embed *.html static
 var dashboardFS embed.FS
 
-const (
-	// SessionIdle ends a session nobody used for this long.
-	SessionIdle = 15 * time.Minute
-	// SessionMax ends any session this long after sign-in.
-	SessionMax = 8 * time.Hour
-	// maxSessions bounds the in-memory store (oldest dropped first).
-	maxSessions = 10000
-)
-
-type session struct {
-	p        garde.Principal
-	csrf     string
-	created  time.Time
-	lastSeen time.Time
+// Config is what the dashboard takes from the server that mounts it.
+type Config struct {
+	// Service runs the use cases the pages show; its clock is the
+	// sessions' clock.
+	Service *garde.Service
+	// Log receives internal errors, by request id (no personal data).
+	Log *slog.Logger
+	// SignIn checks the API key text of the sign-in form. The server
+	// passes its own (package web: under the rate limits and the
+	// lock-out that guard the bearer header), so that the form is no
+	// way around them. It may write headers (Retry-After) to w.
+	SignIn func(w http.ResponseWriter, r *http.Request, key string) (garde.Principal, error)
 }
 
-// sessionStore holds sessions by the SHA-256 of their id.
-type sessionStore struct {
-	mu sync.Mutex
-	m  map[[32]byte]*session
-}
-
-func (st *sessionStore) create(p garde.Principal, now time.Time) (id string, s *session) {
-	id, csrf := randomToken(), randomToken()
-	s = &session{p: p, csrf: csrf, created: now, lastSeen: now}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for h, old := range st.m {
-		if expired(old, now) {
-			delete(st.m, h)
-		}
-	}
-	if len(st.m) >= maxSessions {
-		var oldest [32]byte
-		var t time.Time
-		for h, old := range st.m {
-			if t.IsZero() || old.lastSeen.Before(t) {
-				oldest, t = h, old.lastSeen
-			}
-		}
-		delete(st.m, oldest)
-	}
-	st.m[sha256.Sum256([]byte(id))] = s
-	return id, s
-}
-
-func expired(s *session, now time.Time) bool {
-	return now.Sub(s.lastSeen) > SessionIdle || now.Sub(s.created) > SessionMax
-}
-
-// get returns the live session of id and marks it used; an expired one is
-// deleted and reported as such.
-func (st *sessionStore) get(id string, now time.Time) (s session, ok, wasExpired bool) {
-	h := sha256.Sum256([]byte(id))
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	ps := st.m[h]
-	if ps == nil {
-		return session{}, false, false
-	}
-	if expired(ps, now) {
-		delete(st.m, h)
-		return session{}, false, true
-	}
-	ps.lastSeen = now
-	return *ps, true, false
-}
-
-// dropKey ends every session opened with a key (after its revocation).
-func (st *sessionStore) dropKey(keyID string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for h, s := range st.m {
-		if s.p.KeyID == keyID {
-			delete(st.m, h)
-		}
-	}
-}
-
-func (st *sessionStore) delete(id string) {
-	st.mu.Lock()
-	delete(st.m, sha256.Sum256([]byte(id)))
-	st.mu.Unlock()
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func sameToken(a, b string) bool {
-	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// dashboard holds the pages' state: templates and sessions.
-type dashboard struct {
-	s        *Server
+// Dashboard holds the pages' state: templates and sessions.
+type Dashboard struct {
+	svc      *garde.Service
+	log      *slog.Logger
+	signIn   func(w http.ResponseWriter, r *http.Request, key string) (garde.Principal, error)
 	sessions *sessionStore
-	pages    map[string]*template.Template
+	tmpl     map[string]*template.Template
+	pages    []Page
 	// navPerm is the permission of each page of the navigation
-	// ("keys": that of GET /dashboard/keys), from the route table.
+	// ("keys": that of GET /dashboard/keys), from the page list.
 	navPerm map[string]garde.Permission
 }
+
+// Page is one page of the dashboard, for the server's route table.
+type Page struct {
+	Method  string
+	Pattern string
+	Summary string
+	// Perm is the permission of the use case the page shows; PermNone
+	// marks a public page (sign-in, static files). The page checks it
+	// itself against the session's role (PageRoles), as the route has no
+	// Bearer key.
+	Perm garde.Permission
+	// Serve answers the request. It renders its own errors as a page; an
+	// error it returns is one it could not render.
+	Serve func(http.ResponseWriter, *http.Request) error
+}
+
+// New builds the dashboard. Service and SignIn are required.
+func New(cfg Config) *Dashboard {
+	if cfg.Service == nil || cfg.SignIn == nil {
+		panic("dashboard.New: Config.Service and Config.SignIn are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dashboard{svc: cfg.Service, log: cfg.Log, signIn: cfg.SignIn,
+		sessions: &sessionStore{m: map[[32]byte]*session{}}, tmpl: parsePages()}
+	d.pages = d.pageTable()
+	d.navPerm = map[string]garde.Permission{}
+	for _, pg := range d.pages {
+		if name, ok := strings.CutPrefix(pg.Pattern, "/dashboard/"); ok && pg.Method == "GET" && !strings.ContainsAny(name, "/{") {
+			d.navPerm[name] = pg.Perm
+		}
+	}
+	return d
+}
+
+// Pages lists the dashboard's pages, for the server to mount.
+func (d *Dashboard) Pages() []Page { return d.pages }
+
+// EndSessions ends every session opened with the API key keyID: the
+// server calls it when it revokes a key through the API, as the
+// dashboard's own revoke does.
+func (d *Dashboard) EndSessions(keyID string) { d.sessions.dropKey(keyID) }
 
 // dashPage is what every page template receives.
 type dashPage struct {
@@ -162,7 +126,7 @@ func (pg *dashPage) Sees(name string) bool {
 	return ok && pageAllows(perm, pg.Principal.Role)
 }
 
-func (d *dashboard) now() time.Time { return d.s.svc.Clock().Now() }
+func (d *Dashboard) now() time.Time { return d.svc.Clock().Now() }
 
 func sessionCookieName(r *http.Request) string {
 	if r.TLS != nil {
@@ -192,7 +156,7 @@ type dashHandler func(w http.ResponseWriter, r *http.Request, pg *dashPage) erro
 // page wraps a dashboard handler: headers, session (a missing or expired
 // one sends a GET to the sign-in page), role, CSRF on every POST, and
 // errors rendered as an HTML page.
-func (d *dashboard) page(perm garde.Permission, h dashHandler) func(http.ResponseWriter, *http.Request) error {
+func (d *Dashboard) page(perm garde.Permission, h dashHandler) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		dashboardHeaders(w)
 		pg := d.newPage(w, r)
@@ -215,7 +179,7 @@ func (d *dashboard) page(perm garde.Permission, h dashHandler) func(http.Respons
 		}
 		// A key revoked anywhere (another node, the command line, an
 		// off-boarding) ends its sessions at the next request.
-		if err := d.s.svc.CheckKey(r.Context(), sess.p); err != nil {
+		if err := d.svc.CheckKey(r.Context(), sess.p); err != nil {
 			if !errors.Is(err, garde.ErrUnauthenticated) {
 				return d.renderError(w, r, pg, err)
 			}
@@ -246,7 +210,7 @@ func (d *dashboard) page(perm garde.Permission, h dashHandler) func(http.Respons
 }
 
 // public wraps a page that needs no session (sign-in, static files).
-func (d *dashboard) public(h dashHandler) func(http.ResponseWriter, *http.Request) error {
+func (d *Dashboard) public(h dashHandler) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		dashboardHeaders(w)
 		pg := d.newPage(w, r)
@@ -260,14 +224,11 @@ func (d *dashboard) public(h dashHandler) func(http.ResponseWriter, *http.Reques
 // renderError shows an error as a page with the status the API would
 // use. Unknown errors are logged once, by request id, and shown as a
 // generic message.
-func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, pg *dashPage, err error) error {
+func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, pg *dashPage, err error) error {
 	status, msg := http.StatusInternalServerError, pg.L.T("error.internal")
-	known := false
-	for _, k := range kinds {
-		if errors.Is(err, k.kind) {
-			status, msg, known = k.status, err.Error(), true
-			break
-		}
+	k, known := errkind.Of(err)
+	if known {
+		status, msg = k.Status, err.Error()
 	}
 	var ve *garde.ValidationError
 	if errors.As(err, &ve) {
@@ -280,7 +241,7 @@ func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, pg *dash
 		}
 	}
 	if !known {
-		d.s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request", w.Header().Get("X-Request-Id")), slog.String("err", err.Error()))
+		d.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request", w.Header().Get("X-Request-Id")), slog.String("err", err.Error()))
 	}
 	if status == http.StatusUnauthorized {
 		msg = pg.L.T("error.signin")
@@ -290,8 +251,8 @@ func (d *dashboard) renderError(w http.ResponseWriter, r *http.Request, pg *dash
 	return d.render(w, status, "error", pg)
 }
 
-func (d *dashboard) render(w http.ResponseWriter, status int, name string, pg *dashPage) error {
-	t := d.pages[name]
+func (d *Dashboard) render(w http.ResponseWriter, status int, name string, pg *dashPage) error {
+	t := d.tmpl[name]
 	if t == nil {
 		return errors.New("dashboard: no template " + name)
 	}
@@ -300,25 +261,21 @@ func (d *dashboard) render(w http.ResponseWriter, status int, name string, pg *d
 	return t.ExecuteTemplate(w, "layout", pg)
 }
 
-// dashboardRoutes are the dashboard's pages. They are marked Dashboard:
-// authenticated by session, not by Bearer key (Route.Roles is empty for
-// them, so that the API middleware does not ask for one); each page checks
-// its Perm itself, with pageAllows.
-func (s *Server) dashboardRoutes() []Route {
-	d := &dashboard{s: s, sessions: &sessionStore{m: map[[32]byte]*session{}}, pages: parsePages()}
-	s.sessions = d.sessions
+// pageTable is the dashboard's pages: authenticated by session, not by
+// Bearer key; each page checks its Perm itself, with pageAllows.
+func (d *Dashboard) pageTable() []Page {
 	// Each page names the permission of the use case it shows; PermNone
 	// marks a public page (sign-in, static files).
-	r := func(method, pattern, summary string, perm garde.Permission, h dashHandler) Route {
-		rt := Route{Method: method, Pattern: pattern, Perm: perm, Summary: summary, Dashboard: true, Status: http.StatusOK}
+	r := func(method, pattern, summary string, perm garde.Permission, h dashHandler) Page {
+		pg := Page{Method: method, Pattern: pattern, Perm: perm, Summary: summary}
 		if perm == garde.PermNone {
-			rt.handler = d.public(h)
+			pg.Serve = d.public(h)
 		} else {
-			rt.handler = d.page(perm, h)
+			pg.Serve = d.page(perm, h)
 		}
-		return rt
+		return pg
 	}
-	routes := []Route{
+	return []Page{
 		r("GET", "/dashboard/{$}", "Dashboard home: the overview or the sign-in page.", garde.PermDashboard, d.home),
 		r("GET", "/dashboard/static/{file}", "The dashboard's CSS, JavaScript and icon.", garde.PermNone, d.static),
 		r("GET", "/dashboard/signin", "Sign-in form.", garde.PermNone, d.signinForm),
@@ -343,13 +300,6 @@ func (s *Server) dashboardRoutes() []Route {
 		// admin changes (the register's write permission).
 		r("GET", "/dashboard/settings", "Tenant settings.", garde.PermRegisterWrite, d.settings),
 	}
-	d.navPerm = map[string]garde.Permission{}
-	for _, rt := range routes {
-		if name, ok := strings.CutPrefix(rt.Pattern, "/dashboard/"); ok && rt.Method == "GET" && !strings.ContainsAny(name, "/{") {
-			d.navPerm[name] = rt.Perm
-		}
-	}
-	return routes
 }
 
 // pageAllows reports whether role may see a signed-in page guarded by
@@ -359,9 +309,10 @@ func pageAllows(perm garde.Permission, role garde.Role) bool {
 	return garde.PermDashboard.Allows(role) && perm.Allows(role)
 }
 
-// pageRoles returns the roles that may see a dashboard page guarded by
-// perm, nil for a public page (for the tests).
-func pageRoles(perm garde.Permission) []garde.Role {
+// PageRoles returns the roles that may see a signed-in page guarded by
+// perm (Page.Perm), nil for a public page: the dashboard's answer to the
+// route table's Route.Roles, for the server's tests and documentation.
+func PageRoles(perm garde.Permission) []garde.Role {
 	var out []garde.Role
 	for _, r := range perm.Roles() {
 		if pageAllows(perm, r) {
@@ -371,12 +322,12 @@ func pageRoles(perm garde.Permission) []garde.Role {
 	return out
 }
 
-func (d *dashboard) home(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) home(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
 	return nil
 }
 
-func (d *dashboard) static(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) static(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	name := r.PathValue("file")
 	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 	var ct string
@@ -385,7 +336,7 @@ func (d *dashboard) static(w http.ResponseWriter, r *http.Request, pg *dashPage)
 			ct = t
 		}
 	}
-	b, err := fs.ReadFile(dashboardFS, "dashboard/static/"+name)
+	b, err := fs.ReadFile(dashboardFS, "static/"+name)
 	if ct == "" || err != nil {
 		return garde.Errorf(garde.ErrNotFound, "no such file")
 	}
@@ -395,7 +346,7 @@ func (d *dashboard) static(w http.ResponseWriter, r *http.Request, pg *dashPage)
 	return err
 }
 
-func (d *dashboard) signinForm(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) signinForm(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	tok := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: tok, Path: "/dashboard/signin", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
@@ -412,7 +363,7 @@ func (d *dashboard) signinForm(w http.ResponseWriter, r *http.Request, pg *dashP
 // signin exchanges an API key for a session. The sign-in form carries a
 // token matched against a cookie (double submit), so another site cannot
 // sign a browser in under its own key.
-func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	if err := r.ParseForm(); err != nil {
 		return garde.Errorf(garde.ErrInvalid, "unreadable form")
 	}
@@ -420,7 +371,7 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 	if err != nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
 		return garde.Errorf(garde.ErrForbidden, "the sign-in form is stale: reload the page")
 	}
-	p, err := d.s.signInKey(w, r, r.PostForm.Get("key")) // under the lock-out (limit.go)
+	p, err := d.signIn(w, r, r.PostForm.Get("key")) // under the server's lock-out
 	switch {
 	case errors.Is(err, garde.ErrUnauthenticated):
 		return d.signinAgain(w, r, pg, http.StatusUnauthorized, pg.L.T("signin.bad"))
@@ -438,7 +389,7 @@ func (d *dashboard) signin(w http.ResponseWriter, r *http.Request, pg *dashPage)
 }
 
 // signinAgain shows the sign-in form again with why the last try failed.
-func (d *dashboard) signinAgain(w http.ResponseWriter, r *http.Request, pg *dashPage, status int, msg string) error {
+func (d *Dashboard) signinAgain(w http.ResponseWriter, r *http.Request, pg *dashPage, status int, msg string) error {
 	tok := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: signinCookie, Value: tok, Path: "/dashboard/signin", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
@@ -446,7 +397,7 @@ func (d *dashboard) signinAgain(w http.ResponseWriter, r *http.Request, pg *dash
 	return d.render(w, status, "signin", pg)
 }
 
-func (d *dashboard) signout(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) signout(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	if c, err := r.Cookie(sessionCookieName(r)); err == nil {
 		d.sessions.delete(c.Value)
 	}
@@ -495,7 +446,7 @@ func splitComma(s string) []string {
 	return out
 }
 
-func (d *dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
+func (d *Dashboard) newPage(w http.ResponseWriter, r *http.Request) *dashPage {
 	pg := &dashPage{Lang: pickLang(w, r), Now: d.now(), navPerm: d.navPerm}
 	pg.L = catalogue[pg.Lang]
 	pg.OtherLang = "fr"
@@ -518,10 +469,6 @@ func langURL(r *http.Request, lang string) string {
 	q.Set("lang", lang)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func contextWithPrincipal(ctx context.Context, p garde.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
 }
 
 // pageFuncs are the few helpers the templates need.
@@ -554,7 +501,7 @@ func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"error", "signin", "overview", "register", "requests", "request", "breaches", "breach", "audit", "keys", "settings"} {
 		pages[name] = template.Must(template.New(name).Funcs(pageFuncs).ParseFS(dashboardFS,
-			"dashboard/layout.html", "dashboard/parts.html", "dashboard/"+name+".html"))
+			"layout.html", "parts.html", name+".html"))
 	}
 	return pages
 }

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"errors"
@@ -12,6 +12,8 @@ import (
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/web/internal/errkind"
+	"github.com/garde-privacy/garde/web/internal/notice"
 )
 
 // requestRow is a request as the queue shows it: no subject identifier,
@@ -71,20 +73,18 @@ type overviewPage struct {
 // unavailable turns a use case's failure into a sentence the page shows
 // in place of its section, so that one missing capability does not take
 // the whole overview down.
-func (d *dashboard) unavailable(r *http.Request, pg *dashPage, err error) string {
-	for _, k := range kinds {
-		if errors.Is(err, k.kind) {
-			return err.Error()
-		}
+func (d *Dashboard) unavailable(r *http.Request, pg *dashPage, err error) string {
+	if _, known := errkind.Of(err); known {
+		return err.Error()
 	}
-	d.s.log.Error("dashboard section failed", "route", r.Pattern, "err", err.Error())
+	d.log.Error("dashboard section failed", "route", r.Pattern, "err", err.Error())
 	return pg.L.T("error.section")
 }
 
-func (d *dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	var o overviewPage
-	rs, err := d.s.svc.Requests(ctx, p, garde.RequestFilter{OpenOnly: true, Limit: garde.MaxRequestPage}, "")
+	rs, err := d.svc.Requests(ctx, p, garde.RequestFilter{OpenOnly: true, Limit: garde.MaxRequestPage}, "")
 	if err != nil {
 		o.RequestsErr = d.unavailable(r, pg, err)
 	}
@@ -96,7 +96,7 @@ func (d *dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPag
 			o.Soon++
 		}
 	}
-	bs, err := d.s.svc.Breaches(ctx, p)
+	bs, err := d.svc.Breaches(ctx, p)
 	if err != nil {
 		o.BreachesErr = d.unavailable(r, pg, err)
 	}
@@ -106,15 +106,15 @@ func (d *dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPag
 		}
 	}
 	until := pg.Now.AddDate(0, 0, 1)
-	days, err := d.s.svc.ConsentTrend(ctx, p, until.AddDate(0, 0, -30), until)
+	days, err := d.svc.ConsentTrend(ctx, p, until.AddDate(0, 0, -30), until)
 	if err != nil {
 		o.ChartErr = d.unavailable(r, pg, err)
 	}
 	o.Chart = consentChart(days, pg.Lang)
-	if o.Purges, err = d.s.svc.RecentPurges(ctx, p, pg.Now.AddDate(0, 0, -90), 10); err != nil {
+	if o.Purges, err = d.svc.RecentPurges(ctx, p, pg.Now.AddDate(0, 0, -90), 10); err != nil {
 		o.Purges = nil
 	}
-	if o.Ledger, err = d.s.svc.LedgerHealth(ctx, p); err != nil {
+	if o.Ledger, err = d.svc.LedgerHealth(ctx, p); err != nil {
 		o.LedgerErr = d.unavailable(r, pg, err)
 	}
 	pg.Title, pg.Nav, pg.Page = pg.L.T("nav.overview"), "overview", o
@@ -224,10 +224,10 @@ type registerPage struct {
 	Missing  bool
 }
 
-func (d *dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	var rp registerPage
-	cur, err := d.s.svc.Register(ctx, p, 0)
+	cur, err := d.svc.Register(ctx, p, 0)
 	if errors.Is(err, garde.ErrNotFound) {
 		rp.Missing = true
 		pg.Title, pg.Nav, pg.Page = pg.L.T("nav.register"), "register", rp
@@ -242,11 +242,11 @@ func (d *dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPag
 	}
 	q := r.URL.Query()
 	if v, _ := strconv.Atoi(q.Get("version")); v > 0 && v != cur.Version {
-		if rp.Shown, err = d.s.svc.Register(ctx, p, v); err != nil {
+		if rp.Shown, err = d.svc.Register(ctx, p, v); err != nil {
 			return err
 		}
 	}
-	if rp.Record, err = d.s.svc.Art30(ctx, p, rp.Shown.Version); err != nil {
+	if rp.Record, err = d.svc.Art30(ctx, p, rp.Shown.Version); err != nil {
 		return err
 	}
 	rp.From, rp.To = max(cur.Version-1, 1), cur.Version
@@ -257,7 +257,7 @@ func (d *dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPag
 		rp.To = t
 	}
 	if cur.Version > 1 || q.Has("from") {
-		diff, err := d.s.svc.DiffRegister(ctx, p, rp.From, rp.To)
+		diff, err := d.svc.DiffRegister(ctx, p, rp.From, rp.To)
 		if err != nil {
 			return err
 		}
@@ -278,7 +278,7 @@ type requestsPage struct {
 // also spelt "open"), or one status.
 var requestStatuses = append([]string{"", "open"}, garde.RequestStatuses...)
 
-func (d *dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	st := r.URL.Query().Get("status")
 	if !slices.Contains(requestStatuses, st) {
 		return garde.Invalid("status", "unknown status")
@@ -293,7 +293,7 @@ func (d *dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPag
 	default:
 		f.Status = st
 	}
-	rs, err := d.s.svc.Requests(r.Context(), pg.Principal, f, "")
+	rs, err := d.svc.Requests(r.Context(), pg.Principal, f, "")
 	if err != nil {
 		return err
 	}
@@ -304,12 +304,12 @@ func (d *dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPag
 
 // requestLookup finds a subject's requests. The identifier comes in a
 // POST body, never in a URL, and is not echoed back.
-func (d *dashboard) requestLookup(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) requestLookup(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	subject := strings.TrimSpace(r.PostForm.Get("subject"))
 	if subject == "" {
 		return garde.Invalid("subject", "is required")
 	}
-	rs, err := d.s.svc.Requests(r.Context(), pg.Principal, garde.RequestFilter{Limit: garde.MaxRequestPage}, subject)
+	rs, err := d.svc.Requests(r.Context(), pg.Principal, garde.RequestFilter{Limit: garde.MaxRequestPage}, subject)
 	if err != nil {
 		return err
 	}
@@ -326,8 +326,8 @@ type requestPage struct {
 	CanVerify bool
 }
 
-func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	req, err := d.s.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
+func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	req, err := d.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -350,22 +350,22 @@ func (d *dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	return d.render(w, http.StatusOK, "request", pg)
 }
 
-func (d *dashboard) changeRequest(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) changeRequest(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	f := r.PostForm
 	c := garde.RequestChange{Action: f.Get("action"), Reason: strings.TrimSpace(f.Get("reason"))}
 	if c.Action == garde.ActExtend {
 		c.Months, _ = strconv.Atoi(f.Get("months"))
 	}
 	id := r.PathValue("id")
-	if _, err := d.s.svc.ChangeRequest(r.Context(), pg.Principal, id, c); err != nil {
+	if _, err := d.svc.ChangeRequest(r.Context(), pg.Principal, id, c); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/dashboard/requests/"+id+"?done="+c.Action, http.StatusSeeOther)
 	return nil
 }
 
-func (d *dashboard) certificate(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	req, err := d.s.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
+func (d *Dashboard) certificate(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	req, err := d.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -378,8 +378,8 @@ func (d *dashboard) certificate(w http.ResponseWriter, r *http.Request, pg *dash
 	return err
 }
 
-func (d *dashboard) breaches(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	bs, err := d.s.svc.Breaches(r.Context(), pg.Principal)
+func (d *Dashboard) breaches(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	bs, err := d.svc.Breaches(r.Context(), pg.Principal)
 	if err != nil {
 		return err
 	}
@@ -392,8 +392,8 @@ type breachPage struct {
 	Kinds []string
 }
 
-func (d *dashboard) breach(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	b, err := d.s.svc.Breach(r.Context(), pg.Principal, r.PathValue("id"))
+func (d *Dashboard) breach(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	b, err := d.svc.Breach(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -402,12 +402,10 @@ func (d *dashboard) breach(w http.ResponseWriter, r *http.Request, pg *dashPage)
 	return d.render(w, http.StatusOK, "breach", pg)
 }
 
-// breachNotice serves a notice draft through the API's handler, which
-// the session's principal authorises.
-func (d *dashboard) breachNotice(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	r2 := r.WithContext(contextWithPrincipal(r.Context(), pg.Principal))
-	r2.SetPathValue("breach", r.PathValue("id"))
-	return d.s.breachNotice(w, r2)
+// breachNotice serves a notice draft as the API does, for the session's
+// principal.
+func (d *Dashboard) breachNotice(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	return notice.Serve(w, r, d.svc, pg.Principal, r.PathValue("id"), r.PathValue("kind"))
 }
 
 type auditPage struct {
@@ -446,7 +444,7 @@ func auditOptions(lang string) []auditOption {
 
 // audit searches the trail. Its filters are dates, key ids, action and
 // purpose names: none is personal data, so they may sit in the URL.
-func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	q := r.URL.Query()
 	ap := auditPage{Since: q.Get("since"), Until: q.Get("until"), Actor: q.Get("actor"), Action: q.Get("action"), Purpose: q.Get("purpose"), Actions: auditOptions(pg.L["_lang"]), DefaultDays: auditDefaultDays}
 	f := garde.AuditFilter{Actor: ap.Actor, Action: ap.Action, Purpose: ap.Purpose, Limit: 200}
@@ -461,7 +459,7 @@ func (d *dashboard) audit(w http.ResponseWriter, r *http.Request, pg *dashPage) 
 		f.Since = pg.Now.AddDate(0, 0, -auditDefaultDays)
 	}
 	ap.Searched = true
-	events, err := d.s.svc.Audit(r.Context(), pg.Principal, f)
+	events, err := d.svc.Audit(r.Context(), pg.Principal, f)
 	if err != nil {
 		return err
 	}
@@ -491,15 +489,15 @@ type keysPage struct {
 	Keys    []garde.APIKey
 	NewKey  string // shown once after creation
 	NewRole string
-	Roles   []string
+	Roles   []garde.Role
 }
 
-func (d *dashboard) keys(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) keys(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	return d.keysPage(w, r, pg, "", "")
 }
 
-func (d *dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPage, newKey, role string) error {
-	keys, err := d.s.svc.APIKeys(r.Context(), pg.Principal)
+func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPage, newKey, role string) error {
+	keys, err := d.svc.APIKeys(r.Context(), pg.Principal)
 	if err != nil {
 		return err
 	}
@@ -507,23 +505,23 @@ func (d *dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPag
 		pg.Notice = "keys.revoked"
 	}
 	pg.Title, pg.Nav = pg.L.T("nav.keys"), "keys"
-	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: tenantRoles()}
+	pg.Page = keysPage{Keys: keys, NewKey: newKey, NewRole: role, Roles: garde.TenantRoles}
 	return d.render(w, http.StatusOK, "keys", pg)
 }
 
 // createKey answers with the page itself (not a redirect) so that the
 // secret, shown once, never lands in a URL or in the browser's history.
-func (d *dashboard) createKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	role := r.PostForm.Get("role")
-	_, text, err := d.s.svc.CreateAPIKey(r.Context(), pg.Principal, role)
+	_, text, err := d.svc.CreateAPIKey(r.Context(), pg.Principal, role)
 	if err != nil {
 		return err
 	}
 	return d.keysPage(w, r, pg, text, role)
 }
 
-func (d *dashboard) revokeKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	if err := d.s.svc.RevokeAPIKey(r.Context(), pg.Principal, r.PathValue("id")); err != nil {
+func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+	if err := d.svc.RevokeAPIKey(r.Context(), pg.Principal, r.PathValue("id")); err != nil {
 		return err
 	}
 	d.sessions.dropKey(r.PathValue("id"))
@@ -539,16 +537,16 @@ type settingsPage struct {
 	Idle     time.Duration
 }
 
-func (d *dashboard) settings(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	sp := settingsPage{Tenant: p.Tenant, Idle: SessionIdle}
-	if rv, err := d.s.svc.Register(ctx, p, 0); err == nil {
+	if rv, err := d.svc.Register(ctx, p, 0); err == nil {
 		sp.Version = rv.Version
 		sp.Register, _ = rv.Parse()
 	} else if !errors.Is(err, garde.ErrNotFound) {
 		return err
 	}
-	v, err := d.s.svc.LedgerVerifierKey(ctx, p)
+	v, err := d.svc.LedgerVerifierKey(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package web
+package dashboard
 
 import (
 	"bytes"
@@ -77,17 +77,17 @@ func processorRows(rec garde.Art30Record, l messages) [][]string {
 }
 
 // operatorParty names the processor in the Art. 30(2) record.
-func (d *dashboard) operatorParty() register.Party {
+func (d *Dashboard) operatorParty() register.Party {
 	return register.Party{Name: "garde operator (this deployment)"}
 }
 
-func (d *dashboard) art30(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
+func (d *Dashboard) art30(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	format := r.PathValue("format")
 	if format != "csv" && format != "xlsx" && format != "pdf" {
 		return garde.Errorf(garde.ErrNotFound, "no such format: csv, xlsx or pdf")
 	}
 	v, _ := strconv.Atoi(r.URL.Query().Get("version"))
-	rec, err := d.s.svc.Art30(r.Context(), pg.Principal, v)
+	rec, err := d.svc.Art30(r.Context(), pg.Principal, v)
 	if err != nil {
 		return err
 	}
