@@ -194,3 +194,37 @@ func (s *Service) recordDenied(ctx context.Context, e AuditEvent) {
 // deniedAuditTimeout bounds the audit write of a refusal, which outlives
 // the request's own context.
 const deniedAuditTimeout = 10 * time.Second
+
+// Audit actions of the breach register; the event's Reason is the breach
+// id. An impact computation also leaves an audit.read event in the trail
+// of every tenant it searched.
+const (
+	ActionBreachCreate = "breach.create"
+	ActionBreachUpdate = "breach.update"
+	ActionBreachImpact = "breach.impact"
+)
+
+// Audit actions of consent.
+const (
+	ActionNoticePublish    = "notice.publish"
+	ActionConsentGrant     = "consent.grant"
+	ActionConsentWithdraw  = "consent.withdraw"
+	ActionConsentRead      = "consent.read"
+	ActionMessageErase     = "message.erase"
+	ActionMessageAnonymize = "message.anonymize"
+)
+
+// Audit actions of rights.
+const (
+	ActionRequestFile      = "request.file"
+	ActionRequestVerify    = "request.verify"
+	ActionRequestChange    = "request.change"
+	ActionRequestAlarm     = "request.alarm"
+	ActionSubjectErase     = "subject.erase"
+	ActionSubjectExport    = "subject.export"
+	ActionMessageRectify   = "message.rectify"
+	ActionRetentionPurge   = "retention.purge"
+	ActionTenantOffboard   = "tenant.offboard"
+	ActionRecipientNotify  = "recipient.notify"
+	ActionRestrictionApply = "subject.restrict"
+)

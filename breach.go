@@ -119,21 +119,6 @@ func (c *BreachChange) controllerFields() bool {
 		c.RecordsApprox == nil && c.Assessment == nil && c.Impact == nil && c.ControllerNotifiedAt == nil
 }
 
-// BreachRecord is a breach as a scope sees it in storage: the owner's row
-// carries the affected tenants; an affected tenant's row only points at
-// the owner.
-type BreachRecord struct {
-	Tenant    TenantID // the scope whose row this is
-	ID        string
-	Owner     TenantID
-	Tenants   []TenantID // affected tenants; set on the owner's row only
-	CreatedAt time.Time
-	CreatedBy string
-	// DetectorKey names the detector window that opened the breach, so
-	// that a detector opens one draft per finding; "" when declared.
-	DetectorKey string
-}
-
 // Breach event kinds.
 const (
 	BreachEventCreate = "create"
@@ -141,68 +126,10 @@ const (
 	BreachEventImpact = "impact"
 )
 
-// Audit actions of the breach register; the event's Reason is the breach
-// id. An impact computation also leaves an audit.read event in the trail
-// of every tenant it searched.
-const (
-	ActionBreachCreate = "breach.create"
-	ActionBreachUpdate = "breach.update"
-	ActionBreachImpact = "breach.impact"
-)
-
 var breachActions = map[string]string{
 	BreachEventCreate: ActionBreachCreate,
 	BreachEventUpdate: ActionBreachUpdate,
 	BreachEventImpact: ActionBreachImpact,
-}
-
-// BreachEvent is one entry of a breach's history, written by one scope.
-type BreachEvent struct {
-	Tenant   TenantID // the scope that wrote it
-	BreachID string
-	Seq      int // 1, 2, … per breach and scope
-	At       time.Time
-	Actor    string
-	Kind     string
-	Body     []byte // the BreachChange, as JSON
-}
-
-// BreachTx is the storage of the breach register and its clock. Every
-// method names the tenant (scope) it reads or writes; OperatorTenant ("")
-// is the operator's scope.
-type BreachTx interface {
-	// CreateBreach stores a new breach: the owner's row (r.Tenant ==
-	// r.Owner, with r.Tenants) and one row per affected tenant (Tenant =
-	// that tenant, same ID, Owner and CreatedAt, no Tenants, no
-	// DetectorKey). A second breach of the same owner with the same
-	// non-empty DetectorKey is ErrConflict.
-	CreateBreach(ctx context.Context, r BreachRecord) error
-	// AddBreachTenants replaces the owner's list of affected tenants with
-	// tenants and inserts a row for each tenant that has none yet.
-	AddBreachTenants(ctx context.Context, owner TenantID, id string, tenants []TenantID) error
-	// Breach returns the tenant's row of breach id, or ErrNotFound.
-	Breach(ctx context.Context, tenant TenantID, id string) (BreachRecord, error)
-	// Breaches lists the tenant's rows (owned and affecting it), newest
-	// first (created_at descending, then id descending).
-	Breaches(ctx context.Context, tenant TenantID) ([]BreachRecord, error)
-	// AppendBreachEvent stores an event written by tenant (e.Tenant). The
-	// pair (tenant, breach, seq) is unique: a duplicate is ErrConflict.
-	AppendBreachEvent(ctx context.Context, e BreachEvent) error
-	// BreachEvents returns the events tenant wrote on breach id, by seq.
-	BreachEvents(ctx context.Context, tenant TenantID, id string) ([]BreachEvent, error)
-	// ClaimEscalation claims the sending of one escalation for node until
-	// leaseUntil. It inserts the row (tenant, breach, point, channel) and
-	// returns true; if the row exists and is unsent with a lease that has
-	// expired at now, it takes the lease over (attempts+1) and returns
-	// true; otherwise it changes nothing and returns false. One statement
-	// (INSERT … ON CONFLICT DO UPDATE … WHERE), so that two nodes never
-	// both hold a live lease.
-	ClaimEscalation(ctx context.Context, tenant TenantID, k EscalationKey, node string, now, leaseUntil time.Time) (bool, error)
-	// CompleteEscalation marks a claimed escalation sent at sentAt.
-	CompleteEscalation(ctx context.Context, tenant TenantID, k EscalationKey, sentAt time.Time) error
-	// Escalations lists the escalations recorded for tenant on breach id,
-	// by point then channel.
-	Escalations(ctx context.Context, tenant TenantID, id string) ([]EscalationRecord, error)
 }
 
 // Breach is a breach as one viewer sees it: the fold of the events it may

@@ -29,25 +29,6 @@ const (
 	ChannelWebhook = "webhook"
 )
 
-// EscalationKey names one escalation of a breach. With the addressed
-// tenant it is the unique key of the escalation table.
-type EscalationKey struct {
-	BreachID string
-	Point    time.Duration
-	Channel  string
-}
-
-// EscalationRecord is one claimed or sent escalation.
-type EscalationRecord struct {
-	Tenant     TenantID // whose DPO it addresses (OperatorTenant: the operator's)
-	Key        EscalationKey
-	Node       string
-	ClaimedAt  time.Time
-	LeaseUntil time.Time
-	Attempts   int
-	SentAt     time.Time // zero until sent
-}
-
 // Escalation is one reminder to a DPO. It carries no personal data but
 // the DPO's own contact from the register.
 type Escalation struct {

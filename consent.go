@@ -28,22 +28,6 @@ import (
 // withdrawal events committed to the tenant's Merkle log, receipts the
 // person keeps, and writes refused without a current grant.
 
-// Consent actions.
-const (
-	ConsentGrant    = "grant"
-	ConsentWithdraw = "withdraw"
-)
-
-// Audit actions of consent.
-const (
-	ActionNoticePublish    = "notice.publish"
-	ActionConsentGrant     = "consent.grant"
-	ActionConsentWithdraw  = "consent.withdraw"
-	ActionConsentRead      = "consent.read"
-	ActionMessageErase     = "message.erase"
-	ActionMessageAnonymize = "message.anonymize"
-)
-
 // How a consent was collected.
 var consentMethods = []string{"chat", "web", "email", "paper", "api"}
 
@@ -57,74 +41,6 @@ const (
 )
 
 var languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$`)
-
-// Notice is one version of the text a person is shown when asked for
-// consent to a purpose, in one language. A consent points to the exact
-// text through its hash.
-type Notice struct {
-	Tenant    TenantID
-	Purpose   string
-	Language  string
-	Version   int
-	Text      string
-	Hash      string // "sha256:<hex>" of the text's UTF-8 bytes
-	CreatedAt time.Time
-	CreatedBy string
-}
-
-// NoticeHash is the hash a consent records of its notice text.
-func NoticeHash(text string) string {
-	sum := sha256.Sum256([]byte(text))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// ConsentRecord is a consent event as it is stored. Its content (who, what,
-// which notice, how, from where), with the salt of its ledger commitment,
-// is sealed under the subject's key; destroying that key leaves an opaque
-// row and a leaf of 32 random-looking bytes, and the log still verifies.
-type ConsentRecord struct {
-	Tenant    TenantID
-	ID        string
-	SubjectID string
-	Purpose   string
-	Action    string // ConsentGrant or ConsentWithdraw
-	At        time.Time
-	LeafIndex int64
-	// Sealed is salt || canonical content, sealed with consentAD.
-	Sealed []byte
-	// SealedEvidence is the evidence document sealed with field
-	// "consent-evidence", or nil.
-	SealedEvidence []byte
-}
-
-// ConsentTx is the storage consent needs, on top of the ledger's. Every
-// method names its tenant.
-type ConsentTx interface {
-	LedgerTx
-	// PutNotice stores a notice version; ErrConflict if that (purpose,
-	// language, version) exists.
-	PutNotice(ctx context.Context, n Notice) error
-	// Notices lists the notices of a purpose, by language then version.
-	Notices(ctx context.Context, tenant TenantID, purpose string) ([]Notice, error)
-	// InsertConsents stores consent events.
-	InsertConsents(ctx context.Context, cs []ConsentRecord) error
-	// SubjectConsents lists a subject's consent events in log order
-	// (LeafIndex ascending), every purpose.
-	SubjectConsents(ctx context.Context, tenant TenantID, subjectID string) ([]ConsentRecord, error)
-	// LatestConsent returns the subject's consent event for purpose with
-	// the largest LeafIndex, or an ErrNotFound.
-	LatestConsent(ctx context.Context, tenant TenantID, subjectID, purpose string) (ConsentRecord, error)
-	// DeleteMessages deletes a subject's messages of one purpose and says
-	// how many there were.
-	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
-	// DeleteMessagesBefore deletes those collected at or before the time
-	// (replaying a withdrawal's erasure on a restored data store).
-	DeleteMessagesBefore(ctx context.Context, tenant TenantID, subjectID, purpose string, before time.Time) (int, error)
-	// UpdateMessage replaces a message's sealed text, fields (nil: none)
-	// and span record (nil: none — the old record described, and may hold
-	// sealed originals of, the old text).
-	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error
-}
 
 func consentAD(t TenantID, subjectID, id, field string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Record: id, Field: field}
@@ -770,21 +686,6 @@ func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.
 		return noConsent("purpose", pp)
 	}
 	return nil
-}
-
-// ConsentView is one consent event as garde returns it: opened.
-type ConsentView struct {
-	ID         string
-	Purpose    string
-	Action     string
-	At         time.Time
-	Notice     int
-	Language   string
-	NoticeHash string
-	Method     string
-	Channel    string
-	RecordedBy string
-	LeafIndex  int64
 }
 
 // ConsentState is the current state of one purpose for a subject.

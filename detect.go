@@ -12,58 +12,6 @@ import (
 	"github.com/garde-privacy/garde/pii"
 )
 
-// detectionMinScore is the score from which a detected entity is acted
-// upon: the threshold at which docs/pii.md measures precision and recall.
-const detectionMinScore = 0.5
-
-// newScanner is the detector every Service starts with: all built-in
-// recognizers, French and English.
-func newScanner() *pii.Scanner {
-	return pii.NewScanner(pii.Options{MinScore: detectionMinScore})
-}
-
-// entityBufs recycles detection results between messages: scanning into
-// a reused slice allocates nothing (see pii.AppendScanMessage).
-var entityBufs = sync.Pool{New: func() any { return new([]pii.Entity) }}
-
-// SetScanner replaces the personal-data detector (for custom recognizers).
-// A nil scanner turns detection off, which only benchmarks should do: with
-// it off, free text is stored as sent.
-func (s *Service) SetScanner(sc *pii.Scanner) { s.scanner = sc }
-
-// Detection is one piece of personal data found in a message's text, and
-// what was done with it before storage.
-type Detection struct {
-	Type     string // pii entity type: EMAIL_ADDRESS, FR_NIR, PERSON…
-	Category string // fideslang data category
-	// RuneStart and RuneEnd are code-point offsets in the text as sent.
-	RuneStart, RuneEnd int
-	Score              float64
-	Operator           string
-}
-
-// StoredSpan is one anonymised span as kept beside a message, sealed under
-// the subject's key, so that access and erasure can later work span by
-// span.
-type StoredSpan struct {
-	Type      string `json:"type"`
-	Category  string `json:"category"`
-	Start     int    `json:"start"` // byte offsets in the stored text
-	End       int    `json:"end"`
-	OrigStart int    `json:"orig_start"` // byte offsets in the text as sent
-	OrigEnd   int    `json:"orig_end"`
-	Operator  string `json:"operator"`
-	Sealed    []byte `json:"sealed,omitempty"` // original value, for encrypt
-}
-
-// spanRecord is the sealed companion of a message: its spans and its
-// special-category hints (themselves sensitive: "this message speaks of
-// health" is data about the person).
-type spanRecord struct {
-	Spans   []StoredSpan `json:"spans,omitempty"`
-	Special []string     `json:"special,omitempty"`
-}
-
 // operatorFor chooses what happens to personal data of category c found in
 // free text collected for purpose p: the purpose's most specific anonymize
 // rule covering c; otherwise keep it if the purpose lists the category;
@@ -153,3 +101,7 @@ func (s *Service) protectText(p *register.Purpose, tk *tenantKeys, sealer *keyri
 	}
 	return out, sealed, found, special, nil
 }
+
+// entityBufs recycles detection results between messages: scanning into
+// a reused slice allocates nothing (see pii.AppendScanMessage).
+var entityBufs = sync.Pool{New: func() any { return new([]pii.Entity) }}

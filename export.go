@@ -2,7 +2,6 @@ package garde
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -174,25 +173,6 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 			return n, ref, nil
 		}
 	}
-}
-
-// openMessage decrypts one stored message.
-func openMessage(sl *keyring.Sealer, tenant TenantID, subjectID, subject string, r Message) (MessageView, error) {
-	text, err := sl.Open(r.SealedText, messageAD(tenant, subjectID, r.ID, "text"))
-	if err != nil {
-		return MessageView{}, fmt.Errorf("open message %s: %w", r.ID, err)
-	}
-	v := MessageView{ID: r.ID, Subject: subject, Purpose: r.Purpose, Channel: r.Channel, Text: string(text), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
-	if r.SealedFields != nil {
-		fj, err := sl.Open(r.SealedFields, messageAD(tenant, subjectID, r.ID, "fields"))
-		if err != nil {
-			return MessageView{}, fmt.Errorf("open message %s fields: %w", r.ID, err)
-		}
-		if err := json.Unmarshal(fj, &v.Fields); err != nil {
-			return MessageView{}, fmt.Errorf("decode message %s fields: %w", r.ID, err)
-		}
-	}
-	return v, nil
 }
 
 // exportConsents opens the subject's consent events and rebuilds the

@@ -22,67 +22,6 @@ const ReceiptVersion = "garde-consent-receipt/1"
 // receiptConformsTo is what every receipt of this version declares.
 var receiptConformsTo = []string{"ISO/IEC TS 27560:2023", "Kantara Consent Receipt v1.1"}
 
-// Receipt is the consent receipt a person keeps: the fields of ISO/IEC TS
-// 27560 (consent record information structure) and of the Kantara Consent
-// Receipt v1.1, plus the proof that the event is in the tenant's log — the
-// leaf index, the inclusion proof and a checkpoint signed by the tenant's
-// ledger key, as ledger.Evidence.
-//
-// Like Register it carries JSON tags: it is a document handed to a person
-// and checked offline by `garde verify receipt`, and it is that person's
-// own data. It holds personal data (the subject identifier), so garde never
-// logs it.
-type Receipt struct {
-	Version          string           `json:"version"`
-	ConformsTo       []string         `json:"conforms_to"`
-	ConsentReceiptID string           `json:"consent_receipt_id"`
-	Jurisdiction     string           `json:"jurisdiction"`
-	ConsentTimestamp time.Time        `json:"consent_timestamp"`
-	CollectionMethod string           `json:"collection_method"`
-	Channel          string           `json:"channel,omitempty"`
-	Language         string           `json:"language"`
-	PIIPrincipalID   string           `json:"pii_principal_id"`
-	PIIControllers   []register.Party `json:"pii_controllers"`
-	DPO              register.Party   `json:"dpo"`
-	Notice           ReceiptNotice    `json:"notice"`
-	Services         []ReceiptService `json:"services"`
-	Sensitive        bool             `json:"sensitive"`
-	Action           string           `json:"action"`         // grant or withdraw
-	ConsentStatus    string           `json:"consent_status"` // active or withdrawn
-	RecordedBy       string           `json:"recorded_by"`
-	Tenant           string           `json:"tenant"`
-	LogOrigin        string           `json:"log_origin"`
-	LeafIndex        int64            `json:"leaf_index"`
-	Evidence         ledger.Evidence  `json:"evidence"`
-}
-
-// ReceiptNotice identifies the exact notice text the person saw.
-type ReceiptNotice struct {
-	Version  int    `json:"version"`
-	Language string `json:"language"`
-	Hash     string `json:"hash"`
-}
-
-// ReceiptService groups purposes, as in the Kantara receipt.
-type ReceiptService struct {
-	Service  string           `json:"service"`
-	Purposes []ReceiptPurpose `json:"purposes"`
-}
-
-// ReceiptPurpose is one purpose consented to (or withdrawn from).
-type ReceiptPurpose struct {
-	Purpose              string   `json:"purpose"`
-	Description          string   `json:"purpose_description,omitempty"`
-	LegalBasis           string   `json:"legal_basis"`
-	ConsentType          string   `json:"consent_type"`
-	PIICategories        []string `json:"pii_category"`
-	PrimaryPurpose       bool     `json:"primary_purpose"`
-	Termination          string   `json:"termination"`
-	ThirdPartyDisclosure bool     `json:"third_party_disclosure"`
-	ThirdPartyNames      []string `json:"third_party_name,omitempty"`
-	OnWithdrawal         string   `json:"on_withdrawal,omitempty"`
-}
-
 // receiptTerms is what a receipt shows of the register: the controller,
 // the DPO and the purpose as they were when the consent was given. The
 // event commits to its hash (terms_hash), so that these fields cannot be
