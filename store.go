@@ -7,73 +7,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// BreachTx is the storage of the breach register and its clock. Every
-// method names the tenant (scope) it reads or writes; OperatorTenant ("")
-// is the operator's scope.
-type BreachTx interface {
-	// CreateBreach stores a new breach: the owner's row (r.Tenant ==
-	// r.Owner, with r.Tenants) and one row per affected tenant (Tenant =
-	// that tenant, same ID, Owner and CreatedAt, no Tenants, no
-	// DetectorKey). A second breach of the same owner with the same
-	// non-empty DetectorKey is ErrConflict.
-	CreateBreach(ctx context.Context, r BreachRecord) error
-	// AddBreachTenants replaces the owner's list of affected tenants with
-	// tenants and inserts a row for each tenant that has none yet.
-	AddBreachTenants(ctx context.Context, owner TenantID, id string, tenants []TenantID) error
-	// Breach returns the tenant's row of breach id, or ErrNotFound.
-	Breach(ctx context.Context, tenant TenantID, id string) (BreachRecord, error)
-	// Breaches lists the tenant's rows (owned and affecting it), newest
-	// first (created_at descending, then id descending).
-	Breaches(ctx context.Context, tenant TenantID) ([]BreachRecord, error)
-	// AppendBreachEvent stores an event written by tenant (e.Tenant). The
-	// pair (tenant, breach, seq) is unique: a duplicate is ErrConflict.
-	AppendBreachEvent(ctx context.Context, e BreachEvent) error
-	// BreachEvents returns the events tenant wrote on breach id, by seq.
-	BreachEvents(ctx context.Context, tenant TenantID, id string) ([]BreachEvent, error)
-	// ClaimEscalation claims the sending of one escalation for node until
-	// leaseUntil. It inserts the row (tenant, breach, point, channel) and
-	// returns true; if the row exists and is unsent with a lease that has
-	// expired at now, it takes the lease over (attempts+1) and returns
-	// true; otherwise it changes nothing and returns false. One statement
-	// (INSERT … ON CONFLICT DO UPDATE … WHERE), so that two nodes never
-	// both hold a live lease.
-	ClaimEscalation(ctx context.Context, tenant TenantID, k EscalationKey, node string, now, leaseUntil time.Time) (bool, error)
-	// CompleteEscalation marks a claimed escalation sent at sentAt.
-	CompleteEscalation(ctx context.Context, tenant TenantID, k EscalationKey, sentAt time.Time) error
-	// Escalations lists the escalations recorded for tenant on breach id,
-	// by point then channel.
-	Escalations(ctx context.Context, tenant TenantID, id string) ([]EscalationRecord, error)
-}
-
-// ConsentTx is the storage consent needs, on top of the ledger's. Every
-// method names its tenant.
-type ConsentTx interface {
-	LedgerTx
-	// PutNotice stores a notice version; ErrConflict if that (purpose,
-	// language, version) exists.
-	PutNotice(ctx context.Context, n Notice) error
-	// Notices lists the notices of a purpose, by language then version.
-	Notices(ctx context.Context, tenant TenantID, purpose string) ([]Notice, error)
-	// InsertConsents stores consent events.
-	InsertConsents(ctx context.Context, cs []ConsentRecord) error
-	// SubjectConsents lists a subject's consent events in log order
-	// (LeafIndex ascending), every purpose.
-	SubjectConsents(ctx context.Context, tenant TenantID, subjectID string) ([]ConsentRecord, error)
-	// LatestConsent returns the subject's consent event for purpose with
-	// the largest LeafIndex, or an ErrNotFound.
-	LatestConsent(ctx context.Context, tenant TenantID, subjectID, purpose string) (ConsentRecord, error)
-	// DeleteMessages deletes a subject's messages of one purpose and says
-	// how many there were.
-	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
-	// DeleteMessagesBefore deletes those collected at or before the time
-	// (replaying a withdrawal's erasure on a restored data store).
-	DeleteMessagesBefore(ctx context.Context, tenant TenantID, subjectID, purpose string, before time.Time) (int, error)
-	// UpdateMessage replaces a message's sealed text, fields (nil: none)
-	// and span record (nil: none — the old record described, and may hold
-	// sealed originals of, the old text).
-	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error
-}
-
 // LedgerLeaf is one entry of a tenant's log as it is stored.
 type LedgerLeaf struct {
 	Index int64
@@ -110,10 +43,109 @@ type LedgerKey struct {
 	CreatedAt    time.Time
 }
 
-// LedgerTx is the storage a tenant's log needs. Backends implement it as
-// plain reads and writes; the Merkle arithmetic and every rule live in
-// package garde. Every method names its tenant; logs never mix tenants.
-type LedgerTx interface {
+// Store is what a storage backend provides: transactions. Each use case runs
+// in one transaction, so that nothing is ever half-written.
+type Store interface {
+	// Update runs fn in a read-write transaction, committed if fn returns
+	// nil and rolled back otherwise.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers, for readiness probes.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction: the unit of work. It is the stores of every
+// aggregate together, so that a use case that touches several (an erasure
+// purges messages and consents and closes requests) commits them all or
+// none. Every method names its tenant explicitly: no query ever crosses
+// tenants, and a backend never infers the tenant from context.
+type Tx interface {
+	TenantStore
+	RegisterStore
+	MessageStore
+	AuditStore
+	LedgerStore
+	ConsentStore
+	RightsStore
+	BreachStore
+}
+
+// TenantStore holds the tenants and their API keys.
+type TenantStore interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	Tenant(ctx context.Context, id TenantID) (Tenant, error)
+	Tenants(ctx context.Context) ([]Tenant, error)
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByPrefix finds a key by its public prefix. It is the one lookup
+	// that does not start from a tenant: the credential is what names it.
+	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
+	APIKeys(ctx context.Context, tenant TenantID) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenant TenantID, id string, at time.Time) error
+}
+
+// RegisterStore holds the versions of each tenant's register of processing.
+type RegisterStore interface {
+	PutRegister(ctx context.Context, tenant TenantID, r RegisterVersion) error
+	// Register returns version v of the tenant's register, or the latest
+	// when v is 0.
+	Register(ctx context.Context, tenant TenantID, v int) (RegisterVersion, error)
+	// RegisterVersionNumber returns the latest version number (0 if none).
+	RegisterVersionNumber(ctx context.Context, tenant TenantID) (int, error)
+}
+
+// MessageStore holds subjects (opaque ids and blind indexes) and their sealed
+// messages.
+type MessageStore interface {
+	// SubjectByIndex finds a subject by the blind index of its identifier.
+	SubjectByIndex(ctx context.Context, tenant TenantID, index []byte) (SubjectRecord, error)
+	// SubjectsByIndex finds the subjects among the given blind indexes, in
+	// one query; indexes with no subject are simply absent from the result.
+	SubjectsByIndex(ctx context.Context, tenant TenantID, indexes [][]byte) ([]SubjectRecord, error)
+	CreateSubject(ctx context.Context, s SubjectRecord) error
+	// Subjects lists subjects in id order after the given id, for batch
+	// jobs such as key rotation.
+	Subjects(ctx context.Context, tenant TenantID, after string, limit int) ([]SubjectRecord, error)
+	// DeleteSubject deletes the subject row and with it the blind index.
+	DeleteSubject(ctx context.Context, tenant TenantID, subjectID string) error
+	InsertMessages(ctx context.Context, ms []Message) error
+	// Messages lists a subject's messages collected for one purpose, oldest
+	// first.
+	Messages(ctx context.Context, tenant TenantID, subjectID, purpose string) ([]Message, error)
+	// SubjectMessages lists a subject's messages of every purpose in id
+	// order after the given id (exports, erasure).
+	SubjectMessages(ctx context.Context, tenant TenantID, subjectID, after string, limit int) ([]Message, error)
+	// MessageByID returns one message.
+	MessageByID(ctx context.Context, tenant TenantID, id string) (Message, error)
+	// UpdateMessage replaces a message's sealed text, fields (nil: none)
+	// and span record (nil: none — the old record described, and may hold
+	// sealed originals of, the old text).
+	UpdateMessage(ctx context.Context, tenant TenantID, id string, sealedText, sealedFields, sealedSpans []byte) error
+	// DeleteMessages deletes a subject's messages of one purpose and says
+	// how many there were.
+	DeleteMessages(ctx context.Context, tenant TenantID, subjectID, purpose string) (int, error)
+	// DeleteMessagesBefore deletes those collected at or before the time
+	// (replaying a withdrawal's erasure on a restored data store).
+	DeleteMessagesBefore(ctx context.Context, tenant TenantID, subjectID, purpose string, before time.Time) (int, error)
+	// DeleteSubjectMessages deletes up to limit of a subject's messages and
+	// says how many it deleted.
+	DeleteSubjectMessages(ctx context.Context, tenant TenantID, subjectID string, limit int) (int, error)
+	// DeleteExpiredMessages deletes up to limit messages whose expires_at
+	// is before now and returns how many per purpose.
+	DeleteExpiredMessages(ctx context.Context, tenant TenantID, now time.Time, limit int) (map[string]int, error)
+}
+
+// AuditStore holds the audit trail (each event is also a leaf of the tenant's
+// log: the kernel appends both in one transaction).
+type AuditStore interface {
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	Audit(ctx context.Context, tenant TenantID, f AuditFilter) ([]AuditEvent, error)
+}
+
+// LedgerStore holds each tenant's append-only Merkle log: leaves, stored
+// hashes, signed checkpoints and the signing key.
+type LedgerStore interface {
 	// LedgerHead returns the size of the tenant's log, 0 when it has no
 	// entry yet. In a read-write transaction a backend that allows
 	// concurrent writers (PostgreSQL) must lock the head row here (SELECT
@@ -153,73 +185,33 @@ type LedgerTx interface {
 	LedgerKey(ctx context.Context, tenant TenantID) (LedgerKey, error)
 }
 
-// Store is what a storage backend provides: transactions. Each use case runs
-// in one transaction, so that nothing is ever half-written.
-type Store interface {
-	// Update runs fn in a read-write transaction, committed if fn returns
-	// nil and rolled back otherwise.
-	Update(ctx context.Context, fn func(Tx) error) error
-	// View runs fn in a read-only transaction.
-	View(ctx context.Context, fn func(Tx) error) error
-	// Ping checks that the database answers, for readiness probes.
-	Ping(ctx context.Context) error
-	Close() error
+// ConsentStore holds notices and consent events (their leaves are on the
+// ledger).
+type ConsentStore interface {
+	// PutNotice stores a notice version; ErrConflict if that (purpose,
+	// language, version) exists.
+	PutNotice(ctx context.Context, n Notice) error
+	// Notices lists the notices of a purpose, by language then version.
+	Notices(ctx context.Context, tenant TenantID, purpose string) ([]Notice, error)
+	// InsertConsents stores consent events.
+	InsertConsents(ctx context.Context, cs []ConsentRecord) error
+	// SubjectConsents lists a subject's consent events in log order
+	// (LeafIndex ascending), every purpose.
+	SubjectConsents(ctx context.Context, tenant TenantID, subjectID string) ([]ConsentRecord, error)
+	// LatestConsent returns the subject's consent event for purpose with
+	// the largest LeafIndex, or an ErrNotFound.
+	LatestConsent(ctx context.Context, tenant TenantID, subjectID, purpose string) (ConsentRecord, error)
+	// DeleteSubjectConsents deletes a subject's consent rows (their ledger
+	// leaves, commitments only, stay) and says how many.
+	DeleteSubjectConsents(ctx context.Context, tenant TenantID, subjectID string) (int, error)
 }
 
-// Tx is one transaction. Every method names its tenant explicitly: no query
-// ever crosses tenants, and a backend never infers the tenant from context.
-type Tx interface {
-	CreateTenant(ctx context.Context, t Tenant) error
-	Tenant(ctx context.Context, id TenantID) (Tenant, error)
-	Tenants(ctx context.Context) ([]Tenant, error)
-
-	CreateAPIKey(ctx context.Context, k APIKey) error
-	// APIKeyByPrefix finds a key by its public prefix. It is the one lookup
-	// that does not start from a tenant: the credential is what names it.
-	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
-	APIKeys(ctx context.Context, tenant TenantID) ([]APIKey, error)
-	RevokeAPIKey(ctx context.Context, tenant TenantID, id string, at time.Time) error
-
-	PutRegister(ctx context.Context, tenant TenantID, r RegisterVersion) error
-	// Register returns version v of the tenant's register, or the latest
-	// when v is 0.
-	Register(ctx context.Context, tenant TenantID, v int) (RegisterVersion, error)
-	// RegisterVersionNumber returns the latest version number (0 if none).
-	RegisterVersionNumber(ctx context.Context, tenant TenantID) (int, error)
-
-	// SubjectByIndex finds a subject by the blind index of its identifier.
-	SubjectByIndex(ctx context.Context, tenant TenantID, index []byte) (SubjectRecord, error)
-	// SubjectsByIndex finds the subjects among the given blind indexes, in
-	// one query; indexes with no subject are simply absent from the result.
-	SubjectsByIndex(ctx context.Context, tenant TenantID, indexes [][]byte) ([]SubjectRecord, error)
-	CreateSubject(ctx context.Context, s SubjectRecord) error
-	// Subjects lists subjects in id order after the given id, for batch
-	// jobs such as key rotation.
-	Subjects(ctx context.Context, tenant TenantID, after string, limit int) ([]SubjectRecord, error)
-
-	InsertMessages(ctx context.Context, ms []Message) error
-	// Messages lists a subject's messages collected for one purpose, oldest
-	// first.
-	Messages(ctx context.Context, tenant TenantID, subjectID, purpose string) ([]Message, error)
-
-	AppendAudit(ctx context.Context, events []AuditEvent) error
-	Audit(ctx context.Context, tenant TenantID, f AuditFilter) ([]AuditEvent, error)
-
-	// ConsentTx holds notices, consent events and the ledger (consent.go,
-	// consentlog.go).
-	ConsentTx
-	// BreachTx holds the breach register and its clock (breach.go).
-	BreachTx
-	// RightsTx holds data-subject requests, tombstones and restrictions,
-	// deliveries, leases and purges (rights.go).
-	RightsTx
-}
-
-// RightsTx is the storage of rights. It is embedded in Tx; a backend
-// implements every method, naming the tenant in every statement except
-// RequestByToken and AcquireLease, which start from no tenant (a token's
-// holder has no credential; a lease is the deployment's).
-type RightsTx interface {
+// RightsStore holds data-subject requests, the blocks they put on subjects
+// (erased, restricted, objection), deliveries, alarms and leases. Every
+// method names its tenant except RequestByToken and AcquireLease, which
+// start from no tenant (a token's holder has no credential; a lease is the
+// deployment's).
+type RightsStore interface {
 	// InsertRequest stores a new request; ErrConflict on a duplicate id
 	// or a duplicate (tenant, external id).
 	InsertRequest(ctx context.Context, r RightsRequest) error
@@ -236,7 +228,6 @@ type RightsTx interface {
 	Requests(ctx context.Context, tenant TenantID, f RequestFilter) ([]RightsRequest, error)
 	// RequestsBySubject lists the requests about one subject (blind index).
 	RequestsBySubject(ctx context.Context, tenant TenantID, index []byte) ([]RightsRequest, error)
-
 	// PutSubjectBlock inserts or replaces a block (key: tenant, index,
 	// kind, purpose).
 	PutSubjectBlock(ctx context.Context, b SubjectBlock) error
@@ -244,24 +235,6 @@ type RightsTx interface {
 	DeleteSubjectBlocks(ctx context.Context, tenant TenantID, index []byte, kind string) error
 	// SubjectBlocks returns the blocks of the given subjects.
 	SubjectBlocks(ctx context.Context, tenant TenantID, indexes [][]byte) ([]SubjectBlock, error)
-
-	// SubjectMessages lists a subject's messages of every purpose in id
-	// order after the given id (exports, erasure).
-	SubjectMessages(ctx context.Context, tenant TenantID, subjectID, after string, limit int) ([]Message, error)
-	// MessageByID returns one message.
-	MessageByID(ctx context.Context, tenant TenantID, id string) (Message, error)
-	// DeleteSubjectMessages deletes up to limit of a subject's messages and
-	// says how many it deleted.
-	DeleteSubjectMessages(ctx context.Context, tenant TenantID, subjectID string, limit int) (int, error)
-	// DeleteSubjectConsents deletes a subject's consent rows (their ledger
-	// leaves, commitments only, stay) and says how many.
-	DeleteSubjectConsents(ctx context.Context, tenant TenantID, subjectID string) (int, error)
-	// DeleteSubject deletes the subject row and with it the blind index.
-	DeleteSubject(ctx context.Context, tenant TenantID, subjectID string) error
-	// DeleteExpiredMessages deletes up to limit messages whose expires_at
-	// is before now and returns how many per purpose.
-	DeleteExpiredMessages(ctx context.Context, tenant TenantID, now time.Time, limit int) (map[string]int, error)
-
 	// InsertDeliveries stores deliveries; UpdateDelivery replaces the
 	// mutable fields of one.
 	InsertDeliveries(ctx context.Context, ds []Delivery) error
@@ -270,7 +243,6 @@ type RightsTx interface {
 	Deliveries(ctx context.Context, tenant TenantID, requestID string) ([]Delivery, error)
 	// DueDeliveries lists pending deliveries whose NextAt is not after now.
 	DueDeliveries(ctx context.Context, tenant TenantID, now time.Time, limit int) ([]Delivery, error)
-
 	// ClaimRequestAlarm claims sending one alarm (kind due_soon or
 	// overdue) of a request for node until leaseUntil: true if it inserted
 	// the claim, or took over an unsent one whose lease expired at now.
@@ -280,4 +252,40 @@ type RightsTx interface {
 	// AcquireLease takes or renews the named lease for node until `until`
 	// when it is free, expired at now, or already node's.
 	AcquireLease(ctx context.Context, name, node string, now, until time.Time) (bool, error)
+}
+
+// BreachStore holds the breach register and its escalations.
+type BreachStore interface {
+	// CreateBreach stores a new breach: the owner's row (r.Tenant ==
+	// r.Owner, with r.Tenants) and one row per affected tenant (Tenant =
+	// that tenant, same ID, Owner and CreatedAt, no Tenants, no
+	// DetectorKey). A second breach of the same owner with the same
+	// non-empty DetectorKey is ErrConflict.
+	CreateBreach(ctx context.Context, r BreachRecord) error
+	// AddBreachTenants replaces the owner's list of affected tenants with
+	// tenants and inserts a row for each tenant that has none yet.
+	AddBreachTenants(ctx context.Context, owner TenantID, id string, tenants []TenantID) error
+	// Breach returns the tenant's row of breach id, or ErrNotFound.
+	Breach(ctx context.Context, tenant TenantID, id string) (BreachRecord, error)
+	// Breaches lists the tenant's rows (owned and affecting it), newest
+	// first (created_at descending, then id descending).
+	Breaches(ctx context.Context, tenant TenantID) ([]BreachRecord, error)
+	// AppendBreachEvent stores an event written by tenant (e.Tenant). The
+	// pair (tenant, breach, seq) is unique: a duplicate is ErrConflict.
+	AppendBreachEvent(ctx context.Context, e BreachEvent) error
+	// BreachEvents returns the events tenant wrote on breach id, by seq.
+	BreachEvents(ctx context.Context, tenant TenantID, id string) ([]BreachEvent, error)
+	// ClaimEscalation claims the sending of one escalation for node until
+	// leaseUntil. It inserts the row (tenant, breach, point, channel) and
+	// returns true; if the row exists and is unsent with a lease that has
+	// expired at now, it takes the lease over (attempts+1) and returns
+	// true; otherwise it changes nothing and returns false. One statement
+	// (INSERT … ON CONFLICT DO UPDATE … WHERE), so that two nodes never
+	// both hold a live lease.
+	ClaimEscalation(ctx context.Context, tenant TenantID, k EscalationKey, node string, now, leaseUntil time.Time) (bool, error)
+	// CompleteEscalation marks a claimed escalation sent at sentAt.
+	CompleteEscalation(ctx context.Context, tenant TenantID, k EscalationKey, sentAt time.Time) error
+	// Escalations lists the escalations recorded for tenant on breach id,
+	// by point then channel.
+	Escalations(ctx context.Context, tenant TenantID, id string) ([]EscalationRecord, error)
 }

@@ -1,10 +1,11 @@
-// The storage of notices and consent events (garde.ConsentTx). Plain reads
+// The storage of notices and consent events (garde.ConsentStore). Plain reads
 // and writes: the rules are in package garde.
 
 package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/garde-privacy/garde"
@@ -82,4 +83,15 @@ func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID
 		return garde.ConsentRecord{}, notFound(err, "consent")
 	}
 	return c, nil
+}
+
+func (t *tx) DeleteSubjectConsents(ctx context.Context, tenant garde.TenantID, subjectID string) (int, error) {
+	if err := t.begin(ctx, tenant); err != nil {
+		return 0, err
+	}
+	tag, err := t.tx.Exec(ctx, `DELETE FROM consents WHERE tenant_id = $1 AND subject_id = $2`, string(tenant), subjectID)
+	if err != nil {
+		return 0, translate(fmt.Errorf("delete subject consents: %w", err))
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -1,4 +1,4 @@
-// The per-tenant ledger (garde.LedgerTx): the head row and its lock,
+// The per-tenant ledger (garde.LedgerStore): the head row and its lock,
 // leaves, stored hashes, signed checkpoints and the signing key. Plain
 // reads and writes: the Merkle arithmetic and the rules are in package
 // garde.

@@ -1,6 +1,5 @@
-// The storage of data-subject rights (garde.RightsTx): requests, blocks and
-// restrictions, a subject's messages and their purges, deliveries, alarms
-// and leases. Statements only: the clock, the workflow and every rule live
+// The storage of data-subject rights (garde.RightsStore): requests, blocks and
+// restrictions, deliveries, alarms and leases. Statements only: the clock, the workflow and every rule live
 // in package garde.
 
 package postgres
@@ -199,85 +198,6 @@ func (t *tx) SubjectBlocks(ctx context.Context, tenant garde.TenantID, indexes [
 		b.Since = utc(b.Since)
 		return b, err
 	})
-}
-
-func (t *tx) SubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID, after string, limit int) ([]garde.Message, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = $1 AND subject_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
-		string(tenant), subjectID, after, limit)
-	return collect(rows, err, "subject messages", func(r pgx.Rows) (garde.Message, error) { return scanMessage(tenant, r) })
-}
-
-func (t *tx) MessageByID(ctx context.Context, tenant garde.TenantID, id string) (garde.Message, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return garde.Message{}, err
-	}
-	m, err := scanMessage(tenant, t.tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE tenant_id = $1 AND id = $2`, string(tenant), id))
-	if err != nil {
-		return garde.Message{}, notFound(err, "message")
-	}
-	return m, nil
-}
-
-func (t *tx) DeleteSubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID string, limit int) (int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return 0, err
-	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND id IN (
-		SELECT id FROM messages WHERE tenant_id = $1 AND subject_id = $2 ORDER BY id LIMIT $3)`, string(tenant), subjectID, limit)
-	if err != nil {
-		return 0, translate(fmt.Errorf("delete subject messages: %w", err))
-	}
-	return int(tag.RowsAffected()), nil
-}
-
-func (t *tx) DeleteSubjectConsents(ctx context.Context, tenant garde.TenantID, subjectID string) (int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return 0, err
-	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM consents WHERE tenant_id = $1 AND subject_id = $2`, string(tenant), subjectID)
-	if err != nil {
-		return 0, translate(fmt.Errorf("delete subject consents: %w", err))
-	}
-	return int(tag.RowsAffected()), nil
-}
-
-func (t *tx) DeleteSubject(ctx context.Context, tenant garde.TenantID, subjectID string) error {
-	if err := t.begin(ctx, tenant); err != nil {
-		return err
-	}
-	tag, err := t.tx.Exec(ctx, `DELETE FROM subjects WHERE tenant_id = $1 AND id = $2`, string(tenant), subjectID)
-	if err != nil {
-		return translate(fmt.Errorf("delete subject: %w", err))
-	}
-	if tag.RowsAffected() == 0 {
-		return garde.Errorf(garde.ErrNotFound, "subject %s not found", subjectID)
-	}
-	return nil
-}
-
-func (t *tx) DeleteExpiredMessages(ctx context.Context, tenant garde.TenantID, now time.Time, limit int) (map[string]int, error) {
-	if err := t.begin(ctx, tenant); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(ctx, `DELETE FROM messages WHERE tenant_id = $1 AND id IN (
-		SELECT id FROM messages WHERE tenant_id = $1 AND expires_at < $2 ORDER BY expires_at, id LIMIT $3)
-		RETURNING purpose`, string(tenant), now, limit)
-	purposes, err := collect(rows, err, "delete expired messages", func(r pgx.Rows) (string, error) {
-		var p string
-		err := r.Scan(&p)
-		return p, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	for _, p := range purposes {
-		out[p]++
-	}
-	return out, nil
 }
 
 const deliveryColumns = `tenant_id, request_id, seq, kind, recipient, endpoint, sealed_body, key_version, status, attempts, next_at, last_error, delivered_at`

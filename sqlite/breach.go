@@ -1,4 +1,4 @@
-// The breach register's storage and its escalations (garde.BreachTx).
+// The breach register's storage and its escalations (garde.BreachStore).
 // Statements only: the rules (who sees what, what is due) live in package
 // garde.
 

@@ -1,10 +1,11 @@
-// The storage of notices and consent events (garde.ConsentTx). Plain reads
+// The storage of notices and consent events (garde.ConsentStore). Plain reads
 // and writes: the rules are in package garde.
 
 package sqlite
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/garde-privacy/garde"
 )
@@ -82,4 +83,13 @@ func (t *tx) LatestConsent(ctx context.Context, tenant garde.TenantID, subjectID
 		return garde.ConsentRecord{}, notFound(err, "consent")
 	}
 	return c, nil
+}
+
+func (t *tx) DeleteSubjectConsents(ctx context.Context, tenant garde.TenantID, subjectID string) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM consents WHERE tenant_id = ? AND subject_id = ?`, string(tenant), subjectID)
+	if err != nil {
+		return 0, translate(fmt.Errorf("delete subject consents: %w", err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -1,4 +1,4 @@
-// The per-tenant ledger (garde.LedgerTx): leaves, stored hashes, the head,
+// The per-tenant ledger (garde.LedgerStore): leaves, stored hashes, the head,
 // signed checkpoints and the signing key. Plain reads and writes: the Merkle
 // arithmetic and the rules are in package garde.
 

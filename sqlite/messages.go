@@ -1,6 +1,5 @@
-// Subjects and their messages (garde.Tx), and the updates and deletions of
-// messages that consent needs (garde.ConsentTx). The reads and purges that
-// serve data-subject rights are in rights.go.
+// Subjects and their messages (garde.MessageStore): writes, reads, updates
+// and purges.
 
 package sqlite
 
@@ -106,4 +105,74 @@ func (t *tx) UpdateMessage(ctx context.Context, tenant garde.TenantID, id string
 		return garde.Errorf(garde.ErrNotFound, "message %s not found", id)
 	}
 	return nil
+}
+
+func (t *tx) SubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID, after string, limit int) ([]garde.Message, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
+		WHERE tenant_id = ? AND subject_id = ? AND id > ? ORDER BY id LIMIT ?`, string(tenant), subjectID, after, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []garde.Message
+	for rows.Next() {
+		m := garde.Message{Tenant: tenant, SubjectID: subjectID}
+		var created, expires int64
+		if err := rows.Scan(&m.ID, &m.Purpose, &m.Channel, &created, &expires, &m.SealedText, &m.SealedFields, &m.SealedSpans); err != nil {
+			return nil, err
+		}
+		m.CreatedAt, m.ExpiresAt = fromMicros(created), fromMicros(expires)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) MessageByID(ctx context.Context, tenant garde.TenantID, id string) (garde.Message, error) {
+	m := garde.Message{Tenant: tenant, ID: id}
+	var created, expires int64
+	err := t.tx.QueryRowContext(ctx, `SELECT subject_id, purpose, channel, created_at, expires_at, sealed_text, sealed_fields, sealed_spans FROM messages
+		WHERE tenant_id = ? AND id = ?`, string(tenant), id).Scan(&m.SubjectID, &m.Purpose, &m.Channel, &created, &expires, &m.SealedText, &m.SealedFields, &m.SealedSpans)
+	if err != nil {
+		return garde.Message{}, notFound(err, "message")
+	}
+	m.CreatedAt, m.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return m, nil
+}
+
+func (t *tx) DeleteSubjectMessages(ctx context.Context, tenant garde.TenantID, subjectID string, limit int) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE tenant_id = ? AND subject_id = ? LIMIT ?)`, string(tenant), subjectID, limit)
+	if err != nil {
+		return 0, translate(fmt.Errorf("delete subject messages: %w", err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *tx) DeleteSubject(ctx context.Context, tenant garde.TenantID, subjectID string) error {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM subjects WHERE tenant_id = ? AND id = ?`, string(tenant), subjectID)
+	if err != nil {
+		return translate(fmt.Errorf("delete subject: %w", err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return garde.Errorf(garde.ErrNotFound, "subject %s not found", subjectID)
+	}
+	return nil
+}
+
+func (t *tx) DeleteExpiredMessages(ctx context.Context, tenant garde.TenantID, now time.Time, limit int) (map[string]int, error) {
+	rows, err := t.tx.QueryContext(ctx, `DELETE FROM messages WHERE rowid IN
+		(SELECT rowid FROM messages WHERE tenant_id = ? AND expires_at < ? ORDER BY expires_at LIMIT ?) RETURNING purpose`, string(tenant), micros(now), limit)
+	if err != nil {
+		return nil, translate(fmt.Errorf("delete expired messages: %w", err))
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out[p]++
+	}
+	return out, rows.Err()
 }
