@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/garde-privacy/garde/keyring"
@@ -228,3 +229,17 @@ const (
 	ActionRecipientNotify  = "recipient.notify"
 	ActionRestrictionApply = "subject.restrict"
 )
+
+// RecentPurges returns the latest retention purges of the caller's
+// tenant, newest first, at most limit.
+func (s *Service) RecentPurges(ctx context.Context, p Principal, since time.Time, limit int) ([]AuditEvent, error) {
+	events, err := s.Audit(ctx, p, AuditFilter{Since: since, Action: ActionRetentionPurge})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(events)
+	if len(events) > limit {
+		events = events[:limit]
+	}
+	return events, nil
+}

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -653,41 +655,6 @@ func (s *Service) createAnonymousHolder(ctx context.Context, tx Tx, tk *tenantKe
 	return subjectHandle{id, sl, subjectKeyRef(dk, id)}, nil
 }
 
-// hasConsent reports whether the subject's latest consent event for the
-// purpose is a grant.
-func hasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose string) (bool, error) {
-	c, err := tx.LatestConsent(ctx, tenant, subjectID, purpose)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return c.Action == ConsentGrant, nil
-}
-
-// noConsent is the refusal of a write or read that needs a current consent.
-func noConsent(field string, pp *register.Purpose) *RefusedError {
-	return &RefusedError{Field: field, Code: "no_consent", Detail: fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", pp.ID)}
-}
-
-// checkReadConsent refuses reading a subject's messages for a consent
-// purpose without a current grant, unless the purpose anonymises on
-// withdrawal (what is left is no longer personal data).
-func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.Purpose, subjectID string) error {
-	if pp.LegalBasis != "consent" || pp.OnWithdrawal == "anonymize" {
-		return nil
-	}
-	ok, err := hasConsent(ctx, tx, tenant, subjectID, pp.ID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return noConsent("purpose", pp)
-	}
-	return nil
-}
-
 // ConsentState is the current state of one purpose for a subject.
 type ConsentState struct {
 	Purpose   string
@@ -896,4 +863,226 @@ func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID
 	}
 	rows, err = tx.SubjectConsents(ctx, tenant, rec.ID)
 	return ref, rec, sl, rows, err == nil, err
+}
+
+// exportConsents opens the subject's consent events and rebuilds the
+// receipt of each, with a proof against the latest signed checkpoint.
+func (s *Service) exportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer, h *SubjectExport) error {
+	rows, err := tx.SubjectConsents(ctx, tenant, rec.ID)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	reg, _, err := s.currentRegister(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	cp, err := tx.LatestCheckpoint(ctx, tenant)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	st := &logState{cache: map[int64]tlog.Hash{}}
+	for _, r := range rows {
+		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
+		if err != nil {
+			return err
+		}
+		h.Consents = append(h.Consents, c.view(r))
+		pp, ok := reg.Purpose(r.Purpose)
+		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
+			continue
+		}
+		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+		if err != nil {
+			return fmt.Errorf("consent %s evidence: %w", r.ID, err)
+		}
+		in := ConsentInput{Subject: subject, Purpose: r.Purpose, Action: r.Action, Method: c.Method, Channel: c.Channel}
+		h.Receipts = append(h.Receipts, newReceipt(reg, pp, in, r, c, ev))
+	}
+	return nil
+}
+
+// maxTrendEvents bounds how many audit events one ConsentTrend reads.
+const maxTrendEvents = 50 * MaxAuditPage
+
+// ConsentDay is one purpose's consent events on one UTC day.
+type ConsentDay struct {
+	Purpose     string
+	Day         time.Time // midnight UTC
+	Grants      int
+	Withdrawals int
+}
+
+// Rate is the share of grants among the day's consent events, in [0, 1];
+// a day without events has rate 0 and Events 0.
+func (d ConsentDay) Rate() float64 {
+	if n := d.Events(); n > 0 {
+		return float64(d.Grants) / float64(n)
+	}
+	return 0
+}
+
+// Events is the number of grants and withdrawals.
+func (d ConsentDay) Events() int { return d.Grants + d.Withdrawals }
+
+// ConsentTrend counts, per purpose and per UTC day in [since, until), the
+// consent grants and withdrawals the register accepted, from the audit
+// trail (which records every accepted consent event with its purpose and
+// no personal data). Every purpose of the current register has a row for
+// every day, so a chart shows gaps as gaps.
+func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until time.Time) ([]ConsentDay, error) {
+	if err := authorize(p, permAuditRead); err != nil {
+		return nil, err
+	}
+	since, until = truncDay(since), truncDay(until)
+	if !until.After(since) {
+		return nil, Invalid("until", "must be at least a day after since")
+	}
+	if until.Sub(since) > 366*24*time.Hour {
+		return nil, Invalid("since", "the range is at most a year")
+	}
+	type key struct {
+		purpose string
+		day     time.Time
+	}
+	counts := map[key]*ConsentDay{}
+	purposes := map[string]bool{}
+	var reg *register.Register
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		reg, _, err = s.currentRegister(ctx, tx, p.Tenant)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		for _, action := range []string{ActionConsentGrant, ActionConsentWithdraw} {
+			f := AuditFilter{Since: since, Until: until, Action: action, Limit: MaxAuditPage}
+			read := 0
+			for read < maxTrendEvents {
+				events, err := tx.Audit(ctx, p.Tenant, f)
+				if err != nil {
+					return err
+				}
+				for _, e := range events {
+					if e.Outcome != OutcomeOK || e.Purpose == "" {
+						continue
+					}
+					k := key{e.Purpose, truncDay(e.At)}
+					d := counts[k]
+					if d == nil {
+						d = &ConsentDay{Purpose: k.purpose, Day: k.day}
+						counts[k] = d
+					}
+					n := max(e.Count, 1)
+					if action == ActionConsentGrant {
+						d.Grants += n
+					} else {
+						d.Withdrawals += n
+					}
+					purposes[e.Purpose] = true
+				}
+				read += len(events)
+				if len(events) < f.Limit {
+					break
+				}
+				f.AfterSeq = events[len(events)-1].Seq
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		for _, pu := range reg.Purposes {
+			if pu.LegalBasis == "consent" {
+				purposes[pu.ID] = true
+			}
+		}
+	}
+	ids := make([]string, 0, len(purposes))
+	for id := range purposes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []ConsentDay
+	for _, id := range ids {
+		for d := since; d.Before(until); d = d.AddDate(0, 0, 1) {
+			if c := counts[key{id, d}]; c != nil {
+				out = append(out, *c)
+			} else {
+				out = append(out, ConsentDay{Purpose: id, Day: d})
+			}
+		}
+	}
+	return out, nil
+}
+
+func truncDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// String redacts the personal data.
+func (c ConsentInput) String() string {
+	return "consent for purpose " + c.Purpose + " (subject redacted)"
+}
+
+// LogValue redacts the personal data in structured logs.
+func (c ConsentInput) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("purpose", c.Purpose))
+}
+
+// replayWithdrawal erases or anonymises again the messages a withdrawal
+// erased or anonymised: those of the subject and purpose collected at or
+// before the withdrawal (a later grant may have brought new ones, which
+// stay). Anonymised messages left the subject for a holder of their own
+// (consent.go anonymize), so what the subject still holds from before is
+// what a restore brought back.
+func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
+	changed := 0
+	now := s.clock.Now()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		changed = 0
+		// A data store that holds the withdrawal, or a later consent event
+		// of the subject for the purpose, is not older than the entry:
+		// nothing to do again (and messages of a later grant, whose
+		// created_at may precede the withdrawal's commit, stay).
+		last, err := tx.LatestConsent(ctx, e.Tenant, e.Subject, e.Purpose)
+		if err == nil && !last.At.Before(e.At) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		audit := func(action string, n int) error {
+			if n == 0 {
+				return nil
+			}
+			changed = 1
+			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: action, Purpose: e.Purpose, Outcome: OutcomeOK, Count: n, Reason: "journal_replay"}})
+		}
+		if e.Kind == JournalWithdrawErase {
+			n, err := tx.DeleteMessagesBefore(ctx, e.Tenant, e.Subject, e.Purpose, e.At)
+			if err != nil {
+				return err
+			}
+			return audit(ActionMessageErase, n)
+		}
+		tk, err := s.tenantKeys(ctx, tx, e.Tenant, 0)
+		if err != nil {
+			return err
+		}
+		sl, err := s.subjectSealer(ctx, tx, e.Tenant, SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
+		if errors.Is(err, ErrSubjectErased) {
+			return nil // erased since: its own entry purges the rows
+		}
+		if err != nil {
+			return err
+		}
+		n, err := s.anonymize(ctx, tx, tk, e.Tenant, e.Purpose, e.Subject, sl, now, e.At)
+		if err != nil {
+			return err
+		}
+		return audit(ActionMessageAnonymize, n)
+	})
+	return changed, err
 }

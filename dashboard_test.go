@@ -11,6 +11,7 @@ import (
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
+	"github.com/garde-privacy/garde/register"
 	"github.com/garde-privacy/garde/sqlite"
 )
 
@@ -125,7 +126,7 @@ func TestArt30AndDiff(t *testing.T) {
 		{"improve_replies", day1, day2, "60d"},
 		{"fraud_detection", day2, day2, "30d"},
 	} {
-		var got *garde.Art30Activity
+		var got *register.Art30Activity
 		for i := range rec.Activities {
 			if rec.Activities[i].Ref == tt.ref {
 				got = &rec.Activities[i]

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
+	"log/slog"
 	"time"
 
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde/keyring"
-	"github.com/garde-privacy/garde/ledger"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Access (Art. 15) and portability (Art. 20): everything garde holds on a
@@ -175,188 +172,6 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 	}
 }
 
-// exportConsents opens the subject's consent events and rebuilds the
-// receipt of each, with a proof against the latest signed checkpoint.
-func (s *Service) exportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer, h *SubjectExport) error {
-	rows, err := tx.SubjectConsents(ctx, tenant, rec.ID)
-	if err != nil || len(rows) == 0 {
-		return err
-	}
-	reg, _, err := s.currentRegister(ctx, tx, tenant)
-	if err != nil {
-		return err
-	}
-	cp, err := tx.LatestCheckpoint(ctx, tenant)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	st := &logState{cache: map[int64]tlog.Hash{}}
-	for _, r := range rows {
-		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
-		if err != nil {
-			return err
-		}
-		h.Consents = append(h.Consents, c.view(r))
-		pp, ok := reg.Purpose(r.Purpose)
-		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
-			continue
-		}
-		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
-		if err != nil {
-			return fmt.Errorf("consent %s evidence: %w", r.ID, err)
-		}
-		in := ConsentInput{Subject: subject, Purpose: r.Purpose, Action: r.Action, Method: c.Method, Channel: c.Channel}
-		h.Receipts = append(h.Receipts, newReceipt(reg, pp, in, r, c, ev))
-	}
-	return nil
-}
-
-// RectifyMessage replaces a message's text and/or fields (Art. 16), on a
-// rectification request or a DPO's decision. The new content goes through
-// what an ingest does (sealContent: the scan, the purpose's anonymisation,
-// the span record, sealing) so that a correction cannot store what an
-// ingest would not; a refusal is audited like an ingest's. Nil text or
-// fields keep them: kept text is stored as it was, with its span record.
-func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
-	out, err := s.rectifyMessage(ctx, p, subject, messageID, text, fields)
-	var re *RefusedError
-	if errors.As(err, &re) {
-		s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageRectify, Reason: re.Code})
-	}
-	return out, err
-}
-
-func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
-	if err := authorize(p, permRequestManage); err != nil {
-		return MessageView{}, err
-	}
-	if err := validateSubjectID("subject", subject); err != nil {
-		return MessageView{}, err
-	}
-	if text == nil && fields == nil {
-		return MessageView{}, Invalid("text", "give text, fields or both")
-	}
-	now := s.clock.Now()
-	var out MessageView
-	err := s.update(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
-		if err != nil {
-			return err
-		}
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
-		if err != nil {
-			return err
-		}
-		auditRef, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
-		if err != nil {
-			return err
-		}
-		m, err := tx.MessageByID(ctx, p.Tenant, messageID)
-		if err != nil || m.SubjectID != rec.ID {
-			return Errorf(ErrNotFound, "message %s not found for this subject", messageID)
-		}
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
-		if err != nil {
-			return err
-		}
-		nm := NewMessage{Subject: subject, Purpose: m.Purpose, Channel: m.Channel}
-		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
-		if err != nil {
-			return err
-		}
-		cur, err := openMessage(sl, p.Tenant, rec.ID, subject, m)
-		if err != nil {
-			return err
-		}
-		nm.Text, nm.Fields = cur.Text, cur.Fields
-		if text != nil {
-			nm.Text = *text
-		}
-		if fields != nil {
-			nm.Fields = fields
-		}
-		ve := &ValidationError{}
-		pp, ref := nm.validate(reg, "", ve)
-		if ref.code != "" && len(ve.Problems) == 0 {
-			return &RefusedError{Field: ref.field, Code: ref.code, Detail: ref.msg}
-		}
-		if err := ve.Err(); err != nil {
-			return err
-		}
-		scanned := nm.Text
-		if text == nil {
-			// The kept text was anonymised when it was stored; scanning it
-			// again would replace its span record with one about the
-			// anonymised text.
-			scanned = ""
-		}
-		c, err := s.sealContent(pp, tk, sl, p.Tenant, rec.ID, m.ID, scanned, nm.Fields)
-		if err != nil {
-			return err
-		}
-		if text == nil {
-			c.stored, c.text, c.spans = cur.Text, m.SealedText, m.SealedSpans
-		}
-		if err := tx.UpdateMessage(ctx, p.Tenant, m.ID, c.text, c.fields, c.spans); err != nil {
-			return err
-		}
-		out = MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Detections: c.found, Special: c.special}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: auditRef, Outcome: OutcomeOK, Count: 1}})
-	})
-	return out, err
-}
-
-// PurgeExpired deletes, tenant by tenant and in batches of batch rows,
-// every message whose purpose's retention has run out (messages carry
-// their expires_at from ingest). Each batch is one transaction with one
-// audit event per purpose. It returns how many messages it deleted.
-func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
-	if batch <= 0 {
-		batch = 1000
-	}
-	total := 0
-	RightsMetrics.PurgeRuns.Add(1)
-	err := s.forEachTenant(ctx, func(tenant TenantID) (err error) {
-		purged, cutoff := 0, time.Time{}
-		// Journalled after the batches committed, even when a later batch
-		// failed: a restore of an older data store deletes them again
-		// before serving (ReplayJournal).
-		defer func() {
-			if purged > 0 {
-				err = errors.Join(err, s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
-			}
-		}()
-		for {
-			now := s.clock.Now()
-			n := 0
-			err := s.store.Update(ctx, func(tx Tx) error {
-				counts, err := tx.DeleteExpiredMessages(ctx, tenant, now, batch)
-				if err != nil || len(counts) == 0 {
-					return err
-				}
-				var events []AuditEvent
-				for _, purpose := range slices.Sorted(maps.Keys(counts)) {
-					n += counts[purpose]
-					events = append(events, AuditEvent{Tenant: tenant, At: now, Actor: "retention", Action: ActionRetentionPurge, Purpose: purpose, Outcome: OutcomeOK, Count: counts[purpose], Reason: "retention_expired"})
-				}
-				return tx.AppendAudit(ctx, events)
-			})
-			if err != nil {
-				return err
-			}
-			total += n
-			if n > 0 {
-				purged, cutoff = purged+n, now
-			}
-			RightsMetrics.PurgedMessages.Add(int64(n))
-			if n < batch {
-				return nil
-			}
-		}
-	})
-	return total, err
-}
-
 // OffboardTenant ends a tenant's contract (Art. 28(3)(g)): every subject's
 // data is exported through head and message (to be returned to the
 // controller), then the tenant's keys are destroyed — every sealed byte of
@@ -455,4 +270,12 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		return nil, err
 	}
 	return cert, nil
+}
+
+// String redacts the personal data.
+func (SubjectExport) String() string { return "subject export (content redacted)" }
+
+// LogValue redacts the personal data in structured logs.
+func (SubjectExport) LogValue() slog.Value {
+	return slog.StringValue("subject export (content redacted)")
 }

@@ -41,7 +41,7 @@ func termsFor(reg *register.Register, pp *register.Purpose) receiptTerms {
 	}
 	sensitive := false
 	for _, cat := range pp.Categories {
-		if isSpecialCategory(cat) {
+		if register.SpecialCategory(cat) {
 			sensitive = true
 		}
 	}
@@ -126,17 +126,6 @@ func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentC
 		LeafIndex:        ev.Index,
 		Evidence:         ev,
 	}
-}
-
-// isSpecialCategory reports a GDPR Art. 9 category (fideslang names).
-func isSpecialCategory(c string) bool {
-	for _, p := range []string{"user.health_and_medical", "user.genetic", "user.biometric", "user.demographic.racial_ethnic_origin",
-		"user.demographic.political_opinion", "user.demographic.religious_belief", "user.demographic.sexual_orientation", "user.criminal_history"} {
-		if register.Covers(p, c) || register.Covers(c, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // ErrReceipt marks a receipt that does not verify.

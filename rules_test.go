@@ -218,7 +218,7 @@ func TestNoSecondCopy(t *testing.T) {
 	}{
 		{"a list of roles (the role matrix: garde.Permission)", regexp.MustCompile(`\[\](garde\.)?Role\{`), []string{"authz.go"}},
 		{"the closed request statuses spelt out (garde.OpenStatuses)", regexp.MustCompile(`'(completed|rejected|cancelled)',\s*'(completed|rejected|cancelled)'|!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)\s*&&[^\n]*!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)`), nil},
-		{"a list of request statuses (garde.RequestStatuses)", regexp.MustCompile(`Status(Received|Verified|InProgress|Completed|Rejected|Cancelled),\s*(garde\.)?Status(Received|Verified|InProgress|Completed|Rejected|Cancelled)\b`), []string{"rights.go", "delivery.go"}},
+		{"a list of request statuses (garde.RequestStatuses)", regexp.MustCompile(`Status(Received|Verified|InProgress|Completed|Rejected|Cancelled),\s*(garde\.)?Status(Received|Verified|InProgress|Completed|Rejected|Cancelled)\b`), []string{"requests.go", "rights.go", "delivery.go"}},
 		{"a 7-day window (garde.DueSoonWindow)", regexp.MustCompile(`7 \* 24 \* time\.Hour`), []string{"rights_clock.go", "rights.go"}},
 		{"the 72-hour deadline (garde.BreachDeadline)", regexp.MustCompile(`72 \* time\.Hour`), []string{"breach.go"}},
 		{"escalation points (garde.DefaultEscalationPoints)", regexp.MustCompile(`24 \* time\.Hour, 48 \* time\.Hour|"0h,24h`), []string{"breach_clock.go"}},

@@ -289,3 +289,36 @@ type BreachStore interface {
 	// by point then channel.
 	Escalations(ctx context.Context, tenant TenantID, id string) ([]EscalationRecord, error)
 }
+
+// CheckpointStore keeps every checkpoint garde signs, and the chain of log
+// identities (epochs) of each tenant, outside the data store.
+type CheckpointStore interface {
+	// RecordCheckpoint records a checkpoint before it is published,
+	// pending until MarkPublished. A checkpoint of the same origin and
+	// size is kept once: recording the same root again is not an error
+	// (inserted is false); another root is an ErrConflict, so that the
+	// store itself never holds two trees for one size under one origin.
+	RecordCheckpoint(ctx context.Context, tenant TenantID, c RecordedCheckpoint) (inserted bool, err error)
+	// MarkPublished marks a recorded checkpoint as committed to the data
+	// store, hence possibly handed out; ErrNotFound if it is not recorded.
+	MarkPublished(ctx context.Context, tenant TenantID, origin string, size int64) error
+	// ForgetCheckpoint removes a pending checkpoint (never a published
+	// one): one whose transaction did not commit, never handed out.
+	ForgetCheckpoint(ctx context.Context, tenant TenantID, origin string, size int64, root tlog.Hash) error
+	// LatestRecorded returns the published checkpoint of the largest size
+	// under origin, or an ErrNotFound.
+	LatestRecorded(ctx context.Context, tenant TenantID, origin string) (RecordedCheckpoint, error)
+	// PendingCheckpoints returns the pending checkpoints under origin.
+	PendingCheckpoints(ctx context.Context, tenant TenantID, origin string) ([]RecordedCheckpoint, error)
+	// RecordedTenants lists every tenant with a recorded checkpoint.
+	RecordedTenants(ctx context.Context) ([]TenantID, error)
+	// PutEpoch records a new epoch of a tenant's log; ErrConflict if that
+	// epoch number exists.
+	PutEpoch(ctx context.Context, e LedgerEpoch) error
+	// ForgetEpoch removes an epoch that PutEpoch recorded for a transaction
+	// that then failed.
+	ForgetEpoch(ctx context.Context, tenant TenantID, number int) error
+	// Epochs returns the tenant's epochs from 2 on, by number (none while
+	// the log still has its first identity).
+	Epochs(ctx context.Context, tenant TenantID) ([]LedgerEpoch, error)
+}

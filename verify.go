@@ -378,3 +378,63 @@ type uncached struct{ r *hashReader }
 func (u uncached) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return u.r.tx.LedgerHashes(u.r.ctx, u.r.tenant, indexes)
 }
+
+// LedgerHealth is the state of a tenant's consent and audit log as the
+// dashboard shows it.
+type LedgerHealth struct {
+	Size int64
+	// Checkpoint is the latest signed checkpoint; zero when none.
+	Checkpoint SignedCheckpoint
+	// Verified is whether the whole log and its checkpoints verified
+	// against the tenant's verifier key just now.
+	Verified bool
+	// Problem says why verification failed (no personal data: sizes and
+	// indexes only).
+	Problem string
+	Report  LedgerReport
+	At      time.Time
+}
+
+// LedgerHealth verifies the caller's log, as garde verify would, and
+// returns the latest checkpoint with the result. It reads the whole log:
+// fine for a page a DPO opens, not for a probe polled every second.
+func (s *Service) LedgerHealth(ctx context.Context, p Principal) (LedgerHealth, error) {
+	if err := authorize(p, permAuditRead); err != nil {
+		return LedgerHealth{}, err
+	}
+	h := LedgerHealth{At: s.clock.Now()}
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if h.Size, err = tx.LedgerHead(ctx, p.Tenant); err != nil {
+			return err
+		}
+		h.Checkpoint, err = tx.LatestCheckpoint(ctx, p.Tenant)
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		return LedgerHealth{}, err
+	}
+	// The server checking itself: every epoch's key as it holds them, and
+	// the checkpoint store, so that a log gone back shows here too.
+	epochs, err := s.LedgerEpochs(ctx, p.Tenant)
+	if err != nil {
+		return LedgerHealth{}, err
+	}
+	var keys []string
+	for _, e := range epochs {
+		keys = append(keys, e.Verifier)
+	}
+	rep, err := verifyLedger(ctx, s.store, p.Tenant, keys, len(keys) == 0, s.checkpointStore())
+	switch {
+	case err == nil:
+		h.Verified, h.Report = true, rep
+	case errors.Is(err, ErrLedger):
+		h.Problem, h.Report = err.Error(), rep
+	default:
+		return LedgerHealth{}, err
+	}
+	return h, nil
+}

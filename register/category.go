@@ -62,9 +62,18 @@ func SpecialCategory(c string) bool {
 		"user.demographic.religious_belief", "user.demographic.sexual_orientation",
 		"user.demographic.race_ethnicity", "user.union_membership",
 	} {
-		if Covers(s, c) {
+		// c is special if it is one of them or holds one (a purpose that
+		// lists "user.demographic" may collect political opinions).
+		if Covers(s, c) || Covers(c, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// Sensitive reports data that the GDPR protects apart: a special category
+// (Art. 9) or data about criminal convictions and offences (Art. 10). The
+// Art. 30 record lists these per activity.
+func Sensitive(c string) bool {
+	return SpecialCategory(c) || Covers("user.criminal_history", c) || Covers(c, "user.criminal_history")
 }

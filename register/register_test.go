@@ -11,7 +11,7 @@ import (
 )
 
 func TestExampleRegisterIsValid(t *testing.T) {
-	src, err := os.ReadFile("examples/register.yaml")
+	src, err := os.ReadFile("../examples/register.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestDuration(t *testing.T) {
 }
 
 func FuzzParseRegister(f *testing.F) {
-	src, _ := os.ReadFile("examples/register.yaml")
+	src, _ := os.ReadFile("../examples/register.yaml")
 	f.Add(src)
 	f.Add([]byte(`{"controller":{"name":"x"},"purposes":[{"id":"a"}]}`))
 	f.Add([]byte("purposes: [[[]]]"))

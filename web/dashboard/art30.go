@@ -52,7 +52,7 @@ func dateText(t time.Time) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-func art30Rows(rec garde.Art30Record) [][]string {
+func art30Rows(rec register.Art30Record) [][]string {
 	var rows [][]string
 	for _, a := range rec.Activities {
 		rows = append(rows, []string{a.Ref, a.Name, dateText(a.CreatedAt), dateText(a.UpdatedAt), partyText(rec.Controller), partyText(rec.DPO),
@@ -63,7 +63,7 @@ func art30Rows(rec garde.Art30Record) [][]string {
 	return rows
 }
 
-func processorRows(rec garde.Art30Record, l messages) [][]string {
+func processorRows(rec register.Art30Record, l messages) [][]string {
 	pr := rec.Processor
 	return [][]string{
 		{l.T("art30.p.processor"), partyText(pr.Processor)},
@@ -117,7 +117,7 @@ func (d *Dashboard) art30(w http.ResponseWriter, r *http.Request, pg *dashPage) 
 
 // art30CSV writes the controller record, a blank line, then the
 // processor record as field/value lines.
-func art30CSV(rec garde.Art30Record, l messages) ([]byte, error) {
+func art30CSV(rec register.Art30Record, l messages) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("\ufeff") // spreadsheets then read UTF-8
 	cw := csv.NewWriter(&b)
@@ -138,7 +138,7 @@ const (
 	SheetProcessor    = "Processor"
 )
 
-func art30XLSX(rec garde.Art30Record, l messages) ([]byte, error) {
+func art30XLSX(rec register.Art30Record, l messages) ([]byte, error) {
 	f := excelize.NewFile()
 	defer f.Close()
 	f.SetSheetName("Sheet1", SheetOrganisation)
@@ -218,7 +218,7 @@ func art30XLSX(rec garde.Art30Record, l messages) ([]byte, error) {
 
 // art30Markdown lays the record out as the CNIL's fiches: the
 // organisation, then one fiche per activity, then the processor record.
-func art30Markdown(rec garde.Art30Record, l messages) string {
+func art30Markdown(rec register.Art30Record, l messages) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s (v%d, %s)\n\n", l.T("art30.title"), rec.Version, dateText(rec.AppliedAt))
 	fmt.Fprintf(&b, "- **%s**: %s\n- **%s**: %s\n- **%s**: %s\n\n", l.T("art30.controller"), partyText(rec.Controller), l.T("art30.dpo"), partyText(rec.DPO), l.T("art30.region"), rec.Region)

@@ -218,8 +218,8 @@ type registerPage struct {
 	Current  garde.RegisterVersion
 	Shown    garde.RegisterVersion
 	Versions []int
-	Record   garde.Art30Record
-	Diff     *garde.RegisterDiff
+	Record   register.Art30Record
+	Diff     *register.Diff
 	From, To int
 	Missing  bool
 }
