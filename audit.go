@@ -176,7 +176,7 @@ func (s *Service) Audit(ctx context.Context, p Principal, f AuditFilter) ([]Audi
 func (s *Service) recordDenied(ctx context.Context, e AuditEvent) {
 	e.Outcome = OutcomeDenied
 	if e.At.IsZero() {
-		e.At = s.clock.Now()
+		e.At = s.now()
 	}
 	// The refusal is audited even when the client has hung up: the
 	// request's context is cancelled then, and a write under it would

@@ -427,7 +427,7 @@ func (s *Service) CreateBreach(ctx context.Context, p Principal, nb NewBreach) (
 }
 
 func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string, nb NewBreach, detectorKey string) (*Breach, error) {
-	now := s.clock.Now()
+	now := s.now()
 	if nb.Status == nil {
 		st := BreachOpen
 		nb.Status = &st
@@ -568,7 +568,7 @@ func (s *Service) UpdateBreach(ctx context.Context, p Principal, id string, c Br
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	if err := c.validate(false, now); err != nil {
 		return nil, err
 	}

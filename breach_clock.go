@@ -181,7 +181,7 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 	c.defaults()
 	points := slices.Clone(c.Points)
 	slices.Sort(points)
-	now := s.clock.Now()
+	now := s.now()
 	var todo []due
 	err := s.store.View(ctx, func(tx Tx) error {
 		scopes, err := allScopes(ctx, tx)
@@ -283,7 +283,7 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 			continue
 		}
 		err = s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-			return tx.CompleteEscalation(ctx, d.tenant, k, s.clock.Now())
+			return tx.CompleteEscalation(ctx, d.tenant, k, s.now())
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("complete escalation %s/%s: %w", k.BreachID, k.Channel, err))

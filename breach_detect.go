@@ -88,7 +88,7 @@ func auditAll(ctx context.Context, tx Tx, tenant TenantID, f AuditFilter) ([]Aud
 // breach for each new finding. It returns the drafts it opened.
 func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, error) {
 	d.defaults()
-	now := s.clock.Now()
+	now := s.now()
 	since := now.Add(-d.Window)
 	bucket := now.Truncate(d.Window).Format("20060102T150405Z")
 	var found []finding

@@ -195,7 +195,7 @@ func (imp Impact) forTenant(t TenantID) Impact {
 // references, records by the events' counts, and the data categories are
 // those the register lets each purpose read or write.
 func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q ImpactQuery) (*Impact, error) {
-	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.clock.Now()}
+	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.now()}
 	all := map[string]bool{}
 	for _, tenant := range scopes {
 		ti := TenantImpact{Tenant: tenant, Actors: []string{q.Actor}}
@@ -287,7 +287,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		ve.Add("since", "is required")
 	}
 	if q.Until.IsZero() {
-		q.Until = s.clock.Now()
+		q.Until = s.now()
 	}
 	if !q.Since.IsZero() && !q.Until.After(q.Since) {
 		ve.Add("until", "must be after since")
@@ -295,7 +295,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var out *Breach
 	err := s.update(ctx, func(tx Tx) error {
 		var change BreachChange

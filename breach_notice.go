@@ -246,7 +246,7 @@ func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang 
 	if err := ve.Err(); err != nil {
 		return NoticeDraft{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var b *Breach
 	var reg *register.Register
 	err := s.store.View(ctx, func(tx Tx) error {

@@ -96,7 +96,7 @@ func (s *Service) PublishNotice(ctx context.Context, p Principal, purpose, langu
 	if err := ve.Err(); err != nil {
 		return Notice{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var n Notice
 	err := s.update(ctx, func(tx Tx) error {
 		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
@@ -354,7 +354,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		return nil, err
 	}
 	// Times are stored to the microsecond: commit to what is stored.
-	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	now := s.now().UTC().Truncate(time.Microsecond)
 	var results []ConsentResult
 	var done []withdrawalDone
 	err := s.update(ctx, func(tx Tx) error {
@@ -646,7 +646,7 @@ func (s *Service) createAnonymousHolder(ctx context.Context, tx Tx, tk *tenantKe
 	if _, err := rand.Read(idx); err != nil {
 		return subjectHandle{}, err
 	}
-	if err := s.ks.AddSubjectKeys(ctx, []SubjectKey{{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}}); err != nil {
+	if err := s.keyStore.AddSubjectKeys(ctx, []SubjectKey{{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}}); err != nil {
 		return subjectHandle{}, err
 	}
 	if err := tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, CreatedAt: now}); err != nil {
@@ -680,7 +680,7 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 	if err := validateSubjectID("subject", subject); err != nil {
 		return SubjectConsentsView{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var out SubjectConsentsView
 	var ref string
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -743,7 +743,7 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 	if err := validateSubjectID("subject", subject); err != nil {
 		return ConsentProofView{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	notFound := Errorf(ErrNotFound, "consent %s of this subject not found", id)
 	var out ConsentProofView
 	var ref string
@@ -1039,7 +1039,7 @@ func (c ConsentInput) LogValue() slog.Value {
 // what a restore brought back.
 func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
 	changed := 0
-	now := s.clock.Now()
+	now := s.now()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		changed = 0
 		// A data store that holds the withdrawal, or a later consent event

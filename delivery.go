@@ -86,7 +86,7 @@ func (s *Service) queueCallbacks(ctx context.Context, r RightsRequest) {
 	if len(r.CallbackURLs) == 0 {
 		return
 	}
-	now := s.clock.Now()
+	now := s.now()
 	_ = s.update(context.WithoutCancel(ctx), func(tx Tx) error {
 		existing, err := tx.Deliveries(ctx, r.Tenant, r.ID)
 		if err != nil {
@@ -202,7 +202,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 	err := s.forEachTenant(ctx, func(tenant TenantID) error {
 		var sk ed25519.PrivateKey // the tenant's callback key, once a callback is due
 		defer func() { clear(sk) }()
-		now := s.clock.Now()
+		now := s.now()
 		var due []Delivery
 		var secrets [][]byte
 		var headers []map[string]string
@@ -265,7 +265,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 				d.Attempts = MaxDeliveryAttempts - 1 // never sent: dead at once
 			}
 			clear(bodies[i])
-			now := s.clock.Now()
+			now := s.now()
 			d.Attempts++
 			reason := "delivered"
 			switch {

@@ -88,21 +88,6 @@ type epochContent struct {
 // this tree. It is an ErrConflict.
 var ErrLedgerFork = fmt.Errorf("the ledger would sign a second history under one identity: %w", ErrConflict)
 
-// SetCheckpointStore sets where signed checkpoints and epochs are kept
-// outside the data store. Without one, signing works but a restored
-// backup can make garde sign a second tree of a size already signed.
-func (s *Service) SetCheckpointStore(cs CheckpointStore) {
-	s.mu.Lock()
-	s.cps = cs
-	s.mu.Unlock()
-}
-
-func (s *Service) checkpointStore() CheckpointStore {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cps
-}
-
 // EpochOrigin is the origin of a tenant's log in epoch n: garde/<tenant>
 // for the first, garde/<tenant>/e<n> after.
 func EpochOrigin(tenant TenantID, n int) string {
@@ -235,7 +220,7 @@ func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.C
 	if cs == nil {
 		return nil
 	}
-	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now(), Pending: true})
+	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.now(), Pending: true})
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
 	}
@@ -262,7 +247,7 @@ func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) e
 	if err != nil {
 		return err
 	}
-	_, err = cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.clock.Now()})
+	_, err = cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.now()})
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
 	}
@@ -270,23 +255,6 @@ func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) e
 		return fmt.Errorf("record checkpoint: %w", err)
 	}
 	return cs.MarkPublished(ctx, tenant, c.Origin, c.Size)
-}
-
-// onCommit registers fn to run once the write transaction tx committed,
-// before its caller gets anything: an error from fn is the caller's.
-func onCommit(tx Tx, fn func(context.Context) error) {
-	if lt, ok := tx.(*ledgerTx); ok {
-		lt.commits = append(lt.commits, fn)
-	}
-}
-
-// onAbort registers fn to run if the write transaction tx does not commit.
-// Without a ledgerTx (never, in practice) the record stays: a refusal to
-// sign later errs on the safe side.
-func onAbort(tx Tx, fn func(context.Context)) {
-	if lt, ok := tx.(*ledgerTx); ok {
-		lt.aborts = append(lt.aborts, fn)
-	}
 }
 
 // LedgerFork is a tenant whose log garde refuses to sign.
@@ -429,7 +397,7 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 		if err != nil {
 			return err
 		}
-		now := s.clock.Now()
+		now := s.now()
 		at := now.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 		closed := lineage == nil
 		if closed {

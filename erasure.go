@@ -59,13 +59,13 @@ type destroyedSubject struct {
 func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []byte, requestID string, decide func(tx Tx, now time.Time, rec *SubjectRecord, version uint32) (bool, error)) (destroyedSubject, error) {
 	var d destroyedSubject
 	err := s.update(ctx, func(tx Tx) error {
-		d = destroyedSubject{at: s.clock.Now()}
+		d = destroyedSubject{at: s.now()}
 		var rec *SubjectRecord
 		r, err := tx.SubjectByIndex(ctx, tenant, index)
 		switch {
 		case err == nil:
 			rec, d.subject = &r, r.ID
-			keys, err := s.ks.SubjectKeys(ctx, tenant, []string{r.ID})
+			keys, err := s.keyStore.SubjectKeys(ctx, tenant, []string{r.ID})
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []b
 	if err != nil || !d.done {
 		return d, err
 	}
-	return d, s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
+	return d, s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
 }
 
 // erase carries out a verified erasure request; each step is idempotent.
@@ -122,15 +122,15 @@ func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, er
 			return r, err
 		}
 		RightsMetrics.Erasures.Add(1)
-		return s.purgeErased(ctx, r, s.clock.Now())
+		return s.purgeErased(ctx, r, s.now())
 	} else if r.Status == StatusInProgress {
 		// Resumed after a crash or a failed key store write between the
 		// decision and the destruction: destroy (again: idempotent).
 		subjectID, _ := erasedSubjectKey(r)
-		if err := s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
+		if err := s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
 			return r, err
 		}
-		return s.purgeErased(ctx, r, s.clock.Now())
+		return s.purgeErased(ctx, r, s.now())
 	}
 	return r, nil
 }
@@ -208,7 +208,7 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt 
 			break
 		}
 	}
-	now := s.clock.Now()
+	now := s.now()
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		r, err = tx.Request(ctx, r.Tenant, r.ID)

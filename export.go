@@ -71,7 +71,7 @@ func (s *Service) ExportRequest(ctx context.Context, p Principal, id string, hea
 	if err != nil {
 		outcome = OutcomeDenied
 	}
-	now := s.clock.Now()
+	now := s.now()
 	if aerr := s.store.Update(ctx, func(tx Tx) error {
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectExport, SubjectRef: ref, Outcome: outcome, Count: n}})
 	}); aerr != nil && err == nil {
@@ -83,7 +83,7 @@ func (s *Service) ExportRequest(ctx context.Context, p Principal, id string, hea
 // exportSubject streams one subject's export and returns how many
 // messages it held.
 func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject string, head func(SubjectExport) error, message func(MessageView) error) (int, string, error) {
-	h := SubjectExport{Subject: subject, Tenant: tenant, GeneratedAt: s.clock.Now()}
+	h := SubjectExport{Subject: subject, Tenant: tenant, GeneratedAt: s.now()}
 	var rec SubjectRecord
 	var ref string
 	var sl *keyring.Sealer
@@ -225,10 +225,10 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		}
 		after = recs[len(recs)-1].ID
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var cert []byte
 	err := s.update(ctx, func(tx Tx) error {
-		keys, err := s.ks.TenantKeys(ctx, tenant)
+		keys, err := s.keyStore.TenantKeys(ctx, tenant)
 		if err != nil {
 			return err
 		}
@@ -263,7 +263,7 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		// The decision committed (API keys revoked, certificate signed):
 		// now the keys go, journalled in the same key store transaction.
 		// Should this fail, running the off-boarding again finishes it.
-		err = s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
+		err = s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
 	}
 	s.forgetTenantKeys(tenant)
 	if err != nil {

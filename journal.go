@@ -85,7 +85,7 @@ func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at tim
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.ks.Record(context.WithoutCancel(ctx), entries)
+	return s.keyStore.Record(context.WithoutCancel(ctx), entries)
 }
 
 // withdrawalDone is one withdrawal that changed stored messages.

@@ -104,7 +104,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 	}
 	var body keyBackupBody
 	for _, t := range tenants {
-		tks, err := s.ks.TenantKeys(ctx, t.ID)
+		tks, err := s.keyStore.TenantKeys(ctx, t.ID)
 		if err != nil {
 			return KeyBackupInfo{}, err
 		}
@@ -112,7 +112,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 			body.TenantKeys = append(body.TenantKeys, keyBackupTenantKey(k))
 		}
 		for after := ""; ; {
-			sks, err := s.ks.ListSubjectKeys(ctx, t.ID, after, 1000)
+			sks, err := s.keyStore.ListSubjectKeys(ctx, t.ID, after, 1000)
 			if err != nil {
 				return KeyBackupInfo{}, err
 			}
@@ -125,7 +125,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 			}
 		}
 	}
-	journal, err := s.ks.Journal(ctx, 0)
+	journal, err := s.keyStore.Journal(ctx, 0)
 	if err != nil {
 		return KeyBackupInfo{}, err
 	}
@@ -143,7 +143,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 	}
 	defer clear(k[:])
 	mk := s.master.Current()
-	now := s.clock.Now().UTC()
+	now := s.now().UTC()
 	head := keyBackupHead{Created: now, Expires: now.Add(retention), MasterVersion: mk.Version()}
 	wrapped, err := keyring.Wrap(mk, k, keyring.AD{Field: "keystore-backup-key/" + strconv.FormatInt(now.UnixNano(), 10)})
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 	if _, err := w.Write(sealed); err != nil {
 		return KeyBackupInfo{}, err
 	}
-	if err := s.ks.Record(ctx, []JournalEntry{{Kind: JournalKeyBackup, Purpose: strconv.FormatUint(uint64(head.MasterVersion), 10), At: head.Expires}}); err != nil {
+	if err := s.keyStore.Record(ctx, []JournalEntry{{Kind: JournalKeyBackup, Purpose: strconv.FormatUint(uint64(head.MasterVersion), 10), At: head.Expires}}); err != nil {
 		return KeyBackupInfo{}, err
 	}
 	return KeyBackupInfo{Created: head.Created, Expires: head.Expires, MasterVersion: head.MasterVersion, Tenants: len(tenants), SubjectKeys: len(body.SubjectKeys), JournalEntries: len(body.Journal)}, nil
@@ -200,7 +200,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 		return KeyBackupInfo{}, Invalid("file", "has a malformed header")
 	}
 	info := KeyBackupInfo{Created: head.Created, Expires: head.Expires, MasterVersion: head.MasterVersion}
-	if !s.clock.Now().Before(head.Expires) {
+	if !s.now().Before(head.Expires) {
 		return info, ErrKeyBackupExpired
 	}
 	mk, err := s.master.Version(head.MasterVersion)
@@ -240,7 +240,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	for _, e := range body.Journal {
 		entries = append(entries, JournalEntry{Kind: e.Kind, Tenant: e.Tenant, Subject: e.Subject, Index: e.Index, Purpose: e.Purpose, Request: e.Request, At: e.At})
 	}
-	if err := s.ks.Record(ctx, entries); err != nil {
+	if err := s.keyStore.Record(ctx, entries); err != nil {
 		return info, err
 	}
 	// 2. What the data store recorded since — erasures and off-boardings
@@ -250,7 +250,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	}
 	// 3. What the live journal (now holding all three) destroyed is not
 	// restored.
-	journal, err := s.ks.Journal(ctx, 0)
+	journal, err := s.keyStore.Journal(ctx, 0)
 	if err != nil {
 		return info, err
 	}
@@ -270,7 +270,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 			continue
 		}
 		tenants[k.Tenant] = true
-		live, err := s.ks.TenantKeys(ctx, k.Tenant)
+		live, err := s.keyStore.TenantKeys(ctx, k.Tenant)
 		if err != nil {
 			return info, err
 		}
@@ -282,7 +282,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 			tks = append(tks, TenantKey(k))
 		}
 	}
-	if err := s.ks.AddTenantKeys(ctx, tks); err != nil {
+	if err := s.keyStore.AddTenantKeys(ctx, tks); err != nil {
 		return info, err
 	}
 	byTenant := map[TenantID][]SubjectKey{}
@@ -296,7 +296,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 		for i, k := range keys {
 			ids[i] = k.Subject
 		}
-		live, err := s.ks.SubjectKeys(ctx, tenant, ids)
+		live, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
 		if err != nil {
 			return info, err
 		}
@@ -310,14 +310,12 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 				missing = append(missing, k)
 			}
 		}
-		if err := s.ks.AddSubjectKeys(ctx, missing); err != nil {
+		if err := s.keyStore.AddSubjectKeys(ctx, missing); err != nil {
 			return info, err
 		}
 	}
 	info.Tenants = len(tenants)
-	s.mu.Lock()
-	clear(s.keys)
-	s.mu.Unlock()
+	s.forgetAllTenantKeys()
 	_, err = s.ReplayJournal(ctx)
 	return info, err
 }
@@ -374,7 +372,7 @@ func (s *Service) reconcileDestructions(ctx context.Context) error {
 		if len(entries) == 0 {
 			continue
 		}
-		if err := s.ks.Record(ctx, entries); err != nil {
+		if err := s.keyStore.Record(ctx, entries); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}

@@ -54,14 +54,14 @@ func (s *Service) newTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, er
 // tenantKeys returns the tenant's unwrapped keys, from cache when fresh and
 // when the wanted data key version is known.
 func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVersion uint32) (*tenantKeys, error) {
-	now := s.clock.Now()
+	now := s.now()
 	s.mu.Lock()
 	tk := s.keys[tenant]
 	s.mu.Unlock()
 	if tk != nil && now.Sub(tk.loaded) < tenantKeyTTL && now.After(tk.loaded.Add(-time.Minute)) && (needVersion == 0 || tk.data[needVersion] != nil) {
 		return tk, nil
 	}
-	rows, err := s.ks.TenantKeys(ctx, tenant)
+	rows, err := s.keyStore.TenantKeys(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +102,14 @@ func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVe
 	s.keys[tenant] = tk
 	s.mu.Unlock()
 	return tk, nil
+}
+
+// forgetAllTenantKeys drops every cached tenant key (after a journal replay
+// or a key store restore).
+func (s *Service) forgetAllTenantKeys() {
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
 }
 
 // forgetTenantKeys drops the cached keys of a tenant.
@@ -146,7 +154,7 @@ func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, id
 // openSubjects unwraps the data keys of several subjects, with their audit
 // references.
 func (s *Service) openSubjects(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]openedSubject, error) {
-	keys, err := s.ks.SubjectKeys(ctx, tenant, ids)
+	keys, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +193,7 @@ var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroye
 // subject, never the messages. Old versions stay until every subject moved
 // off them.
 func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
-	now := s.clock.Now()
+	now := s.now()
 	defer s.forgetTenantKeys(tenant)
 	var tk *tenantKeys
 	if err := s.store.View(ctx, func(tx Tx) error {
@@ -209,11 +217,11 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := s.ks.AddTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
+	if err := s.keyStore.AddTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
 		return 0, 0, err
 	}
 	for after := ""; ; {
-		keys, err := s.ks.ListSubjectKeys(ctx, tenant, after, 500)
+		keys, err := s.keyStore.ListSubjectKeys(ctx, tenant, after, 500)
 		if err != nil {
 			return newVersion, rewrapped, err
 		}
@@ -236,7 +244,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 			sk.Version = newVersion
 			batch = append(batch, sk)
 		}
-		if err := s.ks.RewrapSubjectKeys(ctx, batch); err != nil {
+		if err := s.keyStore.RewrapSubjectKeys(ctx, batch); err != nil {
 			return newVersion, rewrapped, err
 		}
 		rewrapped += len(batch)
@@ -254,7 +262,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 // current master key version, after a master key rotation. It rewrites one
 // row per tenant key; nothing below is touched.
 func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
-	now := s.clock.Now()
+	now := s.now()
 	mk := s.master.Current()
 	n := 0
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -264,7 +272,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := s.ks.TenantKeys(ctx, t.ID)
+			rows, err := s.keyStore.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -290,7 +298,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 				r.MasterVersion = mk.Version()
 				rewrapped = append(rewrapped, r)
 			}
-			if err := s.ks.RewrapTenantKeys(ctx, rewrapped); err != nil {
+			if err := s.keyStore.RewrapTenantKeys(ctx, rewrapped); err != nil {
 				return err
 			}
 			n += len(rewrapped)
@@ -318,7 +326,7 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := s.ks.TenantKeys(ctx, t.ID)
+			rows, err := s.keyStore.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -331,11 +339,11 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 	if err != nil {
 		return nil, err
 	}
-	journal, err := s.ks.Journal(ctx, 0)
+	journal, err := s.keyStore.Journal(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	for _, e := range journal {
 		if v, perr := strconv.ParseUint(e.Purpose, 10, 32); e.Kind == JournalKeyBackup && perr == nil && now.Before(e.At) {
 			used[uint32(v)]++

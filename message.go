@@ -128,7 +128,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 	if len(msgs) > MaxBatch {
 		return nil, Invalid("messages", "at most %d messages per batch", MaxBatch)
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var out []MessageView
 	err := s.update(ctx, func(tx Tx) error {
 		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
@@ -294,7 +294,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var out []MessageView
 	var ref string
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -406,7 +406,7 @@ func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, mess
 	if text == nil && fields == nil {
 		return MessageView{}, Invalid("text", "give text, fields or both")
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var out MessageView
 	err := s.update(ctx, func(tx Tx) error {
 		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
@@ -493,11 +493,11 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 		// before serving (ReplayJournal).
 		defer func() {
 			if purged > 0 {
-				err = errors.Join(err, s.ks.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
+				err = errors.Join(err, s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
 			}
 		}()
 		for {
-			now := s.clock.Now()
+			now := s.now()
 			n := 0
 			err := s.store.Update(ctx, func(tx Tx) error {
 				counts, err := tx.DeleteExpiredMessages(ctx, tenant, now, batch)

@@ -18,7 +18,7 @@ import (
 // garde runs it at every start and `garde restore` before swapping the
 // file in. It returns how many operations it had to apply again.
 func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
-	entries, err := s.ks.Journal(ctx, 0)
+	entries, err := s.keyStore.Journal(ctx, 0)
 	if err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
@@ -33,9 +33,7 @@ func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
 		}
 		applied += n
 	}
-	s.mu.Lock()
-	clear(s.keys)
-	s.mu.Unlock()
+	s.forgetAllTenantKeys()
 	if applied > 0 {
 		s.scrub(ctx)
 	}
@@ -45,23 +43,23 @@ func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
 // replay applies one journal entry again; it returns 1 when it changed
 // anything.
 func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
-	now := s.clock.Now()
+	now := s.now()
 	switch e.Kind {
 	case JournalOffboard:
-		keys, err := s.ks.TenantKeys(ctx, e.Tenant)
+		keys, err := s.keyStore.TenantKeys(ctx, e.Tenant)
 		if err != nil || len(keys) == 0 {
 			return 0, err
 		}
-		return 1, s.ks.Record(ctx, []JournalEntry{e})
+		return 1, s.keyStore.Record(ctx, []JournalEntry{e})
 	case JournalErase:
 		changed := 0
 		if e.Subject != "" {
-			keys, err := s.ks.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
+			keys, err := s.keyStore.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
 			if err != nil {
 				return 0, err
 			}
 			if len(keys) > 0 {
-				if err := s.ks.Record(ctx, []JournalEntry{e}); err != nil {
+				if err := s.keyStore.Record(ctx, []JournalEntry{e}); err != nil {
 					return 0, err
 				}
 				changed = 1
@@ -191,7 +189,7 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 				ids = append(ids, e.Subject)
 			}
 		}
-		keys, err := s.ks.SubjectKeys(ctx, tenant, ids)
+		keys, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
 		if err != nil {
 			return nil, err
 		}

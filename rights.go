@@ -113,7 +113,7 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 	if in.LegalHold != "" && p.Role == RoleService {
 		return FiledRequest{}, Errorf(ErrForbidden, "only an admin or a DPO may place a legal hold")
 	}
-	now := s.clock.Now()
+	now := s.now()
 	received := now
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
 		received = in.ReceivedAt.UTC()
@@ -217,7 +217,7 @@ func (s *Service) VerifyRequest(ctx context.Context, token string) (RightsReques
 	if token == "" || len(token) > 100 {
 		return RightsRequest{}, errBadToken
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var r RightsRequest
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
@@ -382,7 +382,7 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 			return RightsRequest{}, err
 		}
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var r RightsRequest
 	process := false
 	err := s.update(ctx, func(tx Tx) error {
@@ -480,7 +480,7 @@ func (s *Service) CancelExternal(ctx context.Context, p Principal, externalID st
 	if err := authorize(p, permRequestFile); err != nil {
 		return RightsRequest{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	err = s.update(ctx, func(tx Tx) error {
 		var err error
 		r, err = tx.Request(ctx, p.Tenant, r.ID)
@@ -541,7 +541,7 @@ func (s *Service) ProcessRequest(ctx context.Context, tenant TenantID, id string
 	if r.Status == StatusInProgress {
 		return r, nil
 	}
-	now := s.clock.Now()
+	now := s.now()
 	err = s.update(ctx, func(tx Tx) error {
 		var err error
 		r, err = tx.Request(ctx, tenant, id)
@@ -556,7 +556,7 @@ func (s *Service) ProcessRequest(ctx context.Context, tenant TenantID, id string
 
 // applyBlock records a restriction or an objection and completes it.
 func (s *Service) applyBlock(ctx context.Context, r RightsRequest) (RightsRequest, error) {
-	now := s.clock.Now()
+	now := s.now()
 	err := s.update(ctx, func(tx Tx) error {
 		var err error
 		r, err = tx.Request(ctx, r.Tenant, r.ID)
@@ -589,7 +589,7 @@ func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject stri
 	if err := validateSubjectID("subject", subject); err != nil {
 		return err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	return s.update(ctx, func(tx Tx) error {
 		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {

@@ -200,7 +200,7 @@ func (s *Service) RightsTick(ctx context.Context, c RightsJobs) error {
 }
 
 func (s *Service) lease(ctx context.Context, name string, c RightsJobs) (bool, error) {
-	now := s.clock.Now()
+	now := s.now()
 	var ok bool
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -235,7 +235,7 @@ func (s *Service) forEachTenant(ctx context.Context, fn func(TenantID) error) er
 // both). It returns how many this node sent.
 func (s *Service) SendRequestAlarms(ctx context.Context, c RightsJobs) (int, error) {
 	c.defaults()
-	now := s.clock.Now()
+	now := s.now()
 	sent := 0
 	err := s.forEachTenant(ctx, func(tenant TenantID) error {
 		after := ""
@@ -301,7 +301,7 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 		RightsMetrics.AlarmsDueSoon.Add(1)
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, key, s.clock.Now()); err != nil {
+		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, key, s.now()); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: a.Tenant, At: a.At, Actor: "rights", Action: ActionRequestAlarm, Outcome: OutcomeOK, Reason: a.Kind}})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -15,10 +16,10 @@ import (
 // Service runs garde's use cases over a Store. It is safe for concurrent
 // use; several Services (several garde nodes) may share one database.
 type Service struct {
-	store  Store
-	ks     KeyStore // the keys, apart from the data (keystore.go)
-	master keyring.MasterKeys
-	clock  Clock
+	store    Store
+	keyStore KeyStore // the keys, apart from the data (keystore.go)
+	master   keyring.MasterKeys
+	clock    Clock
 
 	mu        sync.Mutex
 	scanner   *pii.Scanner
@@ -52,7 +53,7 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 	}
 	return &Service{
 		store:     ledgerStore{store}, // audit events go onto the ledger
-		ks:        kp.KeyStore(),
+		keyStore:  kp.KeyStore(),
 		cps:       cps,
 		master:    master,
 		clock:     clock,
@@ -61,6 +62,9 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 		registers: map[registerKey]*register.Register{},
 	}
 }
+
+// now is the service clock's time.
+func (s *Service) now() time.Time { return s.clock.Now() }
 
 // Clock returns the service's clock.
 func (s *Service) Clock() Clock { return s.clock }
@@ -114,4 +118,19 @@ func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (
 	s.registers[k] = r
 	s.mu.Unlock()
 	return r, v, nil
+}
+
+// SetCheckpointStore sets where signed checkpoints and epochs are kept
+// outside the data store. Without one, signing works but a restored
+// backup can make garde sign a second tree of a size already signed.
+func (s *Service) SetCheckpointStore(cs CheckpointStore) {
+	s.mu.Lock()
+	s.cps = cs
+	s.mu.Unlock()
+}
+
+func (s *Service) checkpointStore() CheckpointStore {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cps
 }

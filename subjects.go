@@ -186,7 +186,7 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	}
 	// The keys commit to the key store first; should this transaction not
 	// commit, they are orphans that seal nothing.
-	if err := s.ks.AddSubjectKeys(ctx, created); err != nil {
+	if err := s.keyStore.AddSubjectKeys(ctx, created); err != nil {
 		return nil, err
 	}
 	for _, rec := range records {

@@ -17,7 +17,7 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 	if err := validateTenantName(name); err != nil {
 		return Tenant{}, "", err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	t := Tenant{ID: TenantID(NewID("tn_", now)), Name: name, CreatedAt: now}
 	keys, err := s.newTenantKeys(t.ID, now)
 	if err != nil {
@@ -27,7 +27,7 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 	// The keys are committed to the key store before the tenant exists in
 	// the data store (an orphan key of a tenant that never committed opens
 	// nothing).
-	if err := s.ks.AddTenantKeys(ctx, keys); err != nil {
+	if err := s.keyStore.AddTenantKeys(ctx, keys); err != nil {
 		return Tenant{}, "", err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -52,7 +52,7 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 // only reachable from the command line, on the data directory: there is
 // no credential above the operator to ask for one over the network.
 func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error) {
-	now := s.clock.Now()
+	now := s.now()
 	k, text := newAPIKey(OperatorTenant, RoleOperator, "cli", now)
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
@@ -71,13 +71,13 @@ func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error)
 // the operator stepped in. An off-boarded tenant (its keys destroyed) gets
 // no key: there is nothing left to administer.
 func (s *Service) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, string, error) {
-	now := s.clock.Now()
+	now := s.now()
 	k, text := newAPIKey(tenant, RoleAdmin, "cli", now)
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Tenant(ctx, tenant); err != nil {
 			return err
 		}
-		keys, err := s.ks.TenantKeys(ctx, tenant)
+		keys, err := s.keyStore.TenantKeys(ctx, tenant)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (A
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	k, text := newAPIKey(p.Tenant, r, p.KeyID, now)
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
@@ -138,7 +138,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) erro
 	if err := authorize(p, permKeyManage); err != nil {
 		return err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	return s.store.Update(ctx, func(tx Tx) error {
 		// A tenant keeps at least one admin key: without one nobody can
 		// create keys, apply the register or revoke a leaked key, and only
@@ -223,7 +223,7 @@ func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (R
 	if err != nil {
 		return RegisterVersion{}, err
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var rv RegisterVersion
 	err = s.update(ctx, func(tx Tx) error {
 		v, err := tx.RegisterVersionNumber(ctx, p.Tenant)

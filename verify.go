@@ -402,7 +402,7 @@ func (s *Service) LedgerHealth(ctx context.Context, p Principal) (LedgerHealth, 
 	if err := authorize(p, permAuditRead); err != nil {
 		return LedgerHealth{}, err
 	}
-	h := LedgerHealth{At: s.clock.Now()}
+	h := LedgerHealth{At: s.now()}
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if h.Size, err = tx.LedgerHead(ctx, p.Tenant); err != nil {
