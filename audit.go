@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/garde-privacy/garde/keyring"
@@ -243,3 +244,16 @@ func (s *Service) RecentPurges(ctx context.Context, p Principal, since time.Time
 	}
 	return events, nil
 }
+
+// RightsCounters are process-wide counters of rights work, for /metrics.
+// They carry no tenant and no subject.
+type RightsCounters struct {
+	AlarmsDueSoon, AlarmsOverdue         atomic.Int64
+	Erasures                             atomic.Int64
+	PurgedMessages, PurgeRuns            atomic.Int64
+	DeliveriesOK, DeliveriesFailed, Dead atomic.Int64
+	RequestsFiled                        atomic.Int64
+}
+
+// RightsMetrics are the counters of this process.
+var RightsMetrics RightsCounters

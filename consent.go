@@ -865,40 +865,40 @@ func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID
 	return ref, rec, sl, rows, err == nil, err
 }
 
-// exportConsents opens the subject's consent events and rebuilds the
+// ExportConsents opens the subject's consent events and rebuilds the
 // receipt of each, with a proof against the latest signed checkpoint.
-func (s *Service) exportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer, h *SubjectExport) error {
+func (s *Service) ExportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer) (views []ConsentView, receipts []Receipt, err error) {
 	rows, err := tx.SubjectConsents(ctx, tenant, rec.ID)
 	if err != nil || len(rows) == 0 {
-		return err
+		return nil, nil, err
 	}
 	reg, _, err := s.currentRegister(ctx, tx, tenant)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cp, err := tx.LatestCheckpoint(ctx, tenant)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+		return nil, nil, err
 	}
 	st := &logState{cache: map[int64]tlog.Hash{}}
 	for _, r := range rows {
 		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		h.Consents = append(h.Consents, c.view(r))
+		views = append(views, c.view(r))
 		pp, ok := reg.Purpose(r.Purpose)
 		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
 			continue
 		}
 		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
 		if err != nil {
-			return fmt.Errorf("consent %s evidence: %w", r.ID, err)
+			return nil, nil, fmt.Errorf("consent %s evidence: %w", r.ID, err)
 		}
 		in := ConsentInput{Subject: subject, Purpose: r.Purpose, Action: r.Action, Method: c.Method, Channel: c.Channel}
-		h.Receipts = append(h.Receipts, newReceipt(reg, pp, in, r, c, ev))
+		receipts = append(receipts, newReceipt(reg, pp, in, r, c, ev))
 	}
-	return nil
+	return views, receipts, nil
 }
 
 // maxTrendEvents bounds how many audit events one ConsentTrend reads.
@@ -1031,13 +1031,13 @@ func (c ConsentInput) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("purpose", c.Purpose))
 }
 
-// replayWithdrawal erases or anonymises again the messages a withdrawal
+// ReplayWithdrawal erases or anonymises again the messages a withdrawal
 // erased or anonymised: those of the subject and purpose collected at or
 // before the withdrawal (a later grant may have brought new ones, which
 // stay). Anonymised messages left the subject for a holder of their own
 // (consent.go anonymize), so what the subject still holds from before is
 // what a restore brought back.
-func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
+func (s *Service) ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
 	changed := 0
 	now := s.now()
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -1085,4 +1085,28 @@ func (s *Service) replayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 		return audit(ActionMessageAnonymize, n)
 	})
 	return changed, err
+}
+
+// withdrawalDone is one withdrawal that changed stored messages.
+type withdrawalDone struct {
+	subject, purpose, action string
+}
+
+// recordWithdrawals journals what withdrawals did to stored messages, after
+// the transaction that did it committed — under a context the caller
+// cannot cancel: a client hanging up between the commit and this write
+// would leave the withdrawal unjournalled for good.
+func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at time.Time, done []withdrawalDone) error {
+	var entries []JournalEntry
+	for _, d := range done {
+		kind := JournalWithdrawErase
+		if d.action == "anonymize" {
+			kind = JournalWithdrawAnonymize
+		}
+		entries = append(entries, JournalEntry{Kind: kind, Tenant: tenant, Subject: d.subject, Purpose: d.purpose, At: at})
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.keyStore.Record(context.WithoutCancel(ctx), entries)
 }

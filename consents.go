@@ -1,10 +1,12 @@
 package garde
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
 
+	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"github.com/garde-privacy/garde/register"
 )
@@ -128,4 +130,18 @@ type ReceiptPurpose struct {
 	ThirdPartyDisclosure bool     `json:"third_party_disclosure"`
 	ThirdPartyNames      []string `json:"third_party_name,omitempty"`
 	OnWithdrawal         string   `json:"on_withdrawal,omitempty"`
+}
+
+// Consents is what the other capabilities need of package consent, wired
+// by the composition root: an export holds the subject's consents with
+// their receipts; a journal replay applies a withdrawal again.
+type Consents interface {
+	ExportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer) ([]ConsentView, []Receipt, error)
+	ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, error)
+}
+
+// Retention purges the messages whose retention has passed (package
+// vault); the rights jobs run it.
+type Retention interface {
+	PurgeExpired(ctx context.Context, batch int) (int, error)
 }

@@ -127,7 +127,8 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 			}
 			return err
 		}
-		return s.exportConsents(ctx, tx, tenant, subject, rec, sl, &h)
+		h.Consents, h.Receipts, err = s.ExportConsents(ctx, tx, tenant, subject, rec, sl)
+		return err
 	})
 	if err != nil {
 		return 0, ref, err

@@ -68,27 +68,3 @@ func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, er
 	}
 	return len(entries), os.Rename(path, path+".imported")
 }
-
-// recordWithdrawals journals what withdrawals did to stored messages, after
-// the transaction that did it committed — under a context the caller
-// cannot cancel: a client hanging up between the commit and this write
-// would leave the withdrawal unjournalled for good.
-func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at time.Time, done []withdrawalDone) error {
-	var entries []JournalEntry
-	for _, d := range done {
-		kind := JournalWithdrawErase
-		if d.action == "anonymize" {
-			kind = JournalWithdrawAnonymize
-		}
-		entries = append(entries, JournalEntry{Kind: kind, Tenant: tenant, Subject: d.subject, Purpose: d.purpose, At: at})
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	return s.keyStore.Record(context.WithoutCancel(ctx), entries)
-}
-
-// withdrawalDone is one withdrawal that changed stored messages.
-type withdrawalDone struct {
-	subject, purpose, action string
-}

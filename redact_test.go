@@ -1,4 +1,4 @@
-package garde
+package garde_test
 
 import (
 	"bytes"
@@ -6,14 +6,16 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/garde-privacy/garde"
 )
 
 func TestPersonalTypesRedact(t *testing.T) {
 	secret := "jeanne.martin@example.fr"
 	values := []any{
-		NewMessage{Subject: secret, Purpose: "p", Text: secret, Fields: map[string]string{"user.contact.email": secret}},
-		ConsentInput{Subject: secret, Purpose: "p"},
-		MessageView{ID: "msg_1", Subject: secret, Text: secret},
+		garde.NewMessage{Subject: secret, Purpose: "p", Text: secret, Fields: map[string]string{"user.contact.email": secret}},
+		garde.ConsentInput{Subject: secret, Purpose: "p"},
+		garde.MessageView{ID: "msg_1", Subject: secret, Text: secret},
 	}
 	for _, v := range values {
 		var logs bytes.Buffer

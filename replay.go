@@ -121,7 +121,7 @@ func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
 			}
 		}
 	case JournalWithdrawErase, JournalWithdrawAnonymize:
-		return s.replayWithdrawal(ctx, e)
+		return s.ReplayWithdrawal(ctx, e)
 	case JournalKeyBackup:
 		return 0, nil // a record, nothing to do again
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 )
 
@@ -146,19 +145,6 @@ func (c *RightsJobs) defaults() {
 	}
 }
 
-// RightsCounters are process-wide counters of rights work, for /metrics.
-// They carry no tenant and no subject.
-type RightsCounters struct {
-	AlarmsDueSoon, AlarmsOverdue         atomic.Int64
-	Erasures                             atomic.Int64
-	PurgedMessages, PurgeRuns            atomic.Int64
-	DeliveriesOK, DeliveriesFailed, Dead atomic.Int64
-	RequestsFiled                        atomic.Int64
-}
-
-// RightsMetrics are the counters of this process.
-var RightsMetrics RightsCounters
-
 // RunRightsJobs runs RightsTick every Interval until ctx ends.
 func (s *Service) RunRightsJobs(ctx context.Context, c RightsJobs) error {
 	c.defaults()
@@ -208,25 +194,6 @@ func (s *Service) lease(ctx context.Context, name string, c RightsJobs) (bool, e
 		return err
 	})
 	return ok, err
-}
-
-// forEachTenant runs fn for every tenant.
-func (s *Service) forEachTenant(ctx context.Context, fn func(TenantID) error) error {
-	var tenants []Tenant
-	if err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		tenants, err = tx.Tenants(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range tenants {
-		if err := fn(t.ID); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // SendRequestAlarms sends, once across every node, a due-soon alarm for

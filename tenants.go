@@ -326,3 +326,22 @@ func (s *Service) CheckResidency(ctx context.Context, region string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// forEachTenant runs fn for every tenant.
+func (s *Service) forEachTenant(ctx context.Context, fn func(TenantID) error) error {
+	var tenants []Tenant
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		tenants, err = tx.Tenants(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range tenants {
+		if err := fn(t.ID); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -364,13 +364,6 @@ func checkAuditTable(ctx context.Context, tx Tx, tenant TenantID, entries int) e
 	}
 }
 
-// auditContentOf is the ledger content of a stored audit event, at the
-// table's precision (microseconds).
-func auditContentOf(e AuditEvent) (auditContent, error) {
-	return auditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
-		SubjectRef: e.SubjectRef, Outcome: e.Outcome, Count: e.Count, Reason: e.Reason}, nil
-}
-
 // uncached reads stored hashes straight from the database: verification
 // must not trust a cache, and its memory must stay flat.
 type uncached struct{ r *hashReader }
