@@ -11,7 +11,7 @@ import (
 // Art30 generates the Art. 30 record from version v of the caller's
 // register (0: the current one), reading the versions before it for the
 // activities' dates.
-func (s *Service) Art30(ctx context.Context, p Principal, v int) (register.Art30Record, error) {
+func (s *Kernel) Art30(ctx context.Context, p Principal, v int) (register.Art30Record, error) {
 	rv, err := s.Register(ctx, p, v)
 	if err != nil {
 		return register.Art30Record{}, err
@@ -40,7 +40,7 @@ func (s *Service) Art30(ctx context.Context, p Principal, v int) (register.Art30
 }
 
 // DiffRegister compares versions from and to of the caller's register.
-func (s *Service) DiffRegister(ctx context.Context, p Principal, from, to int) (register.Diff, error) {
+func (s *Kernel) DiffRegister(ctx context.Context, p Principal, from, to int) (register.Diff, error) {
 	a, err := s.Register(ctx, p, from)
 	if err != nil {
 		return register.Diff{}, err

@@ -118,24 +118,24 @@ const MaxAuditPage = 1000
 // identifier came twice.
 
 // subjectKeyRef is the reference of a subject with a data key.
-func subjectKeyRef(dk keyring.Key, subjectID string) string {
+func SubjectKeyRef(dk keyring.Key, subjectID string) string {
 	k := keyring.Derive(dk, "audit-subject-ref")
 	defer clear(k[:])
 	return hex.EncodeToString(keyring.MAC(k, []byte(subjectID))[:16])
 }
 
 // tenantSubjectRef is the reference of an identifier garde holds no key for.
-func tenantSubjectRef(tk *tenantKeys, subject string) string {
-	return hex.EncodeToString(keyring.MAC(tk.audit, []byte(subject))[:16])
+func TenantSubjectRef(tk *TenantKeys, subject string) string {
+	return hex.EncodeToString(keyring.MAC(tk.Audit, []byte(subject))[:16])
 }
 
 // subjectRef returns the audit reference of subject, looking the subject
 // up when rec is nil.
-func (s *Service) subjectRef(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subject string, rec *SubjectRecord) (string, error) {
+func (s *Kernel) SubjectRef(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, subject string, rec *SubjectRecord) (string, error) {
 	if rec == nil {
-		r, err := tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.blind, []byte(subject)))
+		r, err := tx.SubjectByIndex(ctx, tenant, keyring.MAC(tk.Blind, []byte(subject)))
 		if errors.Is(err, ErrNotFound) {
-			return tenantSubjectRef(tk, subject), nil
+			return TenantSubjectRef(tk, subject), nil
 		}
 		if err != nil {
 			return "", err
@@ -144,7 +144,7 @@ func (s *Service) subjectRef(ctx context.Context, tx Tx, tk *tenantKeys, tenant 
 	}
 	opened, err := s.openSubjects(ctx, tx, tenant, []string{rec.ID})
 	if errors.Is(err, ErrSubjectErased) {
-		return tenantSubjectRef(tk, subject), nil
+		return TenantSubjectRef(tk, subject), nil
 	}
 	if err != nil {
 		return "", err
@@ -153,8 +153,8 @@ func (s *Service) subjectRef(ctx context.Context, tx Tx, tk *tenantKeys, tenant 
 }
 
 // Audit returns audit events of the caller's tenant (admin and DPO).
-func (s *Service) Audit(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
-	if err := authorize(p, permAuditRead); err != nil {
+func (s *Kernel) Audit(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
+	if err := Authorize(p, PermAuditRead); err != nil {
 		return nil, err
 	}
 	if f.Limit <= 0 || f.Limit > MaxAuditPage {
@@ -164,7 +164,7 @@ func (s *Service) Audit(ctx context.Context, p Principal, f AuditFilter) ([]Audi
 		return nil, Invalid("until", "is before since")
 	}
 	var events []AuditEvent
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		events, err = tx.Audit(ctx, p.Tenant, f)
 		return err
@@ -174,10 +174,10 @@ func (s *Service) Audit(ctx context.Context, p Principal, f AuditFilter) ([]Audi
 
 // recordDenied writes the audit event of a refused call in its own
 // transaction: the refused work was rolled back, its trace must not be.
-func (s *Service) recordDenied(ctx context.Context, e AuditEvent) {
+func (s *Kernel) RecordDenied(ctx context.Context, e AuditEvent) {
 	e.Outcome = OutcomeDenied
 	if e.At.IsZero() {
-		e.At = s.now()
+		e.At = s.Now()
 	}
 	// The refusal is audited even when the client has hung up: the
 	// request's context is cancelled then, and a write under it would
@@ -188,7 +188,7 @@ func (s *Service) recordDenied(ctx context.Context, e AuditEvent) {
 	defer cancel()
 	// An audit write that fails here has nowhere better to go than the
 	// error the caller already returns; the store logs its own failures.
-	_ = s.store.Update(dctx, func(tx Tx) error {
+	_ = s.Store.Update(dctx, func(tx Tx) error {
 		return tx.AppendAudit(dctx, []AuditEvent{e})
 	})
 }
@@ -233,7 +233,7 @@ const (
 
 // RecentPurges returns the latest retention purges of the caller's
 // tenant, newest first, at most limit.
-func (s *Service) RecentPurges(ctx context.Context, p Principal, since time.Time, limit int) ([]AuditEvent, error) {
+func (s *Kernel) RecentPurges(ctx context.Context, p Principal, since time.Time, limit int) ([]AuditEvent, error) {
 	events, err := s.Audit(ctx, p, AuditFilter{Since: since, Action: ActionRetentionPurge})
 	if err != nil {
 		return nil, err

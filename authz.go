@@ -43,27 +43,6 @@ const (
 	permEnd // after the last: Permissions stops here
 )
 
-// The use cases name their permissions in lower case, as they always did.
-const (
-	permTenantCreate  = PermTenantCreate
-	permKeyManage     = PermKeyManage
-	permRegisterWrite = PermRegisterWrite
-	permRegisterRead  = PermRegisterRead
-	permIngest        = PermIngest
-	permMessageRead   = PermMessageRead
-	permAuditRead     = PermAuditRead
-	permNoticeWrite   = PermNoticeWrite
-	permConsentWrite  = PermConsentWrite
-	permConsentRead   = PermConsentRead
-	permLedgerRead    = PermLedgerRead
-	permRequestFile   = PermRequestFile
-	permRequestRead   = PermRequestRead
-	permRequestManage = PermRequestManage
-	permSubjectExport = PermSubjectExport
-	permRequestVouch  = PermRequestVouch
-	permBreach        = PermBreach
-)
-
 // grants is the role matrix, in one place. It stays unexported so that no
 // caller can change it; Permission.Roles reads it.
 var grants = map[Permission]struct {
@@ -130,7 +109,7 @@ var TenantRoles = []Role{RoleAdmin, RoleService, RoleDPO}
 // authorize fails with ErrForbidden unless p's role holds perm. An operator
 // credential never acts inside a tenant, and a tenant credential never acts
 // as the operator.
-func authorize(p Principal, perm Permission) error {
+func Authorize(p Principal, perm Permission) error {
 	if (p.Role == RoleOperator) != (p.Tenant == OperatorTenant) {
 		return Errorf(ErrForbidden, "credential scope does not match its role")
 	}

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/register"
 	"github.com/garde-privacy/garde/sqlite"
 )
 
-func newDashboardService(t *testing.T) (*garde.Service, *gardetest.Clock, gardetest.Tenant, gardetest.Tenant) {
+func newDashboardService(t *testing.T) (*app.Service, *gardetest.Clock, gardetest.Tenant, gardetest.Tenant) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
 	if err != nil {
@@ -23,22 +26,22 @@ func newDashboardService(t *testing.T) (*garde.Service, *gardetest.Clock, gardet
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := gardetest.NewClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
-	svc := garde.NewService(db, gardetest.MasterKeys(t), clk)
+	svc := app.New(db, gardetest.MasterKeys(t), clk)
 	return svc, clk, gardetest.NewTenant(t, svc, "A"), gardetest.NewTenant(t, svc, "B")
 }
 
 func TestConsentTrend(t *testing.T) {
 	ctx := context.Background()
 	svc, clk, a, b := newDashboardService(t)
-	if _, err := svc.PublishNotice(ctx, a.Admin, "improve_replies", "en", "notice"); err != nil {
+	if _, err := svc.Consent.PublishNotice(ctx, a.Admin, "improve_replies", "en", "notice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.PublishNotice(ctx, b.Admin, "improve_replies", "en", "notice"); err != nil {
+	if _, err := svc.Consent.PublishNotice(ctx, b.Admin, "improve_replies", "en", "notice"); err != nil {
 		t.Fatal(err)
 	}
 	record := func(p garde.Principal, subject, action string) {
 		t.Helper()
-		if _, err := svc.RecordConsent(ctx, p, garde.ConsentInput{Subject: subject, Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
+		if _, err := svc.Consent.RecordConsent(ctx, p, consent.ConsentInput{Subject: subject, Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
 			t.Fatalf("RecordConsent: %v", err)
 		}
 	}
@@ -51,7 +54,7 @@ func TestConsentTrend(t *testing.T) {
 	clk.Advance(48 * time.Hour)
 	record(a.Service, "s4", garde.ConsentGrant)
 
-	days, err := svc.ConsentTrend(ctx, a.DPO, day0, day0.AddDate(0, 0, 3))
+	days, err := svc.Consent.ConsentTrend(ctx, a.DPO, day0, day0.AddDate(0, 0, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +67,13 @@ func TestConsentTrend(t *testing.T) {
 		t.Errorf("ConsentTrend =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	if _, err := svc.ConsentTrend(ctx, a.Service, day0, day0.AddDate(0, 0, 1)); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := svc.Consent.ConsentTrend(ctx, a.Service, day0, day0.AddDate(0, 0, 1)); !errors.Is(err, garde.ErrForbidden) {
 		t.Errorf("ConsentTrend as service = %v, want ErrForbidden", err)
 	}
-	if _, err := svc.ConsentTrend(ctx, a.DPO, day0, day0); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := svc.Consent.ConsentTrend(ctx, a.DPO, day0, day0); !errors.Is(err, garde.ErrInvalid) {
 		t.Errorf("ConsentTrend over no day = %v, want ErrInvalid", err)
 	}
-	if _, err := svc.ConsentTrend(ctx, a.DPO, day0.AddDate(-2, 0, 0), day0); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := svc.Consent.ConsentTrend(ctx, a.DPO, day0.AddDate(-2, 0, 0), day0); !errors.Is(err, garde.ErrInvalid) {
 		t.Errorf("ConsentTrend over two years = %v, want ErrInvalid", err)
 	}
 }
@@ -78,20 +81,20 @@ func TestConsentTrend(t *testing.T) {
 func TestLedgerHealth(t *testing.T) {
 	ctx := context.Background()
 	svc, _, a, _ := newDashboardService(t)
-	if _, err := svc.PublishNotice(ctx, a.Admin, "improve_replies", "en", "notice"); err != nil {
+	if _, err := svc.Consent.PublishNotice(ctx, a.Admin, "improve_replies", "en", "notice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.RecordConsent(ctx, a.Service, garde.ConsentInput{Subject: "s1", Purpose: "improve_replies", Action: garde.ConsentGrant, Method: "web"}); err != nil {
+	if _, err := svc.Consent.RecordConsent(ctx, a.Service, consent.ConsentInput{Subject: "s1", Purpose: "improve_replies", Action: garde.ConsentGrant, Method: "web"}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := svc.LedgerHealth(ctx, a.DPO)
+	h, err := svc.Trail.LedgerHealth(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !h.Verified || h.Size == 0 || h.Checkpoint.Size == 0 || h.Problem != "" {
 		t.Errorf("LedgerHealth = %+v", h)
 	}
-	if _, err := svc.LedgerHealth(ctx, a.Service); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := svc.Trail.LedgerHealth(ctx, a.Service); !errors.Is(err, garde.ErrForbidden) {
 		t.Errorf("LedgerHealth as service = %v, want ErrForbidden", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // hasConsent reports whether the subject's latest consent event for the
 // purpose is a grant.
-func hasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose string) (bool, error) {
+func HasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose string) (bool, error) {
 	c, err := tx.LatestConsent(ctx, tenant, subjectID, purpose)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -23,23 +23,23 @@ func hasConsent(ctx context.Context, tx Tx, tenant TenantID, subjectID, purpose 
 }
 
 // noConsent is the refusal of a write or read that needs a current consent.
-func noConsent(field string, pp *register.Purpose) *RefusedError {
+func NoConsent(field string, pp *register.Purpose) *RefusedError {
 	return &RefusedError{Field: field, Code: "no_consent", Detail: fmt.Sprintf("purpose %q has consent as its legal basis and this subject has no current consent for it", pp.ID)}
 }
 
 // checkReadConsent refuses reading a subject's messages for a consent
 // purpose without a current grant, unless the purpose anonymises on
 // withdrawal (what is left is no longer personal data).
-func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.Purpose, subjectID string) error {
+func CheckReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.Purpose, subjectID string) error {
 	if pp.LegalBasis != "consent" || pp.OnWithdrawal == "anonymize" {
 		return nil
 	}
-	ok, err := hasConsent(ctx, tx, tenant, subjectID, pp.ID)
+	ok, err := HasConsent(ctx, tx, tenant, subjectID, pp.ID)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return noConsent("purpose", pp)
+		return NoConsent("purpose", pp)
 	}
 	return nil
 }
@@ -49,10 +49,10 @@ func checkReadConsent(ctx context.Context, tx Tx, tenant TenantID, pp *register.
 // for a restricted one, and any for the purpose a subject objected to.
 // subjects and purposes run in parallel. The refusal names the field; the
 // caller audits it.
-func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, write bool, subjects, purposes, fields []string) error {
+func CheckBlocks(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, write bool, subjects, purposes, fields []string) error {
 	indexes := make([][]byte, len(subjects))
 	for i, sub := range subjects {
-		indexes[i] = keyring.MAC(tk.blind, []byte(sub))
+		indexes[i] = keyring.MAC(tk.Blind, []byte(sub))
 	}
 	blocks, err := tx.SubjectBlocks(ctx, tenant, indexes)
 	if err != nil || len(blocks) == 0 {
@@ -67,7 +67,7 @@ func checkBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, wr
 			case b.Kind == BlockErased && write:
 				return &RefusedError{Field: fields[i], Code: "subject_erased", Detail: "this subject's data was erased on request (Art. 17): garde refuses new data for it"}
 			case b.Kind == BlockErased:
-				return errErasedRead
+				return ErrErasedRead
 			case b.Kind == BlockRestricted:
 				return &RefusedError{Field: fields[i], Code: "processing_restricted", Detail: "processing of this subject's data is restricted (Art. 18): it is kept but neither written nor read"}
 			case b.Kind == BlockObjection && b.Purpose == purposes[i]:
@@ -97,7 +97,7 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 // errErasedRead is checkBlocks's answer to a read of a subject whose
 // erasure was decided: there is nothing to read, from the decision on,
 // even in the moment before the key store destroyed the key.
-var errErasedRead = errors.New("erasure decided")
+var ErrErasedRead = errors.New("erasure decided")
 
 // subjectErased refuses a write for an erased subject.
 func subjectErased() *RefusedError {

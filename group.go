@@ -10,7 +10,7 @@ import (
 // maxGroupCommit bounds a group commit, and so a leader's wait.
 const maxGroupCommit = 500
 
-// groupQueue commits concurrent single calls of one credential together,
+// GroupQueue commits concurrent single calls of one credential together,
 // in one transaction (group commit). A transaction's fixed cost — begin,
 // write-ahead log, commit, a signed checkpoint — dominates a one-record
 // write; sharing it is what lets one record per HTTP request approach the
@@ -20,7 +20,7 @@ const maxGroupCommit = 500
 // The first caller leads: it takes every call queued meanwhile and commits
 // them as one batch; callers that arrive while it commits queue up, and
 // the leader hands over to the first of them when it is done.
-type groupQueue[In, Out any] struct {
+type GroupQueue[In, Out any] struct {
 	mu      sync.Mutex
 	pending map[Principal][]*groupCall[In, Out]
 	busy    map[Principal]bool // a leader is committing for this credential
@@ -36,18 +36,18 @@ type groupCall[In, Out any] struct {
 
 // groupOps are the operations a group commit needs: commit a batch all or
 // nothing, and say which input a batch error is about.
-type groupOps[In, Out any] struct {
+type GroupOps[In, Out any] struct {
 	// batch commits ins in one transaction, all or nothing.
-	batch func(ctx context.Context, p Principal, ins []In) ([]Out, error)
+	Batch func(ctx context.Context, p Principal, ins []In) ([]Out, error)
 	// alone commits one input as a single call would, auditing refusals.
-	alone func(ctx context.Context, p Principal, in In) (Out, error)
+	Alone func(ctx context.Context, p Principal, in In) (Out, error)
 	// field is the batch field name ("messages", "consents") whose index
 	// batch errors name: messages[3].purpose is about ins[3].
-	field string
+	Field string
 }
 
 // do runs in as part of a group commit.
-func (q *groupQueue[In, Out]) do(ctx context.Context, p Principal, in In, ops groupOps[In, Out]) (Out, error) {
+func (q *GroupQueue[In, Out]) Do(ctx context.Context, p Principal, in In, ops GroupOps[In, Out]) (Out, error) {
 	c := &groupCall[In, Out]{in: in, done: make(chan struct{}), lead: make(chan struct{})}
 	q.mu.Lock()
 	if q.pending == nil {
@@ -92,9 +92,9 @@ func (q *groupQueue[In, Out]) do(ctx context.Context, p Principal, in In, ops gr
 // names the input that failed, that input is committed alone, for its own
 // error, and the others are committed again as a group; otherwise each is
 // committed alone.
-func commitGroup[In, Out any](ctx context.Context, p Principal, batch []*groupCall[In, Out], ops groupOps[In, Out]) {
+func commitGroup[In, Out any](ctx context.Context, p Principal, batch []*groupCall[In, Out], ops GroupOps[In, Out]) {
 	alone := func(c *groupCall[In, Out]) {
-		c.out, c.err = ops.alone(ctx, p, c.in)
+		c.out, c.err = ops.Alone(ctx, p, c.in)
 		close(c.done)
 	}
 	for len(batch) > 1 {
@@ -102,7 +102,7 @@ func commitGroup[In, Out any](ctx context.Context, p Principal, batch []*groupCa
 		for i, c := range batch {
 			ins[i] = c.in
 		}
-		out, err := ops.batch(ctx, p, ins)
+		out, err := ops.Batch(ctx, p, ins)
 		if err == nil {
 			for i, c := range batch {
 				c.out = out[i]
@@ -110,7 +110,7 @@ func commitGroup[In, Out any](ctx context.Context, p Principal, batch []*groupCa
 			}
 			return
 		}
-		i := failedIndex(err, ops.field)
+		i := failedIndex(err, ops.Field)
 		if i < 0 || i >= len(batch) {
 			for _, c := range batch {
 				alone(c)

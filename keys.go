@@ -10,12 +10,12 @@ import (
 )
 
 // tenantKeys is a tenant's unwrapped keys, cached for a short while.
-type tenantKeys struct {
-	data    map[uint32]*keyring.Sealer
-	current uint32
-	blind   keyring.Key // blind index of subject identifiers
-	audit   keyring.Key // subject references in the audit trail
-	pseudo  keyring.Key // pseudonyms in anonymised text
+type TenantKeys struct {
+	Data    map[uint32]*keyring.Sealer
+	Current uint32
+	Blind   keyring.Key // blind index of subject identifiers
+	Audit   keyring.Key // subject references in the audit trail
+	Pseudo  keyring.Key // pseudonyms in anonymised text
 	loaded  time.Time
 }
 
@@ -28,14 +28,14 @@ func tenantKeyAD(t TenantID, kind string, version uint32) keyring.AD {
 	return keyring.AD{Tenant: string(t), Field: "tenant-key/" + kind + "/" + strconv.FormatUint(uint64(version), 10)}
 }
 
-func subjectKeyAD(t TenantID, subjectID string) keyring.AD {
+func SubjectKeyAD(t TenantID, subjectID string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-key"}
 }
 
 // newTenantKeys creates the first data key and the secret of a new tenant,
 // wrapped under the current master key.
-func (s *Service) newTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, error) {
-	mk := s.master.Current()
+func (s *Kernel) newTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, error) {
+	mk := s.Master.Current()
 	var out []TenantKey
 	for _, kind := range []string{TenantKeyData, TenantKeySecret} {
 		k, err := keyring.Generate()
@@ -53,22 +53,22 @@ func (s *Service) newTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, er
 
 // tenantKeys returns the tenant's unwrapped keys, from cache when fresh and
 // when the wanted data key version is known.
-func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVersion uint32) (*tenantKeys, error) {
-	now := s.now()
+func (s *Kernel) TenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVersion uint32) (*TenantKeys, error) {
+	now := s.Now()
 	s.mu.Lock()
 	tk := s.keys[tenant]
 	s.mu.Unlock()
-	if tk != nil && now.Sub(tk.loaded) < tenantKeyTTL && now.After(tk.loaded.Add(-time.Minute)) && (needVersion == 0 || tk.data[needVersion] != nil) {
+	if tk != nil && now.Sub(tk.loaded) < tenantKeyTTL && now.After(tk.loaded.Add(-time.Minute)) && (needVersion == 0 || tk.Data[needVersion] != nil) {
 		return tk, nil
 	}
-	rows, err := s.keyStore.TenantKeys(ctx, tenant)
+	rows, err := s.KeyStore.TenantKeys(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	tk = &tenantKeys{data: map[uint32]*keyring.Sealer{}, loaded: now}
+	tk = &TenantKeys{Data: map[uint32]*keyring.Sealer{}, loaded: now}
 	haveSecret := false
 	for _, r := range rows {
-		mk, err := s.master.Version(r.MasterVersion)
+		mk, err := s.Master.Version(r.MasterVersion)
 		if err != nil {
 			return nil, fmt.Errorf("tenant key %s/%d: %w", r.Kind, r.Version, err)
 		}
@@ -82,20 +82,20 @@ func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVe
 			if err != nil {
 				return nil, err
 			}
-			tk.data[r.Version] = sl
-			tk.current = max(tk.current, r.Version)
+			tk.Data[r.Version] = sl
+			tk.Current = max(tk.Current, r.Version)
 		case TenantKeySecret:
-			tk.blind = keyring.Derive(k, "blind-index")
-			tk.audit = keyring.Derive(k, "audit-subject")
-			tk.pseudo = keyring.Derive(k, "pseudonym")
+			tk.Blind = keyring.Derive(k, "blind-index")
+			tk.Audit = keyring.Derive(k, "audit-subject")
+			tk.Pseudo = keyring.Derive(k, "pseudonym")
 			haveSecret = true
 		}
 		clear(k[:])
 	}
-	if tk.current == 0 || !haveSecret {
+	if tk.Current == 0 || !haveSecret {
 		return nil, Errorf(ErrNotFound, "tenant has no keys (unknown or off-boarded tenant)")
 	}
-	if needVersion != 0 && tk.data[needVersion] == nil {
+	if needVersion != 0 && tk.Data[needVersion] == nil {
 		return nil, fmt.Errorf("tenant data key version %d: %w", needVersion, keyring.ErrUnknownVersion)
 	}
 	s.mu.Lock()
@@ -106,14 +106,14 @@ func (s *Service) tenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVe
 
 // forgetAllTenantKeys drops every cached tenant key (after a journal replay
 // or a key store restore).
-func (s *Service) forgetAllTenantKeys() {
+func (s *Kernel) ForgetAllTenantKeys() {
 	s.mu.Lock()
 	clear(s.keys)
 	s.mu.Unlock()
 }
 
 // forgetTenantKeys drops the cached keys of a tenant.
-func (s *Service) forgetTenantKeys(tenant TenantID) {
+func (s *Kernel) ForgetTenantKeys(tenant TenantID) {
 	s.mu.Lock()
 	delete(s.keys, tenant)
 	s.mu.Unlock()
@@ -122,7 +122,7 @@ func (s *Service) forgetTenantKeys(tenant TenantID) {
 // subjectSealer unwraps a subject's data key, read from the key store: a
 // subject whose key is not there (destroyed, or an orphan row of a data
 // store restored from a backup) is erased.
-func (s *Service) subjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec SubjectRecord) (*keyring.Sealer, error) {
+func (s *Kernel) SubjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec SubjectRecord) (*keyring.Sealer, error) {
 	sealers, err := s.subjectSealers(ctx, tx, tenant, []string{rec.ID})
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ type openedSubject struct {
 
 // subjectSealers unwraps the data keys of several subjects with one read of
 // the key store; any subject without a key makes it ErrSubjectErased.
-func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]*keyring.Sealer, error) {
+func (s *Kernel) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]*keyring.Sealer, error) {
 	opened, err := s.openSubjects(ctx, tx, tenant, ids)
 	if err != nil {
 		return nil, err
@@ -153,23 +153,23 @@ func (s *Service) subjectSealers(ctx context.Context, tx Tx, tenant TenantID, id
 
 // openSubjects unwraps the data keys of several subjects, with their audit
 // references.
-func (s *Service) openSubjects(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]openedSubject, error) {
-	keys, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
+func (s *Kernel) openSubjects(ctx context.Context, tx Tx, tenant TenantID, ids []string) (map[string]openedSubject, error) {
+	keys, err := s.KeyStore.SubjectKeys(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]openedSubject, len(keys))
 	for _, k := range keys {
-		tk, err := s.tenantKeys(ctx, tx, tenant, k.Version)
+		tk, err := s.TenantKeys(ctx, tx, tenant, k.Version)
 		if err != nil {
 			return nil, err
 		}
-		dk, err := keyring.Unwrap(tk.data[k.Version], k.Wrapped, subjectKeyAD(tenant, k.Subject))
+		dk, err := keyring.Unwrap(tk.Data[k.Version], k.Wrapped, SubjectKeyAD(tenant, k.Subject))
 		if err != nil {
 			return nil, fmt.Errorf("unwrap subject key %s: %w", k.Subject, err)
 		}
 		sl, err := keyring.NewSealer(dk, 1)
-		ref := subjectKeyRef(dk, k.Subject)
+		ref := SubjectKeyRef(dk, k.Subject)
 		clear(dk[:])
 		if err != nil {
 			return nil, err
@@ -192,22 +192,22 @@ var ErrSubjectErased = Errorf(ErrNotFound, "subject's data key has been destroye
 // the data they seal, are unchanged: rotation rewrites one small row per
 // subject, never the messages. Old versions stay until every subject moved
 // off them.
-func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
-	now := s.now()
-	defer s.forgetTenantKeys(tenant)
-	var tk *tenantKeys
-	if err := s.store.View(ctx, func(tx Tx) error {
-		tk, err = s.tenantKeys(ctx, tx, tenant, 0)
+func (s *Kernel) RotateTenantKey(ctx context.Context, tenant TenantID) (newVersion uint32, rewrapped int, err error) {
+	now := s.Now()
+	defer s.ForgetTenantKeys(tenant)
+	var tk *TenantKeys
+	if err := s.Store.View(ctx, func(tx Tx) error {
+		tk, err = s.TenantKeys(ctx, tx, tenant, 0)
 		return err
 	}); err != nil {
 		return 0, 0, err
 	}
-	newVersion = tk.current + 1
+	newVersion = tk.Current + 1
 	k, err := keyring.Generate()
 	if err != nil {
 		return 0, 0, err
 	}
-	mk := s.master.Current()
+	mk := s.Master.Current()
 	w, err := keyring.Wrap(mk, k, tenantKeyAD(tenant, TenantKeyData, newVersion))
 	if err != nil {
 		return 0, 0, err
@@ -217,26 +217,26 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := s.keyStore.AddTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
+	if err := s.KeyStore.AddTenantKeys(ctx, []TenantKey{{Tenant: tenant, Kind: TenantKeyData, Version: newVersion, Wrapped: w, MasterVersion: mk.Version(), CreatedAt: now}}); err != nil {
 		return 0, 0, err
 	}
 	for after := ""; ; {
-		keys, err := s.keyStore.ListSubjectKeys(ctx, tenant, after, 500)
+		keys, err := s.KeyStore.ListSubjectKeys(ctx, tenant, after, 500)
 		if err != nil {
 			return newVersion, rewrapped, err
 		}
 		batch := make([]SubjectKey, 0, len(keys))
 		for _, sk := range keys {
 			after = sk.Subject
-			old := tk.data[sk.Version]
+			old := tk.Data[sk.Version]
 			if old == nil {
 				return newVersion, rewrapped, fmt.Errorf("subject %s: tenant key version %d: %w", sk.Subject, sk.Version, keyring.ErrUnknownVersion)
 			}
-			dk, err := keyring.Unwrap(old, sk.Wrapped, subjectKeyAD(tenant, sk.Subject))
+			dk, err := keyring.Unwrap(old, sk.Wrapped, SubjectKeyAD(tenant, sk.Subject))
 			if err != nil {
 				return newVersion, rewrapped, fmt.Errorf("unwrap subject key %s: %w", sk.Subject, err)
 			}
-			sk.Wrapped, err = keyring.Wrap(newSealer, dk, subjectKeyAD(tenant, sk.Subject))
+			sk.Wrapped, err = keyring.Wrap(newSealer, dk, SubjectKeyAD(tenant, sk.Subject))
 			clear(dk[:])
 			if err != nil {
 				return newVersion, rewrapped, err
@@ -244,7 +244,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 			sk.Version = newVersion
 			batch = append(batch, sk)
 		}
-		if err := s.keyStore.RewrapSubjectKeys(ctx, batch); err != nil {
+		if err := s.KeyStore.RewrapSubjectKeys(ctx, batch); err != nil {
 			return newVersion, rewrapped, err
 		}
 		rewrapped += len(batch)
@@ -252,7 +252,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 			break
 		}
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "cli", Action: ActionKeysRotate, Outcome: OutcomeOK, Count: rewrapped, Reason: "tenant_key"}})
 	})
 	return newVersion, rewrapped, err
@@ -261,18 +261,18 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant TenantID) (newVers
 // RewrapTenantKeys re-wraps every tenant key of every tenant under the
 // current master key version, after a master key rotation. It rewrites one
 // row per tenant key; nothing below is touched.
-func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
-	now := s.now()
-	mk := s.master.Current()
+func (s *Kernel) RewrapTenantKeys(ctx context.Context) (int, error) {
+	now := s.Now()
+	mk := s.Master.Current()
 	n := 0
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		n = 0 // the store may run this function again
 		tenants, err := tx.Tenants(ctx)
 		if err != nil {
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := s.keyStore.TenantKeys(ctx, t.ID)
+			rows, err := s.KeyStore.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -281,7 +281,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 				if r.MasterVersion == mk.Version() {
 					continue
 				}
-				old, err := s.master.Version(r.MasterVersion)
+				old, err := s.Master.Version(r.MasterVersion)
 				if err != nil {
 					return fmt.Errorf("tenant %s key %s/%d: %w", t.ID, r.Kind, r.Version, err)
 				}
@@ -298,7 +298,7 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 				r.MasterVersion = mk.Version()
 				rewrapped = append(rewrapped, r)
 			}
-			if err := s.keyStore.RewrapTenantKeys(ctx, rewrapped); err != nil {
+			if err := s.KeyStore.RewrapTenantKeys(ctx, rewrapped); err != nil {
 				return err
 			}
 			n += len(rewrapped)
@@ -318,15 +318,15 @@ func (s *Service) RewrapTenantKeys(ctx context.Context) (int, error) {
 // tenant key or seal an unexpired key store backup, so that an operator
 // knows which can be retired. Retiring a version once its backups expired
 // is what makes them unreadable (keybackup.go).
-func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, error) {
+func (s *Kernel) MasterVersionsInUse(ctx context.Context) (map[uint32]int, error) {
 	used := map[uint32]int{}
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		tenants, err := tx.Tenants(ctx)
 		if err != nil {
 			return err
 		}
 		for _, t := range tenants {
-			rows, err := s.keyStore.TenantKeys(ctx, t.ID)
+			rows, err := s.KeyStore.TenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -339,11 +339,11 @@ func (s *Service) MasterVersionsInUse(ctx context.Context) (map[uint32]int, erro
 	if err != nil {
 		return nil, err
 	}
-	journal, err := s.keyStore.Journal(ctx, 0)
+	journal, err := s.KeyStore.Journal(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now()
 	for _, e := range journal {
 		if v, perr := strconv.ParseUint(e.Purpose, 10, 32); e.Kind == JournalKeyBackup && perr == nil && now.Before(e.At) {
 			used[uint32(v)]++

@@ -17,8 +17,8 @@ const ActionAuthLockout = "auth.lockout"
 // keyed hash valid for the life of the process) — the address itself is
 // personal data and is not recorded. what says which lock it is ("addr",
 // "key", "tenant_at_addr").
-func (s *Service) RecordLockout(ctx context.Context, tenant TenantID, actor, what string, failures int, until time.Time) {
-	s.recordDenied(ctx, AuditEvent{Tenant: tenant, Actor: actor, Action: ActionAuthLockout,
+func (s *Kernel) RecordLockout(ctx context.Context, tenant TenantID, actor, what string, failures int, until time.Time) {
+	s.RecordDenied(ctx, AuditEvent{Tenant: tenant, Actor: actor, Action: ActionAuthLockout,
 		Count: failures, Reason: what + " locked_until " + until.UTC().Format(time.RFC3339)})
 }
 

@@ -27,13 +27,13 @@ const (
 	LeafAudit   = "audit"
 )
 
-// ledgerStore puts the audit trail on the ledger: every audit event a use
+// ledgeredStore puts the audit trail on the ledger: every audit event a use
 // case appends inside a write transaction also becomes a leaf of its
 // tenant's log, in that same transaction. Nothing can be audited without
 // being committed to the log.
-type ledgerStore struct{ Store }
+type ledgeredStore struct{ Store }
 
-func (l ledgerStore) Update(ctx context.Context, fn func(Tx) error) error {
+func (l ledgeredStore) Update(ctx context.Context, fn func(Tx) error) error {
 	// A backend may run fn again after a failed attempt (PostgreSQL retries
 	// serialisation failures): an attempt that starts means the previous
 	// one did not commit, so its records outside the data store are undone.
@@ -65,7 +65,7 @@ func (l ledgerStore) Update(ctx context.Context, fn func(Tx) error) error {
 // ledgerTx is a write transaction that knows the logs it appended to.
 type ledgerTx struct {
 	Tx
-	logs map[TenantID]*logState
+	logs map[TenantID]*LogState
 	// aborts undo what the transaction recorded outside the data store
 	// (epoch.go) if it does not commit.
 	aborts  []func(context.Context)
@@ -74,13 +74,13 @@ type ledgerTx struct {
 
 // logState is one tenant's log as this transaction sees it: its size and
 // every stored hash it wrote or read.
-type logState struct {
-	size  int64
-	cache map[int64]tlog.Hash
+type LogState struct {
+	Size  int64
+	Cache map[int64]tlog.Hash
 }
 
 // auditContent is the canonical form of an audit event on the ledger.
-type auditContent struct {
+type AuditContent struct {
 	V          int    `json:"v"`
 	At         string `json:"at"`
 	Actor      string `json:"actor"`
@@ -96,11 +96,11 @@ func auditLeaf(e AuditEvent) (LedgerLeaf, error) {
 	// Stores keep times to the microsecond: commit to what is stored, so
 	// that the audit table can be checked against the log.
 	e.At = e.At.Truncate(time.Microsecond)
-	c, err := auditContentOf(e)
+	c, err := AuditContentOf(e)
 	if err != nil {
 		return LedgerLeaf{}, err
 	}
-	content, salt, rec, err := commitContent(c)
+	content, salt, rec, err := CommitContent(c)
 	if err != nil {
 		return LedgerLeaf{}, err
 	}
@@ -109,7 +109,7 @@ func auditLeaf(e AuditEvent) (LedgerLeaf, error) {
 
 // commitContent is the canonical JSON of a leaf's content, a fresh salt,
 // and the salted commitment the log stores for them.
-func commitContent(v any) (content, salt, rec []byte, err error) {
+func CommitContent(v any) (content, salt, rec []byte, err error) {
 	if content, err = json.Marshal(v); err != nil {
 		return nil, nil, nil, err
 	}
@@ -143,7 +143,7 @@ func (t *ledgerTx) AppendAudit(ctx context.Context, events []AuditEvent) error {
 		byTenant[e.Tenant] = append(byTenant[e.Tenant], l)
 	}
 	for _, tn := range order {
-		if _, err := appendLeaves(ctx, t, tn, byTenant[tn]); err != nil {
+		if _, err := AppendLeaves(ctx, t, tn, byTenant[tn]); err != nil {
 			return fmt.Errorf("audit to ledger: %w", err)
 		}
 	}
@@ -152,7 +152,7 @@ func (t *ledgerTx) AppendAudit(ctx context.Context, events []AuditEvent) error {
 
 // logFor returns the transaction's view of a tenant's log, reading (and,
 // on PostgreSQL, locking) its head the first time.
-func logFor(ctx context.Context, tx Tx, tenant TenantID) (*logState, error) {
+func LogFor(ctx context.Context, tx Tx, tenant TenantID) (*LogState, error) {
 	lt, _ := tx.(*ledgerTx)
 	if lt != nil && lt.logs[tenant] != nil {
 		return lt.logs[tenant], nil
@@ -161,10 +161,10 @@ func logFor(ctx context.Context, tx Tx, tenant TenantID) (*logState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &logState{size: size, cache: map[int64]tlog.Hash{}}
+	st := &LogState{Size: size, Cache: map[int64]tlog.Hash{}}
 	if lt != nil {
 		if lt.logs == nil {
-			lt.logs = map[TenantID]*logState{}
+			lt.logs = map[TenantID]*LogState{}
 		}
 		lt.logs[tenant] = st
 	}
@@ -173,16 +173,16 @@ func logFor(ctx context.Context, tx Tx, tenant TenantID) (*logState, error) {
 
 // appendLeaves appends leaves to the tenant's log and returns the index of
 // the first. It sets each leaf's Index.
-func appendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLeaf) (int64, error) {
+func AppendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLeaf) (int64, error) {
 	if len(leaves) == 0 {
 		return 0, nil
 	}
-	st, err := logFor(ctx, tx, tenant)
+	st, err := LogFor(ctx, tx, tenant)
 	if err != nil {
 		return 0, err
 	}
-	r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
-	first := st.size
+	r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+	first := st.Size
 	var hashes []tlog.Hash
 	for i := range leaves {
 		n := first + int64(i)
@@ -193,35 +193,35 @@ func appendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLe
 		}
 		base := tlog.StoredHashIndex(0, n)
 		for j, h := range hs {
-			st.cache[base+int64(j)] = h
+			st.Cache[base+int64(j)] = h
 		}
 		hashes = append(hashes, hs...)
 	}
 	if err := tx.AppendLedger(ctx, tenant, first, leaves, hashes); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return 0, errRetry
+			return 0, ErrRetry
 		}
 		return 0, err
 	}
-	st.size = first + int64(len(leaves))
+	st.Size = first + int64(len(leaves))
 	return first, nil
 }
 
 // hashReader reads a tenant's stored hashes through a transaction, keeping
 // what it read or wrote, so that a batch of appends and proofs asks the
 // database for each hash at most once.
-type hashReader struct {
-	ctx    context.Context
-	tx     Tx
-	tenant TenantID
-	st     *logState
+type HashReader struct {
+	Ctx    context.Context
+	Tx     Tx
+	Tenant TenantID
+	St     *LogState
 }
 
-func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+func (r *HashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var missing []int64
 	for i, x := range indexes {
-		h, ok := r.st.cache[x]
+		h, ok := r.St.Cache[x]
 		if !ok {
 			missing = append(missing, x)
 			continue
@@ -233,7 +233,7 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	}
 	slices.Sort(missing)
 	missing = slices.Compact(missing)
-	got, err := r.tx.LedgerHashes(r.ctx, r.tenant, missing)
+	got, err := r.Tx.LedgerHashes(r.Ctx, r.Tenant, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -241,17 +241,17 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		return nil, fmt.Errorf("read %d stored hashes, got %d", len(missing), len(got))
 	}
 	for i, x := range missing {
-		r.st.cache[x] = got[i]
+		r.St.Cache[x] = got[i]
 	}
 	for i, x := range indexes {
-		out[i] = r.st.cache[x]
+		out[i] = r.St.Cache[x]
 	}
 	return out, nil
 }
 
 // onCommit registers fn to run once the write transaction tx committed,
 // before its caller gets anything: an error from fn is the caller's.
-func onCommit(tx Tx, fn func(context.Context) error) {
+func OnCommit(tx Tx, fn func(context.Context) error) {
 	if lt, ok := tx.(*ledgerTx); ok {
 		lt.commits = append(lt.commits, fn)
 	}
@@ -260,7 +260,7 @@ func onCommit(tx Tx, fn func(context.Context) error) {
 // onAbort registers fn to run if the write transaction tx does not commit.
 // Without a ledgerTx (never, in practice) the record stays: a refusal to
 // sign later errs on the safe side.
-func onAbort(tx Tx, fn func(context.Context)) {
+func OnAbort(tx Tx, fn func(context.Context)) {
 	if lt, ok := tx.(*ledgerTx); ok {
 		lt.aborts = append(lt.aborts, fn)
 	}
@@ -304,7 +304,25 @@ type LedgerEpoch struct {
 
 // auditContentOf is the ledger content of a stored audit event, at the
 // table's precision (microseconds).
-func auditContentOf(e AuditEvent) (auditContent, error) {
-	return auditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
+func AuditContentOf(e AuditEvent) (AuditContent, error) {
+	return AuditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
 		SubjectRef: e.SubjectRef, Outcome: e.Outcome, Count: e.Count, Reason: e.Reason}, nil
+}
+
+// Scrubber is a store that can wipe what its write-ahead log still holds
+// of deleted rows (package sqlite). Erasure calls it once done.
+type Scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+// ScrubDeleted asks the data store to wipe what it still holds of deleted
+// rows (after an erasure or a replay), best effort.
+func (s *Kernel) ScrubDeleted(ctx context.Context) {
+	st := s.Store
+	if ls, ok := st.(ledgeredStore); ok {
+		st = ls.Store
+	}
+	if sc, ok := st.(Scrubber); ok {
+		_ = sc.Scrub(ctx) // best effort: the next checkpoint does it anyway
+	}
 }

@@ -7,14 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 )
 
 func TestPersonalTypesRedact(t *testing.T) {
 	secret := "jeanne.martin@example.fr"
 	values := []any{
-		garde.NewMessage{Subject: secret, Purpose: "p", Text: secret, Fields: map[string]string{"user.contact.email": secret}},
-		garde.ConsentInput{Subject: secret, Purpose: "p"},
+		vault.NewMessage{Subject: secret, Purpose: "p", Text: secret, Fields: map[string]string{"user.contact.email": secret}},
+		consent.ConsentInput{Subject: secret, Purpose: "p"},
 		garde.MessageView{ID: "msg_1", Subject: secret, Text: secret},
 	}
 	for _, v := range values {

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/register"
@@ -72,7 +76,7 @@ func TestCheckRecipient(t *testing.T) {
 	}
 }
 
-func newResidencyService(t *testing.T) (*garde.Service, *gardetest.Clock) {
+func newResidencyService(t *testing.T) (*app.Service, *gardetest.Clock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "garde.db"), sqlite.Options{})
 	if err != nil {
@@ -80,7 +84,7 @@ func newResidencyService(t *testing.T) (*garde.Service, *gardetest.Clock) {
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	return garde.NewService(db, gardetest.MasterKeys(t), clk), clk
+	return app.New(db, gardetest.MasterKeys(t), clk), clk
 }
 
 func TestCheckResidency(t *testing.T) {
@@ -117,7 +121,7 @@ func TestCheckResidency(t *testing.T) {
 
 type countingSender struct{ n atomic.Int32 }
 
-func (c *countingSender) Send(ctx context.Context, w garde.Webhook) error {
+func (c *countingSender) Send(ctx context.Context, w rights.Webhook) error {
 	c.n.Add(1)
 	return nil
 }
@@ -135,10 +139,10 @@ func TestNoDeliveryOutsideRegister(t *testing.T) {
 	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(with)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure})
+	r, err := s.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +151,13 @@ func TestNoDeliveryOutsideRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	sender := &countingSender{}
-	if _, err := s.SendDeliveries(ctx, garde.RightsJobs{Sender: sender}); err != nil {
+	if _, err := s.Rights.SendDeliveries(ctx, rights.RightsJobs{Sender: sender}); err != nil {
 		t.Fatal(err)
 	}
 	if n := sender.n.Load(); n != 0 {
 		t.Fatalf("%d notices sent to a recipient the register does not list", n)
 	}
-	ds, err := s.RequestDeliveries(ctx, a.DPO, r.Request.ID)
+	ds, err := s.Rights.RequestDeliveries(ctx, a.DPO, r.Request.ID)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}

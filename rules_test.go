@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -219,9 +222,9 @@ func TestNoSecondCopy(t *testing.T) {
 		{"a list of roles (the role matrix: garde.Permission)", regexp.MustCompile(`\[\](garde\.)?Role\{`), []string{"authz.go"}},
 		{"the closed request statuses spelt out (garde.OpenStatuses)", regexp.MustCompile(`'(completed|rejected|cancelled)',\s*'(completed|rejected|cancelled)'|!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)\s*&&[^\n]*!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)`), nil},
 		{"a list of request statuses (garde.RequestStatuses)", regexp.MustCompile(`Status(Received|Verified|InProgress|Completed|Rejected|Cancelled),\s*(garde\.)?Status(Received|Verified|InProgress|Completed|Rejected|Cancelled)\b`), []string{"requests.go", "rights.go", "delivery.go"}},
-		{"a 7-day window (garde.DueSoonWindow)", regexp.MustCompile(`7 \* 24 \* time\.Hour`), []string{"rights_clock.go", "rights.go"}},
-		{"the 72-hour deadline (garde.BreachDeadline)", regexp.MustCompile(`72 \* time\.Hour`), []string{"breach.go"}},
-		{"escalation points (garde.DefaultEscalationPoints)", regexp.MustCompile(`24 \* time\.Hour, 48 \* time\.Hour|"0h,24h`), []string{"breach_clock.go"}},
+		{"a 7-day window (rights.DueSoonWindow)", regexp.MustCompile(`7 \* 24 \* time\.Hour`), []string{"rights_clock.go", "rights.go"}},
+		{"the 72-hour deadline (breach.BreachDeadline)", regexp.MustCompile(`72 \* time\.Hour`), []string{"breach.go"}},
+		{"escalation points (breach.DefaultEscalationPoints)", regexp.MustCompile(`24 \* time\.Hour, 48 \* time\.Hour|"0h,24h`), []string{"breach_clock.go"}},
 	}
 	for _, f := range goFiles(t) {
 		b, err := os.ReadFile(f)
@@ -279,24 +282,24 @@ func TestRequestStatusesDocumented(t *testing.T) {
 // TestBreachDeadlineIsArt33: GDPR Art. 33(1) gives the controller 72 hours
 // from awareness; everything else reads BreachDeadline.
 func TestBreachDeadlineIsArt33(t *testing.T) {
-	if garde.BreachDeadline != 72*time.Hour {
-		t.Errorf("BreachDeadline = %v, want 72h (Art. 33(1))", garde.BreachDeadline)
+	if breach.BreachDeadline != 72*time.Hour {
+		t.Errorf("BreachDeadline = %v, want 72h (Art. 33(1))", breach.BreachDeadline)
 	}
-	for _, p := range garde.DefaultEscalationPoints {
-		if p < 0 || p >= garde.BreachDeadline {
-			t.Errorf("escalation point %v is outside the %v clock", p, garde.BreachDeadline)
+	for _, p := range breach.DefaultEscalationPoints {
+		if p < 0 || p >= breach.BreachDeadline {
+			t.Errorf("escalation point %v is outside the %v clock", p, breach.BreachDeadline)
 		}
 	}
 }
 
 // durationOf is the definition a docs page may cite by name.
 var durationOf = map[string]time.Duration{
-	"garde.DueSoonWindow":  garde.DueSoonWindow,
-	"garde.BreachDeadline": garde.BreachDeadline,
+	"rights.DueSoonWindow":  rights.DueSoonWindow,
+	"breach.BreachDeadline": breach.BreachDeadline,
 }
 
 // TestDocumentedDurations: wherever the docs write a duration and cite its
-// definition ("7 days (`garde.DueSoonWindow`)"), the number is the
+// definition ("7 days (`rights.DueSoonWindow`)"), the number is the
 // definition's.
 func TestDocumentedDurations(t *testing.T) {
 	re := regexp.MustCompile("(\\d+) (days|hours|h) \\(`(garde\\.\\w+)`")
@@ -330,10 +333,10 @@ func TestDocumentedDurations(t *testing.T) {
 }
 
 // TestEscalationPointsDocumented: docs/breach.md states the default
-// escalation points as garde.DefaultEscalationPoints has them.
+// escalation points as breach.DefaultEscalationPoints has them.
 func TestEscalationPointsDocumented(t *testing.T) {
 	var parts []string
-	for _, p := range garde.DefaultEscalationPoints {
+	for _, p := range breach.DefaultEscalationPoints {
 		if p == 0 {
 			parts = append(parts, "at once")
 		} else {
@@ -342,7 +345,7 @@ func TestEscalationPointsDocumented(t *testing.T) {
 	}
 	phrase := strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 	text := strings.Join(strings.Fields(readDoc(t, "breach.md")), " ")
-	if !strings.Contains(text, "by default **"+phrase+"** (`garde.DefaultEscalationPoints`") {
+	if !strings.Contains(text, "by default **"+phrase+"** (`breach.DefaultEscalationPoints`") {
 		t.Errorf("docs/breach.md does not state the default escalation points as %q", phrase)
 	}
 }
@@ -353,12 +356,12 @@ func TestEscalationPointsDocumented(t *testing.T) {
 // time left after one — never another figure. The texts quote Art. 33(1),
 // so they are checked against BreachDeadline rather than built from it.
 func TestBreachDeadlineTexts(t *testing.T) {
-	ok := map[int]bool{int(garde.BreachDeadline.Hours()): true}
-	points := garde.DefaultEscalationPoints
+	ok := map[int]bool{int(breach.BreachDeadline.Hours()): true}
+	points := breach.DefaultEscalationPoints
 	for _, p := range points {
 		ok[int(p.Hours())] = true
 	}
-	ok[int((garde.BreachDeadline - points[len(points)-1]).Hours())] = true // "6 hours before the deadline"
+	ok[int((breach.BreachDeadline - points[len(points)-1]).Hours())] = true // "6 hours before the deadline"
 	hours := regexp.MustCompile(`\b(\d+)(-hour| hours?\b| heures?\b| h\b)`)
 	breachy := regexp.MustCompile(`(?i)art\.? ?33|breach|violation|deadline|délai|notif|clock|escalat`)
 	files := goFiles(t)
@@ -380,7 +383,7 @@ func TestBreachDeadlineTexts(t *testing.T) {
 				n, _ := strconv.Atoi(m[1])
 				checked++
 				if !ok[n] {
-					t.Errorf("%s:%d says %q: the breach clock has %v, points %v", f, i+1, m[0], garde.BreachDeadline, garde.DefaultEscalationPoints)
+					t.Errorf("%s:%d says %q: the breach clock has %v, points %v", f, i+1, m[0], breach.BreachDeadline, breach.DefaultEscalationPoints)
 				}
 			}
 		}
@@ -394,7 +397,7 @@ func TestBreachDeadlineTexts(t *testing.T) {
 // is pending or in_progress, of a closed one completed or cancelled.
 func TestOpenDSRStatusFollowsOpen(t *testing.T) {
 	for _, st := range garde.RequestStatuses {
-		got := garde.OpenDSRStatus(st)
+		got := rights.OpenDSRStatus(st)
 		open := got == "pending" || got == "in_progress"
 		if want := slices.Contains(garde.OpenStatuses(), st); open != want {
 			t.Errorf("OpenDSRStatus(%q) = %q: open %v, want %v", st, got, open, want)

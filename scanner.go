@@ -17,4 +17,4 @@ func newScanner() *pii.Scanner {
 // SetScanner replaces the personal-data detector (for custom recognizers).
 // A nil scanner turns detection off, which only benchmarks should do: with
 // it off, free text is stored as sent.
-func (s *Service) SetScanner(sc *pii.Scanner) { s.scanner = sc }
+func (s *Kernel) SetScanner(sc *pii.Scanner) { s.Scanner = sc }

@@ -13,22 +13,22 @@ import (
 	"github.com/garde-privacy/garde/pii"
 )
 
-// Service runs garde's use cases over a Store. It is safe for concurrent
-// use; several Services (several garde nodes) may share one database.
-type Service struct {
-	store    Store
-	keyStore KeyStore // the keys, apart from the data (keystore.go)
-	master   keyring.MasterKeys
+// Kernel is what every capability runs on: the store and the key store,
+// the master keys, the clock, the cached tenant keys and registers, the
+// scanner, the gate. It is safe for concurrent use; several kernels (several
+// garde nodes) may share one database.
+type Kernel struct {
+	Store    Store
+	KeyStore KeyStore // the keys, apart from the data (keystore.go)
+	Master   keyring.MasterKeys
 	clock    Clock
 
 	mu        sync.Mutex
-	scanner   *pii.Scanner
-	keys      map[TenantID]*tenantKeys
+	Scanner   *pii.Scanner
+	keys      map[TenantID]*TenantKeys
 	registers map[registerKey]*register.Register
 
-	ingests  groupQueue[NewMessage, MessageView]     // group commit of single messages (message.go)
-	consents groupQueue[ConsentInput, ConsentResult] // group commit of single consent events (consent.go)
-	cps      CheckpointStore                         // signed checkpoints and epochs, apart (epoch.go); under mu
+	cps CheckpointStore // signed checkpoints and epochs, apart (package trail); under mu
 }
 
 type registerKey struct {
@@ -36,10 +36,10 @@ type registerKey struct {
 	version int
 }
 
-// NewService returns a Service. The master keys wrap every tenant key. The
+// NewKernel returns a Kernel. The master keys wrap every tenant key. The
 // store must come with its key store (KeyStoreProvider): a store that kept
 // the keys beside the data would make erasure a promise.
-func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
+func NewKernel(store Store, master keyring.MasterKeys, clock Clock) *Kernel {
 	if clock == nil {
 		clock = SystemClock{}
 	}
@@ -51,35 +51,35 @@ func NewService(store Store, master keyring.MasterKeys, clock Clock) *Service {
 	if cp, ok := store.(CheckpointStoreProvider); ok {
 		cps = cp.CheckpointStore()
 	}
-	return &Service{
-		store:     ledgerStore{store}, // audit events go onto the ledger
-		keyStore:  kp.KeyStore(),
+	return &Kernel{
+		Store:     ledgeredStore{store}, // audit events go onto the ledger
+		KeyStore:  kp.KeyStore(),
 		cps:       cps,
-		master:    master,
+		Master:    master,
 		clock:     clock,
-		scanner:   newScanner(),
-		keys:      map[TenantID]*tenantKeys{},
+		Scanner:   newScanner(),
+		keys:      map[TenantID]*TenantKeys{},
 		registers: map[registerKey]*register.Register{},
 	}
 }
 
-// now is the service clock's time.
-func (s *Service) now() time.Time { return s.clock.Now() }
+// Now is the kernel clock's time.
+func (s *Kernel) Now() time.Time { return s.clock.Now() }
 
 // Clock returns the service's clock.
-func (s *Service) Clock() Clock { return s.clock }
+func (s *Kernel) Clock() Clock { return s.clock }
 
 // Ready checks that the database answers.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+func (s *Kernel) Ready(ctx context.Context) error { return s.Store.Ping(ctx) }
 
 // update runs fn in a read-write transaction, retrying a few times when two
 // nodes raced to create the same row (a unique-key conflict), which the
 // second attempt then finds.
-func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+func (s *Kernel) Update(ctx context.Context, fn func(Tx) error) error {
 	var err error
 	for range 3 {
-		err = s.store.Update(ctx, fn)
-		if !errors.Is(err, errRetry) {
+		err = s.Store.Update(ctx, fn)
+		if !errors.Is(err, ErrRetry) {
 			return err
 		}
 	}
@@ -87,11 +87,11 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // errRetry marks a conflict worth one more attempt.
-var errRetry = errors.New("retry")
+var ErrRetry = errors.New("retry")
 
 // currentRegister returns the tenant's latest register, parsed once per
 // version and cached: versions are immutable.
-func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (*register.Register, int, error) {
+func (s *Kernel) CurrentRegister(ctx context.Context, tx Tx, tenant TenantID) (*register.Register, int, error) {
 	v, err := tx.RegisterVersionNumber(ctx, tenant)
 	if err != nil {
 		return nil, 0, err
@@ -123,13 +123,13 @@ func (s *Service) currentRegister(ctx context.Context, tx Tx, tenant TenantID) (
 // SetCheckpointStore sets where signed checkpoints and epochs are kept
 // outside the data store. Without one, signing works but a restored
 // backup can make garde sign a second tree of a size already signed.
-func (s *Service) SetCheckpointStore(cs CheckpointStore) {
+func (s *Kernel) SetCheckpointStore(cs CheckpointStore) {
 	s.mu.Lock()
 	s.cps = cs
 	s.mu.Unlock()
 }
 
-func (s *Service) checkpointStore() CheckpointStore {
+func (s *Kernel) CheckpointStore() CheckpointStore {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cps

@@ -79,9 +79,9 @@ const (
 )
 
 // Channels a message may come from.
-var channels = []string{"chat", "email", "voice", "sms", "web", "social", "api", "other"}
+var Channels = []string{"chat", "email", "voice", "sms", "web", "social", "api", "other"}
 
-func validateSubjectID(field, s string) error {
+func ValidateSubjectID(field, s string) error {
 	switch {
 	case s == "":
 		return Invalid(field, "is required")
@@ -96,8 +96,8 @@ func validateSubjectID(field, s string) error {
 }
 
 // refusal is a write the register forbids.
-type refusal struct {
-	field, code, msg string
+type Refusal struct {
+	Field, Code, Msg string
 }
 
 // RefusedError is a write or read the register of processing does not
@@ -119,26 +119,26 @@ func (e *RefusedError) Unwrap() error {
 	return ErrForbidden
 }
 
-func messageAD(t TenantID, subjectID, messageID, field string) keyring.AD {
+func MessageAD(t TenantID, subjectID, messageID, field string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Record: messageID, Field: field}
 }
 
-func subjectRefAD(t TenantID, subjectID string) keyring.AD {
+func SubjectRefAD(t TenantID, subjectID string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-ref"}
 }
 
-type subjectHandle struct {
-	id     string
-	sealer *keyring.Sealer
-	ref    string // audit reference (audit.go)
+type SubjectHandle struct {
+	ID     string
+	Sealer *keyring.Sealer
+	Ref    string // audit reference (audit.go)
 }
 
 // subjectsForWrite finds the (distinct) subjects by blind index, in one query, and
 // creates the missing ones, each with a fresh data key.
-func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, subjects []string, now time.Time) ([]subjectHandle, error) {
+func (s *Kernel) SubjectsForWrite(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, subjects []string, now time.Time) ([]SubjectHandle, error) {
 	indexes := make([][]byte, len(subjects))
 	for i, subject := range subjects {
-		indexes[i] = keyring.MAC(tk.blind, []byte(subject))
+		indexes[i] = keyring.MAC(tk.Blind, []byte(subject))
 	}
 	found, err := tx.SubjectsByIndex(ctx, tenant, indexes)
 	if err != nil {
@@ -167,12 +167,12 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	if err != nil {
 		return nil, err
 	}
-	out := make([]subjectHandle, len(subjects))
+	out := make([]SubjectHandle, len(subjects))
 	var created []SubjectKey
 	var records []SubjectRecord
 	for i, subject := range subjects {
 		if rec, ok := byIndex[string(indexes[i])]; ok {
-			out[i] = subjectHandle{rec.ID, opened[rec.ID].sealer, opened[rec.ID].ref}
+			out[i] = SubjectHandle{rec.ID, opened[rec.ID].sealer, opened[rec.ID].ref}
 			continue
 		}
 		h, key, rec, err := s.newSubject(tk, tenant, subject, indexes[i], now)
@@ -186,7 +186,7 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 	}
 	// The keys commit to the key store first; should this transaction not
 	// commit, they are orphans that seal nothing.
-	if err := s.keyStore.AddSubjectKeys(ctx, created); err != nil {
+	if err := s.KeyStore.AddSubjectKeys(ctx, created); err != nil {
 		return nil, err
 	}
 	for _, rec := range records {
@@ -194,7 +194,7 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 		if errors.Is(err, ErrConflict) {
 			// Another node created the subject between our look-up and our
 			// insert: start the transaction again and find it.
-			return nil, errRetry
+			return nil, ErrRetry
 		}
 		if err != nil {
 			return nil, err
@@ -205,27 +205,27 @@ func (s *Service) subjectsForWrite(ctx context.Context, tx Tx, tk *tenantKeys, t
 
 // newSubject makes a subject's data key, wrapped under the tenant's
 // current data key, and its row with the identifier sealed under it.
-func (s *Service) newSubject(tk *tenantKeys, tenant TenantID, subject string, idx []byte, now time.Time) (subjectHandle, SubjectKey, SubjectRecord, error) {
+func (s *Kernel) newSubject(tk *TenantKeys, tenant TenantID, subject string, idx []byte, now time.Time) (SubjectHandle, SubjectKey, SubjectRecord, error) {
 	dk, err := keyring.Generate()
 	if err != nil {
-		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
+		return SubjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	defer clear(dk[:])
 	id := NewID("sub_", now)
-	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
+	wrapped, err := keyring.Wrap(tk.Data[tk.Current], dk, SubjectKeyAD(tenant, id))
 	if err != nil {
-		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
+		return SubjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
 	sl, err := keyring.NewSealer(dk, 1)
 	if err != nil {
-		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
+		return SubjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
-	sealedRef, err := sl.Seal([]byte(subject), subjectRefAD(tenant, id))
+	sealedRef, err := sl.Seal([]byte(subject), SubjectRefAD(tenant, id))
 	if err != nil {
-		return subjectHandle{}, SubjectKey{}, SubjectRecord{}, err
+		return SubjectHandle{}, SubjectKey{}, SubjectRecord{}, err
 	}
-	key := SubjectKey{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}
-	return subjectHandle{id, sl, subjectKeyRef(dk, id)}, key, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, CreatedAt: now}, nil
+	key := SubjectKey{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.Current, CreatedAt: now}
+	return SubjectHandle{id, sl, SubjectKeyRef(dk, id)}, key, SubjectRecord{Tenant: tenant, ID: id, Index: idx, SealedRef: sealedRef, CreatedAt: now}, nil
 }
 
 // Detection is one piece of personal data found in a message's text, and
@@ -256,20 +256,20 @@ type StoredSpan struct {
 // spanRecord is the sealed companion of a message: its spans and its
 // special-category hints (themselves sensitive: "this message speaks of
 // health" is data about the person).
-type spanRecord struct {
+type SpanRecord struct {
 	Spans   []StoredSpan `json:"spans,omitempty"`
 	Special []string     `json:"special,omitempty"`
 }
 
 // openMessage decrypts one stored message.
-func openMessage(sl *keyring.Sealer, tenant TenantID, subjectID, subject string, r Message) (MessageView, error) {
-	text, err := sl.Open(r.SealedText, messageAD(tenant, subjectID, r.ID, "text"))
+func OpenMessage(sl *keyring.Sealer, tenant TenantID, subjectID, subject string, r Message) (MessageView, error) {
+	text, err := sl.Open(r.SealedText, MessageAD(tenant, subjectID, r.ID, "text"))
 	if err != nil {
 		return MessageView{}, fmt.Errorf("open message %s: %w", r.ID, err)
 	}
 	v := MessageView{ID: r.ID, Subject: subject, Purpose: r.Purpose, Channel: r.Channel, Text: string(text), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
 	if r.SealedFields != nil {
-		fj, err := sl.Open(r.SealedFields, messageAD(tenant, subjectID, r.ID, "fields"))
+		fj, err := sl.Open(r.SealedFields, MessageAD(tenant, subjectID, r.ID, "fields"))
 		if err != nil {
 			return MessageView{}, fmt.Errorf("open message %s fields: %w", r.ID, err)
 		}

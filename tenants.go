@@ -10,14 +10,14 @@ import (
 
 // CreateTenant creates a tenant with its keys and a first admin API key,
 // whose text is returned once and never stored.
-func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (Tenant, string, error) {
-	if err := authorize(p, permTenantCreate); err != nil {
+func (s *Kernel) CreateTenant(ctx context.Context, p Principal, name string) (Tenant, string, error) {
+	if err := Authorize(p, PermTenantCreate); err != nil {
 		return Tenant{}, "", err
 	}
 	if err := validateTenantName(name); err != nil {
 		return Tenant{}, "", err
 	}
-	now := s.now()
+	now := s.Now()
 	t := Tenant{ID: TenantID(NewID("tn_", now)), Name: name, CreatedAt: now}
 	keys, err := s.newTenantKeys(t.ID, now)
 	if err != nil {
@@ -27,10 +27,10 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 	// The keys are committed to the key store before the tenant exists in
 	// the data store (an orphan key of a tenant that never committed opens
 	// nothing).
-	if err := s.keyStore.AddTenantKeys(ctx, keys); err != nil {
+	if err := s.KeyStore.AddTenantKeys(ctx, keys); err != nil {
 		return Tenant{}, "", err
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateTenant(ctx, t); err != nil {
 			return err
 		}
@@ -51,10 +51,10 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, name string) (T
 // CreateOperatorKey creates a credential for the platform itself. It is
 // only reachable from the command line, on the data directory: there is
 // no credential above the operator to ask for one over the network.
-func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error) {
-	now := s.now()
+func (s *Kernel) CreateOperatorKey(ctx context.Context) (APIKey, string, error) {
+	now := s.Now()
 	k, text := newAPIKey(OperatorTenant, RoleOperator, "cli", now)
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -70,14 +70,14 @@ func (s *Service) CreateOperatorKey(ctx context.Context) (APIKey, string, error)
 // key, and it is audited on the tenant's own trail so that its admins see
 // the operator stepped in. An off-boarded tenant (its keys destroyed) gets
 // no key: there is nothing left to administer.
-func (s *Service) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, string, error) {
-	now := s.now()
+func (s *Kernel) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, string, error) {
+	now := s.Now()
 	k, text := newAPIKey(tenant, RoleAdmin, "cli", now)
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Tenant(ctx, tenant); err != nil {
 			return err
 		}
-		keys, err := s.keyStore.TenantKeys(ctx, tenant)
+		keys, err := s.KeyStore.TenantKeys(ctx, tenant)
 		if err != nil {
 			return err
 		}
@@ -96,17 +96,17 @@ func (s *Service) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey,
 }
 
 // CreateAPIKey creates a key of the given role in the caller's tenant.
-func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
-	if err := authorize(p, permKeyManage); err != nil {
+func (s *Kernel) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
+	if err := Authorize(p, PermKeyManage); err != nil {
 		return APIKey{}, "", err
 	}
 	r, err := ParseRole(role)
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	now := s.now()
+	now := s.Now()
 	k, text := newAPIKey(p.Tenant, r, p.KeyID, now)
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			return err
 		}
@@ -120,12 +120,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, role string) (A
 
 // APIKeys lists the keys of the caller's tenant (hashes included, for the
 // store's sake; the web layer shows only ids, roles and dates).
-func (s *Service) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
-	if err := authorize(p, permKeyManage); err != nil {
+func (s *Kernel) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
+	if err := Authorize(p, PermKeyManage); err != nil {
 		return nil, err
 	}
 	var keys []APIKey
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		keys, err = tx.APIKeys(ctx, p.Tenant)
 		return err
@@ -134,12 +134,12 @@ func (s *Service) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
 }
 
 // RevokeAPIKey revokes a key of the caller's tenant. Revoking is final.
-func (s *Service) RevokeAPIKey(ctx context.Context, p Principal, id string) error {
-	if err := authorize(p, permKeyManage); err != nil {
+func (s *Kernel) RevokeAPIKey(ctx context.Context, p Principal, id string) error {
+	if err := Authorize(p, PermKeyManage); err != nil {
 		return err
 	}
-	now := s.now()
-	return s.store.Update(ctx, func(tx Tx) error {
+	now := s.Now()
+	return s.Store.Update(ctx, func(tx Tx) error {
 		// A tenant keeps at least one admin key: without one nobody can
 		// create keys, apply the register or revoke a leaked key, and only
 		// the master key's holder could get it back (RecoverAdminKey).
@@ -181,29 +181,29 @@ func lastAdmin(keys []APIKey, id string) bool {
 // is audited (under the key's tenant when the prefix names a key) and
 // reported as the same ErrUnauthenticated, so that a caller learns nothing
 // about which part was wrong.
-func (s *Service) Authenticate(ctx context.Context, text string) (Principal, error) {
+func (s *Kernel) Authenticate(ctx context.Context, text string) (Principal, error) {
 	prefix, ok := splitAPIKey(text)
 	if !ok {
-		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "malformed"})
+		s.RecordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "malformed"})
 		return Principal{}, &AuthError{Reason: "malformed"}
 	}
 	var k APIKey
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		k, err = tx.APIKeyByPrefix(ctx, prefix)
 		return err
 	})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.recordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "unknown_key"})
+		s.RecordDenied(ctx, AuditEvent{Tenant: OperatorTenant, Action: ActionAuthFail, Reason: "unknown_key"})
 		return Principal{}, &AuthError{Reason: "unknown_key"}
 	case err != nil:
 		return Principal{}, err
 	case !k.matches(text):
-		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "wrong_secret"})
+		s.RecordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "wrong_secret"})
 		return Principal{}, &AuthError{Reason: "wrong_secret", Tenant: k.Tenant, KeyID: k.ID}
 	case !k.RevokedAt.IsZero():
-		s.recordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "revoked"})
+		s.RecordDenied(ctx, AuditEvent{Tenant: k.Tenant, Actor: k.ID, Action: ActionAuthFail, Reason: "revoked"})
 		return Principal{}, &AuthError{Reason: "revoked", Tenant: k.Tenant, KeyID: k.ID}
 	}
 	return Principal{KeyID: k.ID, Tenant: k.Tenant, Role: k.Role}, nil
@@ -211,8 +211,8 @@ func (s *Service) Authenticate(ctx context.Context, text string) (Principal, err
 
 // ApplyRegister validates a register document and stores it as the
 // tenant's next version. Old versions are kept.
-func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (RegisterVersion, error) {
-	if err := authorize(p, permRegisterWrite); err != nil {
+func (s *Kernel) ApplyRegister(ctx context.Context, p Principal, src []byte) (RegisterVersion, error) {
+	if err := Authorize(p, PermRegisterWrite); err != nil {
 		return RegisterVersion{}, err
 	}
 	r, err := register.ParseRegister(src)
@@ -223,9 +223,9 @@ func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (R
 	if err != nil {
 		return RegisterVersion{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	var rv RegisterVersion
-	err = s.update(ctx, func(tx Tx) error {
+	err = s.Update(ctx, func(tx Tx) error {
 		v, err := tx.RegisterVersionNumber(ctx, p.Tenant)
 		if err != nil {
 			return err
@@ -233,7 +233,7 @@ func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (R
 		rv = RegisterVersion{Version: v + 1, AppliedAt: now, AppliedBy: p.KeyID, Document: doc, Source: src}
 		if err := tx.PutRegister(ctx, p.Tenant, rv); err != nil {
 			if errors.Is(err, ErrConflict) {
-				return errRetry
+				return ErrRetry
 			}
 			return err
 		}
@@ -243,15 +243,15 @@ func (s *Service) ApplyRegister(ctx context.Context, p Principal, src []byte) (R
 }
 
 // Register returns version v (0: the latest) of the caller's register.
-func (s *Service) Register(ctx context.Context, p Principal, v int) (RegisterVersion, error) {
-	if err := authorize(p, permRegisterRead); err != nil {
+func (s *Kernel) Register(ctx context.Context, p Principal, v int) (RegisterVersion, error) {
+	if err := Authorize(p, PermRegisterRead); err != nil {
 		return RegisterVersion{}, err
 	}
 	if v < 0 {
 		return RegisterVersion{}, Invalid("version", "must be a positive integer")
 	}
 	var rv RegisterVersion
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		rv, err = tx.Register(ctx, p.Tenant, v)
 		return err
@@ -263,9 +263,9 @@ func (s *Service) Register(ctx context.Context, p Principal, v int) (RegisterVer
 // valid: not revoked, its tenant not off-boarded. Sessions opened with a
 // key (the dashboard's) call it on every request, so that a revocation on
 // any node, or from the command line, ends them at once.
-func (s *Service) CheckKey(ctx context.Context, p Principal) error {
+func (s *Kernel) CheckKey(ctx context.Context, p Principal) error {
 	var keys []APIKey
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		keys, err = tx.APIKeys(ctx, p.Tenant)
 		return err
@@ -285,7 +285,7 @@ func (s *Service) CheckKey(ctx context.Context, p Principal) error {
 // deployment's region (empty: the deployment declares none, and only the
 // registers' own regions are re-checked). `garde serve` refuses to start on
 // an error; the message names the tenants by id, nothing else.
-func (s *Service) CheckResidency(ctx context.Context, region string) error {
+func (s *Kernel) CheckResidency(ctx context.Context, region string) error {
 	if region != "" {
 		if _, ok := register.RegionCountry(region); !ok {
 			return Invalid("region", "%q is not a known cloud region nor an ISO 3166 country code", region)
@@ -296,7 +296,7 @@ func (s *Service) CheckResidency(ctx context.Context, region string) error {
 		outside = c
 	}
 	var errs []error
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx Tx) error {
 		ts, err := tx.Tenants(ctx)
 		if err != nil {
 			return err
@@ -305,7 +305,7 @@ func (s *Service) CheckResidency(ctx context.Context, region string) error {
 			errs = append(errs, Errorf(ErrForbidden, "deployment region %q is in %s, outside the EU/EEA, and no register records a transfer there", region, outside))
 		}
 		for _, t := range ts {
-			reg, _, err := s.currentRegister(ctx, tx, t.ID)
+			reg, _, err := s.CurrentRegister(ctx, tx, t.ID)
 			switch {
 			case errors.Is(err, ErrForbidden) && outside == "":
 				continue // no register yet: nothing is processed
@@ -328,9 +328,9 @@ func (s *Service) CheckResidency(ctx context.Context, region string) error {
 }
 
 // forEachTenant runs fn for every tenant.
-func (s *Service) forEachTenant(ctx context.Context, fn func(TenantID) error) error {
+func (s *Kernel) ForEachTenant(ctx context.Context, fn func(TenantID) error) error {
 	var tenants []Tenant
-	if err := s.store.View(ctx, func(tx Tx) error {
+	if err := s.Store.View(ctx, func(tx Tx) error {
 		var err error
 		tenants, err = tx.Tenants(ctx)
 		return err

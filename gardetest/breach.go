@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -23,7 +25,7 @@ func testBreachStore(t *testing.T, open Open) {
 	b := NewTenant(t, s, "B")
 	at := epoch
 	rec := garde.BreachRecord{Tenant: garde.OperatorTenant, ID: "brc_1", Owner: garde.OperatorTenant, Tenants: []garde.TenantID{a.ID}, CreatedAt: at, CreatedBy: "cli", DetectorKey: "auth_burst::x"}
-	k := garde.EscalationKey{BreachID: "brc_1", Point: 24 * time.Hour, Channel: garde.ChannelEmail}
+	k := garde.EscalationKey{BreachID: "brc_1", Point: 24 * time.Hour, Channel: breach.ChannelEmail}
 	// Each step is one transaction; a step that expects a constraint
 	// violation returns it, since PostgreSQL aborts the transaction.
 	steps := []struct {
@@ -92,9 +94,9 @@ func testBreachStore(t *testing.T, open Open) {
 		}, nil},
 		{"events per scope", func(tx garde.Tx) error {
 			for _, e := range []garde.BreachEvent{
-				{Tenant: garde.OperatorTenant, BreachID: "brc_1", Seq: 1, At: at, Actor: "cli", Kind: garde.BreachEventCreate, Body: []byte(`{"status":"open"}`)},
-				{Tenant: garde.OperatorTenant, BreachID: "brc_1", Seq: 2, At: at.Add(time.Minute), Actor: "cli", Kind: garde.BreachEventUpdate, Body: []byte(`{}`)},
-				{Tenant: a.ID, BreachID: "brc_1", Seq: 1, At: at.Add(time.Minute), Actor: a.DPO.KeyID, Kind: garde.BreachEventUpdate, Body: []byte(`{"decision":"notify"}`)},
+				{Tenant: garde.OperatorTenant, BreachID: "brc_1", Seq: 1, At: at, Actor: "cli", Kind: breach.BreachEventCreate, Body: []byte(`{"status":"open"}`)},
+				{Tenant: garde.OperatorTenant, BreachID: "brc_1", Seq: 2, At: at.Add(time.Minute), Actor: "cli", Kind: breach.BreachEventUpdate, Body: []byte(`{}`)},
+				{Tenant: a.ID, BreachID: "brc_1", Seq: 1, At: at.Add(time.Minute), Actor: a.DPO.KeyID, Kind: breach.BreachEventUpdate, Body: []byte(`{"decision":"notify"}`)},
 			} {
 				if err := tx.AppendBreachEvent(ctx, e); err != nil {
 					return err
@@ -114,7 +116,7 @@ func testBreachStore(t *testing.T, open Open) {
 			return nil
 		}, nil},
 		{"event seq is unique per scope", func(tx garde.Tx) error {
-			return tx.AppendBreachEvent(ctx, garde.BreachEvent{Tenant: a.ID, BreachID: "brc_1", Seq: 1, At: at, Actor: "x", Kind: garde.BreachEventUpdate, Body: []byte(`{}`)})
+			return tx.AppendBreachEvent(ctx, garde.BreachEvent{Tenant: a.ID, BreachID: "brc_1", Seq: 1, At: at, Actor: "x", Kind: breach.BreachEventUpdate, Body: []byte(`{}`)})
 		}, garde.ErrConflict},
 		{"first claim", func(tx garde.Tx) error {
 			ok, err := tx.ClaimEscalation(ctx, a.ID, k, "n1", at, at.Add(5*time.Minute))
@@ -178,31 +180,31 @@ func testBreachUseCases(t *testing.T, open Open) {
 	b := NewTenant(t, s, "B")
 	aware := clk.Now()
 	desc := "Platform incident"
-	br, err := s.CreateBreach(ctx, Operator, garde.NewBreach{
-		BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureAvailability}, Description: &desc},
+	br, err := s.Breach.CreateBreach(ctx, Operator, breach.NewBreach{
+		BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureAvailability}, Description: &desc},
 		Tenants:      []garde.TenantID{a.ID},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !br.NotifyBy.Equal(aware.Add(garde.BreachDeadline)) {
-		t.Fatalf("notify by %v, want aware + %v", br.NotifyBy, garde.BreachDeadline)
+	if !br.NotifyBy.Equal(aware.Add(breach.BreachDeadline)) {
+		t.Fatalf("notify by %v, want aware + %v", br.NotifyBy, breach.BreachDeadline)
 	}
-	if _, err := s.Breach(ctx, b.DPO, br.ID); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Breach.Breach(ctx, b.DPO, br.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("B reading A's breach = %v, want ErrNotFound", err)
 	}
-	got, err := s.Breach(ctx, a.DPO, br.ID)
+	got, err := s.Breach.Breach(ctx, a.DPO, br.ID)
 	if err != nil || !slices.Equal(got.Tenants, []garde.TenantID{a.ID}) {
 		t.Fatalf("A's view = %+v, %v", got, err)
 	}
 	var sent []string
-	n := notifierFunc(func(ctx context.Context, e garde.Escalation) error {
+	n := notifierFunc(func(ctx context.Context, e breach.Escalation) error {
 		sent = append(sent, fmt.Sprintf("%s %s %s", e.Tenant, e.DPO.Email, e.Point))
 		return nil
 	})
-	c := garde.BreachClock{Email: n, OperatorDPO: register.Party{Name: "Operator DPO", Email: "dpo@operator.example"}}
+	c := breach.BreachClock{Email: n, OperatorDPO: register.Party{Name: "Operator DPO", Email: "dpo@operator.example"}}
 	for range 2 {
-		if _, err := s.EscalateBreaches(ctx, c); err != nil {
+		if _, err := s.Breach.EscalateBreaches(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,9 +214,9 @@ func testBreachUseCases(t *testing.T, open Open) {
 	}
 }
 
-type notifierFunc func(ctx context.Context, e garde.Escalation) error
+type notifierFunc func(ctx context.Context, e breach.Escalation) error
 
-func (f notifierFunc) Notify(ctx context.Context, e garde.Escalation) error { return f(ctx, e) }
+func (f notifierFunc) Notify(ctx context.Context, e breach.Escalation) error { return f(ctx, e) }
 
 // testBreach is the breach register's part of the suite.
 func testBreach(t *testing.T, open Open) {

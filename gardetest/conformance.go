@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
 )
@@ -56,11 +60,11 @@ var epoch = time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)
 // keys is the key store that comes with a store.
 func keys(st garde.Store) garde.KeyStore { return st.(garde.KeyStoreProvider).KeyStore() }
 
-func newService(t *testing.T, open Open) (*garde.Service, garde.Store, *Clock) {
+func newService(t *testing.T, open Open) (*app.Service, garde.Store, *Clock) {
 	t.Helper()
 	st := open(t)
 	clk := NewClock(epoch)
-	return garde.NewService(st, MasterKeys(t), clk), st, clk
+	return app.New(st, MasterKeys(t), clk), st, clk
 }
 
 func testTenantsAndKeys(t *testing.T, open Open) {
@@ -202,7 +206,7 @@ func testIngestAndRead(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, clk := newService(t, open)
 	a := NewTenant(t, s, "A")
-	out, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{
+	out, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{
 		Subject: "customer-42", Purpose: "answer_support_request", Text: "Bonjour, je m'appelle Jeanne",
 		Fields: map[string]string{"user.contact.email": "jeanne@example.fr"},
 	}})
@@ -213,26 +217,26 @@ func testIngestAndRead(t *testing.T, open Open) {
 		t.Fatalf("Ingest = %+v", out)
 	}
 	clk.Advance(time.Second)
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "customer-42", Purpose: "answer_support_request", Channel: "email", Text: "second"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "customer-42", Purpose: "answer_support_request", Channel: "email", Text: "second"}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SubjectMessages(ctx, a.Service, "customer-42", "answer_support_request")
+	got, err := s.Vault.SubjectMessages(ctx, a.Service, "customer-42", "answer_support_request")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].Text != "Bonjour, je m'appelle Jeanne" || got[0].Fields["user.contact.email"] != "jeanne@example.fr" || got[1].Text != "second" || got[1].Channel != "email" {
 		t.Fatalf("SubjectMessages = %+v", got)
 	}
-	if none, err := s.SubjectMessages(ctx, a.Service, "someone-else", "answer_support_request"); err != nil || len(none) != 0 {
+	if none, err := s.Vault.SubjectMessages(ctx, a.Service, "someone-else", "answer_support_request"); err != nil || len(none) != 0 {
 		t.Fatalf("SubjectMessages(unknown) = %v, %v; want none", none, err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Service, "customer-42", ""); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "customer-42", ""); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("read without purpose = %v, want ErrInvalid", err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Service, "customer-42", "marketing"); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "customer-42", "marketing"); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("read for a purpose outside the register = %v, want ErrForbidden", err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Admin, "customer-42", "answer_support_request"); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Admin, "customer-42", "answer_support_request"); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("admin reading messages = %v, want ErrForbidden", err)
 	}
 	events, err := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageRead})
@@ -262,21 +266,21 @@ func testIngestRefusals(t *testing.T, open Open) {
 	a := NewTenant(t, s, "A")
 	tests := []struct {
 		name  string
-		msg   garde.NewMessage
+		msg   vault.NewMessage
 		kind  error
 		field string
 	}{
-		{"purpose not in register", garde.NewMessage{Subject: "s", Purpose: "marketing", Text: "x"}, garde.ErrForbidden, "purpose"},
-		{"category not allowed", garde.NewMessage{Subject: "s", Purpose: "answer_support_request", Fields: map[string]string{"user.financial.credit_card": "4970101234567890"}}, garde.ErrForbidden, "fields.user.financial.credit_card"},
-		{"not a category", garde.NewMessage{Subject: "s", Purpose: "answer_support_request", Fields: map[string]string{"email": "x"}}, garde.ErrInvalid, "fields.email"},
-		{"no consent", garde.NewMessage{Subject: "s", Purpose: "improve_replies", Text: "x"}, garde.ErrNoConsent, "purpose"},
-		{"no subject", garde.NewMessage{Purpose: "answer_support_request", Text: "x"}, garde.ErrInvalid, "subject"},
-		{"bad channel", garde.NewMessage{Subject: "s", Purpose: "answer_support_request", Channel: "pigeon", Text: "x"}, garde.ErrInvalid, "channel"},
-		{"empty", garde.NewMessage{Subject: "s", Purpose: "answer_support_request"}, garde.ErrInvalid, "text"},
+		{"purpose not in register", vault.NewMessage{Subject: "s", Purpose: "marketing", Text: "x"}, garde.ErrForbidden, "purpose"},
+		{"category not allowed", vault.NewMessage{Subject: "s", Purpose: "answer_support_request", Fields: map[string]string{"user.financial.credit_card": "4970101234567890"}}, garde.ErrForbidden, "fields.user.financial.credit_card"},
+		{"not a category", vault.NewMessage{Subject: "s", Purpose: "answer_support_request", Fields: map[string]string{"email": "x"}}, garde.ErrInvalid, "fields.email"},
+		{"no consent", vault.NewMessage{Subject: "s", Purpose: "improve_replies", Text: "x"}, garde.ErrNoConsent, "purpose"},
+		{"no subject", vault.NewMessage{Purpose: "answer_support_request", Text: "x"}, garde.ErrInvalid, "subject"},
+		{"bad channel", vault.NewMessage{Subject: "s", Purpose: "answer_support_request", Channel: "pigeon", Text: "x"}, garde.ErrInvalid, "channel"},
+		{"empty", vault.NewMessage{Subject: "s", Purpose: "answer_support_request"}, garde.ErrInvalid, "text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.Ingest(ctx, a.Service, []garde.NewMessage{tt.msg})
+			_, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{tt.msg})
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("Ingest = %v, want %v", err, tt.kind)
 			}
@@ -285,7 +289,7 @@ func testIngestRefusals(t *testing.T, open Open) {
 			}
 		})
 	}
-	got, err := s.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
+	got, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("after refusals: %d messages stored, %v; want 0", len(got), err)
 	}
@@ -307,22 +311,22 @@ func testBatchAllOrNothing(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
-	batch := []garde.NewMessage{
+	batch := []vault.NewMessage{
 		{Subject: "s1", Purpose: "answer_support_request", Text: "ok"},
 		{Subject: "s2", Purpose: "answer_support_request", Text: "ok"},
 		{Subject: "s3", Purpose: "nope", Text: "refused"},
 	}
-	_, err := s.Ingest(ctx, a.Service, batch)
+	_, err := s.Vault.Ingest(ctx, a.Service, batch)
 	if !errors.Is(err, garde.ErrForbidden) || errorField(err) != "messages[2].purpose" {
 		t.Fatalf("Ingest(batch with a refused message) = %v (field %q)", err, errorField(err))
 	}
 	for _, sub := range []string{"s1", "s2"} {
-		got, err := s.SubjectMessages(ctx, a.Service, sub, "answer_support_request")
+		got, err := s.Vault.SubjectMessages(ctx, a.Service, sub, "answer_support_request")
 		if err != nil || len(got) != 0 {
 			t.Fatalf("%s has %d messages after a refused batch, want 0 (%v)", sub, len(got), err)
 		}
 	}
-	out, err := s.Ingest(ctx, a.Service, batch[:2])
+	out, err := s.Vault.Ingest(ctx, a.Service, batch[:2])
 	if err != nil || len(out) != 2 {
 		t.Fatalf("Ingest(valid batch) = %d, %v", len(out), err)
 	}
@@ -333,14 +337,14 @@ func testTenantIsolation(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	b := NewTenant(t, s, "B")
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "same-id", Purpose: "answer_support_request", Text: "A's secret"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "same-id", Purpose: "answer_support_request", Text: "A's secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, b.Service, []garde.NewMessage{{Subject: "same-id", Purpose: "answer_support_request", Text: "B's secret"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, b.Service, []vault.NewMessage{{Subject: "same-id", Purpose: "answer_support_request", Text: "B's secret"}}); err != nil {
 		t.Fatal(err)
 	}
-	ga, _ := s.SubjectMessages(ctx, a.Service, "same-id", "answer_support_request")
-	gb, _ := s.SubjectMessages(ctx, b.Service, "same-id", "answer_support_request")
+	ga, _ := s.Vault.SubjectMessages(ctx, a.Service, "same-id", "answer_support_request")
+	gb, _ := s.Vault.SubjectMessages(ctx, b.Service, "same-id", "answer_support_request")
 	if len(ga) != 1 || ga[0].Text != "A's secret" || len(gb) != 1 || gb[0].Text != "B's secret" {
 		t.Fatalf("same subject id in two tenants: A sees %+v, B sees %+v", ga, gb)
 	}
@@ -476,7 +480,7 @@ func testTenantKeyRotation(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	for i := range 3 {
-		if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: fmt.Sprintf("s%d", i), Purpose: "answer_support_request", Text: fmt.Sprintf("text %d", i)}}); err != nil {
+		if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: fmt.Sprintf("s%d", i), Purpose: "answer_support_request", Text: fmt.Sprintf("text %d", i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -493,11 +497,11 @@ func testTenantKeyRotation(t *testing.T, open Open) {
 			t.Errorf("subject %s still wrapped under version %d", sub.Subject, sub.Version)
 		}
 	}
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s3", Purpose: "answer_support_request", Text: "after"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "s3", Purpose: "answer_support_request", Text: "after"}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 4 {
-		got, err := s.SubjectMessages(ctx, a.Service, fmt.Sprintf("s%d", i), "answer_support_request")
+		got, err := s.Vault.SubjectMessages(ctx, a.Service, fmt.Sprintf("s%d", i), "answer_support_request")
 		if err != nil || len(got) != 1 {
 			t.Fatalf("after rotation, s%d: %d messages, %v", i, len(got), err)
 		}
@@ -508,9 +512,9 @@ func testMasterKeyRotation(t *testing.T, open Open) {
 	ctx := context.Background()
 	st := open(t)
 	mk := MasterKeys(t)
-	s := garde.NewService(st, mk, NewClock(epoch))
+	s := app.New(st, mk, NewClock(epoch))
 	a := NewTenant(t, s, "A")
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: "before"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: "before"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mk.Rotate(epoch); err != nil {
@@ -525,8 +529,8 @@ func testMasterKeyRotation(t *testing.T, open Open) {
 	}
 	// A fresh service (another node, or a restart) reads everything with
 	// only the new master key version.
-	s2 := garde.NewService(st, mk, NewClock(epoch))
-	got, err := s2.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
+	s2 := app.New(st, mk, NewClock(epoch))
+	got, err := s2.Vault.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
 	if err != nil || len(got) != 1 || got[0].Text != "before" {
 		t.Fatalf("after master rotation and retirement: %+v, %v", got, err)
 	}
@@ -543,15 +547,15 @@ func testKeyDestruction(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	for _, sub := range []string{"gone", "kept"} {
-		if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: sub, Purpose: "answer_support_request", Text: "hello " + sub}}); err != nil {
+		if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: sub, Purpose: "answer_support_request", Text: "hello " + sub}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	file(t, s, a.DPO, garde.NewRequest{Subject: "gone", Type: garde.RequestErasure})
-	if got, err := s.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); err != nil || len(got) != 0 {
+	file(t, s, a.DPO, rights.NewRequest{Subject: "gone", Type: garde.RequestErasure})
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); err != nil || len(got) != 0 {
 		t.Fatalf("reading an erased subject = %d messages, %v; want none (purged with the key)", len(got), err)
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "kept", "answer_support_request"); err != nil || len(got) != 1 {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "kept", "answer_support_request"); err != nil || len(got) != 1 {
 		t.Fatalf("other subject after erasure: %d, %v", len(got), err)
 	}
 	// The key is gone from the key store, journalled, and the rows purged.
@@ -569,7 +573,7 @@ func testKeyDestruction(t *testing.T, open Open) {
 		}
 		return nil
 	})
-	if _, err := s.Ingest(ctx, a.Service, msg("gone", "answer_support_request", "again")); refusal(err) != "subject_erased" {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("gone", "answer_support_request", "again")); refusal(err) != "subject_erased" {
 		t.Errorf("a write after the key's destruction = %v, want subject_erased", err)
 	}
 }

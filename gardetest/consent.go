@@ -8,6 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/trail"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -32,7 +38,7 @@ const ConsentRegister = ExampleRegister + `  - id: train_assistant
 
 // ConsentTenant is a tenant with ConsentRegister applied and a notice
 // published for each consent purpose, in French.
-func ConsentTenant(t testing.TB, s *garde.Service, name string) Tenant {
+func ConsentTenant(t testing.TB, s *app.Service, name string) Tenant {
 	t.Helper()
 	ctx := context.Background()
 	tn := NewTenant(t, s, name)
@@ -40,7 +46,7 @@ func ConsentTenant(t testing.TB, s *garde.Service, name string) Tenant {
 		t.Fatalf("ApplyRegister: %v", err)
 	}
 	for _, p := range []string{"improve_replies", "train_assistant", "newsletter"} {
-		if _, err := s.PublishNotice(ctx, tn.Admin, p, "fr", "Nous utilisons vos messages pour "+p+". Vous pouvez retirer votre consentement à tout moment."); err != nil {
+		if _, err := s.Consent.PublishNotice(ctx, tn.Admin, p, "fr", "Nous utilisons vos messages pour "+p+". Vous pouvez retirer votre consentement à tout moment."); err != nil {
 			t.Fatalf("PublishNotice(%s): %v", p, err)
 		}
 	}
@@ -48,12 +54,12 @@ func ConsentTenant(t testing.TB, s *garde.Service, name string) Tenant {
 }
 
 // Grant records a grant by the web form.
-func Grant(subject, purpose string) garde.ConsentInput {
-	return garde.ConsentInput{Subject: subject, Purpose: purpose, Action: garde.ConsentGrant, Method: "web", UserAgent: "Mozilla/5.0", IP: "192.0.2.7"}
+func Grant(subject, purpose string) consent.ConsentInput {
+	return consent.ConsentInput{Subject: subject, Purpose: purpose, Action: garde.ConsentGrant, Method: "web", UserAgent: "Mozilla/5.0", IP: "192.0.2.7"}
 }
 
 // Withdraw records a withdrawal by the web form.
-func Withdraw(subject, purpose string) garde.ConsentInput {
+func Withdraw(subject, purpose string) consent.ConsentInput {
 	in := Grant(subject, purpose)
 	in.Action = garde.ConsentWithdraw
 	return in
@@ -98,18 +104,18 @@ func testNotices(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	n2, err := s.PublishNotice(ctx, a.Admin, "improve_replies", "fr", "Version 2")
+	n2, err := s.Consent.PublishNotice(ctx, a.Admin, "improve_replies", "fr", "Version 2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n2.Version != 2 || n2.Hash != garde.NoticeHash("Version 2") || !strings.HasPrefix(n2.Hash, "sha256:") {
 		t.Fatalf("PublishNotice = %+v, want version 2 with the text's hash", n2)
 	}
-	en, err := s.PublishNotice(ctx, a.Admin, "improve_replies", "en", "Version 1 in English")
+	en, err := s.Consent.PublishNotice(ctx, a.Admin, "improve_replies", "en", "Version 1 in English")
 	if err != nil || en.Version != 1 {
 		t.Fatalf("PublishNotice(en) = %+v, %v; want version 1", en, err)
 	}
-	list, err := s.Notices(ctx, a.DPO, "improve_replies")
+	list, err := s.Consent.Notices(ctx, a.DPO, "improve_replies")
 	if err != nil || len(list) != 3 {
 		t.Fatalf("Notices = %d, %v; want 3", len(list), err)
 	}
@@ -128,24 +134,24 @@ func testNotices(t *testing.T, open Open) {
 		{"empty text", a.Admin, "improve_replies", "fr", " ", garde.ErrInvalid},
 	}
 	for _, tt := range tests {
-		if _, err := s.PublishNotice(ctx, tt.p, tt.purpose, tt.lang, tt.text); !errors.Is(err, tt.kind) {
+		if _, err := s.Consent.PublishNotice(ctx, tt.p, tt.purpose, tt.lang, tt.text); !errors.Is(err, tt.kind) {
 			t.Errorf("%s: PublishNotice = %v, want %v", tt.name, err, tt.kind)
 		}
 	}
 	// A consent without a language when two languages have that version.
 	in := Grant("s", "improve_replies")
 	in.Notice = 1
-	if _, err := s.RecordConsent(ctx, a.Service, in); !errors.Is(err, garde.ErrInvalid) || errorField(err) != "language" {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, in); !errors.Is(err, garde.ErrInvalid) || errorField(err) != "language" {
 		t.Fatalf("ambiguous notice = %v (field %q), want ErrInvalid on language", err, errorField(err))
 	}
 	in.Language = "en"
-	r, err := s.RecordConsent(ctx, a.Service, in)
+	r, err := s.Consent.RecordConsent(ctx, a.Service, in)
 	if err != nil || r.Receipt.Notice.Hash != en.Hash || r.Receipt.Language != "en" {
 		t.Fatalf("RecordConsent(en v1) = %+v, %v", r.Receipt.Notice, err)
 	}
 	in = Grant("s", "improve_replies")
 	in.Language = "fr"
-	if r, err := s.RecordConsent(ctx, a.Service, in); err != nil || r.Receipt.Notice.Version != 2 {
+	if r, err := s.Consent.RecordConsent(ctx, a.Service, in); err != nil || r.Receipt.Notice.Version != 2 {
 		t.Fatalf("RecordConsent(latest fr) = %+v, %v; want version 2", r.Receipt.Notice, err)
 	}
 }
@@ -156,11 +162,11 @@ func testConsentReceipt(t *testing.T, open Open) {
 	a := ConsentTenant(t, s, "A")
 	in := Grant("jeanne@example.fr", "improve_replies")
 	in.Evidence = []byte(`{"form":"signup","checkbox":"checked"}`)
-	res, err := s.RecordConsent(ctx, a.Service, in)
+	res, err := s.Consent.RecordConsent(ctx, a.Service, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := s.LedgerVerifierKey(ctx, a.DPO)
+	key, err := s.Trail.LedgerVerifierKey(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +174,7 @@ func testConsentReceipt(t *testing.T, open Open) {
 		t.Fatalf("verifier key %q does not name the tenant's log", key)
 	}
 	r := res.Receipt
-	if err := garde.VerifyReceipt(r, key); err != nil {
+	if err := consent.VerifyReceipt(r, key); err != nil {
 		t.Fatalf("VerifyReceipt = %v", err)
 	}
 	if r.ConsentReceiptID != res.ID || r.PIIPrincipalID != "jeanne@example.fr" || r.Action != "grant" || r.ConsentStatus != "active" || r.CollectionMethod != "web" ||
@@ -183,12 +189,12 @@ func testConsentReceipt(t *testing.T, open Open) {
 	// key, does not verify.
 	changed := r
 	changed.Action = "withdraw"
-	if err := garde.VerifyReceipt(changed, key); !errors.Is(err, garde.ErrReceipt) {
+	if err := consent.VerifyReceipt(changed, key); !errors.Is(err, consent.ErrReceipt) {
 		t.Fatalf("VerifyReceipt(changed action) = %v, want ErrReceipt", err)
 	}
 	changed = r
 	changed.Services = []garde.ReceiptService{{Service: "x", Purposes: []garde.ReceiptPurpose{{Purpose: "newsletter"}}}}
-	if err := garde.VerifyReceipt(changed, key); !errors.Is(err, garde.ErrReceipt) {
+	if err := consent.VerifyReceipt(changed, key); !errors.Is(err, consent.ErrReceipt) {
 		t.Fatalf("VerifyReceipt(changed purpose) = %v, want ErrReceipt", err)
 	}
 	// What the receipt shows of the register is committed too.
@@ -204,84 +210,84 @@ func testConsentReceipt(t *testing.T, open Open) {
 	} {
 		changed := r
 		change(&changed)
-		if err := garde.VerifyReceipt(changed, key); !errors.Is(err, garde.ErrReceipt) {
+		if err := consent.VerifyReceipt(changed, key); !errors.Is(err, consent.ErrReceipt) {
 			t.Errorf("VerifyReceipt(changed %s) = %v, want ErrReceipt", name, err)
 		}
 	}
 	b := ConsentTenant(t, s, "B")
-	bkey, _ := s.LedgerVerifierKey(ctx, b.DPO)
-	if err := garde.VerifyReceipt(r, bkey); !errors.Is(err, garde.ErrReceipt) {
+	bkey, _ := s.Trail.LedgerVerifierKey(ctx, b.DPO)
+	if err := consent.VerifyReceipt(r, bkey); !errors.Is(err, consent.ErrReceipt) {
 		t.Fatalf("VerifyReceipt(other tenant's key) = %v, want ErrReceipt", err)
 	}
 	// Refusals.
 	bad := []struct {
 		name  string
 		p     garde.Principal
-		in    garde.ConsentInput
+		in    consent.ConsentInput
 		kind  error
 		field string
 	}{
 		{"dpo may not record", a.DPO, Grant("s", "improve_replies"), garde.ErrForbidden, ""},
-		{"bad action", a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "maybe", Method: "web"}, garde.ErrInvalid, "action"},
-		{"bad method", a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "pigeon"}, garde.ErrInvalid, "method"},
-		{"bad ip", a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", IP: "near"}, garde.ErrInvalid, "ip"},
-		{"bad evidence", a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", Evidence: []byte("{")}, garde.ErrInvalid, "evidence"},
+		{"bad action", a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "maybe", Method: "web"}, garde.ErrInvalid, "action"},
+		{"bad method", a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "pigeon"}, garde.ErrInvalid, "method"},
+		{"bad ip", a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", IP: "near"}, garde.ErrInvalid, "ip"},
+		{"bad evidence", a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", Evidence: []byte("{")}, garde.ErrInvalid, "evidence"},
 		{"contract purpose", a.Service, Grant("s", "answer_support_request"), garde.ErrInvalid, "purpose"},
 		{"not in register", a.Service, Grant("s", "marketing"), garde.ErrForbidden, "purpose"},
-		{"unknown notice", a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", Notice: 9}, garde.ErrInvalid, "notice"},
+		{"unknown notice", a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web", Notice: 9}, garde.ErrInvalid, "notice"},
 	}
 	for _, tt := range bad {
-		if _, err := s.RecordConsent(ctx, tt.p, tt.in); !errors.Is(err, tt.kind) || (tt.field != "" && errorField(err) != tt.field) {
+		if _, err := s.Consent.RecordConsent(ctx, tt.p, tt.in); !errors.Is(err, tt.kind) || (tt.field != "" && errorField(err) != tt.field) {
 			t.Errorf("%s: RecordConsent = %v (field %q), want %v on %q", tt.name, err, errorField(err), tt.kind, tt.field)
 		}
 	}
-	if rep, err := garde.VerifyLedger(ctx, st, a.ID, key); err != nil || rep.Consents != 1 {
+	if rep, err := trail.VerifyLedger(ctx, st, a.ID, key); err != nil || rep.Consents != 1 {
 		t.Fatalf("VerifyLedger = %+v, %v; want 1 consent entry", rep, err)
 	}
 }
 
-func msg(subject, purpose, text string) []garde.NewMessage {
-	return []garde.NewMessage{{Subject: subject, Purpose: purpose, Text: text}}
+func msg(subject, purpose, text string) []vault.NewMessage {
+	return []vault.NewMessage{{Subject: subject, Purpose: purpose, Text: text}}
 }
 
 func testConsentGatedWrites(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest before consent = %v, want ErrNoConsent", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); err != nil {
 		t.Fatalf("Ingest after grant = %v", err)
 	}
 	// The grant is for s1 and improve_replies only.
-	if _, err := s.Ingest(ctx, a.Service, msg("s2", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s2", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest for another subject = %v, want ErrNoConsent", err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("s1", "train_assistant", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s1", "train_assistant", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest for another purpose = %v, want ErrNoConsent", err)
 	}
 	// A batch with one message lacking consent stores nothing and names it.
 	batch := append(msg("s1", "improve_replies", "ok"), msg("s2", "improve_replies", "no")...)
-	if _, err := s.Ingest(ctx, a.Service, batch); !errors.Is(err, garde.ErrNoConsent) || errorField(err) != "messages[1].purpose" {
+	if _, err := s.Vault.Ingest(ctx, a.Service, batch); !errors.Is(err, garde.ErrNoConsent) || errorField(err) != "messages[1].purpose" {
 		t.Fatalf("batch = %v (field %q), want ErrNoConsent on messages[1].purpose", err, errorField(err))
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "s1", "improve_replies"); err != nil || len(got) != 1 {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "s1", "improve_replies"); err != nil || len(got) != 1 {
 		t.Fatalf("messages after refused batch = %d, %v; want 1", len(got), err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Withdraw("s1", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Withdraw("s1", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s1", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest after withdrawal = %v, want ErrNoConsent", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("s1", "improve_replies", "again")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s1", "improve_replies", "again")); err != nil {
 		t.Fatalf("Ingest after a new grant = %v", err)
 	}
 	events, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageWrite})
@@ -301,37 +307,37 @@ func testWithdrawalErase(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	for _, sub := range []string{"gone", "kept"} {
-		if _, err := s.RecordConsent(ctx, a.Service, Grant(sub, "improve_replies")); err != nil {
+		if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant(sub, "improve_replies")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Ingest(ctx, a.Service, append(msg(sub, "improve_replies", "one"), msg(sub, "improve_replies", "two")...)); err != nil {
+		if _, err := s.Vault.Ingest(ctx, a.Service, append(msg(sub, "improve_replies", "one"), msg(sub, "improve_replies", "two")...)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("gone", "answer_support_request", "contract message")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("gone", "answer_support_request", "contract message")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.RecordConsent(ctx, a.Service, Withdraw("gone", "improve_replies"))
+	res, err := s.Consent.RecordConsent(ctx, a.Service, Withdraw("gone", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Withdrawal != (garde.WithdrawalEffect{Action: "erase", Messages: 2}) {
+	if res.Withdrawal != (consent.WithdrawalEffect{Action: "erase", Messages: 2}) {
 		t.Fatalf("withdrawal effect = %+v, want erase of 2", res.Withdrawal)
 	}
 	if res.Receipt.ConsentStatus != "withdrawn" {
 		t.Fatalf("receipt status = %q", res.Receipt.ConsentStatus)
 	}
 	// Grant again: the erased messages are gone for good.
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "gone", "improve_replies"); err != nil || len(got) != 0 {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "gone", "improve_replies"); err != nil || len(got) != 0 {
 		t.Fatalf("messages after erase = %d, %v; want 0", len(got), err)
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); err != nil || len(got) != 1 {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "gone", "answer_support_request"); err != nil || len(got) != 1 {
 		t.Fatalf("other purpose after erase = %d, %v; want 1", len(got), err)
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "kept", "improve_replies"); err != nil || len(got) != 2 {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "kept", "improve_replies"); err != nil || len(got) != 2 {
 		t.Fatalf("other subject after erase = %d, %v; want 2", len(got), err)
 	}
 	events, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageErase})
@@ -344,30 +350,30 @@ func testWithdrawalAnonymize(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("s", "train_assistant")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s", "train_assistant")); err != nil {
 		t.Fatal(err)
 	}
 	text := "Bonjour, écrivez-moi à jeanne.martin@example.fr ou au 06 12 34 56 78."
 	in := msg("s", "train_assistant", text)
 	in[0].Fields = map[string]string{"user.contact.email": "jeanne.martin@example.fr"}
-	if _, err := s.Ingest(ctx, a.Service, in); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, in); err != nil {
 		t.Fatal(err)
 	}
 	// The purpose allows these categories: they are stored as sent.
-	if got, err := s.SubjectMessages(ctx, a.Service, "s", "train_assistant"); err != nil || len(got) != 1 || got[0].Text != text {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "train_assistant"); err != nil || len(got) != 1 || got[0].Text != text {
 		t.Fatalf("before withdrawal: %v, %v", got, err)
 	}
-	res, err := s.RecordConsent(ctx, a.Service, Withdraw("s", "train_assistant"))
+	res, err := s.Consent.RecordConsent(ctx, a.Service, Withdraw("s", "train_assistant"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Withdrawal != (garde.WithdrawalEffect{Action: "anonymize", Messages: 1}) {
+	if res.Withdrawal != (consent.WithdrawalEffect{Action: "anonymize", Messages: 1}) {
 		t.Fatalf("withdrawal effect = %+v", res.Withdrawal)
 	}
 	// What is left is linked to nobody: the subject has no message for
 	// the purpose any more (see testAnonymiseUnlinks, gardetest/policy.go,
 	// for the rows themselves).
-	got, err := s.SubjectMessages(ctx, a.Service, "s", "train_assistant")
+	got, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "train_assistant")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("the subject's messages after anonymisation = %d, %v; want none", len(got), err)
 	}
@@ -390,7 +396,7 @@ func testWithdrawalAnonymize(t *testing.T, open Open) {
 		}
 		return nil
 	})
-	if _, err := s.Ingest(ctx, a.Service, msg("s", "train_assistant", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s", "train_assistant", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("Ingest after withdrawal = %v, want ErrNoConsent", err)
 	}
 }
@@ -399,18 +405,18 @@ func testWithdrawalStop(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("s", "newsletter")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s", "newsletter")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("s", "newsletter", "keep me")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s", "newsletter", "keep me")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.RecordConsent(ctx, a.Service, Withdraw("s", "newsletter"))
-	if err != nil || res.Withdrawal != (garde.WithdrawalEffect{Action: "stop"}) {
+	res, err := s.Consent.RecordConsent(ctx, a.Service, Withdraw("s", "newsletter"))
+	if err != nil || res.Withdrawal != (consent.WithdrawalEffect{Action: "stop"}) {
 		t.Fatalf("withdrawal = %+v, %v; want stop", res.Withdrawal, err)
 	}
 	// Kept, but no longer processed for the purpose: reads are refused.
-	if _, err := s.SubjectMessages(ctx, a.Service, "s", "newsletter"); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "newsletter"); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("read after stop = %v, want ErrNoConsent", err)
 	}
 	n := 0
@@ -425,10 +431,10 @@ func testWithdrawalStop(t *testing.T, open Open) {
 	if n != 1 {
 		t.Fatalf("%d stored messages after stop, want 1 kept", n)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("s", "newsletter")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s", "newsletter")); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.SubjectMessages(ctx, a.Service, "s", "newsletter"); err != nil || len(got) != 1 || got[0].Text != "keep me" {
+	if got, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "newsletter"); err != nil || len(got) != 1 || got[0].Text != "keep me" {
 		t.Fatalf("read after a new grant = %v, %v", got, err)
 	}
 }
@@ -437,14 +443,14 @@ func testConsentHistory(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, clk := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	steps := []garde.ConsentInput{Grant("s", "improve_replies"), Grant("s", "newsletter"), Withdraw("s", "improve_replies")}
+	steps := []consent.ConsentInput{Grant("s", "improve_replies"), Grant("s", "newsletter"), Withdraw("s", "improve_replies")}
 	for _, in := range steps {
 		clk.Advance(60e9)
-		if _, err := s.RecordConsent(ctx, a.Service, in); err != nil {
+		if _, err := s.Consent.RecordConsent(ctx, a.Service, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	v, err := s.SubjectConsents(ctx, a.DPO, "s")
+	v, err := s.Consent.SubjectConsents(ctx, a.DPO, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,14 +464,14 @@ func testConsentHistory(t *testing.T, open Open) {
 	if len(state) != 2 || state["improve_replies"] || !state["newsletter"] {
 		t.Fatalf("current = %+v, want improve_replies withdrawn and newsletter granted", v.Current)
 	}
-	if _, err := s.SubjectConsents(ctx, a.Admin, "s"); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Consent.SubjectConsents(ctx, a.Admin, "s"); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("admin reading consents = %v, want ErrForbidden", err)
 	}
-	if v, err := s.SubjectConsents(ctx, a.Service, "nobody"); err != nil || len(v.History) != 0 {
+	if v, err := s.Consent.SubjectConsents(ctx, a.Service, "nobody"); err != nil || len(v.History) != 0 {
 		t.Fatalf("unknown subject = %+v, %v", v, err)
 	}
 	b := ConsentTenant(t, s, "B")
-	if v, err := s.SubjectConsents(ctx, b.DPO, "s"); err != nil || len(v.History) != 0 {
+	if v, err := s.Consent.SubjectConsents(ctx, b.DPO, "s"); err != nil || len(v.History) != 0 {
 		t.Fatalf("B sees A's subject's consents: %+v, %v", v, err)
 	}
 	events, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionConsentRead})
@@ -478,23 +484,23 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	res, err := s.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies"))
+	res, err := s.Consent.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("kept", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("kept", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := s.LedgerVerifierKey(ctx, a.DPO)
-	file(t, s, a.DPO, garde.NewRequest{Subject: "gone", Type: garde.RequestErasure})
+	key, _ := s.Trail.LedgerVerifierKey(ctx, a.DPO)
+	file(t, s, a.DPO, rights.NewRequest{Subject: "gone", Type: garde.RequestErasure})
 	// The ledger still verifies; the subject's events cannot be read.
-	if _, err := garde.VerifyLedger(ctx, st, a.ID, key); err != nil {
+	if _, err := trail.VerifyLedger(ctx, st, a.ID, key); err != nil {
 		t.Fatalf("VerifyLedger after erasure = %v", err)
 	}
-	if v, err := s.SubjectConsents(ctx, a.DPO, "gone"); err != nil || len(v.History) != 0 {
+	if v, err := s.Consent.SubjectConsents(ctx, a.DPO, "gone"); err != nil || len(v.History) != 0 {
 		t.Fatalf("consents of an erased subject = %+v, %v; want none (purged with the key)", v, err)
 	}
-	if v, err := s.SubjectConsents(ctx, a.DPO, "kept"); err != nil || len(v.History) != 1 {
+	if v, err := s.Consent.SubjectConsents(ctx, a.DPO, "kept"); err != nil || len(v.History) != 1 {
 		t.Fatalf("other subject = %+v, %v", v, err)
 	}
 	// The leaf is only a commitment: nothing of the event is in the log.
@@ -506,10 +512,10 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 		return nil
 	})
 	// The person's own receipt still verifies: it is their copy.
-	if err := garde.VerifyReceipt(res.Receipt, key); err != nil {
+	if err := consent.VerifyReceipt(res.Receipt, key); err != nil {
 		t.Fatalf("receipt after erasure = %v", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); refusal(err) != "subject_erased" {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("gone", "improve_replies")); refusal(err) != "subject_erased" {
 		t.Fatalf("consent for an erased subject = %v, want refused as subject_erased", err)
 	}
 }
@@ -518,7 +524,7 @@ func testLedgerProofs(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	first, err := s.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies"))
+	first, err := s.Consent.RecordConsent(ctx, a.Service, Grant("s1", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,17 +532,17 @@ func testLedgerProofs(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ins []garde.ConsentInput
+	var ins []consent.ConsentInput
 	for i := range 20 {
 		ins = append(ins, Grant(fmt.Sprintf("s%d", i), "newsletter"))
 	}
-	if _, err := s.RecordConsents(ctx, a.Service, ins); err != nil {
+	if _, err := s.Consent.RecordConsents(ctx, a.Service, ins); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("x", "answer_support_request", "audit leaf")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("x", "answer_support_request", "audit leaf")); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := s.LedgerCheckpoint(ctx, a.DPO)
+	cp, err := s.Trail.LedgerCheckpoint(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,11 +554,11 @@ func testLedgerProofs(t *testing.T, open Open) {
 	if c.Size <= old.Size+20 {
 		t.Fatalf("checkpoint size %d, want more than %d (the audit entries too)", c.Size, old.Size+20)
 	}
-	again, _ := s.LedgerCheckpoint(ctx, a.DPO)
+	again, _ := s.Trail.LedgerCheckpoint(ctx, a.DPO)
 	if again.Size != cp.Size {
 		t.Fatalf("checkpoint without new entries moved from %d to %d", cp.Size, again.Size)
 	}
-	p, err := s.LedgerInclusion(ctx, a.Service, first.Receipt.LeafIndex, 0)
+	p, err := s.Trail.LedgerInclusion(ctx, a.Service, first.Receipt.LeafIndex, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +569,7 @@ func testLedgerProofs(t *testing.T, open Open) {
 	if err := ledger.VerifyInclusion(c, p.Index, leaf, p.Proof); err != nil {
 		t.Fatalf("VerifyInclusion = %v", err)
 	}
-	cons, err := s.LedgerConsistency(ctx, a.DPO, old.Size, 0)
+	cons, err := s.Trail.LedgerConsistency(ctx, a.DPO, old.Size, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,21 +580,21 @@ func testLedgerProofs(t *testing.T, open Open) {
 		t.Fatal("consistency proof without the signed checkpoints of both sizes")
 	}
 	for _, bad := range [][2]int64{{-1, 0}, {c.Size, 0}, {0, c.Size + 1}} {
-		if _, err := s.LedgerInclusion(ctx, a.DPO, bad[0], bad[1]); !errors.Is(err, garde.ErrInvalid) {
+		if _, err := s.Trail.LedgerInclusion(ctx, a.DPO, bad[0], bad[1]); !errors.Is(err, garde.ErrInvalid) {
 			t.Errorf("LedgerInclusion(%d, %d) = %v, want ErrInvalid", bad[0], bad[1], err)
 		}
 	}
-	if _, err := s.LedgerConsistency(ctx, a.DPO, c.Size+1, 0); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Trail.LedgerConsistency(ctx, a.DPO, c.Size+1, 0); !errors.Is(err, garde.ErrInvalid) {
 		t.Errorf("LedgerConsistency past the size = %v, want ErrInvalid", err)
 	}
-	if _, err := s.LedgerCheckpoint(ctx, Operator); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Trail.LedgerCheckpoint(ctx, Operator); !errors.Is(err, garde.ErrForbidden) {
 		t.Errorf("operator reading a tenant checkpoint = %v, want ErrForbidden", err)
 	}
 }
 
-func mustKey(t *testing.T, s *garde.Service, tn Tenant) string {
+func mustKey(t *testing.T, s *app.Service, tn Tenant) string {
 	t.Helper()
-	k, err := s.LedgerVerifierKey(context.Background(), tn.DPO)
+	k, err := s.Trail.LedgerVerifierKey(context.Background(), tn.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,11 +614,11 @@ func testAuditOnLedger(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.Ingest(ctx, a.Service, msg("s", "answer_support_request", "hello")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("s", "answer_support_request", "hello")); err != nil {
 		t.Fatal(err)
 	}
-	s.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
-	s.SubjectMessages(ctx, a.Service, "s", "marketing") // denied, audited
+	s.Vault.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
+	s.Vault.SubjectMessages(ctx, a.Service, "s", "marketing") // denied, audited
 	events, err := s.Audit(ctx, a.DPO, garde.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
@@ -636,7 +642,7 @@ func testAuditOnLedger(t *testing.T, open Open) {
 			t.Fatalf("ledger entry %d = %s, audit event %+v", i, audit[i], e)
 		}
 	}
-	if _, err := garde.VerifyLedger(ctx, st, a.ID, ""); err != nil {
+	if _, err := trail.VerifyLedger(ctx, st, a.ID, ""); err != nil {
 		t.Fatalf("VerifyLedger = %v", err)
 	}
 }
@@ -720,25 +726,25 @@ func testLedgerConcurrentNodes(t *testing.T, open Open) {
 	st := open(t)
 	mk := MasterKeys(t)
 	clk := NewClock(epoch)
-	n1, n2 := garde.NewService(st, mk, clk), garde.NewService(st, mk, clk)
+	n1, n2 := app.New(st, mk, clk), app.New(st, mk, clk)
 	a := ConsentTenant(t, n1, "A")
-	before, err := n1.LedgerCheckpoint(ctx, a.DPO)
+	before, err := n1.Trail.LedgerCheckpoint(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const perNode, batch = 8, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perNode)
-	for node, s := range []*garde.Service{n1, n2} {
+	for node, s := range []*app.Service{n1, n2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range perNode {
-				var ins []garde.ConsentInput
+				var ins []consent.ConsentInput
 				for j := range batch {
 					ins = append(ins, Grant(fmt.Sprintf("n%d-%d-%d", node, i, j), "improve_replies"))
 				}
-				if _, err := s.RecordConsents(ctx, a.Service, ins); err != nil {
+				if _, err := s.Consent.RecordConsents(ctx, a.Service, ins); err != nil {
 					errs <- err
 					return
 				}
@@ -751,7 +757,7 @@ func testLedgerConcurrentNodes(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	key := mustKey(t, n2, a)
-	rep, err := garde.VerifyLedger(ctx, st, a.ID, key)
+	rep, err := trail.VerifyLedger(ctx, st, a.ID, key)
 	if err != nil {
 		t.Fatalf("VerifyLedger = %v", err)
 	}
@@ -770,11 +776,11 @@ func testLedgerTenantIsolation(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	b := ConsentTenant(t, s, "B")
-	ra, err := s.RecordConsent(ctx, a.Service, Grant("shared", "improve_replies"))
+	ra, err := s.Consent.RecordConsent(ctx, a.Service, Grant("shared", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpb, err := s.LedgerCheckpoint(ctx, b.DPO)
+	cpb, err := s.Trail.LedgerCheckpoint(ctx, b.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -783,18 +789,18 @@ func testLedgerTenantIsolation(t *testing.T, open Open) {
 	}
 	// A's consent leaves nothing in B's log: B's proof for A's index is
 	// about B's own leaf, if any.
-	pb, err := s.LedgerInclusion(ctx, b.DPO, 0, 0)
+	pb, err := s.Trail.LedgerInclusion(ctx, b.DPO, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pb.LeafHash == ledger.LeafHash(mustCommit(t, ra.Receipt.Evidence)) {
 		t.Fatal("B's log holds A's consent")
 	}
-	if _, err := s.Ingest(ctx, b.Service, msg("shared", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
+	if _, err := s.Vault.Ingest(ctx, b.Service, msg("shared", "improve_replies", "x")); !errors.Is(err, garde.ErrNoConsent) {
 		t.Fatalf("A's grant lets B write: %v", err)
 	}
 	for _, tn := range []garde.TenantID{a.ID, b.ID} {
-		if _, err := garde.VerifyLedger(ctx, st, tn, ""); err != nil {
+		if _, err := trail.VerifyLedger(ctx, st, tn, ""); err != nil {
 			t.Fatalf("VerifyLedger(%s) = %v", tn, err)
 		}
 	}
@@ -810,7 +816,7 @@ func testGroupCommit(t *testing.T, open Open) {
 	key := mustKey(t, s, a)
 	const n = 40
 	type result struct {
-		res garde.ConsentResult
+		res consent.ConsentResult
 		err error
 	}
 	results := make([]result, n)
@@ -823,7 +829,7 @@ func testGroupCommit(t *testing.T, open Open) {
 			if i%10 == 7 {
 				in.Notice = 42 // no such notice: this one alone fails
 			}
-			r, err := s.RecordConsent(ctx, a.Service, in)
+			r, err := s.Consent.RecordConsent(ctx, a.Service, in)
 			results[i] = result{r, err}
 		}()
 	}
@@ -844,11 +850,11 @@ func testGroupCommit(t *testing.T, open Open) {
 			t.Errorf("call %d got receipt for %q at leaf %d", i, r.res.Receipt.PIIPrincipalID, r.res.Receipt.LeafIndex)
 		}
 		seen[r.res.Receipt.LeafIndex] = true
-		if err := garde.VerifyReceipt(r.res.Receipt, key); err != nil {
+		if err := consent.VerifyReceipt(r.res.Receipt, key); err != nil {
 			t.Errorf("call %d: receipt: %v", i, err)
 		}
 	}
-	rep, err := garde.VerifyLedger(ctx, st, a.ID, key)
+	rep, err := trail.VerifyLedger(ctx, st, a.ID, key)
 	if err != nil || rep.Consents != n-n/10 {
 		t.Fatalf("VerifyLedger = %+v, %v; want %d consents", rep, err, n-n/10)
 	}
@@ -863,12 +869,12 @@ func testConsentProof(t *testing.T, open Open) {
 	a := ConsentTenant(t, s, "A")
 	in := Grant("jeanne", "newsletter")
 	in.Method, in.Evidence = "paper", []byte(`{"form":"scan-0042.pdf"}`)
-	first, err := s.RecordConsent(ctx, a.Service, in)
+	first, err := s.Consent.RecordConsent(ctx, a.Service, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if _, err := s.RecordConsent(ctx, a.Service, Grant(fmt.Sprintf("other%d", i), "newsletter")); err != nil {
+		if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant(fmt.Sprintf("other%d", i), "newsletter")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -877,7 +883,7 @@ func testConsentProof(t *testing.T, open Open) {
 	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(strings.Replace(ConsentRegister, "retention: 30d", "retention: 60d", 1))); err != nil {
 		t.Fatal(err)
 	}
-	v, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID)
+	v, err := s.Consent.ConsentProof(ctx, a.DPO, "jeanne", first.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -885,7 +891,7 @@ func testConsentProof(t *testing.T, open Open) {
 		t.Fatalf("re-issued receipt shows retention %s, want the 30d agreed to", got)
 	}
 	key := mustKey(t, s, a)
-	if err := garde.VerifyReceipt(v.Receipt, key); err != nil {
+	if err := consent.VerifyReceipt(v.Receipt, key); err != nil {
 		t.Fatalf("re-issued receipt: %v", err)
 	}
 	c, _ := ledger.OpenCheckpoint(v.Receipt.Evidence.Checkpoint, key)
@@ -893,18 +899,18 @@ func testConsentProof(t *testing.T, open Open) {
 	if c.Size <= old.Size || v.Receipt.LeafIndex != first.Receipt.LeafIndex || string(v.Evidence) != `{"form":"scan-0042.pdf"}` || v.Receipt.CollectionMethod != "paper" {
 		t.Fatalf("re-issued receipt at size %d (first %d), leaf %d, evidence %s", c.Size, old.Size, v.Receipt.LeafIndex, v.Evidence)
 	}
-	if _, err := s.ConsentProof(ctx, a.DPO, "other0", first.ID); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Consent.ConsentProof(ctx, a.DPO, "other0", first.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("consent under another subject = %v, want ErrNotFound", err)
 	}
 	b := ConsentTenant(t, s, "B")
-	if _, err := s.ConsentProof(ctx, b.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Consent.ConsentProof(ctx, b.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("consent through another tenant = %v, want ErrNotFound", err)
 	}
-	if _, err := s.ConsentProof(ctx, a.Admin, "jeanne", first.ID); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Consent.ConsentProof(ctx, a.Admin, "jeanne", first.ID); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("admin = %v, want ErrForbidden", err)
 	}
-	file(t, s, a.DPO, garde.NewRequest{Subject: "jeanne", Type: garde.RequestErasure})
-	if _, err := s.ConsentProof(ctx, a.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
+	file(t, s, a.DPO, rights.NewRequest{Subject: "jeanne", Type: garde.RequestErasure})
+	if _, err := s.Consent.ConsentProof(ctx, a.DPO, "jeanne", first.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("consent of an erased subject = %v, want ErrNotFound", err)
 	}
 }

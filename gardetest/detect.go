@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -20,7 +22,7 @@ func testDetectionAtIngest(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	text := "Bonjour, écrivez-moi à jeanne.martin@example.fr ou au 06 12 34 56 78. Mon IBAN : FR76 3000 6000 0112 3456 7890 189."
-	out, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: text}})
+	out, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: text}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +52,13 @@ func testDetectionAtIngest(t *testing.T, open Open) {
 			t.Errorf("detection %s: operator %q, want %q (all: %v)", typ, ops[typ], op, ops)
 		}
 	}
-	got, err := s.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
+	got, err := s.Vault.SubjectMessages(ctx, a.Service, "s", "answer_support_request")
 	if err != nil || len(got) != 1 || got[0].Text != stored {
 		t.Fatalf("read back %+v, %v; want the anonymised text", got, err)
 	}
 	// The same email in another tenant gets another pseudonym.
 	b := NewTenant(t, s, "B")
-	outB, err := s.Ingest(ctx, b.Service, []garde.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: text}})
+	outB, err := s.Vault.Ingest(ctx, b.Service, []vault.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: text}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func testDetectionAtIngest(t *testing.T, open Open) {
 		t.Errorf("same pseudonym in two tenants: %s", token(stored))
 	}
 	// And the same one again within the tenant.
-	again, _ := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "t", Purpose: "answer_support_request", Text: text}})
+	again, _ := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "t", Purpose: "answer_support_request", Text: text}})
 	if token(again[0].Text) != token(stored) {
 		t.Errorf("pseudonym not stable within a tenant: %s vs %s", token(again[0].Text), token(stored))
 	}
@@ -109,11 +111,11 @@ func testIngestGroupCommit(t *testing.T, open Open) {
 	results := make(chan result, n)
 	for i := range n {
 		go func() {
-			m := garde.NewMessage{Subject: fmt.Sprintf("gc-%d", i%7), Purpose: "answer_support_request", Text: fmt.Sprintf("message %d", i)}
+			m := vault.NewMessage{Subject: fmt.Sprintf("gc-%d", i%7), Purpose: "answer_support_request", Text: fmt.Sprintf("message %d", i)}
 			if i == 17 {
 				m.Purpose = "marketing"
 			}
-			v, err := s.IngestOne(ctx, a.Service, m)
+			v, err := s.Vault.IngestOne(ctx, a.Service, m)
 			results <- result{v.ID, err}
 		}()
 	}
@@ -135,7 +137,7 @@ func testIngestGroupCommit(t *testing.T, open Open) {
 	}
 	stored := 0
 	for sub := range 7 {
-		got, err := s.SubjectMessages(ctx, a.Service, fmt.Sprintf("gc-%d", sub), "answer_support_request")
+		got, err := s.Vault.SubjectMessages(ctx, a.Service, fmt.Sprintf("gc-%d", sub), "answer_support_request")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/notify"
@@ -49,20 +51,20 @@ func testEgress(t *testing.T, open Open) {
 		urls = append(urls, u)
 	}
 	ingest(t, s, a.Service, "kim", "bonjour")
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "ext-1", CallbackURLs: urls}).Request
-	jobs := garde.RightsJobs{Sender: &notify.Sender{}} // the default policy
-	for range garde.MaxDeliveryAttempts + 1 {
-		if _, err := s.SendDeliveries(ctx, jobs); err != nil {
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "ext-1", CallbackURLs: urls}).Request
+	jobs := rights.RightsJobs{Sender: &notify.Sender{}} // the default policy
+	for range rights.MaxDeliveryAttempts + 1 {
+		if _, err := s.Rights.SendDeliveries(ctx, jobs); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(7 * time.Hour) // past the longest backoff
 	}
-	ds, err := s.RequestDeliveries(ctx, a.DPO, r.ID)
+	ds, err := s.Rights.RequestDeliveries(ctx, a.DPO, r.ID)
 	if err != nil || len(ds) != len(urls) {
 		t.Fatalf("deliveries = %d, %v; want %d", len(ds), err, len(urls))
 	}
 	for _, d := range ds {
-		if want := inside[d.Endpoint]; d.Status != garde.DeliveryDead || d.LastError != want || d.Attempts != garde.MaxDeliveryAttempts {
+		if want := inside[d.Endpoint]; d.Status != garde.DeliveryDead || d.LastError != want || d.Attempts != rights.MaxDeliveryAttempts {
 			t.Errorf("callback to %s: %s after %d attempts, last error %q; want dead with %q", d.Endpoint, d.Status, d.Attempts, d.LastError, want)
 		}
 	}
@@ -74,11 +76,11 @@ func testEgress(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	ingest(t, s, a.Service, "lou", "bonjour")
-	er := file(t, s, a.DPO, garde.NewRequest{Subject: "lou", Type: garde.RequestErasure}).Request
-	if _, err := s.SendDeliveries(ctx, jobs); err != nil {
+	er := file(t, s, a.DPO, rights.NewRequest{Subject: "lou", Type: garde.RequestErasure}).Request
+	if _, err := s.Rights.SendDeliveries(ctx, jobs); err != nil {
 		t.Fatal(err)
 	}
-	if ds, err := s.RequestDeliveries(ctx, a.DPO, er.ID); err != nil || len(ds) != 1 || ds[0].Status != garde.DeliveryPending || ds[0].LastError != "egress_refused_loopback" {
+	if ds, err := s.Rights.RequestDeliveries(ctx, a.DPO, er.ID); err != nil || len(ds) != 1 || ds[0].Status != garde.DeliveryPending || ds[0].LastError != "egress_refused_loopback" {
 		t.Fatalf("erasure notice to a loopback recipient = %+v, %v; want a retry with egress_refused_loopback", ds, err)
 	}
 	rc.mu.Lock()
@@ -93,15 +95,15 @@ func testEgress(t *testing.T, open Open) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusTemporaryRedirect)
 	}))
 	defer redirect.Close()
-	r2 := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "ext-2",
+	r2 := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "ext-2",
 		CallbackURLs: []string{recv.URL + "/cb", redirect.URL}}).Request
 	// (The refused erasure notice waits out its backoff: the clock stands
 	// still, so only these two callbacks are due.)
-	allowed := garde.RightsJobs{Sender: &notify.Sender{Policy: egress.MustParse("127.0.0.1,::1")}}
-	if _, err := s.SendDeliveries(ctx, allowed); err != nil {
+	allowed := rights.RightsJobs{Sender: &notify.Sender{Policy: egress.MustParse("127.0.0.1,::1")}}
+	if _, err := s.Rights.SendDeliveries(ctx, allowed); err != nil {
 		t.Fatal(err)
 	}
-	ds, err = s.RequestDeliveries(ctx, a.DPO, r2.ID)
+	ds, err = s.Rights.RequestDeliveries(ctx, a.DPO, r2.ID)
 	if err != nil || len(ds) != 2 {
 		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}
@@ -111,7 +113,7 @@ func testEgress(t *testing.T, open Open) {
 	if d := ds[1]; d.Status != garde.DeliveryPending || d.LastError != "egress_refused_redirect" {
 		t.Errorf("callback to a redirecting receiver: %+v, want a retry with egress_refused_redirect", d)
 	}
-	pub, err := s.OpenDSRPublicKey(ctx, a.DPO)
+	pub, err := s.Rights.OpenDSRPublicKey(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +125,8 @@ func testEgress(t *testing.T, open Open) {
 		t.Fatalf("the allowed receiver got %d callbacks, want 1", len(rc.hdrs))
 	}
 	id, err := v.Verify(rc.hdrs[0], rc.bodies[0])
-	if err != nil || id != garde.DeliveryID(ds[0]) {
-		t.Fatalf("callback Verify = %q, %v; want id %q", id, err, garde.DeliveryID(ds[0]))
+	if err != nil || id != rights.DeliveryID(ds[0]) {
+		t.Fatalf("callback Verify = %q, %v; want id %q", id, err, rights.DeliveryID(ds[0]))
 	}
 	if _, err := v.Verify(rc.hdrs[0], rc.bodies[0]); err != notify.ErrReplayed {
 		t.Fatalf("the same callback replayed = %v, want ErrReplayed", err)

@@ -8,6 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/trail"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/ledger"
 )
@@ -43,13 +49,13 @@ func testPendingRecords(t *testing.T, open Restorable) {
 	st, cs, backup := open(t)
 	mk := MasterKeys(t)
 	clk := NewClock(epoch)
-	s := garde.NewService(st, mk, clk)
+	s := app.New(st, mk, clk)
 	s.SetCheckpointStore(cs)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.LedgerCheckpoint(ctx, a.DPO)
+	c, err := s.Trail.LedgerCheckpoint(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +65,10 @@ func testPendingRecords(t *testing.T, open Restorable) {
 	if _, err := cs.RecordCheckpoint(ctx, a.ID, phantom); err != nil {
 		t.Fatal(err)
 	}
-	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+	if forks, err := s.Trail.LedgerForks(ctx); err != nil || len(forks) != 0 {
 		t.Fatalf("LedgerForks with a phantom pending record = %+v, %v; want none", forks, err)
 	}
-	r, err := s.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies"))
+	r, err := s.Consent.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies"))
 	if err != nil {
 		t.Fatalf("RecordConsent over a phantom pending record = %v", err)
 	}
@@ -74,7 +80,7 @@ func testPendingRecords(t *testing.T, open Restorable) {
 	// takes the log back. That checkpoint binds.
 	restore := backup(t)
 	got, _ := ledger.PeekCheckpoint(r.Receipt.Evidence.Checkpoint)
-	r2, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
+	r2, err := s.Consent.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +95,16 @@ func testPendingRecords(t *testing.T, open Restorable) {
 		t.Fatal(err)
 	}
 	// Served again from the data store: marked published before it goes out.
-	if c, err := s.LedgerCheckpoint(ctx, a.DPO); err != nil || c.Size != last.Size {
+	if c, err := s.Trail.LedgerCheckpoint(ctx, a.DPO); err != nil || c.Size != last.Size {
 		t.Fatalf("LedgerCheckpoint = %d, %v; want the stored checkpoint of size %d", c.Size, err, last.Size)
 	}
 	if rec, err := cs.LatestRecorded(ctx, a.ID, last.Origin); err != nil || rec.Size != last.Size {
 		t.Fatalf("LatestRecorded after serving = %+v, %v; want size %d published", rec, err, last.Size)
 	}
 	st2 := restore(t)
-	s2 := garde.NewService(st2, mk, clk)
+	s2 := app.New(st2, mk, clk)
 	s2.SetCheckpointStore(cs)
-	if _, err := s2.RecordConsent(ctx, a.Service, Grant("ola", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) {
+	if _, err := s2.Consent.RecordConsent(ctx, a.Service, Grant("ola", "improve_replies")); !errors.Is(err, trail.ErrLedgerFork) {
 		t.Fatalf("RecordConsent after restore = %v, want ErrLedgerFork", err)
 	}
 }
@@ -123,7 +129,7 @@ func (h histories) add(t *testing.T, note []byte) {
 // forkedTenant runs the attack up to the restore: a consent signed before
 // the backup, one signed after (the lost branch), then the restore.
 type forked struct {
-	s        *garde.Service
+	s        *app.Service
 	st       garde.Store
 	cs       garde.CheckpointStore
 	a        Tenant
@@ -140,21 +146,21 @@ func restoreAttack(t *testing.T, open Restorable) *forked {
 	st, cs, backup := open(t)
 	mk := MasterKeys(t)
 	clk := NewClock(epoch)
-	s := garde.NewService(st, mk, clk)
+	s := app.New(st, mk, clk)
 	s.SetCheckpointStore(cs)
 	a := ConsentTenant(t, s, "A")
 	f := &forked{cs: cs, a: a, h: histories{}}
-	r1, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies"))
+	r1, err := s.Consent.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.kept = r1.Receipt
 	f.h.add(t, r1.Receipt.Evidence.Checkpoint)
-	if f.key1, err = s.LedgerVerifierKey(ctx, a.DPO); err != nil {
+	if f.key1, err = s.Trail.LedgerVerifierKey(ctx, a.DPO); err != nil {
 		t.Fatal(err)
 	}
 	restore := backup(t)
-	r2, err := s.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies"))
+	r2, err := s.Consent.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +169,7 @@ func restoreAttack(t *testing.T, open Restorable) *forked {
 	f.restored = restore(t)
 	// A restart: a new service on the restored data, the same master key
 	// and the same checkpoint store.
-	f.s = garde.NewService(f.restored, mk, clk)
+	f.s = app.New(f.restored, mk, clk)
 	f.s.SetCheckpointStore(cs)
 	f.st = f.restored
 	return f
@@ -172,39 +178,39 @@ func restoreAttack(t *testing.T, open Restorable) *forked {
 func testRestoreRefuses(t *testing.T, open Restorable) {
 	ctx := context.Background()
 	f := restoreAttack(t, open)
-	forks, err := f.s.LedgerForks(ctx)
-	if err != nil || len(forks) != 1 || forks[0].Tenant != f.a.ID || forks[0].Origin != garde.EpochOrigin(f.a.ID, 1) {
+	forks, err := f.s.Trail.LedgerForks(ctx)
+	if err != nil || len(forks) != 1 || forks[0].Tenant != f.a.ID || forks[0].Origin != trail.EpochOrigin(f.a.ID, 1) {
 		t.Fatalf("LedgerForks after restore = %+v, %v; want tenant %s", forks, err, f.a.ID)
 	}
 	// The attack: the restored log is one consent shorter. A consent now
 	// would be signed at the size the lost one was, with another root.
-	if r, err := f.s.RecordConsent(ctx, f.a.Service, Grant("max", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) || !errors.Is(err, garde.ErrConflict) {
+	if r, err := f.s.Consent.RecordConsent(ctx, f.a.Service, Grant("max", "improve_replies")); !errors.Is(err, trail.ErrLedgerFork) || !errors.Is(err, garde.ErrConflict) {
 		f.h.add(t, r.Receipt.Evidence.Checkpoint)
 		t.Fatalf("RecordConsent after restore = %v, want ErrLedgerFork (an ErrConflict)", err)
 	}
 	// Grow the log past the lost size with audit entries (reads), then
 	// ask for a checkpoint: still another tree, still refused.
 	for range 3 {
-		if _, err := f.s.Ingest(ctx, f.a.Service, []garde.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
+		if _, err := f.s.Vault.Ingest(ctx, f.a.Service, []vault.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if c, err := f.s.LedgerCheckpoint(ctx, f.a.DPO); !errors.Is(err, garde.ErrLedgerFork) {
+	if c, err := f.s.Trail.LedgerCheckpoint(ctx, f.a.DPO); !errors.Is(err, trail.ErrLedgerFork) {
 		f.h.add(t, c.Note)
 		t.Fatalf("LedgerCheckpoint after restore = %v, want ErrLedgerFork", err)
 	}
 	// verify ledger: no key, refused; the pinned key and the store show
 	// that the log went back.
-	if _, err := garde.VerifyLedgerWith(ctx, f.st, f.a.ID, garde.LedgerCheck{Checkpoints: f.cs}); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := trail.VerifyLedgerWith(ctx, f.st, f.a.ID, trail.LedgerCheck{Checkpoints: f.cs}); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("VerifyLedgerWith(no key) = %v, want ErrInvalid", err)
 	}
-	if _, err := garde.VerifyLedgerWith(ctx, f.st, f.a.ID, garde.LedgerCheck{Keys: []string{f.key1}, Checkpoints: f.cs}); !errors.Is(err, garde.ErrLedger) || !strings.Contains(err.Error(), "went back") {
+	if _, err := trail.VerifyLedgerWith(ctx, f.st, f.a.ID, trail.LedgerCheck{Keys: []string{f.key1}, Checkpoints: f.cs}); !errors.Is(err, trail.ErrLedger) || !strings.Contains(err.Error(), "went back") {
 		t.Fatalf("VerifyLedgerWith after restore = %v, want ErrLedger naming the log going back", err)
 	}
 	// Both receipts handed out still verify with the key they were
 	// signed with: nothing garde said has become false.
 	for _, r := range []garde.Receipt{f.kept, f.lost} {
-		if err := garde.VerifyReceipt(r, f.key1); err != nil {
+		if err := consent.VerifyReceipt(r, f.key1); err != nil {
 			t.Fatalf("VerifyReceipt(leaf %d) = %v", r.LeafIndex, err)
 		}
 	}
@@ -213,24 +219,24 @@ func testRestoreRefuses(t *testing.T, open Restorable) {
 func testNewEpochAfterRestore(t *testing.T, open Restorable) {
 	ctx := context.Background()
 	f := restoreAttack(t, open)
-	e, err := f.s.NewLedgerEpoch(ctx, f.a.ID)
+	e, err := f.s.Trail.NewLedgerEpoch(ctx, f.a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Number != 2 || e.Origin != garde.EpochOrigin(f.a.ID, 2) || e.PrevClosed || e.PrevOrigin != garde.EpochOrigin(f.a.ID, 1) || e.PrevVerifier != f.key1 {
+	if e.Number != 2 || e.Origin != trail.EpochOrigin(f.a.ID, 2) || e.PrevClosed || e.PrevOrigin != trail.EpochOrigin(f.a.ID, 1) || e.PrevVerifier != f.key1 {
 		t.Fatalf("NewLedgerEpoch = %+v; want epoch 2 after a log gone back (not closed by the old key)", e)
 	}
 	if !bytes.Equal(e.PrevCheckpoint, f.lost.Evidence.Checkpoint) {
 		t.Fatalf("the new epoch names the old identity's last checkpoint %q, want the lost one %q", e.PrevCheckpoint, f.lost.Evidence.Checkpoint)
 	}
-	key2, err := f.s.LedgerVerifierKey(ctx, f.a.DPO)
+	key2, err := f.s.Trail.LedgerVerifierKey(ctx, f.a.DPO)
 	if err != nil || key2 == f.key1 || !strings.HasPrefix(key2, e.Origin+"+") {
 		t.Fatalf("LedgerVerifierKey after the new epoch = %q, %v; want a new key for %s", key2, err, e.Origin)
 	}
-	if forks, err := f.s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+	if forks, err := f.s.Trail.LedgerForks(ctx); err != nil || len(forks) != 0 {
 		t.Fatalf("LedgerForks after the new epoch = %+v, %v; want none", forks, err)
 	}
-	r3, err := f.s.RecordConsent(ctx, f.a.Service, Grant("max", "improve_replies"))
+	r3, err := f.s.Consent.RecordConsent(ctx, f.a.Service, Grant("max", "improve_replies"))
 	if err != nil {
 		t.Fatalf("RecordConsent in the new epoch = %v", err)
 	}
@@ -238,17 +244,17 @@ func testNewEpochAfterRestore(t *testing.T, open Restorable) {
 	if r3.Receipt.LogOrigin != e.Origin {
 		t.Fatalf("receipt of the new epoch names log %s, want %s", r3.Receipt.LogOrigin, e.Origin)
 	}
-	if err := garde.VerifyReceipt(r3.Receipt, key2); err != nil {
+	if err := consent.VerifyReceipt(r3.Receipt, key2); err != nil {
 		t.Fatalf("VerifyReceipt(new, new key) = %v", err)
 	}
-	if err := garde.VerifyReceipt(r3.Receipt, f.key1); !errors.Is(err, garde.ErrReceipt) {
+	if err := consent.VerifyReceipt(r3.Receipt, f.key1); !errors.Is(err, consent.ErrReceipt) {
 		t.Fatalf("VerifyReceipt(new, old key) = %v, want ErrReceipt", err)
 	}
 	for _, r := range []garde.Receipt{f.kept, f.lost} {
-		if err := garde.VerifyReceipt(r, f.key1); err != nil {
+		if err := consent.VerifyReceipt(r, f.key1); err != nil {
 			t.Fatalf("VerifyReceipt(old leaf %d, old key) = %v", r.LeafIndex, err)
 		}
-		if err := garde.VerifyReceipt(r, key2); !errors.Is(err, garde.ErrReceipt) {
+		if err := consent.VerifyReceipt(r, key2); !errors.Is(err, consent.ErrReceipt) {
 			t.Fatalf("VerifyReceipt(old leaf %d, new key) = %v, want ErrReceipt", r.LeafIndex, err)
 		}
 	}
@@ -256,7 +262,7 @@ func testNewEpochAfterRestore(t *testing.T, open Restorable) {
 	if err := f.cs.PutEpoch(ctx, e); !errors.Is(err, garde.ErrConflict) {
 		t.Fatalf("PutEpoch(same number) = %v, want ErrConflict", err)
 	}
-	rep, err := garde.VerifyLedgerWith(ctx, f.st, f.a.ID, garde.LedgerCheck{Keys: []string{f.key1, key2}, Checkpoints: f.cs})
+	rep, err := trail.VerifyLedgerWith(ctx, f.st, f.a.ID, trail.LedgerCheck{Keys: []string{f.key1, key2}, Checkpoints: f.cs})
 	if err != nil {
 		t.Fatalf("VerifyLedgerWith(both keys) = %v", err)
 	}
@@ -264,16 +270,16 @@ func testNewEpochAfterRestore(t *testing.T, open Restorable) {
 		t.Fatalf("VerifyLedgerWith epochs = %+v; want epoch 1 with a lost history, epoch 2 signed", rep.Epochs)
 	}
 	// Pinning only the old key is not enough to vouch for the new one.
-	if _, err := garde.VerifyLedgerWith(ctx, f.st, f.a.ID, garde.LedgerCheck{Keys: []string{f.key1}, Checkpoints: f.cs}); !errors.Is(err, garde.ErrLedger) {
+	if _, err := trail.VerifyLedgerWith(ctx, f.st, f.a.ID, trail.LedgerCheck{Keys: []string{f.key1}, Checkpoints: f.cs}); !errors.Is(err, trail.ErrLedger) {
 		t.Fatalf("VerifyLedgerWith(old key only) = %v, want ErrLedger", err)
 	}
 	// A key from another tenant is refused by name.
 	b := ConsentTenant(t, f.s, "B")
-	kb, err := f.s.LedgerVerifierKey(ctx, b.DPO)
+	kb, err := f.s.Trail.LedgerVerifierKey(ctx, b.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := garde.VerifyLedgerWith(ctx, f.st, f.a.ID, garde.LedgerCheck{Keys: []string{f.key1, kb}, Checkpoints: f.cs}); !errors.Is(err, garde.ErrLedger) {
+	if _, err := trail.VerifyLedgerWith(ctx, f.st, f.a.ID, trail.LedgerCheck{Keys: []string{f.key1, kb}, Checkpoints: f.cs}); !errors.Is(err, trail.ErrLedger) {
 		t.Fatalf("VerifyLedgerWith(another tenant's key) = %v, want ErrLedger", err)
 	}
 }
@@ -281,40 +287,40 @@ func testNewEpochAfterRestore(t *testing.T, open Restorable) {
 func testNewEpochForward(t *testing.T, open Restorable) {
 	ctx := context.Background()
 	st, cs, _ := open(t)
-	s := garde.NewService(st, MasterKeys(t), NewClock(epoch))
+	s := app.New(st, MasterKeys(t), NewClock(epoch))
 	s.SetCheckpointStore(cs)
 	a := ConsentTenant(t, s, "A")
-	r1, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies"))
+	r1, err := s.Consent.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key1, _ := s.LedgerVerifierKey(ctx, a.DPO)
-	e, err := s.NewLedgerEpoch(ctx, a.ID)
+	key1, _ := s.Trail.LedgerVerifierKey(ctx, a.DPO)
+	e, err := s.Trail.NewLedgerEpoch(ctx, a.ID)
 	if err != nil || !e.PrevClosed || e.Number != 2 {
 		t.Fatalf("NewLedgerEpoch on a consistent log = %+v, %v; want epoch 2, the old identity closed by its own key", e, err)
 	}
 	// The old identity's last checkpoint covers the epoch-end entry, which
 	// names the new origin and key: a holder of the old key learns the new.
-	last, err := cs.LatestRecorded(ctx, a.ID, garde.EpochOrigin(a.ID, 1))
+	last, err := cs.LatestRecorded(ctx, a.ID, trail.EpochOrigin(a.ID, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, err := ledger.OpenCheckpoint(last.Note, key1); err != nil || c.Size != e.StartSize {
 		t.Fatalf("old identity's last checkpoint = %+v, %v; want size %d (the epoch-end entry)", c, err, e.StartSize)
 	}
-	key2, _ := s.LedgerVerifierKey(ctx, a.DPO)
-	rep, err := garde.VerifyLedgerWith(ctx, st, a.ID, garde.LedgerCheck{Keys: []string{key1, key2}, Checkpoints: cs})
+	key2, _ := s.Trail.LedgerVerifierKey(ctx, a.DPO)
+	rep, err := trail.VerifyLedgerWith(ctx, st, a.ID, trail.LedgerCheck{Keys: []string{key1, key2}, Checkpoints: cs})
 	if err != nil || len(rep.Epochs) != 2 || rep.Epochs[0].Lost || rep.Epochs[0].Signed != e.StartSize || rep.Epochs[1].Signed != e.StartSize+1 {
 		t.Fatalf("VerifyLedgerWith = %+v, %v; want epoch 1 signed to %d, epoch 2 from %d", rep.Epochs, err, e.StartSize, e.StartSize+1)
 	}
-	if err := garde.VerifyReceipt(r1.Receipt, key1); err != nil {
+	if err := consent.VerifyReceipt(r1.Receipt, key1); err != nil {
 		t.Fatal(err)
 	}
 	// The old identity signs no more.
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("lou", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := cs.LatestRecorded(ctx, a.ID, garde.EpochOrigin(a.ID, 1)); err != nil || again.Size != last.Size {
+	if again, err := cs.LatestRecorded(ctx, a.ID, trail.EpochOrigin(a.ID, 1)); err != nil || again.Size != last.Size {
 		t.Fatalf("old identity signed again: %+v, %v", again, err)
 	}
 }
@@ -322,29 +328,29 @@ func testNewEpochForward(t *testing.T, open Restorable) {
 func testCertificateInclusion(t *testing.T, open Restorable) {
 	ctx := context.Background()
 	st, cs, _ := open(t)
-	s := garde.NewService(st, MasterKeys(t), NewClock(epoch))
+	s := app.New(st, MasterKeys(t), NewClock(epoch))
 	s.SetCheckpointStore(cs)
 	a := NewTenant(t, s, "A")
-	if _, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.NewLedgerEpoch(ctx, a.ID); err != nil {
+	if _, err := s.Trail.NewLedgerEpoch(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure})
+	r, err := s.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := s.LedgerVerifierKey(ctx, a.DPO)
+	key, _ := s.Trail.LedgerVerifierKey(ctx, a.DPO)
 	cert := r.Request.Certificate
-	c, err := garde.VerifyCertificate(cert, key)
+	c, err := rights.VerifyCertificate(cert, key)
 	if err != nil {
 		t.Fatalf("VerifyCertificate = %v", err)
 	}
-	if c.Entry == nil || c.Ledger.Origin != garde.EpochOrigin(a.ID, 2) || c.Entry.Index >= c.Ledger.Size {
+	if c.Entry == nil || c.Ledger.Origin != trail.EpochOrigin(a.ID, 2) || c.Entry.Index >= c.Ledger.Size {
 		t.Fatalf("certificate = %+v; want its audit entry in the epoch-2 checkpoint", c)
 	}
-	rep, err := garde.VerifyLedgerWith(ctx, st, a.ID, garde.LedgerCheck{Keys: []string{key}, Checkpoints: cs})
+	rep, err := trail.VerifyLedgerWith(ctx, st, a.ID, trail.LedgerCheck{Keys: []string{key}, Checkpoints: cs})
 	if err == nil {
 		t.Fatalf("VerifyLedgerWith(epoch-2 key only) = %+v; want the unpinned epoch-1 key named", rep)
 	}
@@ -358,20 +364,20 @@ func testUpgradeRecords(t *testing.T, open Restorable) {
 	st, cs, backup := open(t)
 	mk := MasterKeys(t)
 	clk := NewClock(epoch)
-	s := garde.NewService(st, mk, clk) // no checkpoint store yet
+	s := app.New(st, mk, clk) // no checkpoint store yet
 	a := ConsentTenant(t, s, "A")
 	restore := backup(t)
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("kim", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	s = garde.NewService(st, mk, clk)
+	s = app.New(st, mk, clk)
 	s.SetCheckpointStore(cs)
-	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+	if forks, err := s.Trail.LedgerForks(ctx); err != nil || len(forks) != 0 {
 		t.Fatalf("LedgerForks at the first start with a store = %+v, %v", forks, err)
 	}
-	s = garde.NewService(restore(t), mk, clk)
+	s = app.New(restore(t), mk, clk)
 	s.SetCheckpointStore(cs)
-	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 1 {
+	if forks, err := s.Trail.LedgerForks(ctx); err != nil || len(forks) != 1 {
 		t.Fatalf("LedgerForks after a restore = %+v, %v; want the tenant", forks, err)
 	}
 }
@@ -383,16 +389,16 @@ func testTenantNewerThanBackup(t *testing.T, open Restorable) {
 	st, cs, backup := open(t)
 	mk := MasterKeys(t)
 	clk := NewClock(epoch)
-	s := garde.NewService(st, mk, clk)
+	s := app.New(st, mk, clk)
 	s.SetCheckpointStore(cs)
 	restore := backup(t)
 	b := ConsentTenant(t, s, "B")
-	if _, err := s.RecordConsent(ctx, b.Service, Grant("kim", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, b.Service, Grant("kim", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	s = garde.NewService(restore(t), mk, clk)
+	s = app.New(restore(t), mk, clk)
 	s.SetCheckpointStore(cs)
-	if forks, err := s.LedgerForks(ctx); err != nil || len(forks) != 0 {
+	if forks, err := s.Trail.LedgerForks(ctx); err != nil || len(forks) != 0 {
 		t.Fatalf("LedgerForks with a tenant newer than the backup = %+v, %v; want none", forks, err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
 )
@@ -84,7 +86,7 @@ type Tenant struct {
 
 // NewTenant creates a tenant, applies ExampleRegister and creates one key
 // per role.
-func NewTenant(t testing.TB, s *garde.Service, name string) Tenant {
+func NewTenant(t testing.TB, s *app.Service, name string) Tenant {
 	t.Helper()
 	ctx := context.Background()
 	tn, adminText, err := s.CreateTenant(ctx, Operator, name)

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -64,7 +68,7 @@ func (h *hangUpStore) View(ctx context.Context, fn func(garde.Tx) error) error {
 func testDenialsOutliveHangUp(t *testing.T, open Open) {
 	bg := context.Background()
 	st := &hangUpStore{Store: open(t)}
-	s := garde.NewService(st, MasterKeys(t), NewClock(epoch))
+	s := app.New(st, MasterKeys(t), NewClock(epoch))
 	tn := NewTenant(t, s, "Acme")
 
 	count := func(tenant garde.TenantID, action, reason string) int {
@@ -108,7 +112,7 @@ func testDenialsOutliveHangUp(t *testing.T, open Open) {
 	// decided.
 	ctx, cancel = context.WithCancel(bg)
 	st.arm(cancel)
-	_, err := s.Ingest(ctx, tn.Service, []garde.NewMessage{{Subject: "customer-1", Purpose: "marketing", Text: "hi"}})
+	_, err := s.Vault.Ingest(ctx, tn.Service, []vault.NewMessage{{Subject: "customer-1", Purpose: "marketing", Text: "hi"}})
 	if !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("Ingest(purpose not in register, client gone) = %v, want ErrForbidden", err)
 	}
@@ -226,7 +230,7 @@ func testLastAdminKey(t *testing.T, open Open) {
 	if _, _, err := s.RecoverAdminKey(ctx, "tn_missing"); !errors.Is(err, garde.ErrNotFound) {
 		t.Errorf("RecoverAdminKey(unknown tenant) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.OffboardTenant(ctx, Operator, tn.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
+	if _, err := s.Rights.OffboardTenant(ctx, Operator, tn.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.RecoverAdminKey(ctx, tn.ID); !errors.Is(err, garde.ErrConflict) {

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -46,7 +50,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	ingest(t, s, a.Service, "ines", "bonjour")
-	ref, err := s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "ines", Purpose: "answer_support_request", Text: leakyText}})
+	ref, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "ines", Purpose: "answer_support_request", Text: leakyText}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	if want == leakyText {
 		t.Fatalf("the ingest kept the text unchanged: the fixture no longer tests anything")
 	}
-	ms, err := s.SubjectMessages(ctx, a.Service, "ines", "answer_support_request")
+	ms, err := s.Vault.SubjectMessages(ctx, a.Service, "ines", "answer_support_request")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +69,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 		}
 	}
 	text := leakyText
-	v, err := s.RectifyMessage(ctx, a.DPO, "ines", target, &text, nil)
+	v, err := s.Vault.RectifyMessage(ctx, a.DPO, "ines", target, &text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	if len(v.Detections) != len(ref[0].Detections) {
 		t.Errorf("RectifyMessage detections = %+v, want %+v", v.Detections, ref[0].Detections)
 	}
-	ms, err = s.SubjectMessages(ctx, a.Service, "ines", "answer_support_request")
+	ms, err = s.Vault.SubjectMessages(ctx, a.Service, "ines", "answer_support_request")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +113,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 		return nil
 	})
 	// Changing only the fields keeps the text and its span record.
-	v, err = s.RectifyMessage(ctx, a.DPO, "ines", target, nil, map[string]string{"user.contact.email": "ines@example.org"})
+	v, err = s.Vault.RectifyMessage(ctx, a.DPO, "ines", target, nil, map[string]string{"user.contact.email": "ines@example.org"})
 	if err != nil || v.Text != want {
 		t.Fatalf("fields-only rectification = %q, %v; want the text kept", v.Text, err)
 	}
@@ -122,7 +126,7 @@ func testRectifyAnonymises(t *testing.T, open Open) {
 	})
 	// A rectification the register forbids is refused and audited as an
 	// ingest's refusal is.
-	if _, err := s.RectifyMessage(ctx, a.DPO, "ines", target, nil, map[string]string{"user.financial.bank_account": "x"}); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Vault.RectifyMessage(ctx, a.DPO, "ines", target, nil, map[string]string{"user.financial.bank_account": "x"}); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("rectification with a category the purpose lacks = %v, want ErrForbidden", err)
 	}
 	evs, err := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageRectify})
@@ -149,18 +153,18 @@ func testErasureClearsRequests(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a, b := NewTenant(t, s, "A"), NewTenant(t, s, "B")
 	ingest(t, s, a.Service, "kim", "bonjour")
-	access := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
-	rect := file(t, s, a.Service, garde.NewRequest{Subject: "kim", Type: garde.RequestRectification})
-	port := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestPortability}).Request
-	if _, err := s.ChangeRequest(ctx, a.DPO, port.ID, garde.RequestChange{Action: garde.ActComplete}); err != nil {
+	access := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
+	rect := file(t, s, a.Service, rights.NewRequest{Subject: "kim", Type: garde.RequestRectification})
+	port := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestPortability}).Request
+	if _, err := s.Rights.ChangeRequest(ctx, a.DPO, port.ID, rights.RequestChange{Action: rights.ActComplete}); err != nil {
 		t.Fatal(err)
 	}
-	other := file(t, s, b.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
-	er := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure}).Request
+	other := file(t, s, b.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestAccess}).Request
+	er := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure}).Request
 	if er.Status != garde.StatusCompleted {
 		t.Fatalf("erasure: %s", er.Status)
 	}
-	rs, err := s.Requests(ctx, a.DPO, garde.RequestFilter{}, "kim")
+	rs, err := s.Rights.Requests(ctx, a.DPO, garde.RequestFilter{}, "kim")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +185,13 @@ func testErasureClearsRequests(t *testing.T, open Open) {
 			t.Errorf("request %s closed with outcome %q, want it to name the erasure", r.ID, r.Outcome)
 		}
 	}
-	if _, err := s.VerifyRequest(ctx, rect.Token); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Rights.VerifyRequest(ctx, rect.Token); !errors.Is(err, garde.ErrNotFound) {
 		t.Errorf("the link of a request closed by the erasure = %v, want it dead", err)
 	}
-	if err := s.ExportRequest(ctx, a.DPO, access.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err == nil {
+	if err := s.Rights.ExportRequest(ctx, a.DPO, access.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err == nil {
 		t.Errorf("an export of the erased subject's access request succeeded")
 	}
-	ob, err := s.Request(ctx, b.DPO, other.ID)
+	ob, err := s.Rights.Request(ctx, b.DPO, other.ID)
 	if err != nil || ob.SealedSubject == nil || !ob.Open() {
 		t.Errorf("tenant B's request about the same identifier: %+v, %v; want it untouched", ob, err)
 	}
@@ -227,7 +231,7 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 		for i := range n {
 			ingest(t, s, tn.Service, fmt.Sprintf("%s-%d", tn.ID, i), "bonjour")
 		}
-		if _, err := s.SubjectMessages(ctx, tn.Service, string(tn.ID)+"-0", "answer_support_request"); err != nil {
+		if _, err := s.Vault.SubjectMessages(ctx, tn.Service, string(tn.ID)+"-0", "answer_support_request"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,12 +240,12 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 	clk.Advance(time.Minute)
 	aware := clk.Now()
 	desc := "A credential store of the platform was copied."
-	br, err := s.CreateBreach(ctx, Operator, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
+	br, err := s.Breach.CreateBreach(ctx, Operator, breach.NewBreach{BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureConfidentiality}, Description: &desc}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tn := range []Tenant{a, b} {
-		if br, err = s.ComputeImpact(ctx, Operator, br.ID, garde.ImpactQuery{Actor: tn.Service.KeyID, Since: since, Until: clk.Now()}); err != nil {
+		if br, err = s.Breach.ComputeImpact(ctx, Operator, br.ID, breach.ImpactQuery{Actor: tn.Service.KeyID, Since: since, Until: clk.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,7 +256,7 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 	}
 	want := map[garde.TenantID][2]int{a.ID: {2, 3}, b.ID: {7, 8}} // subjects, records
 	for _, tn := range []Tenant{a, b} {
-		v, err := s.Breach(ctx, tn.DPO, br.ID)
+		v, err := s.Breach.Breach(ctx, tn.DPO, br.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +285,7 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 			if drafted.Tenant == garde.OperatorTenant {
 				target = tn.ID
 			}
-			n, err := s.BreachNotice(ctx, drafted, br.ID, garde.NoticeAuthority, "en", target)
+			n, err := s.Breach.BreachNotice(ctx, drafted, br.ID, breach.NoticeAuthority, "en", target)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +303,7 @@ func testOperatorBreachSplit(t *testing.T, open Open) {
 			}
 		}
 		// The tenant's own breach list shows the same.
-		list, err := s.Breaches(ctx, tn.DPO)
+		list, err := s.Breach.Breaches(ctx, tn.DPO)
 		if err != nil || len(list) != 1 || list[0].SubjectsApprox != w[0] {
 			t.Errorf("%s's breach list = %v, %v", tn.ID, list, err)
 		}
@@ -315,12 +319,12 @@ func testAnonymiseUnlinks(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("sam", "train_assistant")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("sam", "train_assistant")); err != nil {
 		t.Fatal(err)
 	}
 	in := msg("sam", "train_assistant", "Bonjour, écrivez-moi à sam.roux@example.fr.")
 	in[0].Fields = map[string]string{"user.contact.email": "sam.roux@example.fr"}
-	out, err := s.Ingest(ctx, a.Service, in)
+	out, err := s.Vault.Ingest(ctx, a.Service, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +338,7 @@ func testAnonymiseUnlinks(t *testing.T, open Open) {
 		subject = subs[0]
 		return nil
 	})
-	if _, err := s.RecordConsent(ctx, a.Service, Withdraw("sam", "train_assistant")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Withdraw("sam", "train_assistant")); err != nil {
 		t.Fatal(err)
 	}
 	// holder returns the rows of train_assistant and whom they hang on.
@@ -378,9 +382,9 @@ func testAnonymiseUnlinks(t *testing.T, open Open) {
 		}
 	}
 	// An export of the subject does not contain it.
-	acc := file(t, s, a.DPO, garde.NewRequest{Subject: "sam", Type: garde.RequestAccess}).Request
+	acc := file(t, s, a.DPO, rights.NewRequest{Subject: "sam", Type: garde.RequestAccess}).Request
 	n := 0
-	if err := s.ExportRequest(ctx, a.DPO, acc.ID, func(garde.SubjectExport) error { return nil }, func(m garde.MessageView) error {
+	if err := s.Rights.ExportRequest(ctx, a.DPO, acc.ID, func(rights.SubjectExport) error { return nil }, func(m garde.MessageView) error {
 		if m.Purpose == "train_assistant" {
 			n++
 		}
@@ -393,7 +397,7 @@ func testAnonymiseUnlinks(t *testing.T, open Open) {
 	}
 	// Erasing the subject destroys its key; the anonymised row, sealed
 	// under its holder's key, is untouched.
-	if r := file(t, s, a.DPO, garde.NewRequest{Subject: "sam", Type: garde.RequestErasure}).Request; r.Status != garde.StatusCompleted {
+	if r := file(t, s, a.DPO, rights.NewRequest{Subject: "sam", Type: garde.RequestErasure}).Request; r.Status != garde.StatusCompleted {
 		t.Fatalf("erasure: %s", r.Status)
 	}
 	h2, row2 := holder("after the erasure")

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -28,7 +31,7 @@ func testErasureOnce(t *testing.T, open Open) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			f, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "zoe", Type: garde.RequestErasure})
+			f, err := s.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "zoe", Type: garde.RequestErasure})
 			results[i], errs[i] = f.Request, err
 		})
 	}
@@ -42,7 +45,7 @@ func testErasureOnce(t *testing.T, open Open) {
 		// A request may still be in progress behind the winner's purge:
 		// the tick finishes it.
 		if r.Status != garde.StatusCompleted {
-			if results[i], errs[i] = s.ProcessRequest(ctx, a.ID, r.ID); errs[i] != nil || results[i].Status != garde.StatusCompleted {
+			if results[i], errs[i] = s.Rights.ProcessRequest(ctx, a.ID, r.ID); errs[i] != nil || results[i].Status != garde.StatusCompleted {
 				t.Fatalf("erasure %d: %s, %v", i, results[i].Status, errs[i])
 			}
 		}
@@ -55,8 +58,8 @@ func testErasureOnce(t *testing.T, open Open) {
 		t.Fatalf("%d certificates for one subject, want 1", certs)
 	}
 	for _, r := range results {
-		if r.ID != winner && r.Outcome != garde.SameAsPrefix+winner {
-			t.Errorf("request %s: outcome %q, want %s%s", r.ID, r.Outcome, garde.SameAsPrefix, winner)
+		if r.ID != winner && r.Outcome != rights.SameAsPrefix+winner {
+			t.Errorf("request %s: outcome %q, want %s%s", r.ID, r.Outcome, rights.SameAsPrefix, winner)
 		}
 	}
 	journal, _ := keys(st).Journal(ctx, 0)
@@ -76,7 +79,7 @@ func testErasureWinsRaces(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	ingest(t, s, a.Service, "max", "premier")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
 	const writers = 100
@@ -91,11 +94,11 @@ func testErasureWinsRaces(t *testing.T, open Open) {
 			var err error
 			switch i % 3 {
 			case 0:
-				_, err = s.Ingest(ctx, a.Service, msg("max", "answer_support_request", fmt.Sprintf("message %d", i)))
+				_, err = s.Vault.Ingest(ctx, a.Service, msg("max", "answer_support_request", fmt.Sprintf("message %d", i)))
 			case 1:
-				_, err = s.Ingest(ctx, a.Service, append(msg("max", "answer_support_request", "lot"), msg(fmt.Sprintf("other%d", i), "answer_support_request", "lot")...))
+				_, err = s.Vault.Ingest(ctx, a.Service, append(msg("max", "answer_support_request", "lot"), msg(fmt.Sprintf("other%d", i), "answer_support_request", "lot")...))
 			case 2:
-				_, err = s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
+				_, err = s.Consent.RecordConsent(ctx, a.Service, Grant("max", "improve_replies"))
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -110,7 +113,7 @@ func testErasureWinsRaces(t *testing.T, open Open) {
 	var r garde.RightsRequest
 	wg.Go(func() {
 		<-start
-		f, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "max", Type: garde.RequestErasure})
+		f, err := s.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "max", Type: garde.RequestErasure})
 		if err != nil {
 			t.Errorf("erasure = %v", err)
 		}
@@ -127,13 +130,13 @@ func testErasureWinsRaces(t *testing.T, open Open) {
 	if got := texts(t, s, a.Service, "max"); len(got) != 0 {
 		t.Fatalf("after the erasure the subject reads %q", got)
 	}
-	if v, err := s.SubjectConsents(ctx, a.DPO, "max"); err != nil || len(v.History) != 0 {
+	if v, err := s.Consent.SubjectConsents(ctx, a.DPO, "max"); err != nil || len(v.History) != 0 {
 		t.Fatalf("consents after the erasure: %+v, %v", v, err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("max", "answer_support_request", "late")); refusal(err) != "subject_erased" {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("max", "answer_support_request", "late")); refusal(err) != "subject_erased" {
 		t.Fatalf("a write after the erasure = %v, want subject_erased", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); refusal(err) != "subject_erased" {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("max", "improve_replies")); refusal(err) != "subject_erased" {
 		t.Fatalf("a consent after the erasure = %v, want subject_erased", err)
 	}
 	// No row of the subject is left: the only subjects are the others of
@@ -180,7 +183,7 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 	}
 	subjectID := func(subject string) string {
 		t.Helper()
-		views, err := s.Ingest(ctx, a.Service, msg(subject, "answer_support_request", "marker"))
+		views, err := s.Vault.Ingest(ctx, a.Service, msg(subject, "answer_support_request", "marker"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,40 +220,40 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 	ivan := subjectID("ivan")
 	purgedRows := rows(ivan)
 	clk.Advance(366 * 24 * time.Hour)
-	if n, err := s.PurgeExpired(ctx, 100); err != nil || n != 1 {
+	if n, err := s.Vault.PurgeExpired(ctx, 100); err != nil || n != 1 {
 		t.Fatalf("PurgeExpired = %d, %v", n, err)
 	}
 	// Withdrawal that erases (improve_replies), then a new grant.
 	wil := subjectID("wil")
-	for _, in := range []garde.ConsentInput{Grant("wil", "improve_replies")} {
-		if _, err := s.RecordConsent(ctx, a.Service, in); err != nil {
+	for _, in := range []consent.ConsentInput{Grant("wil", "improve_replies")} {
+		if _, err := s.Consent.RecordConsent(ctx, a.Service, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("wil", "improve_replies", "avant le retrait")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("wil", "improve_replies", "avant le retrait")); err != nil {
 		t.Fatal(err)
 	}
 	erased := rows(wil)
 	// Withdrawal that anonymises (train_assistant).
 	ana := subjectID("ana")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("ana", "train_assistant")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("ana", "train_assistant")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("ana", "train_assistant", "écrivez-moi à ana.lopez@example.org")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("ana", "train_assistant", "écrivez-moi à ana.lopez@example.org")); err != nil {
 		t.Fatal(err)
 	}
 	anonymised := rows(ana)
 	clk.Advance(time.Minute)
-	for _, in := range []garde.ConsentInput{Withdraw("wil", "improve_replies"), Withdraw("ana", "train_assistant")} {
-		if _, err := s.RecordConsent(ctx, a.Service, in); err != nil {
+	for _, in := range []consent.ConsentInput{Withdraw("wil", "improve_replies"), Withdraw("ana", "train_assistant")} {
+		if _, err := s.Consent.RecordConsent(ctx, a.Service, in); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clk.Advance(time.Minute)
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("wil", "improve_replies", "après le nouvel accord")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("wil", "improve_replies", "après le nouvel accord")); err != nil {
 		t.Fatal(err)
 	}
 	kinds := map[string]int{}
@@ -274,7 +277,7 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 	}
 	// Replaying on the live data store changes nothing: it holds the
 	// withdrawals (a later grant's messages are never touched).
-	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+	if n, err := s.Rights.ReplayJournal(ctx); err != nil || n != 0 {
 		t.Fatalf("ReplayJournal on the live data store = %d, %v; want 0", n, err)
 	}
 	restore(back)
@@ -290,17 +293,17 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.ReplayJournal(ctx); err != nil || n == 0 {
+	if n, err := s.Rights.ReplayJournal(ctx); err != nil || n == 0 {
 		t.Fatalf("ReplayJournal = %d, %v", n, err)
 	}
 	// Read wil's improve_replies messages under a current grant again.
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("wil", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string][]string{}
 	for _, subject := range []string{"ivan", "wil", "ana"} {
 		for _, purpose := range []string{"answer_support_request", "improve_replies", "train_assistant"} {
-			ms, err := s.SubjectMessages(ctx, a.DPO, subject, purpose)
+			ms, err := s.Vault.SubjectMessages(ctx, a.DPO, subject, purpose)
 			if err != nil {
 				continue // a consent purpose without consent: not readable, checked below by rows
 			}
@@ -320,7 +323,7 @@ func testJournalReplaysEveryDestruction(t *testing.T, open Open) {
 			t.Errorf("the anonymised message is back in clear after the replay: %q", text)
 		}
 	}
-	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+	if n, err := s.Rights.ReplayJournal(ctx); err != nil || n != 0 {
 		t.Errorf("second ReplayJournal = %d, %v; want 0", n, err)
 	}
 }
@@ -336,7 +339,7 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 	ingest(t, s, a.Service, "kim", "un")
 	ingest(t, s, a.Service, "lou", "deux")
 	var buf bytes.Buffer
-	info, err := s.BackupKeys(ctx, &buf, 24*time.Hour)
+	info, err := s.Rights.BackupKeys(ctx, &buf, 24*time.Hour)
 	if err != nil || info.SubjectKeys != 2 || info.Tenants != 1 {
 		t.Fatalf("BackupKeys = %+v, %v", info, err)
 	}
@@ -345,8 +348,8 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 	if used[info.MasterVersion] < 2 {
 		t.Fatalf("MasterVersionsInUse = %v: the unexpired backup should count", used)
 	}
-	file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure})
-	if _, err := s.RestoreKeys(ctx, bytes.NewReader(backup)); err != nil {
+	file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure})
+	if _, err := s.Rights.RestoreKeys(ctx, bytes.NewReader(backup)); err != nil {
 		t.Fatalf("RestoreKeys within retention = %v", err)
 	}
 	if got := texts(t, s, a.Service, "kim"); len(got) != 0 {
@@ -361,11 +364,11 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 	}
 	altered := bytes.Clone(backup)
 	altered[len(altered)-5] ^= 1
-	if _, err := s.RestoreKeys(ctx, bytes.NewReader(altered)); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Rights.RestoreKeys(ctx, bytes.NewReader(altered)); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("RestoreKeys of an altered backup = %v, want ErrInvalid", err)
 	}
 	clk.Advance(25 * time.Hour)
-	if _, err := s.RestoreKeys(ctx, bytes.NewReader(backup)); !errors.Is(err, garde.ErrKeyBackupExpired) {
+	if _, err := s.Rights.RestoreKeys(ctx, bytes.NewReader(backup)); !errors.Is(err, rights.ErrKeyBackupExpired) {
 		t.Fatalf("RestoreKeys after expiry = %v, want ErrKeyBackupExpired", err)
 	}
 	used, _ = s.MasterVersionsInUse(ctx)
@@ -386,10 +389,10 @@ func testAuditRefsUnlinkable(t *testing.T, open Open) {
 	a := ConsentTenant(t, s, "A")
 	ingest(t, s, a.Service, "noa@example.org", "bonjour")
 	texts(t, s, a.Service, "noa@example.org")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("noa@example.org", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("noa@example.org", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "noa@example.org", Type: garde.RequestErasure}).Request
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "noa@example.org", Type: garde.RequestErasure}).Request
 	before, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{})
 	refs := map[string]bool{}
 	for _, e := range before {

@@ -16,6 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/trail"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/notify"
@@ -53,29 +59,29 @@ func RunRights(t *testing.T, open Open) {
 
 func testRights(t *testing.T, open Open) { RunRights(t, open) }
 
-func file(t *testing.T, s *garde.Service, p garde.Principal, in garde.NewRequest) garde.FiledRequest {
+func file(t *testing.T, s *app.Service, p garde.Principal, in rights.NewRequest) rights.FiledRequest {
 	t.Helper()
-	f, err := s.FileRequest(context.Background(), p, in)
+	f, err := s.Rights.FileRequest(context.Background(), p, in)
 	if err != nil {
 		t.Fatalf("FileRequest(%s) = %v", in.Type, err)
 	}
 	return f
 }
 
-func ingest(t *testing.T, s *garde.Service, p garde.Principal, subject string, texts ...string) {
+func ingest(t *testing.T, s *app.Service, p garde.Principal, subject string, texts ...string) {
 	t.Helper()
-	var ms []garde.NewMessage
+	var ms []vault.NewMessage
 	for _, text := range texts {
-		ms = append(ms, garde.NewMessage{Subject: subject, Purpose: "answer_support_request", Text: text, Fields: map[string]string{"user.contact.phone_number": "+33 6 12 34 56 78"}})
+		ms = append(ms, vault.NewMessage{Subject: subject, Purpose: "answer_support_request", Text: text, Fields: map[string]string{"user.contact.phone_number": "+33 6 12 34 56 78"}})
 	}
-	if _, err := s.Ingest(context.Background(), p, ms); err != nil {
+	if _, err := s.Vault.Ingest(context.Background(), p, ms); err != nil {
 		t.Fatalf("Ingest(%d messages) = %v", len(ms), err)
 	}
 }
 
-func texts(t *testing.T, s *garde.Service, p garde.Principal, subject string) []string {
+func texts(t *testing.T, s *app.Service, p garde.Principal, subject string) []string {
 	t.Helper()
-	ms, err := s.SubjectMessages(context.Background(), p, subject, "answer_support_request")
+	ms, err := s.Vault.SubjectMessages(context.Background(), p, subject, "answer_support_request")
 	if err != nil {
 		t.Fatalf("SubjectMessages = %v", err)
 	}
@@ -98,7 +104,7 @@ func testRequestLifecycle(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, clk := newService(t, open)
 	a, b := NewTenant(t, s, "A"), NewTenant(t, s, "B")
-	f := file(t, s, a.DPO, garde.NewRequest{Subject: "alice", Type: garde.RequestAccess})
+	f := file(t, s, a.DPO, rights.NewRequest{Subject: "alice", Type: garde.RequestAccess})
 	r := f.Request
 	if r.Status != garde.StatusInProgress || f.Token != "" {
 		t.Fatalf("vouched access request: status %s, token %q; want in_progress and no token", r.Status, f.Token)
@@ -106,40 +112,40 @@ func testRequestLifecycle(t *testing.T, open Open) {
 	if want := time.Date(2026, 2, 28, 23, 59, 59, 999999000, time.UTC); !r.DueAt.Equal(want) || !r.ReceivedAt.Equal(epoch) {
 		t.Fatalf("received %s due %s; want %s due %s", r.ReceivedAt, r.DueAt, epoch, want)
 	}
-	if _, err := s.Request(ctx, b.Admin, r.ID); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Rights.Request(ctx, b.Admin, r.ID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("tenant B reads A's request: %v", err)
 	}
-	if _, err := s.ChangeRequest(ctx, b.Admin, r.ID, garde.RequestChange{Action: garde.ActReject, Reason: "x"}); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Rights.ChangeRequest(ctx, b.Admin, r.ID, rights.RequestChange{Action: rights.ActReject, Reason: "x"}); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("tenant B changes A's request: %v", err)
 	}
-	if _, err := s.ChangeRequest(ctx, a.Service, r.ID, garde.RequestChange{Action: garde.ActComplete}); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Rights.ChangeRequest(ctx, a.Service, r.ID, rights.RequestChange{Action: rights.ActComplete}); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("a service key completes a request: %v", err)
 	}
 	clk.Advance(10 * 24 * time.Hour)
-	ext, err := s.ChangeRequest(ctx, a.DPO, r.ID, garde.RequestChange{Action: garde.ActExtend, Months: 2, Reason: "complex request: 40 000 messages across three systems"})
+	ext, err := s.Rights.ChangeRequest(ctx, a.DPO, r.ID, rights.RequestChange{Action: rights.ActExtend, Months: 2, Reason: "complex request: 40 000 messages across three systems"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := time.Date(2026, 4, 30, 23, 59, 59, 999999000, time.UTC); !ext.DueAt.Equal(want) || ext.Extension == "" {
 		t.Fatalf("extended due %s (%q), want %s", ext.DueAt, ext.Extension, want)
 	}
-	if _, err := s.ChangeRequest(ctx, a.DPO, r.ID, garde.RequestChange{Action: garde.ActExtend, Months: 1, Reason: "again"}); !errors.Is(err, garde.ErrConflict) {
+	if _, err := s.Rights.ChangeRequest(ctx, a.DPO, r.ID, rights.RequestChange{Action: rights.ActExtend, Months: 1, Reason: "again"}); !errors.Is(err, garde.ErrConflict) {
 		t.Fatalf("second extension = %v, want conflict", err)
 	}
 	// An extension announced after the first month is refused.
-	late := file(t, s, a.DPO, garde.NewRequest{Subject: "bob", Type: garde.RequestRectification}).Request
+	late := file(t, s, a.DPO, rights.NewRequest{Subject: "bob", Type: garde.RequestRectification}).Request
 	clk.Advance(32 * 24 * time.Hour)
-	if _, err := s.ChangeRequest(ctx, a.DPO, late.ID, garde.RequestChange{Action: garde.ActExtend, Months: 1, Reason: "late"}); !errors.Is(err, garde.ErrConflict) {
+	if _, err := s.Rights.ChangeRequest(ctx, a.DPO, late.ID, rights.RequestChange{Action: rights.ActExtend, Months: 1, Reason: "late"}); !errors.Is(err, garde.ErrConflict) {
 		t.Fatalf("late extension = %v, want conflict", err)
 	}
-	if _, err := s.ChangeRequest(ctx, a.DPO, late.ID, garde.RequestChange{Action: garde.ActReject}); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Rights.ChangeRequest(ctx, a.DPO, late.ID, rights.RequestChange{Action: rights.ActReject}); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("rejection without reason = %v, want invalid", err)
 	}
-	rej, err := s.ChangeRequest(ctx, a.DPO, late.ID, garde.RequestChange{Action: garde.ActReject, Reason: "manifestly unfounded: repeated request (Art. 12(5))"})
+	rej, err := s.Rights.ChangeRequest(ctx, a.DPO, late.ID, rights.RequestChange{Action: rights.ActReject, Reason: "manifestly unfounded: repeated request (Art. 12(5))"})
 	if err != nil || rej.Status != garde.StatusRejected {
 		t.Fatalf("reject = %v, %v", rej.Status, err)
 	}
-	done, err := s.ChangeRequest(ctx, a.DPO, r.ID, garde.RequestChange{Action: garde.ActComplete})
+	done, err := s.Rights.ChangeRequest(ctx, a.DPO, r.ID, rights.RequestChange{Action: rights.ActComplete})
 	if err != nil || done.Status != garde.StatusCompleted || done.CompletedAt.IsZero() {
 		t.Fatalf("complete = %v, %v", done.Status, err)
 	}
@@ -155,18 +161,18 @@ func testRequestLifecycle(t *testing.T, open Open) {
 		{garde.RequestFilter{}, "alice", 1},
 		{garde.RequestFilter{}, "nobody", 0},
 	} {
-		got, err := s.Requests(ctx, a.Admin, tc.f, tc.subj)
+		got, err := s.Rights.Requests(ctx, a.Admin, tc.f, tc.subj)
 		if err != nil || len(got) != tc.want {
 			t.Errorf("Requests(%+v, %q) = %d, %v; want %d", tc.f, tc.subj, len(got), err, tc.want)
 		}
 	}
-	if got, _ := s.Requests(ctx, b.Admin, garde.RequestFilter{}, ""); len(got) != 0 {
+	if got, _ := s.Rights.Requests(ctx, b.Admin, garde.RequestFilter{}, ""); len(got) != 0 {
 		t.Fatalf("tenant B lists %d of A's requests", len(got))
 	}
-	if _, err := s.FileRequest(ctx, a.Admin, garde.NewRequest{Subject: "x", Type: "forget-me"}); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Rights.FileRequest(ctx, a.Admin, rights.NewRequest{Subject: "x", Type: "forget-me"}); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("unknown type = %v", err)
 	}
-	if _, err := s.FileRequest(ctx, a.Admin, garde.NewRequest{Subject: "x", Type: garde.RequestObjection, Purpose: "marketing"}); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Rights.FileRequest(ctx, a.Admin, rights.NewRequest{Subject: "x", Type: garde.RequestObjection, Purpose: "marketing"}); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("objection to a purpose outside the register = %v", err)
 	}
 }
@@ -176,26 +182,26 @@ func testVerificationLink(t *testing.T, open Open) {
 	s, _, clk := newService(t, open)
 	a := NewTenant(t, s, "A")
 	ingest(t, s, a.Service, "carol", "mon numéro a changé")
-	f := file(t, s, a.Service, garde.NewRequest{Subject: "carol", Type: garde.RequestErasure})
+	f := file(t, s, a.Service, rights.NewRequest{Subject: "carol", Type: garde.RequestErasure})
 	if f.Request.Status != garde.StatusReceived || f.Token == "" {
 		t.Fatalf("request by a service key: status %s token %q; want received and a token", f.Request.Status, f.Token)
 	}
 	if got := texts(t, s, a.Service, "carol"); len(got) != 1 {
 		t.Fatalf("before verification the data is there: %q", got)
 	}
-	if _, err := s.VerifyRequest(ctx, f.Token+"x"); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Rights.VerifyRequest(ctx, f.Token+"x"); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("wrong token = %v", err)
 	}
-	r, err := s.VerifyRequest(ctx, f.Token)
+	r, err := s.Rights.VerifyRequest(ctx, f.Token)
 	if err != nil || r.Status != garde.StatusCompleted {
 		t.Fatalf("VerifyRequest = %v, %v; want completed erasure", r.Status, err)
 	}
-	if _, err := s.VerifyRequest(ctx, f.Token); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Rights.VerifyRequest(ctx, f.Token); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("token used twice = %v", err)
 	}
-	f2 := file(t, s, a.Service, garde.NewRequest{Subject: "dave", Type: garde.RequestAccess})
-	clk.Advance(garde.VerificationTTL + time.Second)
-	if _, err := s.VerifyRequest(ctx, f2.Token); !errors.Is(err, garde.ErrNotFound) {
+	f2 := file(t, s, a.Service, rights.NewRequest{Subject: "dave", Type: garde.RequestAccess})
+	clk.Advance(rights.VerificationTTL + time.Second)
+	if _, err := s.Rights.VerifyRequest(ctx, f2.Token); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("expired token = %v", err)
 	}
 }
@@ -208,16 +214,16 @@ func testErasureEndToEnd(t *testing.T, open Open) {
 	ingest(t, s, a.Service, "alice", "Je m'appelle Alice Martin", "ma commande 1234")
 	ingest(t, s, a.Service, "bob", "Bonjour de Bob")
 	ingest(t, s, b.Service, "alice", "B's Alice")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("alice", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("alice", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
 	key := mustKey(t, s, a)
-	f := file(t, s, a.DPO, garde.NewRequest{Subject: "alice", Type: garde.RequestErasure})
+	f := file(t, s, a.DPO, rights.NewRequest{Subject: "alice", Type: garde.RequestErasure})
 	r := f.Request
 	if r.Status != garde.StatusCompleted || r.KeyDestroyedAt.IsZero() || r.SealedSubject != nil {
 		t.Fatalf("erasure: status %s, key destroyed %v, sealed subject kept %v", r.Status, r.KeyDestroyedAt, r.SealedSubject != nil)
 	}
-	cert, err := garde.VerifyCertificate(r.Certificate, key)
+	cert, err := rights.VerifyCertificate(r.Certificate, key)
 	if err != nil {
 		t.Fatalf("VerifyCertificate = %v\n%s", err, r.Certificate)
 	}
@@ -228,11 +234,11 @@ func testErasureEndToEnd(t *testing.T, open Open) {
 		t.Fatal("the certificate names the subject")
 	}
 	tampered := bytes.Replace(r.Certificate, []byte(`"messages":2`), []byte(`"messages":3`), 1)
-	if _, err := garde.VerifyCertificate(tampered, key); !errors.Is(err, garde.ErrCertificate) {
+	if _, err := rights.VerifyCertificate(tampered, key); !errors.Is(err, rights.ErrCertificate) {
 		t.Fatalf("tampered certificate = %v", err)
 	}
 	other := mustKey(t, s, b)
-	if _, err := garde.VerifyCertificate(r.Certificate, other); !errors.Is(err, garde.ErrCertificate) {
+	if _, err := rights.VerifyCertificate(r.Certificate, other); !errors.Is(err, rights.ErrCertificate) {
 		t.Fatalf("certificate under B's key = %v", err)
 	}
 	if got := texts(t, s, a.Service, "alice"); len(got) != 0 {
@@ -245,11 +251,11 @@ func testErasureEndToEnd(t *testing.T, open Open) {
 		t.Fatalf("tenant B's subject of the same name lost data: %q", got)
 	}
 	// A late write for the erased subject is refused, and audited.
-	_, err = s.Ingest(ctx, a.Service, msg("alice", "answer_support_request", "late write"))
+	_, err = s.Vault.Ingest(ctx, a.Service, msg("alice", "answer_support_request", "late write"))
 	if refusal(err) != "subject_erased" || !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("late write = %v, want subject_erased", err)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("alice", "improve_replies")); refusal(err) != "subject_erased" {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("alice", "improve_replies")); refusal(err) != "subject_erased" {
 		t.Fatalf("late consent = %v, want subject_erased", err)
 	}
 	evs, err := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageWrite})
@@ -281,7 +287,7 @@ func testErasureEndToEnd(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := garde.VerifyLedger(ctx, st, a.ID, key); err != nil {
+	if rep, err := trail.VerifyLedger(ctx, st, a.ID, key); err != nil {
 		t.Fatalf("ledger after erasure: %v (%+v)", err, rep)
 	}
 }
@@ -291,17 +297,17 @@ func testErasureLegalHold(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	ingest(t, s, a.Service, "erin", "litige en cours")
-	if _, err := s.FileRequest(ctx, a.Service, garde.NewRequest{Subject: "erin", Type: garde.RequestErasure, LegalHold: "x"}); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Rights.FileRequest(ctx, a.Service, rights.NewRequest{Subject: "erin", Type: garde.RequestErasure, LegalHold: "x"}); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("legal hold by a service key = %v", err)
 	}
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "erin", Type: garde.RequestErasure, LegalHold: "litigation 2026-17: evidence to keep (Art. 17(3)(e))"}).Request
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "erin", Type: garde.RequestErasure, LegalHold: "litigation 2026-17: evidence to keep (Art. 17(3)(e))"}).Request
 	if r.Status != garde.StatusVerified || !r.KeyDestroyedAt.IsZero() {
 		t.Fatalf("held erasure went ahead: %s", r.Status)
 	}
 	if got := texts(t, s, a.Service, "erin"); len(got) != 1 {
 		t.Fatalf("held subject's data: %q", got)
 	}
-	r, err := s.ChangeRequest(ctx, a.DPO, r.ID, garde.RequestChange{Action: garde.ActRelease})
+	r, err := s.Rights.ChangeRequest(ctx, a.DPO, r.ID, rights.RequestChange{Action: rights.ActRelease})
 	if err != nil || r.Status != garde.StatusCompleted {
 		t.Fatalf("release = %s, %v; want completed", r.Status, err)
 	}
@@ -315,27 +321,27 @@ func testRestrictionAndObjection(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	ingest(t, s, a.Service, "frank", "avant")
-	file(t, s, a.DPO, garde.NewRequest{Subject: "frank", Type: garde.RequestRestriction})
-	if _, err := s.Ingest(ctx, a.Service, msg("frank", "answer_support_request", "après")); refusal(err) != "processing_restricted" {
+	file(t, s, a.DPO, rights.NewRequest{Subject: "frank", Type: garde.RequestRestriction})
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("frank", "answer_support_request", "après")); refusal(err) != "processing_restricted" {
 		t.Fatalf("write while restricted = %v", err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Service, "frank", "answer_support_request"); refusal(err) != "processing_restricted" {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "frank", "answer_support_request"); refusal(err) != "processing_restricted" {
 		t.Fatalf("read while restricted = %v", err)
 	}
-	if err := s.LiftRestriction(ctx, a.DPO, "frank"); err != nil {
+	if err := s.Rights.LiftRestriction(ctx, a.DPO, "frank"); err != nil {
 		t.Fatal(err)
 	}
 	if got := texts(t, s, a.Service, "frank"); len(got) != 1 {
 		t.Fatalf("restriction kept the data? %q", got)
 	}
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("gina", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("gina", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	file(t, s, a.DPO, garde.NewRequest{Subject: "gina", Type: garde.RequestObjection, Purpose: "improve_replies"})
-	if _, err := s.Ingest(ctx, a.Service, msg("gina", "improve_replies", "x")); refusal(err) != "objection" {
+	file(t, s, a.DPO, rights.NewRequest{Subject: "gina", Type: garde.RequestObjection, Purpose: "improve_replies"})
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("gina", "improve_replies", "x")); refusal(err) != "objection" {
 		t.Fatalf("write for the purpose objected to = %v", err)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("gina", "answer_support_request", "x")); err != nil {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("gina", "answer_support_request", "x")); err != nil {
 		t.Fatalf("write for another purpose = %v", err)
 	}
 }
@@ -345,13 +351,13 @@ func testExportAndRectify(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a := ConsentTenant(t, s, "A")
 	ingest(t, s, a.Service, "hugo", "un", "deux", "trois")
-	if _, err := s.RecordConsent(ctx, a.Service, Grant("hugo", "improve_replies")); err != nil {
+	if _, err := s.Consent.RecordConsent(ctx, a.Service, Grant("hugo", "improve_replies")); err != nil {
 		t.Fatal(err)
 	}
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "hugo", Type: garde.RequestPortability}).Request
-	var head garde.SubjectExport
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "hugo", Type: garde.RequestPortability}).Request
+	var head rights.SubjectExport
 	var got []garde.MessageView
-	err := s.ExportRequest(ctx, a.DPO, r.ID, func(h garde.SubjectExport) error { head = h; return nil }, func(m garde.MessageView) error { got = append(got, m); return nil })
+	err := s.Rights.ExportRequest(ctx, a.DPO, r.ID, func(h rights.SubjectExport) error { head = h; return nil }, func(m garde.MessageView) error { got = append(got, m); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,14 +375,14 @@ func testExportAndRectify(t *testing.T, open Open) {
 	if !slices.Equal(exported, []string{"deux", "trois", "un"}) {
 		t.Fatalf("export messages = %q", exported)
 	}
-	if err := garde.VerifyReceipt(head.Receipts[0], mustKey(t, s, a)); err != nil {
+	if err := consent.VerifyReceipt(head.Receipts[0], mustKey(t, s, a)); err != nil {
 		t.Fatalf("exported receipt: %v", err)
 	}
-	if err := s.ExportRequest(ctx, a.Service, r.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); !errors.Is(err, garde.ErrForbidden) {
+	if err := s.Rights.ExportRequest(ctx, a.Service, r.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("export by a service key = %v", err)
 	}
 	b := NewTenant(t, s, "B")
-	if err := s.ExportRequest(ctx, b.DPO, r.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); !errors.Is(err, garde.ErrNotFound) {
+	if err := s.Rights.ExportRequest(ctx, b.DPO, r.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("export across tenants = %v", err)
 	}
 	text := "un (corrigé)"
@@ -386,14 +392,14 @@ func testExportAndRectify(t *testing.T, open Open) {
 			un = m
 		}
 	}
-	v, err := s.RectifyMessage(ctx, a.DPO, "hugo", un.ID, &text, map[string]string{"user.contact.phone_number": "+33 7 00 00 00 00"})
+	v, err := s.Vault.RectifyMessage(ctx, a.DPO, "hugo", un.ID, &text, map[string]string{"user.contact.phone_number": "+33 7 00 00 00 00"})
 	if err != nil || v.Text != text {
 		t.Fatalf("RectifyMessage = %+v, %v", v, err)
 	}
 	if got := texts(t, s, a.Service, "hugo"); !slices.Contains(got, text) || slices.Contains(got, "un") {
 		t.Fatalf("after rectification: %q", got)
 	}
-	if _, err := s.RectifyMessage(ctx, b.DPO, "hugo", un.ID, &text, nil); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Vault.RectifyMessage(ctx, b.DPO, "hugo", un.ID, &text, nil); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("rectification across tenants = %v", err)
 	}
 	evs, _ := s.Audit(ctx, a.DPO, garde.AuditFilter{Action: garde.ActionMessageRectify})
@@ -409,11 +415,11 @@ func testRetentionPurge(t *testing.T, open Open) {
 	ingest(t, s, a.Service, "ivan", "old 1", "old 2")
 	clk.Advance(300 * 24 * time.Hour)
 	ingest(t, s, a.Service, "ivan", "recent")
-	if n, err := s.PurgeExpired(ctx, 1); err != nil || n != 0 {
+	if n, err := s.Vault.PurgeExpired(ctx, 1); err != nil || n != 0 {
 		t.Fatalf("PurgeExpired before expiry = %d, %v", n, err)
 	}
 	clk.Advance(66 * 24 * time.Hour) // the first two are 366 days old
-	n, err := s.PurgeExpired(ctx, 1)
+	n, err := s.Vault.PurgeExpired(ctx, 1)
 	if err != nil || n != 2 {
 		t.Fatalf("PurgeExpired = %d, %v; want 2", n, err)
 	}
@@ -454,19 +460,19 @@ func testAlarmsOnce(t *testing.T, open Open) {
 	st := open(t)
 	clk := NewClock(epoch)
 	mk := MasterKeys(t)
-	nodes := []*garde.Service{garde.NewService(st, mk, clk), garde.NewService(st, mk, clk), garde.NewService(st, mk, clk)}
+	nodes := []*app.Service{app.New(st, mk, clk), app.New(st, mk, clk), app.New(st, mk, clk)}
 	a := NewTenant(t, nodes[0], "A")
 	rc := &recorder{}
 	hook := httptest.NewServer(rc)
 	defer hook.Close()
-	file(t, nodes[0], a.DPO, garde.NewRequest{Subject: "jo", Type: garde.RequestAccess})
+	file(t, nodes[0], a.DPO, rights.NewRequest{Subject: "jo", Type: garde.RequestAccess})
 	run := func() int {
 		var total atomic.Int64
 		var wg sync.WaitGroup
 		for i, n := range nodes {
 			wg.Go(func() {
-				c := garde.RightsJobs{Node: string(rune('a' + i)), AlarmURL: hook.URL, AlarmSecret: []byte("s"), Sender: &notify.Sender{Policy: LoopbackEgress}}
-				k, err := n.SendRequestAlarms(ctx, c)
+				c := rights.RightsJobs{Node: string(rune('a' + i)), AlarmURL: hook.URL, AlarmSecret: []byte("s"), Sender: &notify.Sender{Policy: LoopbackEgress}}
+				k, err := n.Rights.SendRequestAlarms(ctx, c)
 				if err != nil {
 					t.Error(err)
 				}
@@ -520,25 +526,25 @@ func testErasurePropagation(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	ingest(t, s, a.Service, "kim", "bonjour")
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure}).Request
-	jobs := garde.RightsJobs{Sender: &notify.Sender{Policy: LoopbackEgress}}
-	for range garde.MaxDeliveryAttempts + 2 {
-		if _, err := s.SendDeliveries(ctx, jobs); err != nil {
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure}).Request
+	jobs := rights.RightsJobs{Sender: &notify.Sender{Policy: LoopbackEgress}}
+	for range rights.MaxDeliveryAttempts + 2 {
+		if _, err := s.Rights.SendDeliveries(ctx, jobs); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(7 * time.Hour) // past the longest backoff
 	}
-	ds2, err := s.RequestDeliveries(ctx, a.DPO, r.ID)
+	ds2, err := s.Rights.RequestDeliveries(ctx, a.DPO, r.ID)
 	if err != nil || len(ds2) != 2 {
 		t.Fatalf("deliveries = %+v, %v", ds2, err)
 	}
 	if d := ds2[0]; d.Recipient != "Helpdesk SaaS" || d.Status != garde.DeliveryDelivered || d.Attempts != 3 {
 		t.Fatalf("flaky recipient: %+v", d)
 	}
-	if d := ds2[1]; d.Status != garde.DeliveryDead || d.Attempts != garde.MaxDeliveryAttempts || d.LastError != "http_503" {
+	if d := ds2[1]; d.Status != garde.DeliveryDead || d.Attempts != rights.MaxDeliveryAttempts || d.LastError != "http_503" {
 		t.Fatalf("dead recipient: %+v", d)
 	}
-	secret, err := s.RecipientWebhookSecret(ctx, a.Admin, fs.URL+"/erase")
+	secret, err := s.Rights.RecipientWebhookSecret(ctx, a.Admin, fs.URL+"/erase")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +561,7 @@ func testErasurePropagation(t *testing.T, open Open) {
 	if err := json.Unmarshal(flaky.bodies[0], &n); err != nil || n.Type != "erasure" || n.Subject != "kim" || n.Request != r.ID {
 		t.Fatalf("notice = %s", flaky.bodies[0])
 	}
-	cert, err := garde.VerifyCertificate(r.Certificate, mustKey(t, s, a))
+	cert, err := rights.VerifyCertificate(r.Certificate, mustKey(t, s, a))
 	if err != nil || len(cert.Recipients) != 2 {
 		t.Fatalf("certificate recipients = %v, %v", cert.Recipients, err)
 	}
@@ -571,24 +577,24 @@ func testTenantOffboarding(t *testing.T, open Open) {
 	key := mustKey(t, s, a)
 	var heads []string
 	n := 0
-	cert, err := s.OffboardTenant(ctx, Operator, a.ID, func(h garde.SubjectExport) error { heads = append(heads, h.Subject); return nil }, func(garde.MessageView) error { n++; return nil })
+	cert, err := s.Rights.OffboardTenant(ctx, Operator, a.ID, func(h rights.SubjectExport) error { heads = append(heads, h.Subject); return nil }, func(garde.MessageView) error { n++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(heads) != 2 || n != 3 {
 		t.Fatalf("off-boarding exported %q and %d messages", heads, n)
 	}
-	c, err := garde.VerifyCertificate(cert, key)
-	if err != nil || c.Kind != garde.CertTenantOffboarded || len(c.KeysDestroyed) != 2 {
+	c, err := rights.VerifyCertificate(cert, key)
+	if err != nil || c.Kind != rights.CertTenantOffboarded || len(c.KeysDestroyed) != 2 {
 		t.Fatalf("off-boarding certificate = %+v, %v", c, err)
 	}
-	if _, err := s.SubjectMessages(ctx, a.Service, "lea", "answer_support_request"); err == nil {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "lea", "answer_support_request"); err == nil {
 		t.Fatal("off-boarded tenant still reads")
 	}
 	if got := texts(t, s, b.Service, "lea"); len(got) != 1 {
 		t.Fatalf("other tenant: %q", got)
 	}
-	if _, err := s.OffboardTenant(ctx, a.Admin, b.ID, nil, nil); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Rights.OffboardTenant(ctx, a.Admin, b.ID, nil, nil); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("off-boarding by a tenant admin = %v", err)
 	}
 }
@@ -622,7 +628,7 @@ func testJournalReplay(t *testing.T, open Open) {
 		t.Fatalf("backup: %d subjects, %v", len(recs), err)
 	}
 	oldKeys, _ := keys(st).ListSubjectKeys(ctx, a.ID, "", 10)
-	r := file(t, s, a.DPO, garde.NewRequest{Subject: "noe", Type: garde.RequestErasure}).Request
+	r := file(t, s, a.DPO, rights.NewRequest{Subject: "noe", Type: garde.RequestErasure}).Request
 	es, _ := keys(st).Journal(ctx, 0)
 	if len(es) != 1 || es[0].Kind != garde.JournalErase || es[0].Tenant != a.ID || es[0].Request != r.ID || recs[es[0].Subject].ID == "" {
 		t.Fatalf("journal = %+v", es)
@@ -643,10 +649,10 @@ func testJournalReplay(t *testing.T, open Open) {
 		}
 	}
 	restoreData()
-	if _, err := s.SubjectMessages(ctx, a.Service, "noe", "answer_support_request"); !errors.Is(err, garde.ErrSubjectErased) {
+	if _, err := s.Vault.SubjectMessages(ctx, a.Service, "noe", "answer_support_request"); !errors.Is(err, garde.ErrSubjectErased) {
 		t.Fatalf("the restored data store before the replay = %v, want ErrSubjectErased (its key is not in any data store copy)", err)
 	}
-	n, err := s.ReplayJournal(ctx)
+	n, err := s.Rights.ReplayJournal(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("ReplayJournal = %d, %v", n, err)
 	}
@@ -656,10 +662,10 @@ func testJournalReplay(t *testing.T, open Open) {
 	if got := texts(t, s, a.Service, "ola"); len(got) != 1 {
 		t.Fatalf("after replay another subject reads %q", got)
 	}
-	if _, err := s.Ingest(ctx, a.Service, msg("noe", "answer_support_request", "x")); refusal(err) != "subject_erased" {
+	if _, err := s.Vault.Ingest(ctx, a.Service, msg("noe", "answer_support_request", "x")); refusal(err) != "subject_erased" {
 		t.Fatalf("after replay a write = %v", err)
 	}
-	if n, err := s.ReplayJournal(ctx); err != nil || n != 0 {
+	if n, err := s.Rights.ReplayJournal(ctx); err != nil || n != 0 {
 		t.Fatalf("second ReplayJournal = %d, %v; want 0", n, err)
 	}
 	// Both restored from before the erasure: the key comes back with an
@@ -672,7 +678,7 @@ func testJournalReplay(t *testing.T, open Open) {
 			}
 		}
 	}
-	if n, err := s.ReplayJournal(ctx); err != nil || n != 1 {
+	if n, err := s.Rights.ReplayJournal(ctx); err != nil || n != 1 {
 		t.Fatalf("ReplayJournal after a key store restore = %d, %v", n, err)
 	}
 	if left, _ := keys(st).SubjectKeys(ctx, a.ID, []string{victim.ID}); len(left) != 0 {
@@ -691,10 +697,10 @@ func testResumeUnderLease(t *testing.T, open Open) {
 	st := open(t)
 	clk := NewClock(epoch)
 	mk := MasterKeys(t)
-	n1, n2 := garde.NewService(st, mk, clk), garde.NewService(st, mk, clk)
+	n1, n2 := app.New(st, mk, clk), app.New(st, mk, clk)
 	a := NewTenant(t, n1, "A")
 	ingest(t, n1, a.Service, "pia", "x")
-	r := file(t, n1, a.DPO, garde.NewRequest{Subject: "pia", Type: garde.RequestErasure, LegalHold: "audit in progress"}).Request
+	r := file(t, n1, a.DPO, rights.NewRequest{Subject: "pia", Type: garde.RequestErasure, LegalHold: "audit in progress"}).Request
 	if err := st.Update(ctx, func(tx garde.Tx) error {
 		r.LegalHold = ""
 		return tx.UpdateRequest(ctx, r)
@@ -712,16 +718,16 @@ func testResumeUnderLease(t *testing.T, open Open) {
 	}); err != nil || !won || lost {
 		t.Fatalf("AcquireLease: node-2 %v, node-1 %v, %v; want true, false", won, lost, err)
 	}
-	if err := n1.RightsTick(ctx, garde.RightsJobs{Node: "node-1"}); err != nil {
+	if err := n1.Rights.RightsTick(ctx, rights.RightsJobs{Node: "node-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := n1.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusVerified {
+	if got, _ := n1.Rights.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusVerified {
 		t.Fatalf("a node without the lease worked: %s", got.Status)
 	}
-	if err := n2.RightsTick(ctx, garde.RightsJobs{Node: "node-2"}); err != nil {
+	if err := n2.Rights.RightsTick(ctx, rights.RightsJobs{Node: "node-2"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := n1.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusCompleted {
+	if got, _ := n1.Rights.Request(ctx, a.DPO, r.ID); got.Status != garde.StatusCompleted {
 		t.Fatalf("after the lease holder's tick: %s", got.Status)
 	}
 	clk.Advance(6 * time.Minute) // node-2's lease (5 minutes from its tick) expired: node-1 takes it over

@@ -1,5 +1,5 @@
 // Package notify delivers garde's escalations: by email through an SMTP
-// server (net/smtp) and by signed webhook. It implements garde.Notifier;
+// server (net/smtp) and by signed webhook. It implements breach.Notifier;
 // the breach clock in package garde decides what is due and to whom.
 package notify
 
@@ -18,7 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde/egress"
 )
 
@@ -41,10 +43,10 @@ type SMTP struct {
 	Policy *egress.Policy
 }
 
-var _ garde.Notifier = (*SMTP)(nil)
+var _ breach.Notifier = (*SMTP)(nil)
 
 // Notify sends one email.
-func (s *SMTP) Notify(ctx context.Context, e garde.Escalation) error {
+func (s *SMTP) Notify(ctx context.Context, e breach.Escalation) error {
 	to := e.DPO.Email
 	if to == "" {
 		return errors.New("smtp: the DPO has no email address in the register")
@@ -123,7 +125,7 @@ func smtpError(stage string, err error) error {
 
 // Message formats the email of an escalation (RFC 5322, UTF-8 body in
 // quoted-printable, subject in RFC 2047).
-func Message(from, to string, e garde.Escalation) []byte {
+func Message(from, to string, e breach.Escalation) []byte {
 	var b bytes.Buffer
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	hdr("From", from)
@@ -162,7 +164,7 @@ type Webhook struct {
 	Now func() time.Time
 }
 
-var _ garde.Notifier = (*Webhook)(nil)
+var _ breach.Notifier = (*Webhook)(nil)
 
 // Payload is the JSON body of an escalation webhook.
 type Payload struct {
@@ -179,7 +181,7 @@ type Payload struct {
 }
 
 // Notify posts one escalation.
-func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
+func (w *Webhook) Notify(ctx context.Context, e breach.Escalation) error {
 	body, err := json.Marshal(Payload{
 		Type: "breach.escalation", Breach: e.BreachID, Tenant: string(e.Tenant), Point: e.Point.String(),
 		AwareAt: e.AwareAt, NotifyBy: e.NotifyBy, Late: e.Left() <= 0, Nature: e.Nature, Phase: e.Phase, Summary: e.Subject(),
@@ -193,5 +195,5 @@ func (w *Webhook) Notify(ctx context.Context, e garde.Escalation) error {
 	}
 	s := Sender{Policy: w.Policy, Now: w.Now}
 	id := fmt.Sprintf("%s.%s.%d", e.Tenant, e.BreachID, int64(e.Point/time.Second))
-	return s.Send(ctx, garde.Webhook{URL: w.URL, Body: body, Secret: secret, ID: id})
+	return s.Send(ctx, rights.Webhook{URL: w.URL, Body: body, Secret: secret, ID: id})
 }

@@ -23,9 +23,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde/register"
 
-	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/notify"
@@ -157,11 +160,11 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	defer db.Close()
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	clk := gardetest.NewClock(start)
-	svc := garde.NewService(db, gardetest.MasterKeys(t), clk)
+	svc := app.New(db, gardetest.MasterKeys(t), clk)
 	a := gardetest.NewTenant(t, svc, "A")
 	aware := start
 	desc := "A support export was sent to the wrong customer."
-	b, err := svc.CreateBreach(ctx, a.DPO, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
+	b, err := svc.Breach.CreateBreach(ctx, a.DPO, breach.NewBreach{BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureConfidentiality}, Description: &desc}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +187,13 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	}))
 	defer ts.Close()
 
-	c := garde.BreachClock{
+	c := breach.BreachClock{
 		Email:   &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress},
 		Webhook: &notify.Webhook{URL: ts.URL, Secret: secret, Now: clk.Now, Policy: gardetest.LoopbackEgress},
 	}
 	for _, step := range []time.Duration{0, 24 * time.Hour, 24 * time.Hour, 18 * time.Hour} {
 		clk.Advance(step)
-		if _, err := svc.EscalateBreaches(ctx, c); err != nil {
+		if _, err := svc.Breach.EscalateBreaches(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -256,7 +259,7 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 		},
 		"callback": {
 			sign: func(ts int64, id string, b []byte) http.Header {
-				return hdr(ts, id, garde.HeaderOpenDSRSignature, notify.SignCallback(callbackKey, ts, id, b))
+				return hdr(ts, id, rights.HeaderOpenDSRSignature, notify.SignCallback(callbackKey, ts, id, b))
 			},
 			v: func() *notify.Verifier {
 				return &notify.Verifier{PublicKey: callbackKey.Public().(ed25519.PublicKey), Now: func() time.Time { return now }}
@@ -307,7 +310,7 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 	}
 	// The old scheme — Ed25519 over the bare body, which anyone who saw one
 	// callback could replay forever — no longer verifies.
-	bare := hdr(now.Unix(), "x", garde.HeaderOpenDSRSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(callbackKey, body)))
+	bare := hdr(now.Unix(), "x", rights.HeaderOpenDSRSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(callbackKey, body)))
 	if _, err := schemes["callback"].v().Verify(bare, body); !errors.Is(err, notify.ErrBadSignature) {
 		t.Errorf("a bare-body signature = %v, want ErrBadSignature", err)
 	}
@@ -320,8 +323,8 @@ func TestNotifyRefusesInsideByDefault(t *testing.T) {
 	var hit atomic.Bool
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
 	defer ts.Close()
-	e := garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
-	for name, n := range map[string]garde.Notifier{
+	e := breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
+	for name, n := range map[string]breach.Notifier{
 		"smtp":            &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"},
 		"webhook":         &notify.Webhook{URL: ts.URL, Secret: []byte("s")},
 		"webhook by name": &notify.Webhook{URL: strings.Replace(ts.URL, "127.0.0.1", "localhost", 1), Secret: []byte("s")},
@@ -341,7 +344,7 @@ func TestSMTPErrorsCarryNoAddress(t *testing.T) {
 	ms := newMailServer(t)
 	ms.rejectRcpt = true
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := s.Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
 		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
 	}
@@ -359,7 +362,7 @@ func TestSMTPStartTLS(t *testing.T) {
 	ms := newMailServer(t)
 	ms.tls = &tls.Config{Certificates: hs.TLS.Certificates}
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}, Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), garde.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := s.Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Notify over STARTTLS = %v, want nil", err)
 	}

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde/egress"
 )
 
@@ -36,10 +37,10 @@ type Sender struct {
 	Now func() time.Time
 }
 
-var _ garde.WebhookSender = (*Sender)(nil)
+var _ rights.WebhookSender = (*Sender)(nil)
 
 // Send posts one webhook and fails unless the receiver answers 2xx.
-func (s *Sender) Send(ctx context.Context, w garde.Webhook) error {
+func (s *Sender) Send(ctx context.Context, w rights.Webhook) error {
 	id := w.ID
 	if id == "" {
 		id = randomID()
@@ -70,7 +71,7 @@ func (s *Sender) Send(ctx context.Context, w garde.Webhook) error {
 		req.Header.Set(HeaderSignature, Sign(w.Secret, ts, id, w.Body))
 	}
 	if w.CallbackKey != nil {
-		req.Header.Set(garde.HeaderOpenDSRSignature, SignCallback(w.CallbackKey, ts, id, w.Body))
+		req.Header.Set(rights.HeaderOpenDSRSignature, SignCallback(w.CallbackKey, ts, id, w.Body))
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/postgres"
@@ -17,12 +20,12 @@ import (
 // messages for a handful of subjects.
 const benchBatch = 100
 
-func benchMessages(i int) []garde.NewMessage {
-	msgs := make([]garde.NewMessage, benchBatch)
+func benchMessages(i int) []vault.NewMessage {
+	msgs := make([]vault.NewMessage, benchBatch)
 	for j := range msgs {
 		// 1000 subjects in rotation: after the first rounds, most exist.
 		sub := fmt.Sprintf("customer-%04d", (i*benchBatch+j)%1000)
-		msgs[j] = garde.NewMessage{
+		msgs[j] = vault.NewMessage{
 			Subject: sub, Purpose: "answer_support_request", Channel: "chat",
 			Text:   fmt.Sprintf("Bonjour, ma commande %d n'est pas arrivée, pouvez-vous vérifier ? Merci, Jeanne", i*benchBatch+j),
 			Fields: map[string]string{"user.contact.email": fmt.Sprintf("client%d@example.fr", j)},
@@ -33,7 +36,7 @@ func benchMessages(i int) []garde.NewMessage {
 
 type benchEnv struct {
 	db   *postgres.DB
-	svc  *garde.Service
+	svc  *app.Service
 	tn   gardetest.Tenant
 	rows []garde.Message // sealed rows the service wrote, to replay raw
 }
@@ -42,12 +45,12 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	db, _, _ := openDB(b)
-	svc := garde.NewService(db, gardetest.MasterKeys(b), gardetest.NewClock(time.Now()))
+	svc := app.New(db, gardetest.MasterKeys(b), gardetest.NewClock(time.Now()))
 	e := &benchEnv{db: db, svc: svc, tn: gardetest.NewTenant(b, svc, "Bench SAS")}
 	// Warm up: create the subjects, and keep one batch of sealed rows
 	// exactly as the service stores them.
 	for i := range 10 {
-		if _, err := svc.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,7 +116,7 @@ func BenchmarkIngest(b *testing.B) {
 		e := newBenchEnv(b)
 		i := 0
 		for b.Loop() {
-			if _, err := e.svc.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
+			if _, err := e.svc.Vault.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -154,7 +157,7 @@ func BenchmarkIngestRatio(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := e.svc.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
+		if _, err := e.svc.Vault.Ingest(ctx, e.tn.Service, benchMessages(i)); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
@@ -187,14 +190,14 @@ func BenchmarkIngestNodes(b *testing.B) {
 				dsn := testDSN(b)
 				schema := newSchema(b, dsn)
 				mk := gardetest.MasterKeys(b)
-				svcs := make([]*garde.Service, nodes)
+				svcs := make([]*app.Service, nodes)
 				for n := range svcs {
 					db, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 4})
 					if err != nil {
 						b.Fatal(err)
 					}
 					b.Cleanup(func() { db.Close() })
-					svcs[n] = garde.NewService(db, mk, garde.SystemClock{})
+					svcs[n] = app.New(db, mk, garde.SystemClock{})
 				}
 				tenants := make([]gardetest.Tenant, nodes)
 				for n := range tenants {
@@ -210,7 +213,7 @@ func BenchmarkIngestNodes(b *testing.B) {
 					errs := make([]error, nodes)
 					for n := range nodes {
 						wg.Go(func() {
-							_, errs[n] = svcs[n].Ingest(ctx, tenants[n].Service, benchMessages(i*nodes+n))
+							_, errs[n] = svcs[n].Vault.Ingest(ctx, tenants[n].Service, benchMessages(i*nodes+n))
 						})
 					}
 					wg.Wait()

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/jackc/pgx/v5"
@@ -25,10 +29,10 @@ func TestErasureForensics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, _, schema := openDB(t)
-	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
 	a := gardetest.NewTenant(t, svc, "A")
 	for _, s := range []string{"erased@example.org", "kept@example.org"} {
-		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte de " + s}}); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte de " + s}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +67,7 @@ func TestErasureForensics(t *testing.T) {
 			t.Errorf("the data dump holds subject %s's wrapped key", k.Subject)
 		}
 	}
-	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "erased@example.org", Type: garde.RequestErasure})
+	f, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "erased@example.org", Type: garde.RequestErasure})
 	if err != nil || f.Request.Status != garde.StatusCompleted {
 		t.Fatalf("erasure = %v, %v", f.Request.Status, err)
 	}

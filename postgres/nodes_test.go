@@ -7,6 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/trail"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/postgres"
@@ -24,9 +29,9 @@ func TestSeveralNodes(t *testing.T) {
 	first, dsn, schema := openDB(t)
 	mk := gardetest.MasterKeys(t)
 	const nodes = 3
-	svcs := make([]*garde.Service, nodes)
+	svcs := make([]*app.Service, nodes)
 	dbs := []*postgres.DB{first}
-	svcs[0] = garde.NewService(first, mk, garde.SystemClock{})
+	svcs[0] = app.New(first, mk, garde.SystemClock{})
 	for i := 1; i < nodes; i++ {
 		db, err := postgres.Open(ctx, dsn, postgres.Options{Schema: schema, MaxConns: 4})
 		if err != nil {
@@ -34,10 +39,10 @@ func TestSeveralNodes(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		dbs = append(dbs, db)
-		svcs[i] = garde.NewService(db, mk, garde.SystemClock{})
+		svcs[i] = app.New(db, mk, garde.SystemClock{})
 	}
 	tn := gardetest.NewTenant(t, svcs[0], "Nodes SAS")
-	if _, err := svcs[0].PublishNotice(ctx, tn.Admin, "improve_replies", "fr", "Nous utilisons vos messages pour améliorer nos réponses."); err != nil {
+	if _, err := svcs[0].Consent.PublishNotice(ctx, tn.Admin, "improve_replies", "fr", "Nous utilisons vos messages pour améliorer nos réponses."); err != nil {
 		t.Fatal(err)
 	}
 
@@ -56,11 +61,11 @@ func TestSeveralNodes(t *testing.T) {
 			s := svcs[n]
 			for r := range rounds {
 				subject := fmt.Sprintf("node%d-subject%d", n, r%4)
-				var msgs []garde.NewMessage
+				var msgs []vault.NewMessage
 				for j := range 3 {
-					msgs = append(msgs, garde.NewMessage{Subject: subject, Purpose: "answer_support_request", Text: fmt.Sprintf("node %d round %d message %d", n, r, j)})
+					msgs = append(msgs, vault.NewMessage{Subject: subject, Purpose: "answer_support_request", Text: fmt.Sprintf("node %d round %d message %d", n, r, j)})
 				}
-				out, err := s.Ingest(ctx, tn.Service, msgs)
+				out, err := s.Vault.Ingest(ctx, tn.Service, msgs)
 				if err != nil {
 					errs <- fmt.Errorf("node %d ingest: %w", n, err)
 					continue
@@ -73,7 +78,7 @@ func TestSeveralNodes(t *testing.T) {
 				acks = append(acks, a)
 				mu.Unlock()
 				if r%3 == 0 {
-					if _, err := s.RecordConsent(ctx, tn.Service, garde.ConsentInput{Subject: subject, Purpose: "improve_replies", Action: garde.ConsentGrant, Language: "fr", Method: "chat"}); err != nil {
+					if _, err := s.Consent.RecordConsent(ctx, tn.Service, consent.ConsentInput{Subject: subject, Purpose: "improve_replies", Action: garde.ConsentGrant, Language: "fr", Method: "chat"}); err != nil {
 						errs <- fmt.Errorf("node %d consent: %w", n, err)
 					} else {
 						mu.Lock()
@@ -82,7 +87,7 @@ func TestSeveralNodes(t *testing.T) {
 					}
 				}
 				if r%5 == 0 {
-					if _, err := s.LedgerCheckpoint(ctx, tn.DPO); err != nil {
+					if _, err := s.Trail.LedgerCheckpoint(ctx, tn.DPO); err != nil {
 						errs <- fmt.Errorf("node %d checkpoint: %w", n, err)
 					}
 				}
@@ -104,7 +109,7 @@ func TestSeveralNodes(t *testing.T) {
 	for n := range nodes {
 		for r := range 4 {
 			subject := fmt.Sprintf("node%d-subject%d", n, r)
-			got, err := svcs[(n+1)%nodes].SubjectMessages(ctx, tn.Service, subject, "answer_support_request")
+			got, err := svcs[(n+1)%nodes].Vault.SubjectMessages(ctx, tn.Service, subject, "answer_support_request")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,14 +133,14 @@ func TestSeveralNodes(t *testing.T) {
 	}
 
 	// No fork: the whole log verifies against the published key.
-	key, err := svcs[2].LedgerVerifierKey(ctx, tn.DPO)
+	key, err := svcs[2].Trail.LedgerVerifierKey(ctx, tn.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svcs[1].LedgerCheckpoint(ctx, tn.DPO); err != nil {
+	if _, err := svcs[1].Trail.LedgerCheckpoint(ctx, tn.DPO); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := garde.VerifyLedger(ctx, first, tn.ID, key)
+	rep, err := trail.VerifyLedger(ctx, first, tn.ID, key)
 	if err != nil {
 		t.Fatalf("VerifyLedger after concurrent appends from %d nodes: %v", nodes, err)
 	}

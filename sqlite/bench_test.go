@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -40,20 +43,20 @@ func benchGardeIngest(b *testing.B, batch int, text string, detection bool) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+	svc := app.New(db, gardetest.MasterKeys(b), garde.SystemClock{})
 	if !detection {
 		svc.SetScanner(nil)
 	}
 	tn := gardetest.NewTenant(b, svc, "Bench")
-	msgs := make([]garde.NewMessage, batch)
+	msgs := make([]vault.NewMessage, batch)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
 		for j := range msgs {
-			msgs[j] = garde.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: text}
+			msgs[j] = vault.NewMessage{Subject: fmt.Sprintf("subject-%d", i%1000), Purpose: "answer_support_request", Text: text}
 			i++
 		}
-		if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, tn.Service, msgs); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -164,18 +167,18 @@ func BenchmarkReadSubjectMessages(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+	svc := app.New(db, gardetest.MasterKeys(b), garde.SystemClock{})
 	tn := gardetest.NewTenant(b, svc, "Bench")
-	msgs := make([]garde.NewMessage, 20)
+	msgs := make([]vault.NewMessage, 20)
 	for j := range msgs {
-		msgs[j] = garde.NewMessage{Subject: "reader", Purpose: "answer_support_request", Text: benchText}
+		msgs[j] = vault.NewMessage{Subject: "reader", Purpose: "answer_support_request", Text: benchText}
 	}
-	if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, tn.Service, msgs); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := svc.SubjectMessages(ctx, tn.Service, "reader", "answer_support_request")
+		got, err := svc.Vault.SubjectMessages(ctx, tn.Service, "reader", "answer_support_request")
 		if err != nil || len(got) != 20 {
 			b.Fatal(len(got), err)
 		}

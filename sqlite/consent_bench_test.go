@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/ledger"
@@ -16,14 +20,14 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-func benchConsentService(b *testing.B) (*garde.Service, gardetest.Tenant, *sqlite.DB) {
+func benchConsentService(b *testing.B) (*app.Service, gardetest.Tenant, *sqlite.DB) {
 	b.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "garde.db"), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	svc := garde.NewService(db, gardetest.MasterKeys(b), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(b), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	return svc, gardetest.ConsentTenant(b, svc, "Bench SAS"), db
 }
 
@@ -44,7 +48,7 @@ func BenchmarkConsentAppend(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				ctx := context.Background()
 				svc, tn, _ := benchConsentService(b)
-				ins := make([]garde.ConsentInput, batch)
+				ins := make([]consent.ConsentInput, batch)
 				n, round := 0, 0
 				start := time.Now()
 				for b.Loop() {
@@ -56,7 +60,7 @@ func BenchmarkConsentAppend(b *testing.B) {
 						ins[j] = gardetest.Grant(subject, "improve_replies")
 					}
 					round++
-					if _, err := svc.RecordConsents(ctx, tn.Service, ins); err != nil {
+					if _, err := svc.Consent.RecordConsents(ctx, tn.Service, ins); err != nil {
 						b.Fatal(err)
 					}
 					n += batch
@@ -85,7 +89,7 @@ func BenchmarkConsentSingle(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if _, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant(fmt.Sprintf("s-%d-%d", round, c), "improve_replies")); err != nil {
+						if _, err := svc.Consent.RecordConsent(ctx, tn.Service, gardetest.Grant(fmt.Sprintf("s-%d-%d", round, c), "improve_replies")); err != nil {
 							b.Error(err)
 						}
 					}()
@@ -110,36 +114,36 @@ func BenchmarkConsentSingle(b *testing.B) {
 func BenchmarkReceipt(b *testing.B) {
 	ctx := context.Background()
 	svc, tn, _ := benchConsentService(b)
-	key, err := svc.LedgerVerifierKey(ctx, tn.DPO)
+	key, err := svc.Trail.LedgerVerifierKey(ctx, tn.DPO)
 	if err != nil {
 		b.Fatal(err)
 	}
-	first, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant("first@example.fr", "improve_replies"))
+	first, err := svc.Consent.RecordConsent(ctx, tn.Service, gardetest.Grant("first@example.fr", "improve_replies"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	size := int64(0)
 	for _, target := range []int64{1_000, 100_000} {
 		for size < target {
-			ins := make([]garde.ConsentInput, min(5000, int(target-size)/2+1))
+			ins := make([]consent.ConsentInput, min(5000, int(target-size)/2+1))
 			for j := range ins {
 				ins[j] = gardetest.Grant(fmt.Sprintf("s-%d-%d", size, j), "improve_replies")
 			}
-			if _, err := svc.RecordConsents(ctx, tn.Service, ins); err != nil {
+			if _, err := svc.Consent.RecordConsents(ctx, tn.Service, ins); err != nil {
 				b.Fatal(err)
 			}
-			cp, err := svc.LedgerCheckpoint(ctx, tn.DPO)
+			cp, err := svc.Trail.LedgerCheckpoint(ctx, tn.DPO)
 			if err != nil {
 				b.Fatal(err)
 			}
 			size = cp.Size
 		}
-		res, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant("jeanne.martin@example.fr", "improve_replies"))
+		res, err := svc.Consent.RecordConsent(ctx, tn.Service, gardetest.Grant("jeanne.martin@example.fr", "improve_replies"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		issued, _ := json.Marshal(map[string]any{"id": res.ID, "receipt": res.Receipt})
-		pr, err := svc.LedgerInclusion(ctx, tn.DPO, first.Receipt.LeafIndex, 0)
+		pr, err := svc.Trail.LedgerInclusion(ctx, tn.DPO, first.Receipt.LeafIndex, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,11 +157,11 @@ func BenchmarkReceipt(b *testing.B) {
 		}{{"issued", issued, len(res.Receipt.Evidence.Proof)}, {"refreshed", refreshed, len(pr.Proof)}} {
 			b.Run(fmt.Sprintf("log=%d/%s", pr.Size, c.name), func(b *testing.B) {
 				for b.Loop() {
-					r, err := garde.ParseReceipt(c.body)
+					r, err := consent.ParseReceipt(c.body)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := garde.VerifyReceipt(r, key); err != nil {
+					if err := consent.VerifyReceipt(r, key); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -182,7 +186,7 @@ func BenchmarkLedgerProof(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(b), nil)
+	svc := app.New(db, gardetest.MasterKeys(b), nil)
 	p := garde.Principal{KeyID: "key_bench", Tenant: "tn_bench", Role: garde.RoleDPO}
 	var mem ledger.MemoryStore
 	grow := func(to int64) {
@@ -217,7 +221,7 @@ func BenchmarkLedgerProof(b *testing.B) {
 			for b.Loop() {
 				index := k * 7919 % size
 				k++
-				pr, err := svc.LedgerInclusion(ctx, p, index, size)
+				pr, err := svc.Trail.LedgerInclusion(ctx, p, index, size)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -237,7 +241,7 @@ func BenchmarkLedgerProof(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				pr, err := svc.LedgerConsistency(ctx, p, old, size)
+				pr, err := svc.Trail.LedgerConsistency(ctx, p, old, size)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -250,7 +254,7 @@ func BenchmarkLedgerProof(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("verify-ledger/log=%d", size), func(b *testing.B) {
 			for b.Loop() {
-				rep, err := garde.VerifyLedger(ctx, db, p.Tenant, "")
+				rep, err := trail.VerifyLedger(ctx, db, p.Tenant, "")
 				if err != nil || rep.Size != size {
 					b.Fatalf("VerifyLedger = %+v, %v", rep, err)
 				}

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -27,17 +31,17 @@ func TestMoveLegacyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := gardetest.MasterKeys(t)
-	svc := garde.NewService(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
+	svc := app.New(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
 	a := gardetest.NewTenant(t, svc, "A")
 	for _, s := range []string{"kept", "erased"} {
-		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte de " + s}}); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte de " + s}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ks := db.KeyStore()
 	tks, _ := ks.TenantKeys(ctx, a.ID)
 	sks, _ := ks.ListSubjectKeys(ctx, a.ID, "", 10)
-	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "erased", Type: garde.RequestErasure})
+	f, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "erased", Type: garde.RequestErasure})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +92,8 @@ func TestMoveLegacyKeys(t *testing.T) {
 	if got, _ := db.KeyStore().TenantKeys(ctx, a.ID); len(got) != len(tks) {
 		t.Fatalf("moved %d tenant keys, want %d", len(got), len(tks))
 	}
-	svc = garde.NewService(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 11, 0, 0, 0, time.UTC)))
-	if ms, err := svc.SubjectMessages(ctx, a.Service, "kept", "answer_support_request"); err != nil || len(ms) != 1 {
+	svc = app.New(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 11, 0, 0, 0, time.UTC)))
+	if ms, err := svc.Vault.SubjectMessages(ctx, a.Service, "kept", "answer_support_request"); err != nil || len(ms) != 1 {
 		t.Fatalf("the kept subject after the upgrade: %d messages, %v", len(ms), err)
 	}
 	raw, _ = sql.Open("sqlite", "file:"+path)

@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/trail"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/keyring"
@@ -33,24 +38,24 @@ func pristineLedger(t *testing.T) (string, garde.TenantID, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	tn := gardetest.ConsentTenant(t, svc, "Tamper SAS")
 	for i := range 12 {
-		if _, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant(fmt.Sprintf("s%d", i%4), "improve_replies")); err != nil {
+		if _, err := svc.Consent.RecordConsent(ctx, tn.Service, gardetest.Grant(fmt.Sprintf("s%d", i%4), "improve_replies")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Ingest(ctx, tn.Service, []garde.NewMessage{{Subject: "s1", Purpose: "answer_support_request", Text: "hello"}}); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, tn.Service, []vault.NewMessage{{Subject: "s1", Purpose: "answer_support_request", Text: "hello"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.LedgerCheckpoint(ctx, tn.DPO); err != nil {
+	if _, err := svc.Trail.LedgerCheckpoint(ctx, tn.DPO); err != nil {
 		t.Fatal(err)
 	}
-	key, err := svc.LedgerVerifierKey(ctx, tn.DPO)
+	key, err := svc.Trail.LedgerVerifierKey(ctx, tn.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := garde.VerifyLedger(ctx, db, tn.ID, key); err != nil || rep.Size < 30 || rep.Consents != 12 {
+	if rep, err := trail.VerifyLedger(ctx, db, tn.ID, key); err != nil || rep.Size < 30 || rep.Consents != 12 {
 		t.Fatalf("pristine log: %+v, %v", rep, err)
 	}
 	if err := db.Close(); err != nil {
@@ -156,8 +161,8 @@ func TestVerifyLedgerCatchesTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			_, err = garde.VerifyLedger(ctx, db, tenant, key)
-			if !errors.Is(err, garde.ErrLedger) {
+			_, err = trail.VerifyLedger(ctx, db, tenant, key)
+			if !errors.Is(err, trail.ErrLedger) {
 				t.Fatalf("VerifyLedger = %v, want ErrLedger", err)
 			}
 			msg := err.Error()
@@ -222,7 +227,7 @@ func TestVerifyLedgerCatchesConsistentRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = garde.VerifyLedger(ctx, db, tenant, key)
+	_, err = trail.VerifyLedger(ctx, db, tenant, key)
 	var le *ledger.LogError
 	if !errors.Is(err, ledger.ErrCheckpoint) || !errors.As(err, &le) || le.Index > target {
 		t.Fatalf("VerifyLedger = %v, want ErrCheckpoint at or before entry %d", err, target)
@@ -253,9 +258,9 @@ func TestLedgerTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, mk, nil)
+	svc := app.New(db, mk, nil)
 	tn := gardetest.ConsentTenant(t, svc, "Two SAS")
-	before, err := svc.LedgerCheckpoint(ctx, tn.DPO)
+	before, err := svc.Trail.LedgerCheckpoint(ctx, tn.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +281,8 @@ func TestLedgerTwoProcesses(t *testing.T) {
 			t.Fatalf("child: %v", err)
 		}
 	}
-	key, _ := svc.LedgerVerifierKey(ctx, tn.DPO)
-	rep, err := garde.VerifyLedger(ctx, db, tn.ID, key)
+	key, _ := svc.Trail.LedgerVerifierKey(ctx, tn.DPO)
+	rep, err := trail.VerifyLedger(ctx, db, tn.ID, key)
 	if err != nil {
 		t.Fatalf("VerifyLedger = %v", err)
 	}
@@ -301,7 +306,7 @@ func ledgerChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := garde.NewService(db, mk, nil)
+	svc := app.New(db, mk, nil)
 	p, err := svc.Authenticate(ctx, os.Getenv("GARDE_LEDGER_KEY"))
 	if err != nil {
 		t.Fatal(err)
@@ -310,11 +315,11 @@ func ledgerChild(t *testing.T) {
 	batch, _ := strconv.Atoi(os.Getenv("GARDE_LEDGER_BATCH"))
 	me := os.Getenv("GARDE_LEDGER_CHILD")
 	for r := range rounds {
-		var ins []garde.ConsentInput
+		var ins []consent.ConsentInput
 		for j := range batch {
 			ins = append(ins, gardetest.Grant(fmt.Sprintf("p%s-%d-%d", me, r, j), "improve_replies"))
 		}
-		res, err := svc.RecordConsents(ctx, p, ins)
+		res, err := svc.Consent.RecordConsents(ctx, p, ins)
 		if err != nil {
 			t.Fatalf("process %s round %d: %v", me, r, err)
 		}
@@ -329,7 +334,7 @@ func ledgerChild(t *testing.T) {
 
 var childVerifier string
 
-func mustVerifier(t *testing.T, svc *garde.Service, ctx context.Context) string {
+func mustVerifier(t *testing.T, svc *app.Service, ctx context.Context) string {
 	if childVerifier == "" {
 		p, err := svc.Authenticate(ctx, os.Getenv("GARDE_LEDGER_KEY"))
 		if err != nil {
@@ -337,7 +342,7 @@ func mustVerifier(t *testing.T, svc *garde.Service, ctx context.Context) string 
 		}
 		_ = p
 		// The service key may read the ledger key.
-		k, err := svc.LedgerVerifierKey(ctx, p)
+		k, err := svc.Trail.LedgerVerifierKey(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}

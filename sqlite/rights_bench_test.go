@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -40,10 +44,10 @@ func (k *keyTimer) KeyStore() garde.KeyStore { return keyTimerStore{k.DB.KeyStor
 
 // seedSubject gives subject n messages: one through Ingest (which creates
 // the subject and its key), the rest inserted as rows of the same shape.
-func seedSubject(b *testing.B, svc *garde.Service, db *sqlite.DB, tn gardetest.Tenant, subject string, n int, expires time.Time) {
+func seedSubject(b *testing.B, svc *app.Service, db *sqlite.DB, tn gardetest.Tenant, subject string, n int, expires time.Time) {
 	b.Helper()
 	ctx := context.Background()
-	v, err := svc.Ingest(ctx, tn.Service, []garde.NewMessage{{Subject: subject, Purpose: "answer_support_request", Text: benchText}})
+	v, err := svc.Vault.Ingest(ctx, tn.Service, []vault.NewMessage{{Subject: subject, Purpose: "answer_support_request", Text: benchText}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +85,7 @@ func BenchmarkErasure(b *testing.B) {
 			}
 			defer db.Close()
 			kt := &keyTimer{DB: db}
-			svc := garde.NewService(kt, gardetest.MasterKeys(b), garde.SystemClock{})
+			svc := app.New(kt, gardetest.MasterKeys(b), garde.SystemClock{})
 			tn := gardetest.NewTenant(b, svc, "Bench")
 			var unreadable, purged time.Duration
 			i := 0
@@ -93,7 +97,7 @@ func BenchmarkErasure(b *testing.B) {
 				db.Scrub(ctx) // checkpoint the seeding now, not inside the measured commit
 				b.StartTimer()
 				start := time.Now()
-				f, err := svc.FileRequest(ctx, tn.DPO, garde.NewRequest{Subject: subject, Type: garde.RequestErasure})
+				f, err := svc.Rights.FileRequest(ctx, tn.DPO, rights.NewRequest{Subject: subject, Type: garde.RequestErasure})
 				if err != nil || f.Request.Status != garde.StatusCompleted {
 					b.Fatalf("erasure: %v %v", f.Request.Status, err)
 				}
@@ -115,25 +119,25 @@ func BenchmarkExport(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+	svc := app.New(db, gardetest.MasterKeys(b), garde.SystemClock{})
 	svc.SetScanner(nil)
 	tn := gardetest.NewTenant(b, svc, "Bench")
 	const n = 10000
-	msgs := make([]garde.NewMessage, n)
+	msgs := make([]vault.NewMessage, n)
 	for i := range msgs {
-		msgs[i] = garde.NewMessage{Subject: "big", Purpose: "answer_support_request", Text: benchText, Fields: map[string]string{"user.contact.email": "jeanne@example.fr"}}
+		msgs[i] = vault.NewMessage{Subject: "big", Purpose: "answer_support_request", Text: benchText, Fields: map[string]string{"user.contact.email": "jeanne@example.fr"}}
 	}
-	if _, err := svc.Ingest(ctx, tn.Service, msgs); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, tn.Service, msgs); err != nil {
 		b.Fatal(err)
 	}
-	f, err := svc.FileRequest(ctx, tn.DPO, garde.NewRequest{Subject: "big", Type: garde.RequestAccess})
+	f, err := svc.Rights.FileRequest(ctx, tn.DPO, rights.NewRequest{Subject: "big", Type: garde.RequestAccess})
 	if err != nil {
 		b.Fatal(err)
 	}
 	enc := json.NewEncoder(io.Discard)
 	total := 0
 	for b.Loop() {
-		err := svc.ExportRequest(ctx, tn.DPO, f.Request.ID, func(h garde.SubjectExport) error { return enc.Encode(h) },
+		err := svc.Rights.ExportRequest(ctx, tn.DPO, f.Request.ID, func(h rights.SubjectExport) error { return enc.Encode(h) },
 			func(m garde.MessageView) error { total++; return enc.Encode(m) })
 		if err != nil {
 			b.Fatal(err)
@@ -151,7 +155,7 @@ func BenchmarkRetentionPurge(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(b), garde.SystemClock{})
+	svc := app.New(db, gardetest.MasterKeys(b), garde.SystemClock{})
 	tn := gardetest.NewTenant(b, svc, "Bench")
 	const n = 100000
 	rows := 0
@@ -161,7 +165,7 @@ func BenchmarkRetentionPurge(b *testing.B) {
 		seedSubject(b, svc, db, tn, fmt.Sprintf("old-%d", i), n, time.Now().Add(-time.Hour))
 		i++
 		b.StartTimer()
-		got, err := svc.PurgeExpired(ctx, 1000)
+		got, err := svc.Vault.PurgeExpired(ctx, 1000)
 		if err != nil || got < n-1 {
 			b.Fatalf("PurgeExpired = %d, %v", got, err)
 		}

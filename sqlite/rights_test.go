@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/keyring"
@@ -32,10 +36,10 @@ func TestErasureForensics(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := gardetest.MasterKeys(t)
-	svc := garde.NewService(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
+	svc := app.New(db, mk, gardetest.NewClock(time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC)))
 	a := gardetest.NewTenant(t, svc, "A")
 	for _, s := range []string{"erased@example.org", "kept@example.org"} {
-		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte secret de " + s,
+		if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: s, Purpose: "answer_support_request", Text: "texte secret de " + s,
 			Fields: map[string]string{"user.contact.phone_number": "+33 6 98 76 54 32"}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +59,7 @@ func TestErasureForensics(t *testing.T) {
 	for _, f := range []string{"garde.db", "garde.db-wal"} {
 		copies[f+" before"] = read(t, filepath.Join(dir, f))
 	}
-	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "erased@example.org", Type: garde.RequestErasure})
+	f, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "erased@example.org", Type: garde.RequestErasure})
 	if err != nil || f.Request.Status != garde.StatusCompleted {
 		t.Fatalf("erasure = %v, %v", f.Request.Status, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/web/internal/notice"
 )
@@ -28,7 +30,7 @@ func (s *Server) breachRoutes() []Route {
 }
 
 type breachCreate struct {
-	garde.BreachChange
+	breach.BreachChange
 	Tenants []garde.TenantID `json:"tenants,omitempty"`
 }
 
@@ -55,38 +57,38 @@ type severityOut struct {
 }
 
 type breachOut struct {
-	ID                   string           `json:"id"`
-	Owner                string           `json:"owner"`
-	Tenants              []garde.TenantID `json:"tenants"`
-	Status               string           `json:"status"`
-	Phase                string           `json:"phase"`
-	Detector             string           `json:"detector,omitempty"`
-	AwareAt              *time.Time       `json:"aware_at,omitempty"`
-	NotifyBy             *time.Time       `json:"notify_by,omitempty"`
-	Late                 bool             `json:"late"`
-	Nature               []string         `json:"nature"`
-	Description          string           `json:"description"`
-	Categories           []string         `json:"categories"`
-	SubjectCategories    []string         `json:"subject_categories"`
-	SubjectsApprox       int              `json:"subjects_approx"`
-	RecordsApprox        int              `json:"records_approx"`
-	Consequences         string           `json:"consequences,omitempty"`
-	MeasuresTaken        []string         `json:"measures_taken"`
-	MeasuresProposed     []string         `json:"measures_proposed"`
-	Decision             string           `json:"decision,omitempty"`
-	DecisionReason       string           `json:"decision_reason,omitempty"`
-	NotifySubjects       *bool            `json:"notify_subjects,omitempty"`
-	ControllerNotifiedAt *time.Time       `json:"controller_notified_at,omitempty"`
-	AuthorityNotifiedAt  *time.Time       `json:"authority_notified_at,omitempty"`
-	SubjectsNotifiedAt   *time.Time       `json:"subjects_notified_at,omitempty"`
-	DelayReason          string           `json:"delay_reason,omitempty"`
-	Assessment           garde.Assessment `json:"assessment"`
-	Impact               *garde.Impact    `json:"impact,omitempty"`
-	Severity             severityOut      `json:"severity"`
-	CreatedAt            time.Time        `json:"created_at"`
-	CreatedBy            string           `json:"created_by"`
-	UpdatedAt            time.Time        `json:"updated_at"`
-	Events               []breachEvent    `json:"events"`
+	ID                   string            `json:"id"`
+	Owner                string            `json:"owner"`
+	Tenants              []garde.TenantID  `json:"tenants"`
+	Status               string            `json:"status"`
+	Phase                string            `json:"phase"`
+	Detector             string            `json:"detector,omitempty"`
+	AwareAt              *time.Time        `json:"aware_at,omitempty"`
+	NotifyBy             *time.Time        `json:"notify_by,omitempty"`
+	Late                 bool              `json:"late"`
+	Nature               []string          `json:"nature"`
+	Description          string            `json:"description"`
+	Categories           []string          `json:"categories"`
+	SubjectCategories    []string          `json:"subject_categories"`
+	SubjectsApprox       int               `json:"subjects_approx"`
+	RecordsApprox        int               `json:"records_approx"`
+	Consequences         string            `json:"consequences,omitempty"`
+	MeasuresTaken        []string          `json:"measures_taken"`
+	MeasuresProposed     []string          `json:"measures_proposed"`
+	Decision             string            `json:"decision,omitempty"`
+	DecisionReason       string            `json:"decision_reason,omitempty"`
+	NotifySubjects       *bool             `json:"notify_subjects,omitempty"`
+	ControllerNotifiedAt *time.Time        `json:"controller_notified_at,omitempty"`
+	AuthorityNotifiedAt  *time.Time        `json:"authority_notified_at,omitempty"`
+	SubjectsNotifiedAt   *time.Time        `json:"subjects_notified_at,omitempty"`
+	DelayReason          string            `json:"delay_reason,omitempty"`
+	Assessment           breach.Assessment `json:"assessment"`
+	Impact               *breach.Impact    `json:"impact,omitempty"`
+	Severity             severityOut       `json:"severity"`
+	CreatedAt            time.Time         `json:"created_at"`
+	CreatedBy            string            `json:"created_by"`
+	UpdatedAt            time.Time         `json:"updated_at"`
+	Events               []breachEvent     `json:"events"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -110,7 +112,7 @@ func scopeName(t garde.TenantID) string {
 	return string(t)
 }
 
-func breachJSON(b *garde.Breach, now time.Time) breachOut {
+func breachJSON(b *breach.Breach, now time.Time) breachOut {
 	sv := b.Severity
 	out := breachOut{
 		ID: b.ID, Owner: scopeName(b.Owner), Tenants: nonNil(b.Tenants), Status: b.Status, Phase: b.Phase, Detector: b.Detector,
@@ -140,7 +142,7 @@ func (s *Server) createBreach(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	b, err := s.svc.CreateBreach(r.Context(), principalFrom(r.Context()), garde.NewBreach{BreachChange: in.BreachChange, Tenants: in.Tenants})
+	b, err := s.svc.Breach.CreateBreach(r.Context(), principalFrom(r.Context()), breach.NewBreach{BreachChange: in.BreachChange, Tenants: in.Tenants})
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func (s *Server) createBreach(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listBreaches(w http.ResponseWriter, r *http.Request) error {
-	bs, err := s.svc.Breaches(r.Context(), principalFrom(r.Context()))
+	bs, err := s.svc.Breach.Breaches(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func (s *Server) listBreaches(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getBreach(w http.ResponseWriter, r *http.Request) error {
-	b, err := s.svc.Breach(r.Context(), principalFrom(r.Context()), r.PathValue("breach"))
+	b, err := s.svc.Breach.Breach(r.Context(), principalFrom(r.Context()), r.PathValue("breach"))
 	if err != nil {
 		return err
 	}
@@ -170,11 +172,11 @@ func (s *Server) getBreach(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) patchBreach(w http.ResponseWriter, r *http.Request) error {
-	var in garde.BreachChange
+	var in breach.BreachChange
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	b, err := s.svc.UpdateBreach(r.Context(), principalFrom(r.Context()), r.PathValue("breach"), in)
+	b, err := s.svc.Breach.UpdateBreach(r.Context(), principalFrom(r.Context()), r.PathValue("breach"), in)
 	if err != nil {
 		return err
 	}
@@ -193,8 +195,8 @@ func (s *Server) breachImpact(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	b, err := s.svc.ComputeImpact(r.Context(), principalFrom(r.Context()), r.PathValue("breach"),
-		garde.ImpactQuery{Actor: in.Actor, Since: in.Since, Until: in.Until, KeysExposed: in.KeysExposed})
+	b, err := s.svc.Breach.ComputeImpact(r.Context(), principalFrom(r.Context()), r.PathValue("breach"),
+		breach.ImpactQuery{Actor: in.Actor, Since: in.Since, Until: in.Until, KeysExposed: in.KeysExposed})
 	if err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ type escalationOut struct {
 }
 
 func (s *Server) breachEscalations(w http.ResponseWriter, r *http.Request) error {
-	recs, err := s.svc.BreachEscalations(r.Context(), principalFrom(r.Context()), r.PathValue("breach"))
+	recs, err := s.svc.Breach.BreachEscalations(r.Context(), principalFrom(r.Context()), r.PathValue("breach"))
 	if err != nil {
 		return err
 	}
@@ -235,10 +237,10 @@ func init() {
 	boolean := obj{"type": "boolean"}
 	strs := arr(str(""))
 	change := obj{
-		"status":                 enum(garde.BreachDraft, garde.BreachOpen, garde.BreachClosed, garde.BreachDismissed),
-		"phase":                  enum(garde.PhaseInitial, garde.PhaseComplementary),
+		"status":                 enum(breach.BreachDraft, breach.BreachOpen, breach.BreachClosed, breach.BreachDismissed),
+		"phase":                  enum(breach.PhaseInitial, breach.PhaseComplementary),
 		"aware_at":               timeSchema,
-		"nature":                 arr(enum(garde.NatureConfidentiality, garde.NatureIntegrity, garde.NatureAvailability)),
+		"nature":                 arr(enum(breach.NatureConfidentiality, breach.NatureIntegrity, breach.NatureAvailability)),
 		"description":            str("what happened (no end user's personal data)"),
 		"categories":             arr(str("fideslang data category")),
 		"subject_categories":     arr(str("categories of people, e.g. customers")),
@@ -247,7 +249,7 @@ func init() {
 		"consequences":           str("likely consequences"),
 		"measures_taken":         strs,
 		"measures_proposed":      strs,
-		"decision":               enum(garde.DecisionNotify, garde.DecisionNoNotify),
+		"decision":               enum(breach.DecisionNotify, breach.DecisionNoNotify),
 		"decision_reason":        str("required with a decision"),
 		"notify_subjects":        boolean,
 		"controller_notified_at": timeSchema,
@@ -276,7 +278,7 @@ func init() {
 		}),
 		"Severity": object(obj{
 			"dpc": number, "dpc_basis": str(""), "ei": number, "ei_basis": str(""), "cb": number, "cb_basis": strs, "score": number,
-			"level":            enum(garde.SeverityLow, garde.SeverityMedium, garde.SeverityHigh, garde.SeverityVeryHigh),
+			"level":            enum(breach.SeverityLow, breach.SeverityMedium, breach.SeverityHigh, breach.SeverityVeryHigh),
 			"notify_authority": boolean, "notify_subjects": boolean, "reasons": strs,
 		}),
 		"Breach": func() obj {
@@ -293,7 +295,7 @@ func init() {
 		}(),
 		"BreachList": object(obj{"breaches": arr(ref("Breach"))}),
 		"EscalationList": object(obj{"escalations": arr(object(obj{
-			"tenant": str("whose DPO"), "point": str("time after awareness"), "channel": enum(garde.ChannelEmail, garde.ChannelWebhook),
+			"tenant": str("whose DPO"), "point": str("time after awareness"), "channel": enum(breach.ChannelEmail, breach.ChannelWebhook),
 			"node": str(""), "attempts": integer, "sent_at": timeSchema,
 		}))}),
 	} {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 )
@@ -19,8 +21,8 @@ func operatorBreach(e *env, tenants ...garde.TenantID) string {
 	e.t.Helper()
 	aware := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	desc := "Platform incident"
-	b, err := e.svc.CreateBreach(context.Background(), gardetest.Operator, garde.NewBreach{
-		BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc},
+	b, err := e.svc.Breach.CreateBreach(context.Background(), gardetest.Operator, breach.NewBreach{
+		BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureConfidentiality}, Description: &desc},
 		Tenants:      tenants,
 	})
 	if err != nil {

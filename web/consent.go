@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garde-privacy/garde/consent"
+
 	"github.com/garde-privacy/garde"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -71,8 +73,8 @@ type consentIn struct {
 	Evidence json.RawMessage `json:"evidence,omitempty"`
 }
 
-func (c consentIn) domain() garde.ConsentInput {
-	in := garde.ConsentInput{Subject: c.Subject, Purpose: c.Purpose, Action: c.Action, Notice: c.Notice, Language: c.Language,
+func (c consentIn) domain() consent.ConsentInput {
+	in := consent.ConsentInput{Subject: c.Subject, Purpose: c.Purpose, Action: c.Action, Notice: c.Notice, Language: c.Language,
 		Method: c.Method, Channel: c.Channel, Evidence: c.Evidence}
 	if c.Origin != nil {
 		in.UserAgent, in.IP = c.Origin.UserAgent, c.Origin.IP
@@ -94,7 +96,7 @@ type consentRecorded struct {
 	Withdrawal *withdrawalOut `json:"withdrawal,omitempty"`
 }
 
-func toConsentRecorded(r garde.ConsentResult) consentRecorded {
+func toConsentRecorded(r consent.ConsentResult) consentRecorded {
 	out := consentRecorded{ID: r.ID, Receipt: r.Receipt}
 	if r.Withdrawal.Action != "" {
 		out.Withdrawal = &withdrawalOut{Action: r.Withdrawal.Action, Messages: r.Withdrawal.Messages}
@@ -153,7 +155,7 @@ func (s *Server) postNotice(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	n, err := s.svc.PublishNotice(r.Context(), principalFrom(r.Context()), r.PathValue("purpose"), in.Language, in.Text)
+	n, err := s.svc.Consent.PublishNotice(r.Context(), principalFrom(r.Context()), r.PathValue("purpose"), in.Language, in.Text)
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ func (s *Server) postNotice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listNotices(w http.ResponseWriter, r *http.Request) error {
-	ns, err := s.svc.Notices(r.Context(), principalFrom(r.Context()), r.PathValue("purpose"))
+	ns, err := s.svc.Consent.Notices(r.Context(), principalFrom(r.Context()), r.PathValue("purpose"))
 	if err != nil {
 		return err
 	}
@@ -177,7 +179,7 @@ func (s *Server) postConsent(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.RecordConsent(r.Context(), principalFrom(r.Context()), in.domain())
+	res, err := s.svc.Consent.RecordConsent(r.Context(), principalFrom(r.Context()), in.domain())
 	if err != nil {
 		return err
 	}
@@ -191,11 +193,11 @@ func (s *Server) postConsents(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ins := make([]garde.ConsentInput, len(in.Consents))
+	ins := make([]consent.ConsentInput, len(in.Consents))
 	for i, c := range in.Consents {
 		ins[i] = c.domain()
 	}
-	res, err := s.svc.RecordConsents(r.Context(), principalFrom(r.Context()), ins)
+	res, err := s.svc.Consent.RecordConsents(r.Context(), principalFrom(r.Context()), ins)
 	if err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func (s *Server) postConsents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) subjectConsents(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.svc.SubjectConsents(r.Context(), principalFrom(r.Context()), r.PathValue("subject"))
+	v, err := s.svc.Consent.SubjectConsents(r.Context(), principalFrom(r.Context()), r.PathValue("subject"))
 	if err != nil {
 		return err
 	}
@@ -228,7 +230,7 @@ func (s *Server) subjectConsents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) consentProof(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.svc.ConsentProof(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.PathValue("id"))
+	v, err := s.svc.Consent.ConsentProof(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -247,7 +249,7 @@ func writeText(w http.ResponseWriter, body []byte) error {
 }
 
 func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.svc.LedgerCheckpoint(r.Context(), principalFrom(r.Context()))
+	c, err := s.svc.Trail.LedgerCheckpoint(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) ledgerKey(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.svc.LedgerVerifierKey(r.Context(), principalFrom(r.Context()))
+	k, err := s.svc.Trail.LedgerVerifierKey(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -284,7 +286,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request) error {
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	p, err := s.svc.LedgerInclusion(r.Context(), principalFrom(r.Context()), index, size)
+	p, err := s.svc.Trail.LedgerInclusion(r.Context(), principalFrom(r.Context()), index, size)
 	if err != nil {
 		return err
 	}
@@ -297,7 +299,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request) error 
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	p, err := s.svc.LedgerConsistency(r.Context(), principalFrom(r.Context()), oldSize, newSize)
+	p, err := s.svc.Trail.LedgerConsistency(r.Context(), principalFrom(r.Context()), oldSize, newSize)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/consent"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/ledger"
 )
@@ -22,18 +24,18 @@ func ensureNotices(e *env) {
 		p    garde.Principal
 		text string
 	}{{e.a.Admin, "A notice"}, {e.b.Admin, "B notice"}} {
-		ns, err := e.svc.Notices(ctx, tn.p, "improve_replies")
+		ns, err := e.svc.Consent.Notices(ctx, tn.p, "improve_replies")
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		if len(ns) == 0 {
-			if _, err := e.svc.PublishNotice(ctx, tn.p, "improve_replies", "fr", tn.text); err != nil {
+			if _, err := e.svc.Consent.PublishNotice(ctx, tn.p, "improve_replies", "fr", tn.text); err != nil {
 				e.t.Fatal(err)
 			}
 		}
 	}
 	for _, p := range []garde.Principal{e.a.DPO, e.b.DPO} {
-		if _, err := e.svc.LedgerCheckpoint(ctx, p); err != nil {
+		if _, err := e.svc.Trail.LedgerCheckpoint(ctx, p); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -41,7 +43,7 @@ func ensureNotices(e *env) {
 
 func consentValidRequests(e *env) map[string][2]string {
 	ensureNotices(e)
-	res, err := e.svc.RecordConsent(context.Background(), e.a.Service, garde.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web"})
+	res, err := e.svc.Consent.RecordConsent(context.Background(), e.a.Service, consent.ConsentInput{Subject: "s", Purpose: "improve_replies", Action: "grant", Method: "web"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -163,12 +165,12 @@ func TestConsentFlow(t *testing.T) {
 		t.Fatalf("notice = %v", n)
 	}
 	res := e.do(svc, "POST", "/v1/consents", `{"subject":"jeanne","purpose":"improve_replies","action":"grant","method":"chat","origin":{"ip":"2001:db8::1"}}`, 201)
-	rec, err := garde.ParseReceipt(res.body)
+	rec, err := consent.ParseReceipt(res.body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(string(e.do(dpo, "GET", "/v1/ledger/key", "", 200).body))
-	if err := garde.VerifyReceipt(rec, key); err != nil {
+	if err := consent.VerifyReceipt(rec, key); err != nil {
 		t.Fatalf("receipt from the API does not verify: %v", err)
 	}
 	if rec.Notice.Hash != n["hash"] || rec.CollectionMethod != "chat" {
@@ -185,8 +187,8 @@ func TestConsentFlow(t *testing.T) {
 		Evidence map[string]string
 	}
 	json.Unmarshal(shown.body, &pv)
-	again, err := garde.ParseReceipt(shown.body)
-	if err != nil || garde.VerifyReceipt(again, key) != nil || pv.Evidence["form"] != "scan-0042.pdf" || again.CollectionMethod != "paper" {
+	again, err := consent.ParseReceipt(shown.body)
+	if err != nil || consent.VerifyReceipt(again, key) != nil || pv.Evidence["form"] != "scan-0042.pdf" || again.CollectionMethod != "paper" {
 		t.Fatalf("demonstrated consent = %s (%v)", shown.body, err)
 	}
 	e.do(dpo, "GET", "/v1/subjects/jeanne/consents/cns_nope", "", 404)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/ledger"
 	"github.com/garde-privacy/garde/postgres"
@@ -79,15 +81,15 @@ func TestDashboardShowsEpochs(t *testing.T) {
 	e.svc.SetCheckpointStore(newCheckpointStore(t))
 	e.do(e.a.Keys[garde.RoleService], "POST", "/v1/messages", `{"subject":"kim","purpose":"answer_support_request","text":"bonjour"}`, 201)
 	e.do(e.a.Keys[garde.RoleDPO], "GET", "/v1/ledger/checkpoint", "", 200)
-	if _, err := e.svc.NewLedgerEpoch(ctx, e.a.ID); err != nil {
+	if _, err := e.svc.Trail.NewLedgerEpoch(ctx, e.a.ID); err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, e.ts)
 	b.signIn(e.a.Keys[garde.RoleDPO])
 	r := b.get("/dashboard/overview")
 	body := string(r.body)
-	if r.status != 200 || !strings.Contains(body, `id="ledger-epochs"`) || !strings.Contains(body, garde.EpochOrigin(e.a.ID, 1)+"</code>") ||
-		!strings.Contains(body, garde.EpochOrigin(e.a.ID, 2)+"</code>") || !strings.Contains(body, `class="ok" id="ledger-status"`) {
+	if r.status != 200 || !strings.Contains(body, `id="ledger-epochs"`) || !strings.Contains(body, trail.EpochOrigin(e.a.ID, 1)+"</code>") ||
+		!strings.Contains(body, trail.EpochOrigin(e.a.ID, 2)+"</code>") || !strings.Contains(body, `class="ok" id="ledger-status"`) {
 		t.Fatalf("overview = %d, want both epochs listed and the ledger verified\n%s", r.status, body)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -27,7 +29,7 @@ func FuzzAPIBodies(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	svc := garde.NewService(db, gardetest.MasterKeys(f), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(f), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(io.Discard, nil)), web.Options{MaxBody: 64 << 10})
 	_, op, err := svc.CreateOperatorKey(ctx)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -201,8 +203,8 @@ func (s *Server) getRegister(w http.ResponseWriter, r *http.Request) error {
 	return writeRegister(w, http.StatusOK, rv)
 }
 
-func (m messageIn) domain() garde.NewMessage {
-	return garde.NewMessage{Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: m.Text, Fields: m.Fields}
+func (m messageIn) domain() vault.NewMessage {
+	return vault.NewMessage{Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: m.Text, Fields: m.Fields}
 }
 
 func toMessageOut(v garde.MessageView) messageOut {
@@ -218,7 +220,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	out, err := s.svc.IngestOne(r.Context(), principalFrom(r.Context()), in.domain())
+	out, err := s.svc.Vault.IngestOne(r.Context(), principalFrom(r.Context()), in.domain())
 	if err != nil {
 		return err
 	}
@@ -230,11 +232,11 @@ func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	msgs := make([]garde.NewMessage, len(in.Messages))
+	msgs := make([]vault.NewMessage, len(in.Messages))
 	for i, m := range in.Messages {
 		msgs[i] = m.domain()
 	}
-	out, err := s.svc.Ingest(r.Context(), principalFrom(r.Context()), msgs)
+	out, err := s.svc.Vault.Ingest(r.Context(), principalFrom(r.Context()), msgs)
 	if err != nil {
 		return err
 	}
@@ -246,7 +248,7 @@ func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) subjectMessages(w http.ResponseWriter, r *http.Request) error {
-	out, err := s.svc.SubjectMessages(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.URL.Query().Get("purpose"))
+	out, err := s.svc.Vault.SubjectMessages(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.URL.Query().Get("purpose"))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -39,7 +41,7 @@ func newLimitEnv(t *testing.T, l web.Limits) *limitEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	svc := garde.NewService(db, gardetest.MasterKeys(t), clock)
+	svc := app.New(db, gardetest.MasterKeys(t), clock)
 	logs := &bytes.Buffer{}
 	l.Now = clock.Now
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), web.Options{Limits: l})

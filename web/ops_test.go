@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/sqlite"
@@ -89,7 +91,7 @@ func TestRevokeLastAdminKey(t *testing.T) {
 // X-Forwarded-For, with two tenants.
 type lockoutEnv struct {
 	*limitEnv
-	svc *garde.Service
+	svc *app.Service
 	b   gardetest.Tenant
 }
 
@@ -101,7 +103,7 @@ func newLockoutEnv(t *testing.T) *lockoutEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	svc := garde.NewService(db, gardetest.MasterKeys(t), clock)
+	svc := app.New(db, gardetest.MasterKeys(t), clock)
 	logs := &bytes.Buffer{}
 	l := web.Limits{LockoutFailures: 3, Now: clock.Now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 	ts := httptest.NewServer(web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, nil)), web.Options{Limits: l}))

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -143,7 +145,7 @@ func (s *Server) postRequest(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	f, err := s.svc.FileRequest(r.Context(), principalFrom(r.Context()), garde.NewRequest{Subject: in.Subject, Type: in.Type, Purpose: in.Purpose, LegalHold: in.LegalHold})
+	f, err := s.svc.Rights.FileRequest(r.Context(), principalFrom(r.Context()), rights.NewRequest{Subject: in.Subject, Type: in.Type, Purpose: in.Purpose, LegalHold: in.LegalHold})
 	if err != nil {
 		return err
 	}
@@ -188,7 +190,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	rs, err := s.svc.Requests(r.Context(), principalFrom(r.Context()), f, "")
+	rs, err := s.svc.Rights.Requests(r.Context(), principalFrom(r.Context()), f, "")
 	if err != nil {
 		return err
 	}
@@ -205,7 +207,7 @@ func (s *Server) lookupRequests(w http.ResponseWriter, r *http.Request) error {
 	if in.Subject == "" {
 		return garde.Invalid("subject", "is required")
 	}
-	rs, err := s.svc.Requests(r.Context(), principalFrom(r.Context()), garde.RequestFilter{}, in.Subject)
+	rs, err := s.svc.Rights.Requests(r.Context(), principalFrom(r.Context()), garde.RequestFilter{}, in.Subject)
 	if err != nil {
 		return err
 	}
@@ -214,11 +216,11 @@ func (s *Server) lookupRequests(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	req, err := s.svc.Request(r.Context(), p, r.PathValue("request"))
+	req, err := s.svc.Rights.Request(r.Context(), p, r.PathValue("request"))
 	if err != nil {
 		return err
 	}
-	ds, err := s.svc.RequestDeliveries(r.Context(), p, req.ID)
+	ds, err := s.svc.Rights.RequestDeliveries(r.Context(), p, req.ID)
 	if err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	req, err := s.svc.ChangeRequest(r.Context(), principalFrom(r.Context()), r.PathValue("request"), garde.RequestChange{Action: in.Action, Reason: in.Reason, Months: in.Months})
+	req, err := s.svc.Rights.ChangeRequest(r.Context(), principalFrom(r.Context()), r.PathValue("request"), rights.RequestChange{Action: in.Action, Reason: in.Reason, Months: in.Months})
 	if err != nil {
 		return err
 	}
@@ -250,7 +252,7 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) requestCertificate(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.svc.Request(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
+	req, err := s.svc.Rights.Request(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
 	if err != nil {
 		return err
 	}
@@ -309,7 +311,7 @@ type exportHead struct {
 	Messages     *json.RawMessage   `json:"messages,omitempty"`
 }
 
-func toExportHead(h garde.SubjectExport) exportHead {
+func toExportHead(h rights.SubjectExport) exportHead {
 	out := exportHead{Format: "garde-subject-export/1", Subject: h.Subject, GeneratedAt: h.GeneratedAt, Controller: h.Controller, DPO: h.DPO,
 		Purposes: h.Purposes, Receipts: h.Receipts, Erased: h.Erased,
 		Consents: []exportConsent{}, Requests: []requestOut{}, Restrictions: []exportBlock{}}
@@ -338,7 +340,7 @@ func (s *Server) requestExport(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("request")
 	var err error
 	if format == "html" {
-		err = s.svc.ExportRequest(r.Context(), principalFrom(r.Context()), id, func(h garde.SubjectExport) error {
+		err = s.svc.Rights.ExportRequest(r.Context(), principalFrom(r.Context()), id, func(h rights.SubjectExport) error {
 			started = true
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
@@ -354,7 +356,7 @@ func (s *Server) requestExport(w http.ResponseWriter, r *http.Request) error {
 		n := 0
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		err = s.svc.ExportRequest(r.Context(), principalFrom(r.Context()), id, func(h garde.SubjectExport) error {
+		err = s.svc.Rights.ExportRequest(r.Context(), principalFrom(r.Context()), id, func(h rights.SubjectExport) error {
 			started = true
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.json"`)
@@ -428,7 +430,7 @@ func (s *Server) rectify(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	v, err := s.svc.RectifyMessage(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.PathValue("message"), in.Text, in.Fields)
+	v, err := s.svc.Vault.RectifyMessage(r.Context(), principalFrom(r.Context()), r.PathValue("subject"), r.PathValue("message"), in.Text, in.Fields)
 	if err != nil {
 		return err
 	}
@@ -436,7 +438,7 @@ func (s *Server) rectify(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) liftRestriction(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.LiftRestriction(r.Context(), principalFrom(r.Context()), r.PathValue("subject")); err != nil {
+	if err := s.svc.Rights.LiftRestriction(r.Context(), principalFrom(r.Context()), r.PathValue("subject")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -444,7 +446,7 @@ func (s *Server) liftRestriction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) webhookSecret(w http.ResponseWriter, r *http.Request) error {
-	secret, err := s.svc.RecipientWebhookSecret(r.Context(), principalFrom(r.Context()), r.URL.Query().Get("endpoint"))
+	secret, err := s.svc.Rights.RecipientWebhookSecret(r.Context(), principalFrom(r.Context()), r.URL.Query().Get("endpoint"))
 	if err != nil {
 		return err
 	}
@@ -487,7 +489,7 @@ func (s *Server) verifyConfirm(w http.ResponseWriter, r *http.Request) error {
 		// cannot be told from the subject (docs/security.md).
 		return garde.Errorf(garde.ErrForbidden, "a verification link is confirmed by the subject, not with an API key; the DPO verifies with the action verify")
 	}
-	req, err := s.svc.VerifyRequest(r.Context(), r.PathValue("token"))
+	req, err := s.svc.Rights.VerifyRequest(r.Context(), r.PathValue("token"))
 	if errors.Is(err, garde.ErrNotFound) {
 		return writeVerifyPage(w, verifyView{State: "invalid"})
 	}
@@ -508,7 +510,7 @@ var openDSRTypes = map[string]string{
 
 func (s *Server) openDSRDiscovery(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"api_version":                     garde.OpenDSRAPIVersion,
+		"api_version":                     rights.OpenDSRAPIVersion,
 		"supported_identities":            []map[string]string{{"identity_type": "controller_customer_id", "identity_format": "raw"}, {"identity_type": "email", "identity_format": "raw"}},
 		"supported_subject_request_types": []string{"access", "portability", "erasure", "rectification", "restriction_of_processing", "objection"},
 		"processor_certificate":           baseURL(r) + "/opendsr/key",
@@ -559,12 +561,12 @@ func (s *Server) openDSRCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalFrom(r.Context())
-	f, err := s.svc.FileRequest(r.Context(), p, garde.NewRequest{Subject: in.SubjectIdentities[0].Value, Type: typ, Purpose: in.Purpose,
+	f, err := s.svc.Rights.FileRequest(r.Context(), p, rights.NewRequest{Subject: in.SubjectIdentities[0].Value, Type: typ, Purpose: in.Purpose,
 		Source: "opendsr", ExternalID: in.SubjectRequestID, CallbackURLs: in.StatusCallbackURLs, ReceivedAt: in.SubmittedTime})
 	req := f.Request
 	if errors.Is(err, garde.ErrConflict) {
 		// A retried create answers the request it made the first time.
-		existing, lerr := s.svc.RequestByExternalID(r.Context(), p, in.SubjectRequestID)
+		existing, lerr := s.svc.Rights.RequestByExternalID(r.Context(), p, in.SubjectRequestID)
 		if lerr != nil || existing.Type != typ {
 			return err
 		}
@@ -575,28 +577,28 @@ func (s *Server) openDSRCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusCreated, map[string]any{
 		"controller_id": string(req.Tenant), "expected_completion_time": req.DueAt, "received_time": req.ReceivedAt,
-		"subject_request_id": req.ExternalID, "api_version": garde.OpenDSRAPIVersion, "x_garde_request": req.ID,
+		"subject_request_id": req.ExternalID, "api_version": rights.OpenDSRAPIVersion, "x_garde_request": req.ID,
 	})
 }
 
 func (s *Server) openDSRStatus(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.svc.RequestByExternalID(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
+	req, err := s.svc.Rights.RequestByExternalID(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, garde.OpenDSRStatusOf(req))
+	return writeJSON(w, http.StatusOK, rights.OpenDSRStatusOf(req))
 }
 
 func (s *Server) openDSRCancel(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.svc.CancelExternal(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
+	req, err := s.svc.Rights.CancelExternal(r.Context(), principalFrom(r.Context()), r.PathValue("request"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]any{"api_version": garde.OpenDSRAPIVersion, "received_time": req.UpdatedAt, "subject_request_id": req.ExternalID})
+	return writeJSON(w, http.StatusAccepted, map[string]any{"api_version": rights.OpenDSRAPIVersion, "received_time": req.UpdatedAt, "subject_request_id": req.ExternalID})
 }
 
 func (s *Server) openDSRKey(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.svc.OpenDSRPublicKey(r.Context(), principalFrom(r.Context()))
+	k, err := s.svc.Rights.OpenDSRPublicKey(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -634,7 +636,7 @@ func init() {
 		"RequestList":   object(obj{"requests": arr(ref("Request")), "next": str("pass as ?after= for the next page")}),
 		"SubjectLookup": object(obj{"subject": str("the subject's identifier")}, "subject"),
 		"RequestAction": object(obj{
-			"action": enum(garde.ActExtend, garde.ActHold, garde.ActRelease, garde.ActReject, garde.ActComplete, garde.ActCancel, garde.ActVerify),
+			"action": enum(rights.ActExtend, rights.ActHold, rights.ActRelease, rights.ActReject, rights.ActComplete, rights.ActCancel, rights.ActVerify),
 			"reason": str("required for extend, hold, reject and cancel; no personal data"), "months": obj{"type": "integer", "enum": []int{1, 2}},
 		}, "action"),
 		"Rectification": object(obj{"text": str("the corrected text"), "fields": obj{"type": "object", "additionalProperties": obj{"type": "string"}}}),

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/notify"
@@ -22,7 +24,7 @@ import (
 // fileRequest files a request through the service and returns it.
 func fileRequest(e *env, p garde.Principal, subject, typ, hold string) garde.RightsRequest {
 	e.t.Helper()
-	f, err := e.svc.FileRequest(context.Background(), p, garde.NewRequest{Subject: subject, Type: typ, LegalHold: hold})
+	f, err := e.svc.Rights.FileRequest(context.Background(), p, rights.NewRequest{Subject: subject, Type: typ, LegalHold: hold})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func rightsValidRequests(e *env) map[string][2]string {
 	erased := fileRequest(e, e.a.DPO, "gone", garde.RequestErasure, "")
 	msg := ingestOne(e, aSvc, "s", "to rectify")
 	for _, ext := range []string{"ext-status", "ext-cancel"} {
-		if _, err := e.svc.FileRequest(context.Background(), e.a.DPO, garde.NewRequest{Subject: "s", Type: garde.RequestAccess, Source: "opendsr", ExternalID: ext}); err != nil {
+		if _, err := e.svc.Rights.FileRequest(context.Background(), e.a.DPO, rights.NewRequest{Subject: "s", Type: garde.RequestAccess, Source: "opendsr", ExternalID: ext}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -74,7 +76,7 @@ func rightsCrossTenantCases(e *env) map[string]func(t *testing.T) {
 	bMsg := ingestOne(e, bSvc, "b-rights", "B secret text")
 	e.do(bSvc, "POST", "/v1/messages", `{"subject":"b-gone","purpose":"answer_support_request","text":"B gone"}`, 201)
 	bErased := fileRequest(e, e.b.DPO, "b-gone", garde.RequestErasure, "")
-	if _, err := e.svc.FileRequest(context.Background(), e.b.DPO, garde.NewRequest{Subject: "b-rights", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "b-ext"}); err != nil {
+	if _, err := e.svc.Rights.FileRequest(context.Background(), e.b.DPO, rights.NewRequest{Subject: "b-rights", Type: garde.RequestAccess, Source: "opendsr", ExternalID: "b-ext"}); err != nil {
 		e.t.Fatal(err)
 	}
 	bRestricted := fileRequest(e, e.b.DPO, "b-restricted", garde.RequestRestriction, "")
@@ -109,7 +111,7 @@ func rightsCrossTenantCases(e *env) map[string]func(t *testing.T) {
 		},
 		"POST /v1/requests/{request}/actions": func(t *testing.T) {
 			e.do(aDPO, "POST", "/v1/requests/"+bHeld.ID+"/actions", `{"action":"release"}`, 404)
-			if r, _ := e.svc.Request(context.Background(), e.b.DPO, bHeld.ID); r.LegalHold == "" {
+			if r, _ := e.svc.Rights.Request(context.Background(), e.b.DPO, bHeld.ID); r.LegalHold == "" {
 				t.Fatal("A released B's hold")
 			}
 		},
@@ -161,7 +163,7 @@ func rightsCrossTenantCases(e *env) map[string]func(t *testing.T) {
 		},
 		"DELETE /opendsr/requests/{request}": func(t *testing.T) {
 			e.do(aDPO, "DELETE", "/opendsr/requests/nope", "", 404)
-			if r, _ := e.svc.RequestByExternalID(context.Background(), e.b.DPO, "b-ext"); r.Status == garde.StatusCancelled {
+			if r, _ := e.svc.Rights.RequestByExternalID(context.Background(), e.b.DPO, "b-ext"); r.Status == garde.StatusCancelled {
 				t.Fatal("A cancelled B's request")
 			}
 		},
@@ -249,7 +251,7 @@ func TestRightsFlow(t *testing.T) {
 	}))
 	defer cb.Close()
 	disc := e.do("", "GET", "/opendsr/discovery", "", 200).json(t)
-	if disc["api_version"] != garde.OpenDSRAPIVersion {
+	if disc["api_version"] != rights.OpenDSRAPIVersion {
 		t.Fatalf("discovery = %v", disc)
 	}
 	body := `{"subject_request_id":"a7551968-d5d6-44b2-9831-815ac9017798","subject_request_type":"erasure","submitted_time":"2026-02-28T10:00:00Z",
@@ -263,7 +265,7 @@ func TestRightsFlow(t *testing.T) {
 		t.Fatalf("OpenDSR status = %v", st)
 	}
 	e.do(aDPO, "DELETE", "/opendsr/requests/a7551968-d5d6-44b2-9831-815ac9017798", "", 409)
-	if _, err := e.svc.SendDeliveries(ctx, garde.RightsJobs{Sender: &notify.Sender{Policy: gardetest.LoopbackEgress}}); err != nil {
+	if _, err := e.svc.Rights.SendDeliveries(ctx, rights.RightsJobs{Sender: &notify.Sender{Policy: gardetest.LoopbackEgress}}); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(e.do(aDPO, "GET", "/opendsr/key", "", 200).body)))
@@ -302,7 +304,7 @@ func TestRightsFlow(t *testing.T) {
 	}
 	cert := e.do(aDPO, "GET", "/v1/requests/"+c["x_garde_request"].(string)+"/certificate", "", 200)
 	key := strings.TrimSpace(string(e.do(aDPO, "GET", "/v1/ledger/key", "", 200).body))
-	if _, err := garde.VerifyCertificate(cert.body, key); err != nil {
+	if _, err := rights.VerifyCertificate(cert.body, key); err != nil {
 		t.Fatalf("certificate: %v", err)
 	}
 }

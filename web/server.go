@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/web/dashboard"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +34,7 @@ type Options struct {
 
 // Server is garde's HTTP handler.
 type Server struct {
-	svc     *garde.Service
+	svc     *app.Service
 	log     *slog.Logger
 	opts    Options
 	metrics *metrics
@@ -45,7 +47,7 @@ type Server struct {
 }
 
 // NewServer builds the handler. Every dependency is an argument.
-func NewServer(svc *garde.Service, logger *slog.Logger, opts Options) *Server {
+func NewServer(svc *app.Service, logger *slog.Logger, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/web"
@@ -23,7 +25,7 @@ import (
 
 type env struct {
 	t        *testing.T
-	svc      *garde.Service
+	svc      *app.Service
 	srv      *web.Server
 	ts       *httptest.Server
 	a, b     gardetest.Tenant
@@ -35,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := dashtest.OpenStore(t)
-	svc := garde.NewService(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	logs := &bytes.Buffer{}
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), web.Options{MaxBody: 64 << 10})
 	ts := httptest.NewServer(srv)

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/sqlite"
@@ -199,7 +201,7 @@ func startGarde(ctx context.Context) (string, string, func(), error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	svc := garde.NewService(db, mk, garde.SystemClock{})
+	svc := app.New(db, mk, garde.SystemClock{})
 	op := garde.Principal{KeyID: "cli", Role: garde.RoleOperator}
 	_, adminText, err := svc.CreateTenant(ctx, op, "Load")
 	if err != nil {

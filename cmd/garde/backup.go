@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/keyring"
@@ -32,7 +35,7 @@ import (
 
 // enforceErasures imports the erasure journal file of garde before the key
 // store (once), then replays the key store's journal on the data store.
-func enforceErasures(ctx context.Context, svc *garde.Service, ks garde.KeyStore, dataDir string, stderr io.Writer) error {
+func enforceErasures(ctx context.Context, svc *app.Service, ks garde.KeyStore, dataDir string, stderr io.Writer) error {
 	if dataDir != "" {
 		n, err := garde.ImportLegacyJournal(ctx, ks, filepath.Join(dataDir, garde.LegacyJournalFile))
 		if err != nil {
@@ -42,7 +45,7 @@ func enforceErasures(ctx context.Context, svc *garde.Service, ks garde.KeyStore,
 			fmt.Fprintf(stderr, "garde: %d entries of %s moved into the key store's journal\n", n, garde.LegacyJournalFile)
 		}
 	}
-	n, err := svc.ReplayJournal(ctx)
+	n, err := svc.Rights.ReplayJournal(ctx)
 	if err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	svc := garde.NewService(db, mk, garde.SystemClock{})
+	svc := app.New(db, mk, garde.SystemClock{})
 	err = enforceErasures(ctx, svc, db.KeyStore(), d.dataDir, stderr)
 	if err == nil {
 		err = restoreEpochs(ctx, svc, db, d.dataDir, *newEpoch, stdout) // ledger.go
@@ -162,9 +165,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 // runRightsJobs runs the background work of rights (deadline alarms,
 // deliveries, retention purge) until ctx ends. The alarm webhook is
 // GARDE_RIGHTS_WEBHOOK (with GARDE_RIGHTS_WEBHOOK_SECRET for its HMAC).
-func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) {
+func runRightsJobs(ctx context.Context, svc *app.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) {
 	host, _ := os.Hostname()
-	c := garde.RightsJobs{
+	c := rights.RightsJobs{
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
 		AlarmURL:    getenv("GARDE_RIGHTS_WEBHOOK"),
 		AlarmSecret: []byte(getenv("GARDE_RIGHTS_WEBHOOK_SECRET")),
@@ -172,7 +175,7 @@ func runRightsJobs(ctx context.Context, svc *garde.Service, logger *slog.Logger,
 		Logger:      logger,
 		OnError:     func(err error) { logger.Error("rights jobs", "err", err.Error()) },
 	}
-	if err := svc.RunRightsJobs(ctx, c); err != nil && !errors.Is(err, context.Canceled) {
+	if err := svc.Rights.RunRightsJobs(ctx, c); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("rights jobs stopped", "err", err.Error())
 	}
 }
@@ -198,7 +201,7 @@ func runVerifyCertificate(args []string, getenv func(string) string, stdout, std
 	if err != nil {
 		return exitCode{1, err}
 	}
-	c, err := garde.VerifyCertificate(data, key)
+	c, err := rights.VerifyCertificate(data, key)
 	if err != nil {
 		return exitCode{1, fmt.Errorf("invalid: %w", err)}
 	}
@@ -246,7 +249,7 @@ func runTenantOffboard(ctx context.Context, args []string, getenv func(string) s
 	}
 	defer db.Close()
 	type subjectOut struct {
-		garde.SubjectExport
+		rights.SubjectExport
 		Messages []garde.MessageView
 	}
 	enc := json.NewEncoder(f)
@@ -260,7 +263,7 @@ func runTenantOffboard(ctx context.Context, args []string, getenv func(string) s
 		return err
 	}
 	subjects := 0
-	cert, err := svc.OffboardTenant(ctx, cliOperator, garde.TenantID(rest[0]), func(h garde.SubjectExport) error {
+	cert, err := svc.Rights.OffboardTenant(ctx, cliOperator, garde.TenantID(rest[0]), func(h rights.SubjectExport) error {
 		if err := flush(); err != nil {
 			return err
 		}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 )
@@ -27,11 +30,11 @@ func TestBackupStaysErased(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.NewTenant(t, svc, "A")
-	for _, m := range []garde.NewMessage{
+	for _, m := range []vault.NewMessage{
 		{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "texte très secret d'Alice"},
 		{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"},
 	} {
-		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{m}); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{m}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,7 +51,7 @@ func TestBackupStaysErased(t *testing.T) {
 	if err := run(ctx, []string{"backup", "--data-dir", dir, backup}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
 		t.Fatalf("garde backup: %v", err)
 	}
-	r, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
+	r, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
 	if err != nil || r.Request.Status != garde.StatusCompleted {
 		t.Fatalf("erasure = %v, %v", r.Request.Status, err)
 	}
@@ -73,15 +76,15 @@ func TestBackupStaysErased(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	alice, err := svc.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request")
+	alice, err := svc.Vault.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request")
 	if err != nil || len(alice) != 0 {
 		t.Fatalf("erased subject after restore: %d messages, %v", len(alice), err)
 	}
-	bob, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request")
+	bob, err := svc.Vault.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request")
 	if err != nil || len(bob) != 1 || bob[0].Text != "message de Bob" {
 		t.Fatalf("other subject after restore: %+v, %v", bob, err)
 	}
-	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
+	if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
 		t.Fatalf("late write after restore = %v, want refused", err)
 	}
 	db.Close()
@@ -114,14 +117,14 @@ func TestVerifyCertificateCommand(t *testing.T) {
 	}
 	defer db.Close()
 	a := gardetest.NewTenant(t, svc, "A")
-	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: "x"}}); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "s", Purpose: "answer_support_request", Text: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "s", Type: garde.RequestErasure})
+	f, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "s", Type: garde.RequestErasure})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := svc.LedgerVerifierKey(ctx, a.DPO)
+	key, err := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +160,10 @@ func TestTenantOffboardCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.NewTenant(t, svc, "A")
-	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "s1", Purpose: "answer_support_request", Text: "un"}, {Subject: "s2", Purpose: "answer_support_request", Text: "deux"}}); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "s1", Purpose: "answer_support_request", Text: "un"}, {Subject: "s2", Purpose: "answer_support_request", Text: "deux"}}); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	key, _ := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	db.Close()
 	out := filepath.Join(t.TempDir(), "export.jsonl")
 	env := func(string) string { return "" }

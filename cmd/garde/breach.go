@@ -15,6 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/breach"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -34,11 +37,11 @@ var breachUsage = `usage:
 
 The breach commands act as the operator on --data-dir (or --db).`
 
-// defaultPoints are garde.DefaultEscalationPoints as --points takes them:
+// defaultPoints are breach.DefaultEscalationPoints as --points takes them:
 // durations in hours, comma-separated.
 func defaultPoints() string {
-	s := make([]string, len(garde.DefaultEscalationPoints))
-	for i, d := range garde.DefaultEscalationPoints {
+	s := make([]string, len(breach.DefaultEscalationPoints))
+	for i, d := range breach.DefaultEscalationPoints {
 		s[i] = strconv.FormatFloat(d.Hours(), 'f', -1, 64) + "h"
 	}
 	return strings.Join(s, ",")
@@ -62,8 +65,8 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		} else if len(pos) > 0 {
 			return usageError{breachUsage}
 		}
-		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
-			bs, err := svc.Breaches(ctx, cliOperator)
+		return withService(ctx, &d, stderr, func(svc *app.Service) error {
+			bs, err := svc.Breach.Breaches(ctx, cliOperator)
 			if err != nil {
 				return err
 			}
@@ -84,7 +87,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		} else if len(pos) > 0 {
 			return usageError{breachUsage}
 		}
-		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+		return withService(ctx, &d, stderr, func(svc *app.Service) error {
 			aware := svc.Clock().Now()
 			if *awareAt != "" {
 				t, err := time.Parse(time.RFC3339, *awareAt)
@@ -93,18 +96,18 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 				}
 				aware = t
 			}
-			nb := garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: splitList(*nature), Description: desc}}
+			nb := breach.NewBreach{BreachChange: breach.BreachChange{AwareAt: &aware, Nature: splitList(*nature), Description: desc}}
 			for _, t := range splitList(*tenants) {
 				nb.Tenants = append(nb.Tenants, garde.TenantID(t))
 			}
-			b, err := svc.CreateBreach(ctx, cliOperator, nb)
+			b, err := svc.Breach.CreateBreach(ctx, cliOperator, nb)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
 				return printJSON(stdout, map[string]any{"id": b.ID, "notify_by": b.NotifyBy, "severity": b.Severity.Level})
 			}
-			fmt.Fprintf(stdout, "breach:    %s\nnotify by: %s (%g h from awareness)\nseverity:  %s\n", b.ID, b.NotifyBy.Format(time.RFC3339), garde.BreachDeadline.Hours(), b.Severity.Level)
+			fmt.Fprintf(stdout, "breach:    %s\nnotify by: %s (%g h from awareness)\nseverity:  %s\n", b.ID, b.NotifyBy.Format(time.RFC3339), breach.BreachDeadline.Hours(), b.Severity.Level)
 			return nil
 		})
 	case "show":
@@ -115,15 +118,15 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		if len(pos) != 1 {
 			return usageError{breachUsage}
 		}
-		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
-			b, err := svc.Breach(ctx, cliOperator, pos[0])
+		return withService(ctx, &d, stderr, func(svc *app.Service) error {
+			b, err := svc.Breach.Breach(ctx, cliOperator, pos[0])
 			if err != nil {
 				return err
 			}
 			return printJSON(stdout, b)
 		})
 	case "notice":
-		kind := fs.String("kind", garde.NoticeAuthority, "controller, authority or subjects")
+		kind := fs.String("kind", breach.NoticeAuthority, "controller, authority or subjects")
 		lang := fs.String("lang", "en", "fr or en")
 		format := fs.String("format", "md", "md or pdf")
 		tenant := fs.String("tenant", "", "the affected tenant (controller) the notice is for")
@@ -135,8 +138,8 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		if len(pos) != 1 || (*format != "md" && *format != "pdf") {
 			return usageError{breachUsage}
 		}
-		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
-			n, err := svc.BreachNotice(ctx, cliOperator, pos[0], *kind, *lang, garde.TenantID(*tenant))
+		return withService(ctx, &d, stderr, func(svc *app.Service) error {
+			n, err := svc.Breach.BreachNotice(ctx, cliOperator, pos[0], *kind, *lang, garde.TenantID(*tenant))
 			if err != nil {
 				return err
 			}
@@ -174,7 +177,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return err
 		}
-		c := garde.BreachClock{Interval: *interval, Node: *node, OperatorDPO: register.Party{Name: *dpoName, Email: *dpoEmail}}
+		c := breach.BreachClock{Interval: *interval, Node: *node, OperatorDPO: register.Party{Name: *dpoName, Email: *dpoEmail}}
 		for _, p := range splitList(*points) {
 			v, err := time.ParseDuration(p)
 			if err != nil || v < 0 {
@@ -204,26 +207,26 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 			return usageError{"garde breach clock needs --smtp or --webhook"}
 		}
 		if *detect {
-			c.Detect = &garde.Detectors{}
+			c.Detect = &breach.Detectors{}
 		}
 		logger := slog.New(slog.NewJSONHandler(stderr, nil))
 		c.OnError = func(err error) { logger.Error("breach clock", "err", err.Error()) }
-		return withService(ctx, &d, stderr, func(svc *garde.Service) error {
+		return withService(ctx, &d, stderr, func(svc *app.Service) error {
 			if !*once {
-				err := svc.RunBreachClock(ctx, c)
+				err := svc.Breach.RunBreachClock(ctx, c)
 				if errors.Is(err, context.Canceled) {
 					return nil
 				}
 				return err
 			}
 			if c.Detect != nil {
-				opened, err := svc.DetectBreaches(ctx, *c.Detect)
+				opened, err := svc.Breach.DetectBreaches(ctx, *c.Detect)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "drafts opened: %d\n", len(opened))
 			}
-			n, err := svc.EscalateBreaches(ctx, c)
+			n, err := svc.Breach.EscalateBreaches(ctx, c)
 			fmt.Fprintf(stdout, "escalations sent: %d\n", n)
 			return err
 		})
@@ -231,7 +234,7 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 	return usageError{breachUsage}
 }
 
-func withService(ctx context.Context, d *dataFlags, stderr io.Writer, fn func(*garde.Service) error) error {
+func withService(ctx context.Context, d *dataFlags, stderr io.Writer, fn func(*app.Service) error) error {
 	svc, db, _, err := d.open(ctx, stderr)
 	if err != nil {
 		return err
@@ -256,12 +259,12 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printBreaches(w io.Writer, bs []*garde.Breach, now time.Time) {
+func printBreaches(w io.Writer, bs []*breach.Breach, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tAWARE AT\tNOTIFY BY\tSEVERITY\tTENANTS\tDESCRIPTION")
 	for _, b := range bs {
 		notifyBy := b.NotifyBy.Format(time.RFC3339)
-		if b.Late(now) && b.AuthorityNotifiedAt.IsZero() && b.Status == garde.BreachOpen {
+		if b.Late(now) && b.AuthorityNotifiedAt.IsZero() && b.Status == breach.BreachOpen {
 			notifyBy += " (late)"
 		}
 		desc := []rune(b.Description)

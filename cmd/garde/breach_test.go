@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/keyring"
@@ -36,7 +38,7 @@ func breachDataDir(t *testing.T) (string, garde.TenantID) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a := gardetest.NewTenant(t, garde.NewService(db, mk, nil), "A")
+	a := gardetest.NewTenant(t, app.New(db, mk, nil), "A")
 	return dir, a.ID
 }
 

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/postgres/postgrestest"
@@ -33,11 +36,11 @@ func TestRestoreNewEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.ConsentTenant(t, svc, "A")
-	kept, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("kim", "improve_replies"))
+	kept, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("kim", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key1, err := svc.LedgerVerifierKey(ctx, a.DPO)
+	key1, err := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +48,7 @@ func TestRestoreNewEpoch(t *testing.T) {
 	if err := run(ctx, []string{"backup", "--data-dir", dir, backup}, noenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	lost, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("lou", "improve_replies"))
+	lost, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("lou", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +69,7 @@ func TestRestoreNewEpoch(t *testing.T) {
 	if err := reportForks(ctx, svc, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil || !strings.Contains(logs.String(), string(a.ID)) {
 		t.Fatalf("serve start did not log the tenant it refuses to sign for (%v):\n%s", err, logs.String())
 	}
-	if _, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) {
+	if _, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies")); !errors.Is(err, trail.ErrLedgerFork) {
 		t.Fatalf("RecordConsent after restore = %v, want ErrLedgerFork", err)
 	}
 	db.Close()
@@ -98,24 +101,24 @@ func TestRestoreNewEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies"))
+	now, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies"))
 	if err != nil {
 		t.Fatalf("RecordConsent in the new epoch = %v", err)
 	}
-	key2, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	key2, _ := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	db.Close()
-	if err := garde.VerifyReceipt(now.Receipt, key2); err != nil {
+	if err := consent.VerifyReceipt(now.Receipt, key2); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []garde.Receipt{kept.Receipt, lost.Receipt} {
-		if err := garde.VerifyReceipt(r, key1); err != nil {
+		if err := consent.VerifyReceipt(r, key1); err != nil {
 			t.Fatalf("old receipt, old key: %v", err)
 		}
 	}
 	os.WriteFile(keyFile, []byte(key1+"\n"+key2+"\n"), 0o644)
 	out2, err := verify("--key", keyFile)
-	if err != nil || !strings.Contains(out2, "epoch 1: log "+garde.EpochOrigin(a.ID, 1)+" (closed)") || !strings.Contains(out2, "lost with a restore") ||
-		!strings.Contains(out2, "epoch 2: log "+garde.EpochOrigin(a.ID, 2)+" (current)") {
+	if err != nil || !strings.Contains(out2, "epoch 1: log "+trail.EpochOrigin(a.ID, 1)+" (closed)") || !strings.Contains(out2, "lost with a restore") ||
+		!strings.Contains(out2, "epoch 2: log "+trail.EpochOrigin(a.ID, 2)+" (current)") {
 		t.Fatalf("verify ledger with both keys = %v\n%s", err, out2)
 	}
 	if out, err := verify("--key", key2); err == nil {
@@ -143,13 +146,13 @@ func TestLedgerNewEpochPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.ConsentTenant(t, svc, "A")
-	kept, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("kim", "improve_replies"))
+	kept, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("kim", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key1, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	key1, _ := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	restore := copySchema(t, base, schema)
-	lost, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("lou", "improve_replies"))
+	lost, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("lou", "improve_replies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +162,7 @@ func TestLedgerNewEpochPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies")); !errors.Is(err, garde.ErrLedgerFork) {
+	if _, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies")); !errors.Is(err, trail.ErrLedgerFork) {
 		t.Fatalf("RecordConsent after the restore = %v, want ErrLedgerFork", err)
 	}
 	db.Close()
@@ -171,15 +174,15 @@ func TestLedgerNewEpochPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := svc.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies"))
-	key2, _ := svc.LedgerVerifierKey(ctx, a.DPO)
+	r, err := svc.Consent.RecordConsent(ctx, a.Service, gardetest.Grant("max", "improve_replies"))
+	key2, _ := svc.Trail.LedgerVerifierKey(ctx, a.DPO)
 	db.Close()
-	if err != nil || garde.VerifyReceipt(r.Receipt, key2) != nil || garde.VerifyReceipt(kept.Receipt, key1) != nil || garde.VerifyReceipt(lost.Receipt, key1) != nil {
+	if err != nil || consent.VerifyReceipt(r.Receipt, key2) != nil || consent.VerifyReceipt(kept.Receipt, key1) != nil || consent.VerifyReceipt(lost.Receipt, key1) != nil {
 		t.Fatalf("consent in epoch 2 = %v, or a receipt does not verify with its epoch's key", err)
 	}
 	out.Reset()
 	err = run(ctx, []string{"verify", "ledger", "--db", dsn, "--key", key1, "--key", key2}, noenv, nil, &out, io.Discard)
-	if err != nil || !strings.Contains(out.String(), "lost with a restore") || !strings.Contains(out.String(), "epoch 2: log "+garde.EpochOrigin(a.ID, 2)+" (current)") {
+	if err != nil || !strings.Contains(out.String(), "lost with a restore") || !strings.Contains(out.String(), "epoch 2: log "+trail.EpochOrigin(a.ID, 2)+" (current)") {
 		t.Fatalf("verify ledger --db = %v\n%s", err, out.String())
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/breach"
+
 	"github.com/garde-privacy/garde/register"
 
-	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/egress"
 	"github.com/garde-privacy/garde/notify"
 )
@@ -31,7 +33,7 @@ import (
 // and GARDE_WEBHOOK_SECRET for signed webhooks; GARDE_OPERATOR_DPO_EMAIL
 // for the operator's own breaches. Every channel, and every rights
 // webhook, connects under the egress policy.
-func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) (wait func()) {
+func startBackground(ctx context.Context, svc *app.Service, logger *slog.Logger, getenv func(string) string, policy *egress.Policy) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { runRightsJobs(ctx, svc, logger, getenv, policy) })
 	clock, err := breachClockFromEnv(getenv, policy)
@@ -43,7 +45,7 @@ func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logge
 		}
 		clock.OnError = func(err error) { logger.Error("breach clock", "err", err.Error()) }
 		wg.Go(func() {
-			if err := svc.RunBreachClock(ctx, clock); err != nil && !errors.Is(err, context.Canceled) {
+			if err := svc.Breach.RunBreachClock(ctx, clock); err != nil && !errors.Is(err, context.Canceled) {
 				logger.Error("breach clock stopped", "err", err.Error())
 			}
 		})
@@ -51,12 +53,12 @@ func startBackground(ctx context.Context, svc *garde.Service, logger *slog.Logge
 	return wg.Wait
 }
 
-func breachClockFromEnv(getenv func(string) string, policy *egress.Policy) (garde.BreachClock, error) {
+func breachClockFromEnv(getenv func(string) string, policy *egress.Policy) (breach.BreachClock, error) {
 	host, _ := os.Hostname()
-	c := garde.BreachClock{
+	c := breach.BreachClock{
 		Node:        fmt.Sprintf("%s/%d", host, os.Getpid()),
 		OperatorDPO: register.Party{Email: getenv("GARDE_OPERATOR_DPO_EMAIL")},
-		Detect:      &garde.Detectors{},
+		Detect:      &breach.Detectors{},
 	}
 	if addr := getenv("GARDE_SMTP"); addr != "" {
 		from := getenv("GARDE_SMTP_FROM")

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/rights"
 )
 
 const keysBackupUsage = "usage: garde keys backup FILE [--retention 720h] [--data-dir DIR | --db URL]"
@@ -20,7 +20,7 @@ func runKeysBackup(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	var d dataFlags
 	d.register(fs)
-	retention := fs.Duration("retention", garde.DefaultKeyBackupRetention, "how long the backup can be restored; after that it is refused, and retiring its master key version makes it unreadable")
+	retention := fs.Duration("retention", rights.DefaultKeyBackupRetention, "how long the backup can be restored; after that it is refused, and retiring its master key version makes it unreadable")
 	rest, err := parseFlags(fs, args, getenv)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func runKeysBackup(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer db.Close()
-	info, err := svc.BackupKeys(ctx, f, *retention)
+	info, err := svc.Rights.BackupKeys(ctx, f, *retention)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -84,8 +84,8 @@ func runKeysRestore(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer db.Close()
-	info, err := svc.RestoreKeys(ctx, f)
-	if errors.Is(err, garde.ErrKeyBackupExpired) {
+	info, err := svc.Rights.RestoreKeys(ctx, f)
+	if errors.Is(err, rights.ErrKeyBackupExpired) {
 		return exitCode{1, fmt.Errorf("keys restore: %s expired at %s: refused", rest[0], info.Expires.Format(time.RFC3339))}
 	}
 	if err != nil {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 )
@@ -28,11 +31,11 @@ func TestKeyStoreLostAndRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.NewTenant(t, svc, "A")
-	for _, m := range []garde.NewMessage{
+	for _, m := range []vault.NewMessage{
 		{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "texte d'Alice"},
 		{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"},
 	} {
-		if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{m}); err != nil {
+		if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{m}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,7 +51,7 @@ func TestKeyStoreLostAndRestored(t *testing.T) {
 			t.Fatal("the key store backup holds a wrapped key in clear: it is not sealed")
 		}
 	}
-	f, err := svc.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
+	f, err := svc.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "alice@example.org", Type: garde.RequestErasure})
 	if err != nil || f.Request.Status != garde.StatusCompleted {
 		t.Fatalf("erasure = %v, %v", f.Request.Status, err)
 	}
@@ -65,13 +68,13 @@ func TestKeyStoreLostAndRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if ms, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err != nil || len(ms) != 1 || ms[0].Text != "message de Bob" {
+	if ms, err := svc.Vault.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err != nil || len(ms) != 1 || ms[0].Text != "message de Bob" {
 		t.Fatalf("bob after the key store restore: %+v, %v", ms, err)
 	}
-	if ms, err := svc.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request"); err != nil || len(ms) != 0 {
+	if ms, err := svc.Vault.SubjectMessages(ctx, a.Service, "alice@example.org", "answer_support_request"); err != nil || len(ms) != 0 {
 		t.Fatalf("the erased subject after the key store restore: %+v, %v", ms, err)
 	}
-	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
+	if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "alice@example.org", Purpose: "answer_support_request", Text: "late"}}); err == nil || !strings.Contains(err.Error(), "erased") {
 		t.Fatalf("a write for the erased subject = %v, want refused", err)
 	}
 	var victim []byte
@@ -101,7 +104,7 @@ func TestOffboardSurvivesKeyRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := gardetest.NewTenant(t, svc, "A")
-	if _, err := svc.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"}}); err != nil {
+	if _, err := svc.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "bob@example.org", Purpose: "answer_support_request", Text: "message de Bob"}}); err != nil {
 		t.Fatal(err)
 	}
 	backup := filepath.Join(t.TempDir(), "keys.backup")
@@ -109,7 +112,7 @@ func TestOffboardSurvivesKeyRestore(t *testing.T) {
 	if err := run(ctx, []string{"keys", "backup", "--data-dir", dir, backup}, env, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.OffboardTenant(ctx, cliOperator, a.ID, func(garde.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
+	if _, err := svc.Rights.OffboardTenant(ctx, cliOperator, a.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
 		t.Fatalf("offboard: %v", err)
 	}
 	db.Close()
@@ -130,7 +133,7 @@ func TestOffboardSurvivesKeyRestore(t *testing.T) {
 	if len(tks) > 0 || len(sks) > 0 {
 		t.Fatalf("off-boarded tenant back after a key store restore: %d tenant keys, %d subject keys", len(tks), len(sks))
 	}
-	if _, err := svc.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err == nil {
+	if _, err := svc.Vault.SubjectMessages(ctx, a.Service, "bob@example.org", "answer_support_request"); err == nil {
 		t.Fatal("an off-boarded tenant's messages read after a key store restore")
 	}
 }

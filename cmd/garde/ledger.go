@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -28,8 +30,8 @@ func openCheckpointStore(st garde.Store) (garde.CheckpointStore, error) {
 // reportForks logs, at start, every tenant whose log garde now refuses to
 // sign (a restored backup took it behind a checkpoint it signed). Tenant
 // ids are opaque: no personal data.
-func reportForks(ctx context.Context, svc *garde.Service, logger *slog.Logger) error {
-	forks, err := svc.LedgerForks(ctx)
+func reportForks(ctx context.Context, svc *app.Service, logger *slog.Logger) error {
+	forks, err := svc.Trail.LedgerForks(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger check: %w", err)
 	}
@@ -42,8 +44,8 @@ func reportForks(ctx context.Context, svc *garde.Service, logger *slog.Logger) e
 
 // newEpochs starts a new epoch for every tenant whose log garde refuses to
 // sign, and prints the new keys to pin.
-func newEpochs(ctx context.Context, svc *garde.Service, stdout io.Writer) (int, error) {
-	forks, err := svc.LedgerForks(ctx)
+func newEpochs(ctx context.Context, svc *app.Service, stdout io.Writer) (int, error) {
+	forks, err := svc.Trail.LedgerForks(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -55,8 +57,8 @@ func newEpochs(ctx context.Context, svc *garde.Service, stdout io.Writer) (int, 
 	return len(forks), nil
 }
 
-func newEpoch(ctx context.Context, svc *garde.Service, tenant garde.TenantID, stdout io.Writer) error {
-	e, err := svc.NewLedgerEpoch(ctx, tenant)
+func newEpoch(ctx context.Context, svc *app.Service, tenant garde.TenantID, stdout io.Writer) error {
+	e, err := svc.Trail.NewLedgerEpoch(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("tenant %s: new ledger epoch: %w", tenant, err)
 	}
@@ -107,7 +109,7 @@ func runLedger(ctx context.Context, args []string, getenv func(string) string, s
 // before it is swapped in. With newEpoch, every tenant whose log went back
 // gets a new ledger identity now; without, the tenants are named and garde
 // will refuse to sign their logs until the operator decides.
-func restoreEpochs(ctx context.Context, svc *garde.Service, st garde.Store, dataDir string, newEpoch bool, stdout io.Writer) error {
+func restoreEpochs(ctx context.Context, svc *app.Service, st garde.Store, dataDir string, newEpoch bool, stdout io.Writer) error {
 	cs, err := openCheckpointStore(st)
 	if err != nil {
 		return fmt.Errorf("checkpoint store: %w", err)
@@ -117,7 +119,7 @@ func restoreEpochs(ctx context.Context, svc *garde.Service, st garde.Store, data
 		_, err := newEpochs(ctx, svc, stdout)
 		return err
 	}
-	forks, err := svc.LedgerForks(ctx)
+	forks, err := svc.Trail.LedgerForks(ctx)
 	if err != nil {
 		return err
 	}

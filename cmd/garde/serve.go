@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/web"
@@ -36,7 +38,7 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 
 // open opens the data directory: the master key (created on first use)
 // and the database.
-func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service, garde.Store, *keyring.FileKeys, error) {
+func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*app.Service, garde.Store, *keyring.FileKeys, error) {
 	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -55,7 +57,7 @@ func (d *dataFlags) open(ctx context.Context, stderr io.Writer) (*garde.Service,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc := garde.NewService(db, mk, garde.SystemClock{})
+	svc := app.New(db, mk, garde.SystemClock{})
 	// Erased subjects stay erased when an older backup is back (backup.go).
 	if err := enforceErasures(ctx, svc, db.(garde.KeyStoreProvider).KeyStore(), d.dataDir, stderr); err != nil {
 		db.Close()

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 )
 
@@ -78,14 +81,14 @@ func runVerifyReceipt(args []string, getenv func(string) string, stdout, stderr 
 	if err != nil {
 		return exitCode{1, err}
 	}
-	r, err := garde.ParseReceipt(data)
+	r, err := consent.ParseReceipt(data)
 	if err != nil {
 		return exitCode{1, fmt.Errorf("invalid: %w", err)}
 	}
-	if err := garde.VerifyReceipt(r, key); err != nil {
+	if err := consent.VerifyReceipt(r, key); err != nil {
 		return exitCode{1, fmt.Errorf("invalid: %w", err)}
 	}
-	_, epoch := garde.LogOriginTenant(r.LogOrigin)
+	_, epoch := trail.LogOriginTenant(r.LogOrigin)
 	fmt.Fprintf(stdout, "valid: consent %s (%s of %s) at %s, leaf %d of log %s (epoch %d), signed at size %s\n",
 		r.ConsentReceiptID, r.Action, purposeOf(r), r.ConsentTimestamp.Format("2006-01-02T15:04:05Z07:00"), r.LeafIndex, r.LogOrigin, epoch, checkpointSize(r))
 	return nil
@@ -161,7 +164,7 @@ func runVerifyLedger(ctx context.Context, args []string, getenv func(string) str
 	byTenant := map[garde.TenantID][]string{}
 	for _, k := range keys {
 		name, _, _ := strings.Cut(k, "+")
-		tn, n := garde.LogOriginTenant(name)
+		tn, n := trail.LogOriginTenant(name)
 		if n == 0 {
 			return usageError{fmt.Sprintf("--key: %q is not a garde ledger verifier key (garde/<tenant>[/e<n>]+<hash>+<key>)", name)}
 		}
@@ -206,12 +209,12 @@ func runVerifyLedger(ctx context.Context, args []string, getenv func(string) str
 	var failed []error
 	for _, t := range tenants {
 		if len(byTenant[t]) == 0 {
-			err := fmt.Errorf("%w: tenant %s: no pinned key (--key)", garde.ErrLedger, t)
+			err := fmt.Errorf("%w: tenant %s: no pinned key (--key)", trail.ErrLedger, t)
 			fmt.Fprintf(stdout, "tenant %s: INVALID: %v\n", t, err)
 			failed = append(failed, err)
 			continue
 		}
-		rep, err := garde.VerifyLedgerWith(ctx, st, t, garde.LedgerCheck{Keys: byTenant[t], Checkpoints: cs})
+		rep, err := trail.VerifyLedgerWith(ctx, st, t, trail.LedgerCheck{Keys: byTenant[t], Checkpoints: cs})
 		if err != nil {
 			fmt.Fprintf(stdout, "tenant %s: INVALID: %v\n", t, err)
 			failed = append(failed, err)

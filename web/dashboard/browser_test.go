@@ -182,7 +182,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got := text("#request-due"); strings.Contains(got, "Due soon") || !strings.Contains(got, "11 May 2026") {
 		t.Errorf("deadline after extension = %q, want 11 May 2026", got)
 	}
-	req, err := e.svc.Request(context.Background(), e.a.DPO, s.soon)
+	req, err := e.svc.Rights.Request(context.Background(), e.a.DPO, s.soon)
 	if err != nil || req.Extension != reason {
 		t.Errorf("stored request = %+v, %v", req.Extension, err)
 	}

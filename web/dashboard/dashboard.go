@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/web/internal/errkind"
 )
@@ -35,7 +38,7 @@ var dashboardFS embed.FS
 type Config struct {
 	// Service runs the use cases the pages show; its clock is the
 	// sessions' clock.
-	Service *garde.Service
+	Service *app.Service
 	// Log receives internal errors, by request id (no personal data).
 	Log *slog.Logger
 	// SignIn checks the API key text of the sign-in form. The server
@@ -47,7 +50,7 @@ type Config struct {
 
 // Dashboard holds the pages' state: templates and sessions.
 type Dashboard struct {
-	svc      *garde.Service
+	svc      *app.Service
 	log      *slog.Logger
 	signIn   func(w http.ResponseWriter, r *http.Request, key string) (garde.Principal, error)
 	sessions *sessionStore
@@ -483,8 +486,8 @@ var pageFuncs = template.FuncMap{
 		}{l, v}
 	},
 	"add": func(a, b int) int { return a + b },
-	// dueSoonDays is garde.DueSoonWindow in days, as the pages say it.
-	"dueSoonDays": func() int { return int(garde.DueSoonWindow / (24 * time.Hour)) },
+	// dueSoonDays is rights.DueSoonWindow in days, as the pages say it.
+	"dueSoonDays": func() int { return int(rights.DueSoonWindow / (24 * time.Hour)) },
 	"sub":         func(a, b int) int { return a - b },
 	"join":        strings.Join,
 	"short": func(s string) string {

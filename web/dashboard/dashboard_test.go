@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/web/dashboard"
@@ -39,12 +43,12 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 	s := dashSeed{clock: clock, subject: "jeanne.martin@example.org"}
 	file := func(p garde.Principal, subject string) string {
 		t.Helper()
-		f, err := e.svc.FileRequest(ctx, p, garde.NewRequest{Subject: subject, Type: garde.RequestAccess})
+		f, err := e.svc.Rights.FileRequest(ctx, p, rights.NewRequest{Subject: subject, Type: garde.RequestAccess})
 		if err != nil {
 			t.Fatalf("FileRequest: %v", err)
 		}
 		if f.Token != "" {
-			if _, err := e.svc.VerifyRequest(ctx, f.Token); err != nil {
+			if _, err := e.svc.Rights.VerifyRequest(ctx, f.Token); err != nil {
 				t.Fatalf("VerifyRequest: %v", err)
 			}
 		}
@@ -56,7 +60,7 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 	s.soon = file(e.a.DPO, s.subject)
 	// Consent events over the following weeks, for the chart: a notice,
 	// then every third day a few grants and some withdrawals.
-	if _, err := e.svc.PublishNotice(ctx, e.a.Admin, "improve_replies", "en", "We use your conversations to improve our replies."); err != nil {
+	if _, err := e.svc.Consent.PublishNotice(ctx, e.a.Admin, "improve_replies", "en", "We use your conversations to improve our replies."); err != nil {
 		t.Fatalf("PublishNotice: %v", err)
 	}
 	n := 0
@@ -68,7 +72,7 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 			if i == 0 && day%2 == 1 {
 				action = garde.ConsentWithdraw
 			}
-			if _, err := e.svc.RecordConsent(ctx, e.a.Service, garde.ConsentInput{Subject: fmt.Sprintf("c%d", n), Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
+			if _, err := e.svc.Consent.RecordConsent(ctx, e.a.Service, consent.ConsentInput{Subject: fmt.Sprintf("c%d", n), Purpose: "improve_replies", Action: action, Method: "web"}); err != nil {
 				t.Fatalf("RecordConsent: %v", err)
 			}
 		}
@@ -81,12 +85,12 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 	}
 	aware := clock.Now().Add(-70 * time.Hour)
 	desc := "Support agent laptop stolen; disk encrypted"
-	b, err := e.svc.CreateBreach(ctx, e.a.DPO, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
+	b, err := e.svc.Breach.CreateBreach(ctx, e.a.DPO, breach.NewBreach{BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureConfidentiality}, Description: &desc}})
 	if err != nil {
 		t.Fatalf("CreateBreach: %v", err)
 	}
 	s.breach = b.ID
-	bb, err := e.svc.CreateBreach(ctx, e.b.DPO, garde.NewBreach{BreachChange: garde.BreachChange{AwareAt: &aware, Nature: []string{garde.NatureConfidentiality}, Description: &desc}})
+	bb, err := e.svc.Breach.CreateBreach(ctx, e.b.DPO, breach.NewBreach{BreachChange: breach.BreachChange{AwareAt: &aware, Nature: []string{breach.NatureConfidentiality}, Description: &desc}})
 	if err != nil {
 		t.Fatalf("CreateBreach(B): %v", err)
 	}
@@ -452,16 +456,16 @@ func TestDashboardClockAndCertificate(t *testing.T) {
 	e := newEnv(t)
 	s := seedDashboard(t, e)
 	ctx := context.Background()
-	f, err := e.svc.FileRequest(ctx, e.a.DPO, garde.NewRequest{Subject: "shared", Type: garde.RequestErasure})
+	f, err := e.svc.Rights.FileRequest(ctx, e.a.DPO, rights.NewRequest{Subject: "shared", Type: garde.RequestErasure})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.Token != "" {
-		if _, err := e.svc.VerifyRequest(ctx, f.Token); err != nil {
+		if _, err := e.svc.Rights.VerifyRequest(ctx, f.Token); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.svc.ProcessRequest(ctx, e.a.ID, f.Request.ID); err != nil {
+	if _, err := e.svc.Rights.ProcessRequest(ctx, e.a.ID, f.Request.ID); err != nil {
 		t.Fatal(err)
 	}
 	s.clock.Advance(2*time.Hour + time.Minute)
@@ -482,7 +486,7 @@ func TestDashboardClockAndCertificate(t *testing.T) {
 	if cert.Status != 200 || !strings.Contains(cert.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("certificate = %d %s", cert.Status, cert.Header.Get("Content-Disposition"))
 	}
-	req, _ := e.svc.Request(ctx, e.a.DPO, f.Request.ID)
+	req, _ := e.svc.Rights.Request(ctx, e.a.DPO, f.Request.ID)
 	if !bytes.Equal(cert.Body, req.Certificate) {
 		t.Errorf("certificate body differs from the stored one")
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
 	"github.com/garde-privacy/garde/web/dashboard"
@@ -21,7 +23,7 @@ import (
 // (request id, API headers, limits, the lock-out at sign-in) is web's and
 // tested there.
 type env struct {
-	svc      *garde.Service
+	svc      *app.Service
 	dash     *dashboard.Dashboard
 	ts       *httptest.Server
 	a, b     gardetest.Tenant
@@ -32,7 +34,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	svc := garde.NewService(dashtest.OpenStore(t), gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(dashtest.OpenStore(t), gardetest.MasterKeys(t), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	logs := &bytes.Buffer{}
 	d := dashboard.New(dashboard.Config{
 		Service: svc,

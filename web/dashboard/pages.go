@@ -9,6 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde/breach"
+	"github.com/garde-privacy/garde/consent"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde/register"
 
 	"github.com/garde-privacy/garde"
@@ -30,7 +35,7 @@ func requestRows(rs []garde.RightsRequest, now time.Time) []requestRow {
 		row := requestRow{RightsRequest: r, Left: r.DueAt.Sub(now)}
 		if r.Open() {
 			row.Overdue = now.After(r.DueAt)
-			row.DueSoon = !row.Overdue && row.Left <= garde.DueSoonWindow
+			row.DueSoon = !row.Overdue && row.Left <= rights.DueSoonWindow
 		}
 		out = append(out, row)
 	}
@@ -40,18 +45,18 @@ func requestRows(rs []garde.RightsRequest, now time.Time) []requestRow {
 
 // breachRow is a breach with its clock.
 type breachRow struct {
-	*garde.Breach
+	*breach.Breach
 	Running bool // the authority is still to be told, or a decision made
 	Late    bool
 	Left    time.Duration
 }
 
-func breachRows(bs []*garde.Breach, now time.Time) []breachRow {
+func breachRows(bs []*breach.Breach, now time.Time) []breachRow {
 	out := make([]breachRow, 0, len(bs))
 	for _, b := range bs {
 		row := breachRow{Breach: b, Late: b.Late(now), Left: b.NotifyBy.Sub(now)}
-		row.Running = b.Status == garde.BreachOpen && b.AuthorityNotifiedAt.IsZero() &&
-			b.Decision != garde.DecisionNoNotify && !b.NotifyBy.IsZero()
+		row.Running = b.Status == breach.BreachOpen && b.AuthorityNotifiedAt.IsZero() &&
+			b.Decision != breach.DecisionNoNotify && !b.NotifyBy.IsZero()
 		out = append(out, row)
 	}
 	return out
@@ -65,7 +70,7 @@ type overviewPage struct {
 	Chart         chart
 	ChartErr      string
 	Purges        []garde.AuditEvent
-	Ledger        garde.LedgerHealth
+	Ledger        trail.LedgerHealth
 	LedgerErr     string
 	Overdue, Soon int
 }
@@ -84,7 +89,7 @@ func (d *Dashboard) unavailable(r *http.Request, pg *dashPage, err error) string
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	var o overviewPage
-	rs, err := d.svc.Requests(ctx, p, garde.RequestFilter{OpenOnly: true, Limit: garde.MaxRequestPage}, "")
+	rs, err := d.svc.Rights.Requests(ctx, p, garde.RequestFilter{OpenOnly: true, Limit: garde.MaxRequestPage}, "")
 	if err != nil {
 		o.RequestsErr = d.unavailable(r, pg, err)
 	}
@@ -96,7 +101,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPag
 			o.Soon++
 		}
 	}
-	bs, err := d.svc.Breaches(ctx, p)
+	bs, err := d.svc.Breach.Breaches(ctx, p)
 	if err != nil {
 		o.BreachesErr = d.unavailable(r, pg, err)
 	}
@@ -106,7 +111,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPag
 		}
 	}
 	until := pg.Now.AddDate(0, 0, 1)
-	days, err := d.svc.ConsentTrend(ctx, p, until.AddDate(0, 0, -30), until)
+	days, err := d.svc.Consent.ConsentTrend(ctx, p, until.AddDate(0, 0, -30), until)
 	if err != nil {
 		o.ChartErr = d.unavailable(r, pg, err)
 	}
@@ -114,7 +119,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, pg *dashPag
 	if o.Purges, err = d.svc.RecentPurges(ctx, p, pg.Now.AddDate(0, 0, -90), 10); err != nil {
 		o.Purges = nil
 	}
-	if o.Ledger, err = d.svc.LedgerHealth(ctx, p); err != nil {
+	if o.Ledger, err = d.svc.Trail.LedgerHealth(ctx, p); err != nil {
 		o.LedgerErr = d.unavailable(r, pg, err)
 	}
 	pg.Title, pg.Nav, pg.Page = pg.L.T("nav.overview"), "overview", o
@@ -137,7 +142,7 @@ type series struct {
 	Class   string
 	Points  string // the polyline's points
 	Dots    []dot
-	Rows    []garde.ConsentDay
+	Rows    []consent.ConsentDay
 }
 
 type dot struct {
@@ -150,9 +155,9 @@ type tick struct {
 	Label string
 }
 
-func consentChart(days []garde.ConsentDay, lang string) chart {
+func consentChart(days []consent.ConsentDay, lang string) chart {
 	c := chart{Width: 720, Height: 240, Left: 48, Top: 12, Bottom: 32}
-	byPurpose := map[string][]garde.ConsentDay{}
+	byPurpose := map[string][]consent.ConsentDay{}
 	var order []string
 	for _, d := range days {
 		if _, ok := byPurpose[d.Purpose]; !ok {
@@ -293,7 +298,7 @@ func (d *Dashboard) requests(w http.ResponseWriter, r *http.Request, pg *dashPag
 	default:
 		f.Status = st
 	}
-	rs, err := d.svc.Requests(r.Context(), pg.Principal, f, "")
+	rs, err := d.svc.Rights.Requests(r.Context(), pg.Principal, f, "")
 	if err != nil {
 		return err
 	}
@@ -309,7 +314,7 @@ func (d *Dashboard) requestLookup(w http.ResponseWriter, r *http.Request, pg *da
 	if subject == "" {
 		return garde.Invalid("subject", "is required")
 	}
-	rs, err := d.svc.Requests(r.Context(), pg.Principal, garde.RequestFilter{Limit: garde.MaxRequestPage}, subject)
+	rs, err := d.svc.Rights.Requests(r.Context(), pg.Principal, garde.RequestFilter{Limit: garde.MaxRequestPage}, subject)
 	if err != nil {
 		return err
 	}
@@ -327,7 +332,7 @@ type requestPage struct {
 }
 
 func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	req, err := d.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
+	req, err := d.svc.Rights.Request(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -335,7 +340,7 @@ func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	rp := requestPage{requestRow: row}
 	// The domain decides whether an extension is still possible (Art.
 	// 12(3): announced within the first month); the page only asks it.
-	_, extErr := garde.ExtendedDueDate(req.ReceivedAt, 1, pg.Now)
+	_, extErr := rights.ExtendedDueDate(req.ReceivedAt, 1, pg.Now)
 	rp.CanExtend = req.Open() && req.ExtendedAt.IsZero() && extErr == nil
 	rp.ExtendTooLate = req.Open() && req.ExtendedAt.IsZero() && extErr != nil
 	rp.CanComplete = req.Open() && req.Status != garde.StatusReceived &&
@@ -343,7 +348,7 @@ func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 	rp.CanHold = req.Open() && req.Type == garde.RequestErasure && req.KeyDestroyedAt.IsZero()
 	rp.CanVerify = req.Status == garde.StatusReceived && pg.Principal.Role == garde.RoleDPO && req.FiledBy != pg.Principal.KeyID
 	switch r.URL.Query().Get("done") {
-	case garde.ActExtend, garde.ActComplete, garde.ActReject, garde.ActCancel, garde.ActHold, garde.ActRelease, garde.ActVerify:
+	case rights.ActExtend, rights.ActComplete, rights.ActReject, rights.ActCancel, rights.ActHold, rights.ActRelease, rights.ActVerify:
 		pg.Notice = "request.done." + r.URL.Query().Get("done")
 	}
 	pg.Title, pg.Nav, pg.Page = pg.L.T("request.title")+" "+req.ID, "requests", rp
@@ -352,12 +357,12 @@ func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, pg *dashPage
 
 func (d *Dashboard) changeRequest(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	f := r.PostForm
-	c := garde.RequestChange{Action: f.Get("action"), Reason: strings.TrimSpace(f.Get("reason"))}
-	if c.Action == garde.ActExtend {
+	c := rights.RequestChange{Action: f.Get("action"), Reason: strings.TrimSpace(f.Get("reason"))}
+	if c.Action == rights.ActExtend {
 		c.Months, _ = strconv.Atoi(f.Get("months"))
 	}
 	id := r.PathValue("id")
-	if _, err := d.svc.ChangeRequest(r.Context(), pg.Principal, id, c); err != nil {
+	if _, err := d.svc.Rights.ChangeRequest(r.Context(), pg.Principal, id, c); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/dashboard/requests/"+id+"?done="+c.Action, http.StatusSeeOther)
@@ -365,7 +370,7 @@ func (d *Dashboard) changeRequest(w http.ResponseWriter, r *http.Request, pg *da
 }
 
 func (d *Dashboard) certificate(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	req, err := d.svc.Request(r.Context(), pg.Principal, r.PathValue("id"))
+	req, err := d.svc.Rights.Request(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -379,7 +384,7 @@ func (d *Dashboard) certificate(w http.ResponseWriter, r *http.Request, pg *dash
 }
 
 func (d *Dashboard) breaches(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	bs, err := d.svc.Breaches(r.Context(), pg.Principal)
+	bs, err := d.svc.Breach.Breaches(r.Context(), pg.Principal)
 	if err != nil {
 		return err
 	}
@@ -393,12 +398,12 @@ type breachPage struct {
 }
 
 func (d *Dashboard) breach(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	b, err := d.svc.Breach(r.Context(), pg.Principal, r.PathValue("id"))
+	b, err := d.svc.Breach.Breach(r.Context(), pg.Principal, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	pg.Title, pg.Nav = pg.L.T("breach.title")+" "+b.ID, "breaches"
-	pg.Page = breachPage{breachRow: breachRows([]*garde.Breach{b}, pg.Now)[0], Kinds: []string{garde.NoticeController, garde.NoticeAuthority, garde.NoticeSubjects}}
+	pg.Page = breachPage{breachRow: breachRows([]*breach.Breach{b}, pg.Now)[0], Kinds: []string{breach.NoticeController, breach.NoticeAuthority, breach.NoticeSubjects}}
 	return d.render(w, http.StatusOK, "breach", pg)
 }
 
@@ -546,7 +551,7 @@ func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request, pg *dashPag
 	} else if !errors.Is(err, garde.ErrNotFound) {
 		return err
 	}
-	v, err := d.svc.LedgerVerifierKey(ctx, p)
+	v, err := d.svc.Trail.LedgerVerifierKey(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ package notice
 import (
 	"net/http"
 
+	"github.com/garde-privacy/garde/app"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/internal/mdpdf"
 )
@@ -12,7 +14,7 @@ import (
 // Serve writes the draft of breach id's notice of kind (controller,
 // authority, subjects) as p may read it: Markdown, or PDF with
 // ?format=pdf; ?lang= and ?tenant= are passed to the use case.
-func Serve(w http.ResponseWriter, r *http.Request, svc *garde.Service, p garde.Principal, id, kind string) error {
+func Serve(w http.ResponseWriter, r *http.Request, svc *app.Service, p garde.Principal, id, kind string) error {
 	q := r.URL.Query()
 	format := q.Get("format")
 	if format == "" {
@@ -21,7 +23,7 @@ func Serve(w http.ResponseWriter, r *http.Request, svc *garde.Service, p garde.P
 	if format != "md" && format != "pdf" {
 		return garde.Invalid("format", "must be md or pdf")
 	}
-	n, err := svc.BreachNotice(r.Context(), p, id, kind, q.Get("lang"), garde.TenantID(q.Get("tenant")))
+	n, err := svc.Breach.BreachNotice(r.Context(), p, id, kind, q.Get("lang"), garde.TenantID(q.Get("tenant")))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package garde
+package consent
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/trail"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -27,11 +30,11 @@ var receiptConformsTo = []string{"ISO/IEC TS 27560:2023", "Kantara Consent Recei
 // event commits to its hash (terms_hash), so that these fields cannot be
 // changed on a receipt that still verifies.
 type receiptTerms struct {
-	Jurisdiction   string           `json:"jurisdiction"`
-	PIIControllers []register.Party `json:"pii_controllers"`
-	DPO            register.Party   `json:"dpo"`
-	Services       []ReceiptService `json:"services"`
-	Sensitive      bool             `json:"sensitive"`
+	Jurisdiction   string                 `json:"jurisdiction"`
+	PIIControllers []register.Party       `json:"pii_controllers"`
+	DPO            register.Party         `json:"dpo"`
+	Services       []garde.ReceiptService `json:"services"`
+	Sensitive      bool                   `json:"sensitive"`
 }
 
 func termsFor(reg *register.Register, pp *register.Purpose) receiptTerms {
@@ -53,7 +56,7 @@ func termsFor(reg *register.Register, pp *register.Purpose) receiptTerms {
 		Jurisdiction:   "EU (GDPR Art. 6(1)(a), 7)",
 		PIIControllers: []register.Party{reg.Controller},
 		DPO:            reg.DPO,
-		Services: []ReceiptService{{Service: reg.Controller.Name, Purposes: []ReceiptPurpose{{
+		Services: []garde.ReceiptService{{Service: reg.Controller.Name, Purposes: []garde.ReceiptPurpose{{
 			Purpose: pp.ID, Description: pp.Description, LegalBasis: pp.LegalBasis, ConsentType: "explicit",
 			PIICategories: pp.Categories, Termination: pp.Retention.String(), ThirdPartyDisclosure: len(third) > 0, ThirdPartyNames: third,
 			OnWithdrawal: onw,
@@ -68,7 +71,8 @@ func (t receiptTerms) hash() string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-func (r Receipt) terms() receiptTerms {
+// termsOf is the part of a receipt its terms hash covers.
+func termsOf(r garde.Receipt) receiptTerms {
 	return receiptTerms{Jurisdiction: r.Jurisdiction, PIIControllers: r.PIIControllers, DPO: r.DPO, Services: r.Services, Sensitive: r.Sensitive}
 }
 
@@ -76,13 +80,13 @@ func (r Receipt) terms() receiptTerms {
 // with the register version the consent was given under
 // (consentContent.RegisterVersion, see Service.receiptTerms), or the
 // receipt's terms hash will not match.
-func newReceipt(reg *register.Register, pp *register.Purpose, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
+func newReceipt(reg *register.Register, pp *register.Purpose, in ConsentInput, rec garde.ConsentRecord, c consentContent, ev ledger.Evidence) garde.Receipt {
 	return buildReceipt(termsFor(reg, pp), in, rec, c, ev)
 }
 
 // receiptTerms returns the terms of a recorded consent: from the register
 // version it was given under.
-func (s *Service) receiptTerms(ctx context.Context, tx Tx, tenant TenantID, c consentContent) (receiptTerms, error) {
+func (s *Service) receiptTerms(ctx context.Context, tx garde.Tx, tenant garde.TenantID, c consentContent) (receiptTerms, error) {
 	rv, err := tx.Register(ctx, tenant, c.RegisterVersion)
 	if err != nil {
 		return receiptTerms{}, err
@@ -98,12 +102,12 @@ func (s *Service) receiptTerms(ctx context.Context, tx Tx, tenant TenantID, c co
 	return termsFor(reg, pp), nil
 }
 
-func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentContent, ev ledger.Evidence) Receipt {
+func buildReceipt(t receiptTerms, in ConsentInput, rec garde.ConsentRecord, c consentContent, ev ledger.Evidence) garde.Receipt {
 	status := "active"
-	if in.Action == ConsentWithdraw {
+	if in.Action == garde.ConsentWithdraw {
 		status = "withdrawn"
 	}
-	return Receipt{
+	return garde.Receipt{
 		Version:          ReceiptVersion,
 		ConformsTo:       slices.Clone(receiptConformsTo),
 		ConsentReceiptID: rec.ID,
@@ -115,7 +119,7 @@ func buildReceipt(t receiptTerms, in ConsentInput, rec ConsentRecord, c consentC
 		PIIPrincipalID:   in.Subject,
 		PIIControllers:   t.PIIControllers,
 		DPO:              t.DPO,
-		Notice:           ReceiptNotice{Version: c.Notice, Language: c.Language, Hash: c.NoticeHash},
+		Notice:           garde.ReceiptNotice{Version: c.Notice, Language: c.Language, Hash: c.NoticeHash},
 		Services:         t.Services,
 		Sensitive:        t.Sensitive,
 		Action:           in.Action,
@@ -133,21 +137,21 @@ var ErrReceipt = errors.New("receipt does not verify")
 
 // ParseReceipt reads a receipt as saved: the receipt object itself, or the
 // whole answer of POST /v1/consents ({"receipt": {...}, ...}).
-func ParseReceipt(data []byte) (Receipt, error) {
+func ParseReceipt(data []byte) (garde.Receipt, error) {
 	var wrapper struct {
 		Receipt json.RawMessage `json:"receipt"`
 	}
 	if err := json.Unmarshal(data, &wrapper); err == nil && len(wrapper.Receipt) > 0 {
 		data = wrapper.Receipt
 	}
-	var r Receipt
+	var r garde.Receipt
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Receipt{}, fmt.Errorf("%w: not a receipt: %v", ErrReceipt, err)
+		return garde.Receipt{}, fmt.Errorf("%w: not a receipt: %v", ErrReceipt, err)
 	}
 	if r.Version != ReceiptVersion {
-		return Receipt{}, fmt.Errorf("%w: version %q, want %q", ErrReceipt, r.Version, ReceiptVersion)
+		return garde.Receipt{}, fmt.Errorf("%w: version %q, want %q", ErrReceipt, r.Version, ReceiptVersion)
 	}
 	return r, nil
 }
@@ -158,7 +162,7 @@ func ParseReceipt(data []byte) (Receipt, error) {
 // field the receipt shows matches the committed content — so that nobody
 // can keep a valid proof and change what the receipt says. The error names
 // the first thing that failed.
-func VerifyReceipt(r Receipt, verifierKey string) error {
+func VerifyReceipt(r garde.Receipt, verifierKey string) error {
 	cp, err := ledger.VerifyEvidence(r.Evidence, verifierKey)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrReceipt, err)
@@ -166,7 +170,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 	if r.LeafIndex != r.Evidence.Index {
 		return fmt.Errorf("%w: leaf_index %d, the evidence proves index %d", ErrReceipt, r.LeafIndex, r.Evidence.Index)
 	}
-	if originEpoch(r.Tenant, cp.Origin) == 0 || r.LogOrigin != cp.Origin {
+	if trail.OriginEpoch(r.Tenant, cp.Origin) == 0 || r.LogOrigin != cp.Origin {
 		return fmt.Errorf("%w: tenant %q and log origin %q, the checkpoint is of log %q", ErrReceipt, r.Tenant, r.LogOrigin, cp.Origin)
 	}
 	var c consentContent
@@ -183,7 +187,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 	if len(r.Services) == 1 && len(r.Services[0].Purposes) == 1 {
 		purpose = r.Services[0].Purposes[0].Purpose
 	}
-	status := map[string]string{ConsentGrant: "active", ConsentWithdraw: "withdrawn"}[c.Action]
+	status := map[string]string{garde.ConsentGrant: "active", garde.ConsentWithdraw: "withdrawn"}[c.Action]
 	checks := []struct {
 		field     string
 		ok        bool
@@ -203,7 +207,7 @@ func VerifyReceipt(r Receipt, verifierKey string) error {
 		{"notice.hash", r.Notice.Hash == c.NoticeHash, r.Notice.Hash, c.NoticeHash},
 		{"recorded_by", r.RecordedBy == c.RecordedBy, r.RecordedBy, c.RecordedBy},
 		{"conforms_to", slices.Equal(r.ConformsTo, receiptConformsTo), r.ConformsTo, receiptConformsTo},
-		{"jurisdiction, pii_controllers, dpo, services or sensitive", r.terms().hash() == c.TermsHash, "terms hash " + r.terms().hash(), c.TermsHash},
+		{"jurisdiction, pii_controllers, dpo, services or sensitive", termsOf(r).hash() == c.TermsHash, "terms hash " + termsOf(r).hash(), c.TermsHash},
 	}
 	for _, ck := range checks {
 		if !ck.ok {

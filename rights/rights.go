@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/keyring"
 )
@@ -50,22 +52,22 @@ type NewRequest struct {
 // FiledRequest is a request just filed. Token is the subject's one-time
 // verification token, returned once (only for a request that needs it).
 type FiledRequest struct {
-	Request RightsRequest
+	Request garde.RightsRequest
 	Token   string
 }
 
-func requestSubjectAD(t TenantID, id string) keyring.AD {
+func requestSubjectAD(t garde.TenantID, id string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Record: id, Field: "request-subject"}
 }
 
 func validateReason(field, s string) error {
 	switch {
 	case strings.TrimSpace(s) == "":
-		return Invalid(field, "is required")
+		return garde.Invalid(field, "is required")
 	case len(s) > MaxReasonLen:
-		return Invalid(field, "is longer than %d bytes", MaxReasonLen)
+		return garde.Invalid(field, "is longer than %d bytes", MaxReasonLen)
 	case !utf8.ValidString(s):
-		return Invalid(field, "is not valid UTF-8")
+		return garde.Invalid(field, "is not valid UTF-8")
 	}
 	return nil
 }
@@ -78,28 +80,28 @@ func validateReason(field, s string) error {
 // the subject's behalf) or an admin waits for its verification: the
 // subject following the one-time link built from the returned token, or
 // the DPO (ChangeRequest, ActVerify). Whoever files does not verify.
-func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (FiledRequest, error) {
-	if err := authorize(p, permRequestFile); err != nil {
+func (s *Service) FileRequest(ctx context.Context, p garde.Principal, in NewRequest) (FiledRequest, error) {
+	if err := garde.Authorize(p, garde.PermRequestFile); err != nil {
 		return FiledRequest{}, err
 	}
-	ve := &ValidationError{}
-	if err := validateSubjectID("subject", in.Subject); err != nil {
-		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	ve := &garde.ValidationError{}
+	if err := garde.ValidateSubjectID("subject", in.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 	}
-	if !slices.Contains(RequestTypes, in.Type) {
-		ve.Add("type", "must be one of %s", strings.Join(RequestTypes, ", "))
+	if !slices.Contains(garde.RequestTypes, in.Type) {
+		ve.Add("type", "must be one of %s", strings.Join(garde.RequestTypes, ", "))
 	}
-	if in.Type == RequestObjection && in.Purpose == "" {
+	if in.Type == garde.RequestObjection && in.Purpose == "" {
 		ve.Add("purpose", "is required for an objection: the purpose objected to")
 	}
-	if in.Type != RequestObjection && in.Purpose != "" {
+	if in.Type != garde.RequestObjection && in.Purpose != "" {
 		ve.Add("purpose", "only an objection names a purpose")
 	}
 	if in.LegalHold != "" {
-		if in.Type != RequestErasure {
+		if in.Type != garde.RequestErasure {
 			ve.Add("legal_hold", "only an erasure can be held")
 		} else if err := validateReason("legal_hold", in.LegalHold); err != nil {
-			ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+			ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 		}
 	}
 	for i, u := range in.CallbackURLs {
@@ -110,54 +112,54 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 	if err := ve.Err(); err != nil {
 		return FiledRequest{}, err
 	}
-	if in.LegalHold != "" && p.Role == RoleService {
-		return FiledRequest{}, Errorf(ErrForbidden, "only an admin or a DPO may place a legal hold")
+	if in.LegalHold != "" && p.Role == garde.RoleService {
+		return FiledRequest{}, garde.Errorf(garde.ErrForbidden, "only an admin or a DPO may place a legal hold")
 	}
-	now := s.now()
+	now := s.Now()
 	received := now
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
 		received = in.ReceivedAt.UTC()
 	}
-	vouched := authorize(p, permRequestVouch) == nil
+	vouched := garde.Authorize(p, garde.PermRequestVouch) == nil
 	var out FiledRequest
-	err := s.update(ctx, func(tx Tx) error {
-		if in.Type == RequestObjection {
-			reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		if in.Type == garde.RequestObjection {
+			reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 			if err != nil {
 				return err
 			}
 			if _, ok := reg.Purpose(in.Purpose); !ok {
-				return Invalid("purpose", "is not in the register of processing")
+				return garde.Invalid("purpose", "is not in the register of processing")
 			}
 		}
 		if in.ExternalID != "" {
 			if _, err := tx.RequestByExternalID(ctx, p.Tenant, in.ExternalID); err == nil {
-				return Errorf(ErrConflict, "a request with this subject_request_id exists")
-			} else if !errors.Is(err, ErrNotFound) {
+				return garde.Errorf(garde.ErrConflict, "a request with this subject_request_id exists")
+			} else if !errors.Is(err, garde.ErrNotFound) {
 				return err
 			}
 		}
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, in.Subject, nil)
+		ref, err := s.SubjectRef(ctx, tx, tk, p.Tenant, in.Subject, nil)
 		if err != nil {
 			return err
 		}
-		r := RightsRequest{
-			Tenant: p.Tenant, ID: NewID("dsr_", now), Type: in.Type, Status: StatusReceived,
-			SubjectIndex: keyring.MAC(tk.blind, []byte(in.Subject)), SubjectRef: ref,
-			KeyVersion: tk.current, Purpose: in.Purpose, Source: orDefault(in.Source, "api"), ExternalID: in.ExternalID,
+		r := garde.RightsRequest{
+			Tenant: p.Tenant, ID: garde.NewID("dsr_", now), Type: in.Type, Status: garde.StatusReceived,
+			SubjectIndex: keyring.MAC(tk.Blind, []byte(in.Subject)), SubjectRef: ref,
+			KeyVersion: tk.Current, Purpose: in.Purpose, Source: orDefault(in.Source, "api"), ExternalID: in.ExternalID,
 			CallbackURLs: in.CallbackURLs, FiledBy: p.KeyID, ReceivedAt: received, DueAt: DueDate(received, 0),
 			LegalHold: in.LegalHold, UpdatedAt: now,
 		}
-		r.SealedSubject, err = tk.data[tk.current].Seal([]byte(in.Subject), requestSubjectAD(p.Tenant, r.ID))
+		r.SealedSubject, err = tk.Data[tk.Current].Seal([]byte(in.Subject), requestSubjectAD(p.Tenant, r.ID))
 		if err != nil {
 			return err
 		}
 		if vouched {
-			r.Status, r.VerifiedAt = StatusVerified, now
+			r.Status, r.VerifiedAt = garde.StatusVerified, now
 		} else {
 			out.Token, r.TokenHash = newVerificationToken(r.ID)
 			r.TokenExpires = now.Add(VerificationTTL)
@@ -166,12 +168,12 @@ func (s *Service) FileRequest(ctx context.Context, p Principal, in NewRequest) (
 			return err
 		}
 		out.Request = r
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestFile, Purpose: in.Purpose, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: in.Type}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionRequestFile, Purpose: in.Purpose, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: in.Type}})
 	})
 	if err != nil {
 		return FiledRequest{}, err
 	}
-	RightsMetrics.RequestsFiled.Add(1)
+	garde.RightsMetrics.RequestsFiled.Add(1)
 	if vouched {
 		r, err := s.ProcessRequest(ctx, p.Tenant, out.Request.ID)
 		if err != nil {
@@ -208,53 +210,53 @@ func hashToken(tok string) []byte {
 
 // errBadToken is the one answer to a wrong, used or expired token, so that
 // a guesser learns nothing about which.
-var errBadToken = Errorf(ErrNotFound, "this verification link is invalid, expired or already used")
+var errBadToken = garde.Errorf(garde.ErrNotFound, "this verification link is invalid, expired or already used")
 
 // VerifyRequest is the subject following the one-time link: the request's
 // identity is verified and it proceeds as if vouched. The token works
 // once, until it expires.
-func (s *Service) VerifyRequest(ctx context.Context, token string) (RightsRequest, error) {
+func (s *Service) VerifyRequest(ctx context.Context, token string) (garde.RightsRequest, error) {
 	if token == "" || len(token) > 100 {
-		return RightsRequest{}, errBadToken
+		return garde.RightsRequest{}, errBadToken
 	}
-	now := s.now()
-	var r RightsRequest
-	err := s.update(ctx, func(tx Tx) error {
+	now := s.Now()
+	var r garde.RightsRequest
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.RequestByToken(ctx, hashToken(token))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, garde.ErrNotFound) {
 			return errBadToken
 		}
 		if err != nil {
 			return err
 		}
-		if r.TokenHash == nil || now.After(r.TokenExpires) || r.Status != StatusReceived {
+		if r.TokenHash == nil || now.After(r.TokenExpires) || r.Status != garde.StatusReceived {
 			return errBadToken
 		}
-		r.TokenHash, r.Status, r.VerifiedAt, r.UpdatedAt = nil, StatusVerified, now, now
+		r.TokenHash, r.Status, r.VerifiedAt, r.UpdatedAt = nil, garde.StatusVerified, now, now
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "subject", Action: ActionRequestVerify, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: r.Type}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: r.Tenant, At: now, Actor: "subject", Action: garde.ActionRequestVerify, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: r.Type}})
 	})
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
 	r, err = s.ProcessRequest(ctx, r.Tenant, r.ID)
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
 	s.queueCallbacks(ctx, r)
 	return r, nil
 }
 
 // Request returns one request of the caller's tenant.
-func (s *Service) Request(ctx context.Context, p Principal, id string) (RightsRequest, error) {
-	if err := authorize(p, permRequestRead); err != nil {
-		return RightsRequest{}, err
+func (s *Service) Request(ctx context.Context, p garde.Principal, id string) (garde.RightsRequest, error) {
+	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+		return garde.RightsRequest{}, err
 	}
-	var r RightsRequest
-	err := s.store.View(ctx, func(tx Tx) error {
+	var r garde.RightsRequest
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, p.Tenant, id)
 		return err
@@ -263,12 +265,12 @@ func (s *Service) Request(ctx context.Context, p Principal, id string) (RightsRe
 }
 
 // RequestByExternalID returns an OpenDSR request by its subject_request_id.
-func (s *Service) RequestByExternalID(ctx context.Context, p Principal, externalID string) (RightsRequest, error) {
-	if err := authorize(p, permRequestRead); err != nil {
-		return RightsRequest{}, err
+func (s *Service) RequestByExternalID(ctx context.Context, p garde.Principal, externalID string) (garde.RightsRequest, error) {
+	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+		return garde.RightsRequest{}, err
 	}
-	var r RightsRequest
-	err := s.store.View(ctx, func(tx Tx) error {
+	var r garde.RightsRequest
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.RequestByExternalID(ctx, p.Tenant, externalID)
 		return err
@@ -278,31 +280,31 @@ func (s *Service) RequestByExternalID(ctx context.Context, p Principal, external
 
 // Requests lists the caller's requests. A subject filter (the tenant's
 // identifier) is matched through the blind index.
-func (s *Service) Requests(ctx context.Context, p Principal, f RequestFilter, subject string) ([]RightsRequest, error) {
-	if err := authorize(p, permRequestRead); err != nil {
+func (s *Service) Requests(ctx context.Context, p garde.Principal, f garde.RequestFilter, subject string) ([]garde.RightsRequest, error) {
+	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
 		return nil, err
 	}
-	ve := &ValidationError{}
-	if f.Status != "" && !slices.Contains(RequestStatuses, f.Status) {
+	ve := &garde.ValidationError{}
+	if f.Status != "" && !slices.Contains(garde.RequestStatuses, f.Status) {
 		ve.Add("status", "is not a request status")
 	}
-	if f.Type != "" && !slices.Contains(RequestTypes, f.Type) {
-		ve.Add("type", "must be one of %s", strings.Join(RequestTypes, ", "))
+	if f.Type != "" && !slices.Contains(garde.RequestTypes, f.Type) {
+		ve.Add("type", "must be one of %s", strings.Join(garde.RequestTypes, ", "))
 	}
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	if f.Limit <= 0 || f.Limit > MaxRequestPage {
-		f.Limit = MaxRequestPage
+	if f.Limit <= 0 || f.Limit > garde.MaxRequestPage {
+		f.Limit = garde.MaxRequestPage
 	}
-	var out []RightsRequest
-	err := s.store.View(ctx, func(tx Tx) error {
+	var out []garde.RightsRequest
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		if subject != "" {
-			tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+			tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 			if err != nil {
 				return err
 			}
-			rs, err := tx.RequestsBySubject(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+			rs, err := tx.RequestsBySubject(ctx, p.Tenant, keyring.MAC(tk.Blind, []byte(subject)))
 			if err != nil {
 				return err
 			}
@@ -322,15 +324,15 @@ func (s *Service) Requests(ctx context.Context, p Principal, f RequestFilter, su
 
 // RequestSubject opens the identifier of a request's subject (nil after
 // an erasure completed).
-func (s *Service) requestSubject(ctx context.Context, tx Tx, r RightsRequest) (string, error) {
+func (s *Service) requestSubject(ctx context.Context, tx garde.Tx, r garde.RightsRequest) (string, error) {
 	if r.SealedSubject == nil {
-		return "", ErrSubjectErased
+		return "", garde.ErrSubjectErased
 	}
-	tk, err := s.tenantKeys(ctx, tx, r.Tenant, r.KeyVersion)
+	tk, err := s.TenantKeys(ctx, tx, r.Tenant, r.KeyVersion)
 	if err != nil {
 		return "", err
 	}
-	b, err := tk.data[r.KeyVersion].Open(r.SealedSubject, requestSubjectAD(r.Tenant, r.ID))
+	b, err := tk.Data[r.KeyVersion].Open(r.SealedSubject, requestSubjectAD(r.Tenant, r.ID))
 	if err != nil {
 		return "", fmt.Errorf("open request %s subject: %w", r.ID, err)
 	}
@@ -364,49 +366,49 @@ type RequestChange struct {
 // ends), place or release a legal hold on an erasure, reject with a
 // reason, complete a request that needs a person's work (an access
 // request answered, a rectification applied), or cancel.
-func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c RequestChange) (RightsRequest, error) {
-	if err := authorize(p, permRequestManage); err != nil {
-		return RightsRequest{}, err
+func (s *Service) ChangeRequest(ctx context.Context, p garde.Principal, id string, c RequestChange) (garde.RightsRequest, error) {
+	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+		return garde.RightsRequest{}, err
 	}
 	acts := []string{ActExtend, ActHold, ActRelease, ActReject, ActComplete, ActCancel, ActVerify}
 	if !slices.Contains(acts, c.Action) {
-		return RightsRequest{}, Invalid("action", "must be one of %s", strings.Join(acts, ", "))
+		return garde.RightsRequest{}, garde.Invalid("action", "must be one of %s", strings.Join(acts, ", "))
 	}
 	if c.Action == ActVerify {
-		if err := authorize(p, permRequestVouch); err != nil {
-			return RightsRequest{}, Errorf(ErrForbidden, "only the DPO or the subject (through the link) verifies a request's identity")
+		if err := garde.Authorize(p, garde.PermRequestVouch); err != nil {
+			return garde.RightsRequest{}, garde.Errorf(garde.ErrForbidden, "only the DPO or the subject (through the link) verifies a request's identity")
 		}
 	}
 	if c.Action != ActComplete && c.Action != ActRelease && c.Action != ActVerify {
 		if err := validateReason("reason", c.Reason); err != nil {
-			return RightsRequest{}, err
+			return garde.RightsRequest{}, err
 		}
 	}
-	now := s.now()
-	var r RightsRequest
+	now := s.Now()
+	var r garde.RightsRequest
 	process := false
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, p.Tenant, id)
 		if err != nil {
 			return err
 		}
 		if !r.Open() {
-			return Errorf(ErrConflict, "request is %s: it can no longer change", r.Status)
+			return garde.Errorf(garde.ErrConflict, "request is %s: it can no longer change", r.Status)
 		}
 		switch c.Action {
 		case ActVerify:
-			if r.Status != StatusReceived {
-				return Errorf(ErrConflict, "the request's identity is already verified")
+			if r.Status != garde.StatusReceived {
+				return garde.Errorf(garde.ErrConflict, "the request's identity is already verified")
 			}
 			if r.FiledBy == p.KeyID {
-				return Errorf(ErrForbidden, "the key that filed a request does not verify it")
+				return garde.Errorf(garde.ErrForbidden, "the key that filed a request does not verify it")
 			}
-			r.Status, r.VerifiedAt, r.TokenHash = StatusVerified, now, nil
+			r.Status, r.VerifiedAt, r.TokenHash = garde.StatusVerified, now, nil
 			process = true
 		case ActExtend:
 			if !r.ExtendedAt.IsZero() {
-				return Errorf(ErrConflict, "the deadline was already extended")
+				return garde.Errorf(garde.ErrConflict, "the deadline was already extended")
 			}
 			due, err := ExtendedDueDate(r.ReceivedAt, c.Months, now)
 			if err != nil {
@@ -414,37 +416,37 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 			}
 			r.DueAt, r.ExtendedAt, r.Extension = due, now, c.Reason
 		case ActHold:
-			if r.Type != RequestErasure {
-				return Invalid("action", "only an erasure can be held")
+			if r.Type != garde.RequestErasure {
+				return garde.Invalid("action", "only an erasure can be held")
 			}
 			if !r.KeyDestroyedAt.IsZero() {
-				return Errorf(ErrConflict, "the subject's key is already destroyed")
+				return garde.Errorf(garde.ErrConflict, "the subject's key is already destroyed")
 			}
 			r.LegalHold = c.Reason
 		case ActRelease:
 			if r.LegalHold == "" {
-				return Errorf(ErrConflict, "the request is not held")
+				return garde.Errorf(garde.ErrConflict, "the request is not held")
 			}
 			r.LegalHold = ""
-			process = r.Status != StatusReceived
+			process = r.Status != garde.StatusReceived
 		case ActReject:
 			if !r.KeyDestroyedAt.IsZero() {
-				return Errorf(ErrConflict, "the subject's key is already destroyed")
+				return garde.Errorf(garde.ErrConflict, "the subject's key is already destroyed")
 			}
-			r.Status, r.Reason, r.CompletedAt = StatusRejected, c.Reason, now
+			r.Status, r.Reason, r.CompletedAt = garde.StatusRejected, c.Reason, now
 		case ActCancel:
 			if !r.KeyDestroyedAt.IsZero() {
-				return Errorf(ErrConflict, "the subject's key is already destroyed")
+				return garde.Errorf(garde.ErrConflict, "the subject's key is already destroyed")
 			}
-			r.Status, r.Reason, r.CompletedAt = StatusCancelled, c.Reason, now
+			r.Status, r.Reason, r.CompletedAt = garde.StatusCancelled, c.Reason, now
 		case ActComplete:
-			if r.Status == StatusReceived {
-				return Errorf(ErrConflict, "the subject's identity is not verified")
+			if r.Status == garde.StatusReceived {
+				return garde.Errorf(garde.ErrConflict, "the subject's identity is not verified")
 			}
-			if r.Type == RequestErasure || r.Type == RequestRestriction || r.Type == RequestObjection {
-				return Errorf(ErrConflict, "a %s completes by itself", r.Type)
+			if r.Type == garde.RequestErasure || r.Type == garde.RequestRestriction || r.Type == garde.RequestObjection {
+				return garde.Errorf(garde.ErrConflict, "a %s completes by itself", r.Type)
 			}
-			r.Status, r.CompletedAt = StatusCompleted, now
+			r.Status, r.CompletedAt = garde.StatusCompleted, now
 			if r.StartedAt.IsZero() {
 				r.StartedAt = now
 			}
@@ -453,18 +455,18 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
 		}
-		action := ActionRequestChange
+		action := garde.ActionRequestChange
 		if c.Action == ActVerify {
-			action = ActionRequestVerify
+			action = garde.ActionRequestVerify
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: c.Action}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: c.Action}})
 	})
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
 	if process {
 		if r, err = s.ProcessRequest(ctx, p.Tenant, id); err != nil {
-			return RightsRequest{}, err
+			return garde.RightsRequest{}, err
 		}
 	}
 	s.queueCallbacks(ctx, r)
@@ -472,38 +474,38 @@ func (s *Service) ChangeRequest(ctx context.Context, p Principal, id string, c R
 }
 
 // CancelExternal cancels an OpenDSR request (DELETE of the OpenDSR API).
-func (s *Service) CancelExternal(ctx context.Context, p Principal, externalID string) (RightsRequest, error) {
+func (s *Service) CancelExternal(ctx context.Context, p garde.Principal, externalID string) (garde.RightsRequest, error) {
 	r, err := s.RequestByExternalID(ctx, p, externalID)
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
-	if err := authorize(p, permRequestFile); err != nil {
-		return RightsRequest{}, err
+	if err := garde.Authorize(p, garde.PermRequestFile); err != nil {
+		return garde.RightsRequest{}, err
 	}
-	now := s.now()
-	err = s.update(ctx, func(tx Tx) error {
+	now := s.Now()
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, p.Tenant, r.ID)
 		if err != nil {
 			return err
 		}
-		if r.Status == StatusCancelled {
+		if r.Status == garde.StatusCancelled {
 			return errAlreadyCancelled // cancelling twice answers the same
 		}
 		if !r.Open() || !r.KeyDestroyedAt.IsZero() {
-			return Errorf(ErrConflict, "request is %s: it can no longer be cancelled", r.Status)
+			return garde.Errorf(garde.ErrConflict, "request is %s: it can no longer be cancelled", r.Status)
 		}
-		r.Status, r.Reason, r.CompletedAt, r.UpdatedAt = StatusCancelled, "cancelled by the controller (OpenDSR)", now, now
+		r.Status, r.Reason, r.CompletedAt, r.UpdatedAt = garde.StatusCancelled, "cancelled by the controller (OpenDSR)", now, now
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: ActCancel}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: ActCancel}})
 	})
 	if errors.Is(err, errAlreadyCancelled) {
 		return r, nil
 	}
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
 	s.queueCallbacks(ctx, r)
 	return r, nil
@@ -516,93 +518,93 @@ var errAlreadyCancelled = errors.New("already cancelled")
 // portability and rectification move to in_progress and wait for the
 // tenant (the export is ready at once; completing is a decision). It is
 // idempotent, so a background tick finishes what a crash interrupted.
-func (s *Service) ProcessRequest(ctx context.Context, tenant TenantID, id string) (RightsRequest, error) {
-	var r RightsRequest
-	err := s.store.View(ctx, func(tx Tx) error {
+func (s *Service) ProcessRequest(ctx context.Context, tenant garde.TenantID, id string) (garde.RightsRequest, error) {
+	var r garde.RightsRequest
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, tenant, id)
 		return err
 	})
 	if err != nil {
-		return RightsRequest{}, err
+		return garde.RightsRequest{}, err
 	}
-	if !r.Open() || r.Status == StatusReceived {
+	if !r.Open() || r.Status == garde.StatusReceived {
 		return r, nil
 	}
 	switch r.Type {
-	case RequestErasure:
+	case garde.RequestErasure:
 		if r.LegalHold != "" {
 			return r, nil
 		}
 		return s.erase(ctx, r)
-	case RequestRestriction, RequestObjection:
+	case garde.RequestRestriction, garde.RequestObjection:
 		return s.applyBlock(ctx, r)
 	}
-	if r.Status == StatusInProgress {
+	if r.Status == garde.StatusInProgress {
 		return r, nil
 	}
-	now := s.now()
-	err = s.update(ctx, func(tx Tx) error {
+	now := s.Now()
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, tenant, id)
-		if err != nil || r.Status != StatusVerified {
+		if err != nil || r.Status != garde.StatusVerified {
 			return err
 		}
-		r.Status, r.StartedAt, r.UpdatedAt = StatusInProgress, now, now
+		r.Status, r.StartedAt, r.UpdatedAt = garde.StatusInProgress, now, now
 		return tx.UpdateRequest(ctx, r)
 	})
 	return r, err
 }
 
 // applyBlock records a restriction or an objection and completes it.
-func (s *Service) applyBlock(ctx context.Context, r RightsRequest) (RightsRequest, error) {
-	now := s.now()
-	err := s.update(ctx, func(tx Tx) error {
+func (s *Service) applyBlock(ctx context.Context, r garde.RightsRequest) (garde.RightsRequest, error) {
+	now := s.Now()
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, r.Tenant, r.ID)
 		if err != nil || !r.Open() {
 			return err
 		}
-		b := SubjectBlock{Tenant: r.Tenant, Index: r.SubjectIndex, Kind: BlockRestricted, Since: now, RequestID: r.ID}
-		if r.Type == RequestObjection {
-			b.Kind, b.Purpose = BlockObjection, r.Purpose
+		b := garde.SubjectBlock{Tenant: r.Tenant, Index: r.SubjectIndex, Kind: garde.BlockRestricted, Since: now, RequestID: r.ID}
+		if r.Type == garde.RequestObjection {
+			b.Kind, b.Purpose = garde.BlockObjection, r.Purpose
 		}
 		if err := tx.PutSubjectBlock(ctx, b); err != nil {
 			return err
 		}
-		r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now, now
+		r.Status, r.StartedAt, r.CompletedAt, r.UpdatedAt = garde.StatusCompleted, now, now, now
 		r.Outcome = b.Kind
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionRestrictionApply, Purpose: b.Purpose, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: b.Kind}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: garde.ActionRestrictionApply, Purpose: b.Purpose, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: b.Kind}})
 	})
 	return r, err
 }
 
 // LiftRestriction ends a subject's restriction of processing (Art. 18(3):
 // the controller tells the subject before lifting it).
-func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject string) error {
-	if err := authorize(p, permRequestManage); err != nil {
+func (s *Service) LiftRestriction(ctx context.Context, p garde.Principal, subject string) error {
+	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
 		return err
 	}
-	if err := validateSubjectID("subject", subject); err != nil {
+	if err := garde.ValidateSubjectID("subject", subject); err != nil {
 		return err
 	}
-	now := s.now()
-	return s.update(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+	now := s.Now()
+	return s.Update(ctx, func(tx garde.Tx) error {
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteSubjectBlocks(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)), BlockRestricted); err != nil {
+		if err := tx.DeleteSubjectBlocks(ctx, p.Tenant, keyring.MAC(tk.Blind, []byte(subject)), garde.BlockRestricted); err != nil {
 			return err
 		}
-		ref, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, nil)
+		ref, err := s.SubjectRef(ctx, tx, tk, p.Tenant, subject, nil)
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionRestrictionApply, SubjectRef: ref, Outcome: OutcomeOK, Reason: "lifted"}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionRestrictionApply, SubjectRef: ref, Outcome: garde.OutcomeOK, Reason: "lifted"}})
 	})
 }
 
@@ -614,14 +616,14 @@ func (s *Service) LiftRestriction(ctx context.Context, p Principal, subject stri
 // completes with the erasure named in its outcome and its verification
 // link stops working. An erasure whose key is already destroyed is left
 // to finish (and clear itself) on its own. Each closure is audited.
-func clearSubjectRequests(ctx context.Context, tx Tx, erasure RightsRequest, now time.Time) error {
+func clearSubjectRequests(ctx context.Context, tx garde.Tx, erasure garde.RightsRequest, now time.Time) error {
 	rs, err := tx.RequestsBySubject(ctx, erasure.Tenant, erasure.SubjectIndex)
 	if err != nil {
 		return err
 	}
-	var events []AuditEvent
+	var events []garde.AuditEvent
 	for _, r := range rs {
-		if r.ID == erasure.ID || (r.Type == RequestErasure && !r.KeyDestroyedAt.IsZero() && r.Open()) {
+		if r.ID == erasure.ID || (r.Type == garde.RequestErasure && !r.KeyDestroyedAt.IsZero() && r.Open()) {
 			continue
 		}
 		if r.SealedSubject == nil && !r.Open() {
@@ -629,15 +631,15 @@ func clearSubjectRequests(ctx context.Context, tx Tx, erasure RightsRequest, now
 		}
 		r.SealedSubject, r.TokenHash, r.UpdatedAt = nil, nil, now
 		if r.Open() {
-			r.Status, r.CompletedAt = StatusCompleted, now
+			r.Status, r.CompletedAt = garde.StatusCompleted, now
 			if r.StartedAt.IsZero() {
 				r.StartedAt = now
 			}
 			r.Outcome = "subject_erased by=" + erasure.ID
-			if r.Type == RequestErasure {
+			if r.Type == garde.RequestErasure {
 				r.Outcome = SameAsPrefix + erasure.ID // answered by that erasure (erasure.go)
 			}
-			events = append(events, AuditEvent{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: "subject_erased"})
+			events = append(events, garde.AuditEvent{Tenant: r.Tenant, At: now, Actor: "rights", Action: garde.ActionRequestChange, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: "subject_erased"})
 		}
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err

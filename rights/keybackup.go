@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/keyring"
 )
@@ -48,30 +50,30 @@ type keyBackupBody struct {
 }
 
 type keyBackupTenantKey struct {
-	Tenant        TenantID  `json:"t"`
-	Kind          string    `json:"k"`
-	Version       uint32    `json:"v"`
-	Wrapped       []byte    `json:"w"`
-	MasterVersion uint32    `json:"m"`
-	CreatedAt     time.Time `json:"at"`
+	Tenant        garde.TenantID `json:"t"`
+	Kind          string         `json:"k"`
+	Version       uint32         `json:"v"`
+	Wrapped       []byte         `json:"w"`
+	MasterVersion uint32         `json:"m"`
+	CreatedAt     time.Time      `json:"at"`
 }
 
 type keyBackupSubjectKey struct {
-	Tenant    TenantID  `json:"t"`
-	Subject   string    `json:"s"`
-	Wrapped   []byte    `json:"w"`
-	Version   uint32    `json:"v"`
-	CreatedAt time.Time `json:"at"`
+	Tenant    garde.TenantID `json:"t"`
+	Subject   string         `json:"s"`
+	Wrapped   []byte         `json:"w"`
+	Version   uint32         `json:"v"`
+	CreatedAt time.Time      `json:"at"`
 }
 
 type keyBackupEntry struct {
-	Kind    string    `json:"k"`
-	Tenant  TenantID  `json:"t"`
-	Subject string    `json:"s,omitempty"`
-	Index   []byte    `json:"i,omitempty"`
-	Purpose string    `json:"p,omitempty"`
-	Request string    `json:"r,omitempty"`
-	At      time.Time `json:"at"`
+	Kind    string         `json:"k"`
+	Tenant  garde.TenantID `json:"t"`
+	Subject string         `json:"s,omitempty"`
+	Index   []byte         `json:"i,omitempty"`
+	Purpose string         `json:"p,omitempty"`
+	Request string         `json:"r,omitempty"`
+	At      time.Time      `json:"at"`
 }
 
 func keyBackupAD(head []byte) keyring.AD {
@@ -92,10 +94,10 @@ type KeyBackupInfo struct {
 // makes one.
 func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Duration) (KeyBackupInfo, error) {
 	if retention <= 0 {
-		return KeyBackupInfo{}, Invalid("retention", "must be positive")
+		return KeyBackupInfo{}, garde.Invalid("retention", "must be positive")
 	}
-	var tenants []Tenant
-	if err := s.store.View(ctx, func(tx Tx) error {
+	var tenants []garde.Tenant
+	if err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		tenants, err = tx.Tenants(ctx)
 		return err
@@ -104,7 +106,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 	}
 	var body keyBackupBody
 	for _, t := range tenants {
-		tks, err := s.keyStore.TenantKeys(ctx, t.ID)
+		tks, err := s.KeyStore.TenantKeys(ctx, t.ID)
 		if err != nil {
 			return KeyBackupInfo{}, err
 		}
@@ -112,7 +114,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 			body.TenantKeys = append(body.TenantKeys, keyBackupTenantKey(k))
 		}
 		for after := ""; ; {
-			sks, err := s.keyStore.ListSubjectKeys(ctx, t.ID, after, 1000)
+			sks, err := s.KeyStore.ListSubjectKeys(ctx, t.ID, after, 1000)
 			if err != nil {
 				return KeyBackupInfo{}, err
 			}
@@ -125,7 +127,7 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 			}
 		}
 	}
-	journal, err := s.keyStore.Journal(ctx, 0)
+	journal, err := s.KeyStore.Journal(ctx, 0)
 	if err != nil {
 		return KeyBackupInfo{}, err
 	}
@@ -142,8 +144,8 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 		return KeyBackupInfo{}, err
 	}
 	defer clear(k[:])
-	mk := s.master.Current()
-	now := s.now().UTC()
+	mk := s.Master.Current()
+	now := s.Now().UTC()
 	head := keyBackupHead{Created: now, Expires: now.Add(retention), MasterVersion: mk.Version()}
 	wrapped, err := keyring.Wrap(mk, k, keyring.AD{Field: "keystore-backup-key/" + strconv.FormatInt(now.UnixNano(), 10)})
 	if err != nil {
@@ -168,14 +170,14 @@ func (s *Service) BackupKeys(ctx context.Context, w io.Writer, retention time.Du
 	if _, err := w.Write(sealed); err != nil {
 		return KeyBackupInfo{}, err
 	}
-	if err := s.keyStore.Record(ctx, []JournalEntry{{Kind: JournalKeyBackup, Purpose: strconv.FormatUint(uint64(head.MasterVersion), 10), At: head.Expires}}); err != nil {
+	if err := s.KeyStore.Record(ctx, []garde.JournalEntry{{Kind: garde.JournalKeyBackup, Purpose: strconv.FormatUint(uint64(head.MasterVersion), 10), At: head.Expires}}); err != nil {
 		return KeyBackupInfo{}, err
 	}
 	return KeyBackupInfo{Created: head.Created, Expires: head.Expires, MasterVersion: head.MasterVersion, Tenants: len(tenants), SubjectKeys: len(body.SubjectKeys), JournalEntries: len(body.Journal)}, nil
 }
 
 // ErrKeyBackupExpired marks a key store backup past its expiry.
-var ErrKeyBackupExpired = Errorf(ErrForbidden, "the key store backup has expired: it can no longer be restored")
+var ErrKeyBackupExpired = garde.Errorf(garde.ErrForbidden, "the key store backup has expired: it can no longer be restored")
 
 // RestoreKeys merges a key store backup into the live key store: its
 // journal first (destroying again what it names), then every tenant and
@@ -188,32 +190,32 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	br := bufio.NewReader(r)
 	magic, err := br.ReadString('\n')
 	if err != nil || magic != keyBackupMagic+"\n" {
-		return KeyBackupInfo{}, Invalid("file", "is not a garde key store backup")
+		return KeyBackupInfo{}, garde.Invalid("file", "is not a garde key store backup")
 	}
 	headLine, err := br.ReadBytes('\n')
 	if err != nil {
-		return KeyBackupInfo{}, Invalid("file", "is truncated")
+		return KeyBackupInfo{}, garde.Invalid("file", "is truncated")
 	}
 	headLine = headLine[:len(headLine)-1]
 	var head keyBackupHead
 	if err := json.Unmarshal(headLine, &head); err != nil {
-		return KeyBackupInfo{}, Invalid("file", "has a malformed header")
+		return KeyBackupInfo{}, garde.Invalid("file", "has a malformed header")
 	}
 	info := KeyBackupInfo{Created: head.Created, Expires: head.Expires, MasterVersion: head.MasterVersion}
-	if !s.now().Before(head.Expires) {
+	if !s.Now().Before(head.Expires) {
 		return info, ErrKeyBackupExpired
 	}
-	mk, err := s.master.Version(head.MasterVersion)
+	mk, err := s.Master.Version(head.MasterVersion)
 	if err != nil {
-		return info, Errorf(ErrForbidden, "the key store backup is sealed under master key version %d, which is retired: it can no longer be opened", head.MasterVersion)
+		return info, garde.Errorf(garde.ErrForbidden, "the key store backup is sealed under master key version %d, which is retired: it can no longer be opened", head.MasterVersion)
 	}
 	wrapped, err := base64.StdEncoding.DecodeString(head.Key)
 	if err != nil {
-		return info, Invalid("file", "has a malformed key")
+		return info, garde.Invalid("file", "has a malformed key")
 	}
 	k, err := keyring.Unwrap(mk, wrapped, keyring.AD{Field: "keystore-backup-key/" + strconv.FormatInt(head.Created.UnixNano(), 10)})
 	if err != nil {
-		return info, Invalid("file", "does not open under the master key (altered, or another deployment's)")
+		return info, garde.Invalid("file", "does not open under the master key (altered, or another deployment's)")
 	}
 	sl, err := keyring.NewSealer(k, 1)
 	clear(k[:])
@@ -226,21 +228,21 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	}
 	plain, err := sl.Open(sealed, keyBackupAD(headLine))
 	if err != nil {
-		return info, Invalid("file", "does not open under the master key (altered, or another deployment's)")
+		return info, garde.Invalid("file", "does not open under the master key (altered, or another deployment's)")
 	}
 	defer clear(plain)
 	var body keyBackupBody
 	if err := json.Unmarshal(plain, &body); err != nil {
-		return info, Invalid("file", "holds a malformed key store")
+		return info, garde.Invalid("file", "holds a malformed key store")
 	}
 	info.SubjectKeys, info.JournalEntries = len(body.SubjectKeys), len(body.Journal)
 
 	// 1. The backup's journal: what it destroyed stays destroyed.
-	var entries []JournalEntry
+	var entries []garde.JournalEntry
 	for _, e := range body.Journal {
-		entries = append(entries, JournalEntry{Kind: e.Kind, Tenant: e.Tenant, Subject: e.Subject, Index: e.Index, Purpose: e.Purpose, Request: e.Request, At: e.At})
+		entries = append(entries, garde.JournalEntry{Kind: e.Kind, Tenant: e.Tenant, Subject: e.Subject, Index: e.Index, Purpose: e.Purpose, Request: e.Request, At: e.At})
 	}
-	if err := s.keyStore.Record(ctx, entries); err != nil {
+	if err := s.KeyStore.Record(ctx, entries); err != nil {
 		return info, err
 	}
 	// 2. What the data store recorded since — erasures and off-boardings
@@ -250,27 +252,27 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 	}
 	// 3. What the live journal (now holding all three) destroyed is not
 	// restored.
-	journal, err := s.keyStore.Journal(ctx, 0)
+	journal, err := s.KeyStore.Journal(ctx, 0)
 	if err != nil {
 		return info, err
 	}
-	erased, offboarded := map[[2]string]bool{}, map[TenantID]bool{}
+	erased, offboarded := map[[2]string]bool{}, map[garde.TenantID]bool{}
 	for _, e := range journal {
 		switch e.Kind {
-		case JournalErase:
+		case garde.JournalErase:
 			erased[[2]string{string(e.Tenant), e.Subject}] = true
-		case JournalOffboard:
+		case garde.JournalOffboard:
 			offboarded[e.Tenant] = true
 		}
 	}
-	tenants := map[TenantID]bool{}
-	var tks []TenantKey
+	tenants := map[garde.TenantID]bool{}
+	var tks []garde.TenantKey
 	for _, k := range body.TenantKeys {
 		if offboarded[k.Tenant] {
 			continue
 		}
 		tenants[k.Tenant] = true
-		live, err := s.keyStore.TenantKeys(ctx, k.Tenant)
+		live, err := s.KeyStore.TenantKeys(ctx, k.Tenant)
 		if err != nil {
 			return info, err
 		}
@@ -279,16 +281,16 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 			present = present || (l.Kind == k.Kind && l.Version == k.Version)
 		}
 		if !present {
-			tks = append(tks, TenantKey(k))
+			tks = append(tks, garde.TenantKey(k))
 		}
 	}
-	if err := s.keyStore.AddTenantKeys(ctx, tks); err != nil {
+	if err := s.KeyStore.AddTenantKeys(ctx, tks); err != nil {
 		return info, err
 	}
-	byTenant := map[TenantID][]SubjectKey{}
+	byTenant := map[garde.TenantID][]garde.SubjectKey{}
 	for _, k := range body.SubjectKeys {
 		if !offboarded[k.Tenant] && !erased[[2]string{string(k.Tenant), k.Subject}] {
-			byTenant[k.Tenant] = append(byTenant[k.Tenant], SubjectKey(k))
+			byTenant[k.Tenant] = append(byTenant[k.Tenant], garde.SubjectKey(k))
 		}
 	}
 	for tenant, keys := range byTenant {
@@ -296,7 +298,7 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 		for i, k := range keys {
 			ids[i] = k.Subject
 		}
-		live, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
+		live, err := s.KeyStore.SubjectKeys(ctx, tenant, ids)
 		if err != nil {
 			return info, err
 		}
@@ -304,18 +306,18 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 		for _, l := range live {
 			have[l.Subject] = true
 		}
-		var missing []SubjectKey
+		var missing []garde.SubjectKey
 		for _, k := range keys {
 			if !have[k.Subject] {
 				missing = append(missing, k)
 			}
 		}
-		if err := s.keyStore.AddSubjectKeys(ctx, missing); err != nil {
+		if err := s.KeyStore.AddSubjectKeys(ctx, missing); err != nil {
 			return info, err
 		}
 	}
 	info.Tenants = len(tenants)
-	s.forgetAllTenantKeys()
+	s.ForgetAllTenantKeys()
 	_, err = s.ReplayJournal(ctx)
 	return info, err
 }
@@ -326,8 +328,8 @@ func (s *Service) RestoreKeys(ctx context.Context, r io.Reader) (KeyBackupInfo, 
 // decision, and every key of a tenant whose audit trail records its
 // off-boarding.
 func (s *Service) reconcileDestructions(ctx context.Context) error {
-	var tenants []Tenant
-	if err := s.store.View(ctx, func(tx Tx) error {
+	var tenants []garde.Tenant
+	if err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		tenants, err = tx.Tenants(ctx)
 		return err
@@ -335,23 +337,23 @@ func (s *Service) reconcileDestructions(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tenants {
-		var entries []JournalEntry
-		var offboarded []AuditEvent
-		if err := s.store.View(ctx, func(tx Tx) error {
+		var entries []garde.JournalEntry
+		var offboarded []garde.AuditEvent
+		if err := s.Store.View(ctx, func(tx garde.Tx) error {
 			var err error
-			offboarded, err = tx.Audit(ctx, t.ID, AuditFilter{Action: ActionTenantOffboard, Limit: 1})
+			offboarded, err = tx.Audit(ctx, t.ID, garde.AuditFilter{Action: garde.ActionTenantOffboard, Limit: 1})
 			return err
 		}); err != nil {
 			return err
 		}
 		if len(offboarded) > 0 {
-			entries = append(entries, JournalEntry{Kind: JournalOffboard, Tenant: t.ID, At: offboarded[0].At})
+			entries = append(entries, garde.JournalEntry{Kind: garde.JournalOffboard, Tenant: t.ID, At: offboarded[0].At})
 		}
 		for after := ""; ; {
-			var page []RightsRequest
-			if err := s.store.View(ctx, func(tx Tx) error {
+			var page []garde.RightsRequest
+			if err := s.Store.View(ctx, func(tx garde.Tx) error {
 				var err error
-				page, err = tx.Requests(ctx, t.ID, RequestFilter{Type: RequestErasure, After: after, Limit: 500})
+				page, err = tx.Requests(ctx, t.ID, garde.RequestFilter{Type: garde.RequestErasure, After: after, Limit: 500})
 				return err
 			}); err != nil {
 				return err
@@ -362,7 +364,7 @@ func (s *Service) reconcileDestructions(ctx context.Context) error {
 					continue
 				}
 				if subject, _ := erasedSubjectKey(r); subject != "" {
-					entries = append(entries, JournalEntry{Kind: JournalErase, Tenant: t.ID, Subject: subject, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt})
+					entries = append(entries, garde.JournalEntry{Kind: garde.JournalErase, Tenant: t.ID, Subject: subject, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt})
 				}
 			}
 			if len(page) < 500 {
@@ -372,7 +374,7 @@ func (s *Service) reconcileDestructions(ctx context.Context) error {
 		if len(entries) == 0 {
 			continue
 		}
-		if err := s.keyStore.Record(ctx, entries); err != nil {
+		if err := s.KeyStore.Record(ctx, entries); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}

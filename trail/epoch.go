@@ -1,4 +1,4 @@
-package garde
+package trail
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
@@ -50,11 +52,11 @@ type epochContent struct {
 // ErrLedgerFork marks a checkpoint garde refuses to sign because the
 // CheckpointStore holds one of the same identity that is not a prefix of
 // this tree. It is an ErrConflict.
-var ErrLedgerFork = fmt.Errorf("the ledger would sign a second history under one identity: %w", ErrConflict)
+var ErrLedgerFork = fmt.Errorf("the ledger would sign a second history under one identity: %w", garde.ErrConflict)
 
 // EpochOrigin is the origin of a tenant's log in epoch n: garde/<tenant>
 // for the first, garde/<tenant>/e<n> after.
-func EpochOrigin(tenant TenantID, n int) string {
+func EpochOrigin(tenant garde.TenantID, n int) string {
 	if n <= 1 {
 		return ledger.TenantOrigin(string(tenant))
 	}
@@ -63,7 +65,7 @@ func EpochOrigin(tenant TenantID, n int) string {
 
 // originEpoch returns the epoch number of origin if it is one of the
 // tenant's log origins, 0 if it is not.
-func originEpoch(tenant, origin string) int {
+func OriginEpoch(tenant, origin string) int {
 	base := ledger.TenantOrigin(tenant)
 	if origin == base {
 		return 1
@@ -89,14 +91,14 @@ type logIdentity struct {
 	ad         keyring.AD
 }
 
-func epochSignerAD(t TenantID, origin string) keyring.AD {
+func epochSignerAD(t garde.TenantID, origin string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Field: "ledger-signer/" + origin}
 }
 
 // logIdentity returns the tenant's current log identity: its latest
 // epoch, or the first identity (creating its key when create is set).
-func (s *Service) logIdentity(ctx context.Context, tx Tx, tenant TenantID, create bool) (logIdentity, error) {
-	if cs := s.checkpointStore(); cs != nil {
+func (s *Service) LogIdentity(ctx context.Context, tx garde.Tx, tenant garde.TenantID, create bool) (logIdentity, error) {
+	if cs := s.CheckpointStore(); cs != nil {
 		es, err := cs.Epochs(ctx, tenant)
 		if err != nil {
 			return logIdentity{}, fmt.Errorf("ledger epochs: %w", err)
@@ -124,10 +126,10 @@ func (s *Service) logIdentity(ctx context.Context, tx Tx, tenant TenantID, creat
 // read back from the data store is marked before it is served. With fix
 // (the caller holds the tenant's log: a write transaction), phantoms are
 // removed and the others marked.
-func checkLineage(ctx context.Context, cs CheckpointStore, tx Tx, tenant TenantID, origin string, size int64, r tlog.HashReader, fix bool) error {
+func checkLineage(ctx context.Context, cs garde.CheckpointStore, tx garde.Tx, tenant garde.TenantID, origin string, size int64, r tlog.HashReader, fix bool) error {
 	last, err := cs.LatestRecorded(ctx, tenant, origin)
 	found := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, garde.ErrNotFound) {
 		return fmt.Errorf("recorded checkpoints: %w", err)
 	}
 	pending, err := cs.PendingCheckpoints(ctx, tenant, origin)
@@ -136,10 +138,10 @@ func checkLineage(ctx context.Context, cs CheckpointStore, tx Tx, tenant TenantI
 	}
 	for _, p := range pending {
 		_, err := tx.CheckpointAt(ctx, tenant, p.Size)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, garde.ErrNotFound) {
 			if fix {
 				if err := cs.ForgetCheckpoint(ctx, tenant, origin, p.Size, p.Root); err != nil {
 					return fmt.Errorf("forget a checkpoint never published: %w", err)
@@ -179,22 +181,22 @@ func checkLineage(ctx context.Context, cs CheckpointStore, tx Tx, tenant TenantI
 // record records a checkpoint about to be stored and published in the
 // checkpoint store, pending; it is marked published once the transaction
 // commits, and forgotten if it does not.
-func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.Checkpoint, note []byte) error {
-	cs := s.checkpointStore()
+func (s *Service) record(ctx context.Context, tx garde.Tx, tenant garde.TenantID, c ledger.Checkpoint, note []byte) error {
+	cs := s.CheckpointStore()
 	if cs == nil {
 		return nil
 	}
-	inserted, err := cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.now(), Pending: true})
-	if errors.Is(err, ErrConflict) {
+	inserted, err := cs.RecordCheckpoint(ctx, tenant, garde.RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.Now(), Pending: true})
+	if errors.Is(err, garde.ErrConflict) {
 		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
 	}
 	if err != nil {
 		return fmt.Errorf("record checkpoint: %w", err)
 	}
 	if inserted {
-		onAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
+		garde.OnAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
 	}
-	onCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
+	garde.OnCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
 	return nil
 }
 
@@ -202,8 +204,8 @@ func (s *Service) record(ctx context.Context, tx Tx, tenant TenantID, c ledger.C
 // recorded as published before it is served again (a checkpoint signed
 // before the checkpoint store existed is recorded now). It refuses one
 // that conflicts with the record.
-func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) error {
-	cs := s.checkpointStore()
+func (s *Service) published(ctx context.Context, tenant garde.TenantID, note []byte) error {
+	cs := s.CheckpointStore()
 	if cs == nil || note == nil {
 		return nil
 	}
@@ -211,8 +213,8 @@ func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) e
 	if err != nil {
 		return err
 	}
-	_, err = cs.RecordCheckpoint(ctx, tenant, RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.now()})
-	if errors.Is(err, ErrConflict) {
+	_, err = cs.RecordCheckpoint(ctx, tenant, garde.RecordedCheckpoint{Origin: c.Origin, Size: c.Size, Root: c.Hash, Note: note, CreatedAt: s.Now()})
+	if errors.Is(err, garde.ErrConflict) {
 		return fmt.Errorf("%w: tenant %s: log %s already signed size %d with another root", ErrLedgerFork, tenant, c.Origin, c.Size)
 	}
 	if err != nil {
@@ -223,7 +225,7 @@ func (s *Service) published(ctx context.Context, tenant TenantID, note []byte) e
 
 // LedgerFork is a tenant whose log garde refuses to sign.
 type LedgerFork struct {
-	Tenant TenantID
+	Tenant garde.TenantID
 	Origin string
 	Reason string
 }
@@ -235,7 +237,7 @@ type LedgerFork struct {
 // no record of yet (signed before the store existed) gets its latest
 // checkpoint recorded now, so that a restore from then on is caught.
 func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
-	cs := s.checkpointStore()
+	cs := s.CheckpointStore()
 	if cs == nil {
 		return nil, nil
 	}
@@ -243,13 +245,13 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := map[TenantID]bool{}
+	known := map[garde.TenantID]bool{}
 	for _, tn := range tenants {
 		known[tn] = true
 	}
-	var unrecorded []SignedCheckpoint
-	var unrecordedTenants []TenantID
-	err = s.store.View(ctx, func(tx Tx) error {
+	var unrecorded []garde.SignedCheckpoint
+	var unrecordedTenants []garde.TenantID
+	err = s.Store.View(ctx, func(tx garde.Tx) error {
 		ts, err := tx.Tenants(ctx)
 		if err != nil {
 			return err
@@ -259,7 +261,7 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 				continue
 			}
 			c, err := tx.LatestCheckpoint(ctx, t.ID)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, garde.ErrNotFound) {
 				continue
 			}
 			if err != nil {
@@ -279,16 +281,16 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 	}
 	var out []LedgerFork
 	for _, tn := range tenants {
-		err := s.store.View(ctx, func(tx Tx) error {
+		err := s.Store.View(ctx, func(tx garde.Tx) error {
 			// A tenant this database does not have (a backup older than
 			// it) has nothing left to sign.
-			if _, err := tx.Tenant(ctx, tn); errors.Is(err, ErrNotFound) {
+			if _, err := tx.Tenant(ctx, tn); errors.Is(err, garde.ErrNotFound) {
 				return nil
 			} else if err != nil {
 				return err
 			}
-			id, err := s.logIdentity(ctx, tx, tn, false)
-			if errors.Is(err, ErrNotFound) {
+			id, err := s.LogIdentity(ctx, tx, tn, false)
+			if errors.Is(err, garde.ErrNotFound) {
 				id, err = logIdentity{epoch: 1, origin: EpochOrigin(tn, 1)}, nil
 			}
 			if err != nil {
@@ -298,7 +300,7 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 			if err != nil {
 				return err
 			}
-			r := &hashReader{ctx: ctx, tx: tx, tenant: tn, st: &logState{cache: map[int64]tlog.Hash{}}}
+			r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tn, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
 			if err := checkLineage(ctx, cs, tx, tn, id.origin, head, r, false); err != nil {
 				if !errors.Is(err, ErrLedgerFork) {
 					return err
@@ -321,30 +323,30 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 // over an epoch-end leaf naming the new origin and key; either way an
 // epoch-start leaf names the old origin, key and the largest checkpoint
 // the store held under it, and the new key signs it first.
-func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEpoch, error) {
-	cs := s.checkpointStore()
+func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (garde.LedgerEpoch, error) {
+	cs := s.CheckpointStore()
 	if cs == nil {
-		return LedgerEpoch{}, Errorf(ErrInvalid, "no checkpoint store: a new ledger epoch needs one")
+		return garde.LedgerEpoch{}, garde.Errorf(garde.ErrInvalid, "no checkpoint store: a new ledger epoch needs one")
 	}
-	var out LedgerEpoch
-	err := s.update(ctx, func(tx Tx) error {
-		old, err := s.logIdentity(ctx, tx, tenant, true)
+	var out garde.LedgerEpoch
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		old, err := s.LogIdentity(ctx, tx, tenant, true)
 		if err != nil {
 			return err
 		}
-		st, err := logFor(ctx, tx, tenant)
+		st, err := garde.LogFor(ctx, tx, tenant)
 		if err != nil {
 			return err
 		}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
-		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.size, r, true)
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.Size, r, true)
 		if lineage != nil && !errors.Is(lineage, ErrLedgerFork) {
 			return lineage
 		}
 		var prev []byte
 		if last, err := cs.LatestRecorded(ctx, tenant, old.origin); err == nil {
 			prev = last.Note
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
 		n := old.epoch + 1
@@ -353,15 +355,15 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 		if err != nil {
 			return err
 		}
-		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, tenant, 0)
 		if err != nil {
 			return err
 		}
-		sealed, err := tk.data[tk.current].Seal([]byte(signer), epochSignerAD(tenant, origin))
+		sealed, err := tk.Data[tk.Current].Seal([]byte(signer), epochSignerAD(tenant, origin))
 		if err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.Now()
 		at := now.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 		closed := lineage == nil
 		if closed {
@@ -372,8 +374,8 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 				return fmt.Errorf("last checkpoint of %s: %w", old.origin, err)
 			}
 		}
-		e := LedgerEpoch{Tenant: tenant, Number: n, Origin: origin, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.current,
-			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: prev, PrevClosed: closed, StartSize: st.size, CreatedAt: now}
+		e := garde.LedgerEpoch{Tenant: tenant, Number: n, Origin: origin, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.Current,
+			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: prev, PrevClosed: closed, StartSize: st.Size, CreatedAt: now}
 		if err := appendEpochLeaf(ctx, tx, tenant, now, epochContent{V: 1, Event: "start", At: at, Origin: origin, Verifier: verifier,
 			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: string(prev)}); err != nil {
 			return err
@@ -381,8 +383,8 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 		if err := cs.PutEpoch(ctx, e); err != nil {
 			return fmt.Errorf("record epoch: %w", err)
 		}
-		onAbort(tx, func(ctx context.Context) { cs.ForgetEpoch(ctx, tenant, n) })
-		id := logIdentity{epoch: n, origin: origin, verifier: verifier, sealed: sealed, keyVersion: tk.current, ad: epochSignerAD(tenant, origin)}
+		garde.OnAbort(tx, func(ctx context.Context) { cs.ForgetEpoch(ctx, tenant, n) })
+		id := logIdentity{epoch: n, origin: origin, verifier: verifier, sealed: sealed, keyVersion: tk.Current, ad: epochSignerAD(tenant, origin)}
 		if _, err := s.signCheckpointAs(ctx, tx, tenant, id); err != nil {
 			return fmt.Errorf("first checkpoint of %s: %w", origin, err)
 		}
@@ -392,25 +394,25 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant TenantID) (LedgerEp
 	return out, err
 }
 
-func appendEpochLeaf(ctx context.Context, tx Tx, tenant TenantID, now time.Time, c epochContent) error {
-	content, salt, rec, err := commitContent(c)
+func appendEpochLeaf(ctx context.Context, tx garde.Tx, tenant garde.TenantID, now time.Time, c epochContent) error {
+	content, salt, rec, err := garde.CommitContent(c)
 	if err != nil {
 		return err
 	}
-	_, err = appendLeaves(ctx, tx, tenant, []LedgerLeaf{{Kind: LeafEpoch, Record: rec, Salt: salt, Content: content, CreatedAt: now}})
+	_, err = garde.AppendLeaves(ctx, tx, tenant, []garde.LedgerLeaf{{Kind: LeafEpoch, Record: rec, Salt: salt, Content: content, CreatedAt: now}})
 	return err
 }
 
 // LedgerEpochs returns the identities of the tenant's log, the first
 // included (as epoch 1, with only its origin and verifier filled in, when
 // it has a key), oldest first.
-func (s *Service) LedgerEpochs(ctx context.Context, tenant TenantID) ([]LedgerEpoch, error) {
-	var out []LedgerEpoch
-	err := s.store.View(ctx, func(tx Tx) error {
+func (s *Service) LedgerEpochs(ctx context.Context, tenant garde.TenantID) ([]garde.LedgerEpoch, error) {
+	var out []garde.LedgerEpoch
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		k, err := tx.LedgerKey(ctx, tenant)
 		if err == nil {
-			out = append(out, LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: k.Verifier, CreatedAt: k.CreatedAt})
-		} else if !errors.Is(err, ErrNotFound) {
+			out = append(out, garde.LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: k.Verifier, CreatedAt: k.CreatedAt})
+		} else if !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
 		return nil
@@ -418,13 +420,13 @@ func (s *Service) LedgerEpochs(ctx context.Context, tenant TenantID) ([]LedgerEp
 	if err != nil {
 		return nil, err
 	}
-	if cs := s.checkpointStore(); cs != nil {
+	if cs := s.CheckpointStore(); cs != nil {
 		es, err := cs.Epochs(ctx, tenant)
 		if err != nil {
 			return nil, err
 		}
 		if len(es) > 0 && len(out) == 0 {
-			out = append(out, LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: es[0].PrevVerifier})
+			out = append(out, garde.LedgerEpoch{Tenant: tenant, Number: 1, Origin: EpochOrigin(tenant, 1), Verifier: es[0].PrevVerifier})
 		}
 		out = append(out, es...)
 	}
@@ -444,15 +446,15 @@ type CertEntry struct {
 // LogOriginTenant returns the tenant and epoch of a log origin
 // (garde/<tenant> is epoch 1, garde/<tenant>/e<n> epoch n), or epoch 0 if
 // origin is not a garde log origin.
-func LogOriginTenant(origin string) (TenantID, int) {
+func LogOriginTenant(origin string) (garde.TenantID, int) {
 	rest, ok := strings.CutPrefix(origin, "garde/")
 	if !ok || rest == "" {
 		return "", 0
 	}
 	tenant, _, _ := strings.Cut(rest, "/")
-	n := originEpoch(tenant, origin)
+	n := OriginEpoch(tenant, origin)
 	if n == 0 {
 		return "", 0
 	}
-	return TenantID(tenant), n
+	return garde.TenantID(tenant), n
 }

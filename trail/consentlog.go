@@ -1,65 +1,67 @@
-package garde
+package trail
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/garde-privacy/garde"
+
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-func ledgerSignerAD(t TenantID) keyring.AD {
+func ledgerSignerAD(t garde.TenantID) keyring.AD {
 	return keyring.AD{Tenant: string(t), Field: "ledger-signer"}
 }
 
 // ledgerKey returns the tenant's ledger key, creating it on first use
 // (only in a write transaction).
-func (s *Service) ledgerKey(ctx context.Context, tx Tx, tenant TenantID, create bool) (LedgerKey, error) {
+func (s *Service) ledgerKey(ctx context.Context, tx garde.Tx, tenant garde.TenantID, create bool) (garde.LedgerKey, error) {
 	k, err := tx.LedgerKey(ctx, tenant)
-	if err == nil || !errors.Is(err, ErrNotFound) || !create {
+	if err == nil || !errors.Is(err, garde.ErrNotFound) || !create {
 		return k, err
 	}
-	tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+	tk, err := s.TenantKeys(ctx, tx, tenant, 0)
 	if err != nil {
-		return LedgerKey{}, err
+		return garde.LedgerKey{}, err
 	}
 	signer, verifier, err := ledger.GenerateKey(ledger.TenantOrigin(string(tenant)))
 	if err != nil {
-		return LedgerKey{}, err
+		return garde.LedgerKey{}, err
 	}
-	sealed, err := tk.data[tk.current].Seal([]byte(signer), ledgerSignerAD(tenant))
+	sealed, err := tk.Data[tk.Current].Seal([]byte(signer), ledgerSignerAD(tenant))
 	if err != nil {
-		return LedgerKey{}, err
+		return garde.LedgerKey{}, err
 	}
-	k = LedgerKey{Tenant: tenant, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.current, CreatedAt: s.now()}
+	k = garde.LedgerKey{Tenant: tenant, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.Current, CreatedAt: s.Now()}
 	if err := tx.PutLedgerKey(ctx, k); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return LedgerKey{}, errRetry // another node created it: start again and use theirs
+		if errors.Is(err, garde.ErrConflict) {
+			return garde.LedgerKey{}, garde.ErrRetry // another node created it: start again and use theirs
 		}
-		return LedgerKey{}, err
+		return garde.LedgerKey{}, err
 	}
 	return k, nil
 }
 
 // signCheckpoint signs and stores the checkpoint of the tenant's log at its
 // current size in this transaction, under the log's current identity.
-func (s *Service) signCheckpoint(ctx context.Context, tx Tx, tenant TenantID) (SignedCheckpoint, error) {
-	id, err := s.logIdentity(ctx, tx, tenant, true)
+func (s *Service) SignCheckpoint(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (garde.SignedCheckpoint, error) {
+	id, err := s.LogIdentity(ctx, tx, tenant, true)
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
 	return s.signCheckpointAs(ctx, tx, tenant, id)
 }
 
 // openSigner opens the signer key of a log identity.
-func (s *Service) openSigner(ctx context.Context, tx Tx, tenant TenantID, id logIdentity) ([]byte, error) {
-	tk, err := s.tenantKeys(ctx, tx, tenant, id.keyVersion)
+func (s *Service) OpenSigner(ctx context.Context, tx garde.Tx, tenant garde.TenantID, id logIdentity) ([]byte, error) {
+	tk, err := s.TenantKeys(ctx, tx, tenant, id.keyVersion)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := tk.data[id.keyVersion].Open(id.sealed, id.ad)
+	signer, err := tk.Data[id.keyVersion].Open(id.sealed, id.ad)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger key: %w", err)
 	}
@@ -71,46 +73,46 @@ func (s *Service) openSigner(ctx context.Context, tx Tx, tenant TenantID, id log
 // of that origin is not a prefix of, and records the checkpoint there
 // before it is stored or returned: no checkpoint is published that the
 // store does not hold.
-func (s *Service) signCheckpointAs(ctx context.Context, tx Tx, tenant TenantID, id logIdentity) (SignedCheckpoint, error) {
-	st, err := logFor(ctx, tx, tenant)
+func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant garde.TenantID, id logIdentity) (garde.SignedCheckpoint, error) {
+	st, err := garde.LogFor(ctx, tx, tenant)
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
-	r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
-	if cs := s.checkpointStore(); cs != nil {
-		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.size, r, true); err != nil {
-			return SignedCheckpoint{}, err
+	r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+	if cs := s.CheckpointStore(); cs != nil {
+		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.Size, r, true); err != nil {
+			return garde.SignedCheckpoint{}, err
 		}
 	}
-	signer, err := s.openSigner(ctx, tx, tenant, id)
+	signer, err := s.OpenSigner(ctx, tx, tenant, id)
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
 	defer clear(signer)
-	c, err := ledger.NewCheckpoint(id.origin, st.size, r)
+	c, err := ledger.NewCheckpoint(id.origin, st.Size, r)
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
 	msg, err := ledger.SignCheckpoint(c, string(signer))
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
 	if err := s.record(ctx, tx, tenant, c, msg); err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
-	sc := SignedCheckpoint{Size: st.size, Note: msg, CreatedAt: s.now(), Origin: id.origin}
+	sc := garde.SignedCheckpoint{Size: st.Size, Note: msg, CreatedAt: s.Now(), Origin: id.origin}
 	return sc, tx.PutCheckpoint(ctx, tenant, sc)
 }
 
 // LedgerCheckpoint returns the latest signed checkpoint of the caller's
 // log, signing a new one first if entries were appended since the last.
-func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedCheckpoint, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
-		return SignedCheckpoint{}, err
+func (s *Service) LedgerCheckpoint(ctx context.Context, p garde.Principal) (garde.SignedCheckpoint, error) {
+	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+		return garde.SignedCheckpoint{}, err
 	}
-	var out SignedCheckpoint
+	var out garde.SignedCheckpoint
 	stored := false
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		size, err := tx.LedgerHead(ctx, p.Tenant)
 		if err != nil {
 			return err
@@ -120,17 +122,17 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 			out, stored = latest, true
 			return nil
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
-		out, err = s.signCheckpoint(ctx, tx, p.Tenant)
+		out, err = s.SignCheckpoint(ctx, tx, p.Tenant)
 		return err
 	})
 	if err == nil && stored {
 		err = s.published(ctx, p.Tenant, out.Note)
 	}
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return garde.SignedCheckpoint{}, err
 	}
 	return out, nil
 }
@@ -138,13 +140,13 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p Principal) (SignedChec
 // LedgerVerifierKey returns the caller's log verifier key, in the note
 // verifier format: the one thing besides a receipt that checking it
 // offline needs.
-func (s *Service) LedgerVerifierKey(ctx context.Context, p Principal) (string, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
+func (s *Service) LedgerVerifierKey(ctx context.Context, p garde.Principal) (string, error) {
+	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
 		return "", err
 	}
 	var out string
-	err := s.update(ctx, func(tx Tx) error {
-		id, err := s.logIdentity(ctx, tx, p.Tenant, true)
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		id, err := s.LogIdentity(ctx, tx, p.Tenant, true)
 		out = id.verifier
 		return err
 	})
@@ -172,23 +174,23 @@ type ConsistencyProof struct {
 
 // proofSize resolves a requested tree size: 0 means the latest signed
 // checkpoint's size.
-func proofSize(ctx context.Context, tx Tx, tenant TenantID, size int64, field string) (int64, []byte, error) {
+func proofSize(ctx context.Context, tx garde.Tx, tenant garde.TenantID, size int64, field string) (int64, []byte, error) {
 	head, err := tx.LedgerHead(ctx, tenant)
 	if err != nil {
 		return 0, nil, err
 	}
 	if size == 0 {
 		c, err := tx.LatestCheckpoint(ctx, tenant)
-		if errors.Is(err, ErrNotFound) {
-			return 0, nil, Errorf(ErrNotFound, "the log has no signed checkpoint yet: GET /v1/ledger/checkpoint first")
+		if errors.Is(err, garde.ErrNotFound) {
+			return 0, nil, garde.Errorf(garde.ErrNotFound, "the log has no signed checkpoint yet: GET /v1/ledger/checkpoint first")
 		}
 		return c.Size, c.Note, err
 	}
 	if size < 0 || size > head {
-		return 0, nil, Invalid(field, "must be between 1 and the log's size, %d", head)
+		return 0, nil, garde.Invalid(field, "must be between 1 and the log's size, %d", head)
 	}
 	c, err := tx.CheckpointAt(ctx, tenant, size)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, garde.ErrNotFound) {
 		return size, nil, nil
 	}
 	return size, c.Note, err
@@ -196,21 +198,21 @@ func proofSize(ctx context.Context, tx Tx, tenant TenantID, size int64, field st
 
 // LedgerInclusion returns the proof that leaf index is in the caller's log
 // at size (0: the latest signed checkpoint).
-func (s *Service) LedgerInclusion(ctx context.Context, p Principal, index, size int64) (InclusionProof, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
+func (s *Service) LedgerInclusion(ctx context.Context, p garde.Principal, index, size int64) (InclusionProof, error) {
+	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
 		return InclusionProof{}, err
 	}
 	var out InclusionProof
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		sz, note, err := proofSize(ctx, tx, p.Tenant, size, "size")
 		if err != nil {
 			return err
 		}
 		if index < 0 || index >= sz {
-			return Invalid("index", "must be a leaf index below the tree size %d", sz)
+			return garde.Invalid("index", "must be a leaf index below the tree size %d", sz)
 		}
-		st := &logState{cache: map[int64]tlog.Hash{}}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: st}
+		st := &garde.LogState{Cache: map[int64]tlog.Hash{}}
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
 		proof, err := ledger.ProveInclusion(index, sz, r)
 		if err != nil {
 			return err
@@ -233,24 +235,24 @@ func (s *Service) LedgerInclusion(ctx context.Context, p Principal, index, size 
 
 // LedgerConsistency returns the proof that the caller's log at newSize (0:
 // the latest signed checkpoint) extends the log at oldSize.
-func (s *Service) LedgerConsistency(ctx context.Context, p Principal, oldSize, newSize int64) (ConsistencyProof, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
+func (s *Service) LedgerConsistency(ctx context.Context, p garde.Principal, oldSize, newSize int64) (ConsistencyProof, error) {
+	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
 		return ConsistencyProof{}, err
 	}
 	var out ConsistencyProof
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		nsz, nnote, err := proofSize(ctx, tx, p.Tenant, newSize, "new")
 		if err != nil {
 			return err
 		}
 		if oldSize < 1 || oldSize > nsz {
-			return Invalid("old", "must be between 1 and the newer size %d", nsz)
+			return garde.Invalid("old", "must be between 1 and the newer size %d", nsz)
 		}
 		_, onote, err := proofSize(ctx, tx, p.Tenant, oldSize, "old")
 		if err != nil {
 			return err
 		}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: &logState{cache: map[int64]tlog.Hash{}}}
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
 		proof, err := ledger.ProveConsistency(oldSize, nsz, r)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/garde-privacy/garde"
 )
 
 // ReplayJournal brings the data store in line with the key store's
@@ -18,7 +20,7 @@ import (
 // garde runs it at every start and `garde restore` before swapping the
 // file in. It returns how many operations it had to apply again.
 func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
-	entries, err := s.keyStore.Journal(ctx, 0)
+	entries, err := s.KeyStore.Journal(ctx, 0)
 	if err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
@@ -33,79 +35,79 @@ func (s *Service) ReplayJournal(ctx context.Context) (int, error) {
 		}
 		applied += n
 	}
-	s.forgetAllTenantKeys()
+	s.ForgetAllTenantKeys()
 	if applied > 0 {
-		s.scrub(ctx)
+		s.ScrubDeleted(ctx)
 	}
 	return applied, nil
 }
 
 // replay applies one journal entry again; it returns 1 when it changed
 // anything.
-func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
-	now := s.now()
+func (s *Service) replay(ctx context.Context, e garde.JournalEntry) (int, error) {
+	now := s.Now()
 	switch e.Kind {
-	case JournalOffboard:
-		keys, err := s.keyStore.TenantKeys(ctx, e.Tenant)
+	case garde.JournalOffboard:
+		keys, err := s.KeyStore.TenantKeys(ctx, e.Tenant)
 		if err != nil || len(keys) == 0 {
 			return 0, err
 		}
-		return 1, s.keyStore.Record(ctx, []JournalEntry{e})
-	case JournalErase:
+		return 1, s.KeyStore.Record(ctx, []garde.JournalEntry{e})
+	case garde.JournalErase:
 		changed := 0
 		if e.Subject != "" {
-			keys, err := s.keyStore.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
+			keys, err := s.KeyStore.SubjectKeys(ctx, e.Tenant, []string{e.Subject})
 			if err != nil {
 				return 0, err
 			}
 			if len(keys) > 0 {
-				if err := s.keyStore.Record(ctx, []JournalEntry{e}); err != nil {
+				if err := s.KeyStore.Record(ctx, []garde.JournalEntry{e}); err != nil {
 					return 0, err
 				}
 				changed = 1
 			}
 		}
 		var subjectID string
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.Store.Update(ctx, func(tx garde.Tx) error {
 			subjectID = ""
 			blocks, err := tx.SubjectBlocks(ctx, e.Tenant, [][]byte{e.Index})
 			if err != nil {
 				return err
 			}
-			if !slices.ContainsFunc(blocks, func(b SubjectBlock) bool { return b.Kind == BlockErased }) {
+			if !slices.ContainsFunc(blocks, func(b garde.SubjectBlock) bool { return b.Kind == garde.BlockErased }) {
 				changed = 1
-				if err := tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: e.Tenant, Index: e.Index, Kind: BlockErased, Since: e.At, RequestID: e.Request}); err != nil {
+				if err := tx.PutSubjectBlock(ctx, garde.SubjectBlock{Tenant: e.Tenant, Index: e.Index, Kind: garde.BlockErased, Since: e.At, RequestID: e.Request}); err != nil {
 					return err
 				}
 			}
 			rec, err := tx.SubjectByIndex(ctx, e.Tenant, e.Index)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, garde.ErrNotFound) {
 				return nil
 			}
 			if err != nil {
 				return err
 			}
 			subjectID, changed = rec.ID, 1
-			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionSubjectKeyDrop, Outcome: OutcomeOK, Count: 1, Reason: "journal_replay"}})
+			return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: garde.ActionSubjectKeyDrop, Outcome: garde.OutcomeOK, Count: 1, Reason: "journal_replay"}})
 		})
 		if err != nil || subjectID == "" {
 			return changed, err
 		}
 		_, err = s.purgeSubjectRows(ctx, e.Tenant, subjectID)
 		return changed, err
-	case JournalRetentionPurge:
+	case garde.JournalRetentionPurge:
 		n := 0
 		for {
 			var counts map[string]int
-			if err := s.store.Update(ctx, func(tx Tx) error {
+			if err := s.Store.Update(ctx, func(tx garde.Tx) error {
 				var err error
 				counts, err = tx.DeleteExpiredMessages(ctx, e.Tenant, e.At, purgeBatch)
 				if err != nil || len(counts) == 0 {
 					return err
 				}
-				var events []AuditEvent
+				var events []garde.AuditEvent
 				for _, purpose := range slices.Sorted(maps.Keys(counts)) {
-					events = append(events, AuditEvent{Tenant: e.Tenant, At: now, Actor: "restore", Action: ActionRetentionPurge, Purpose: purpose, Outcome: OutcomeOK, Count: counts[purpose], Reason: "journal_replay"})
+					events = append(events, garde.AuditEvent{Tenant: e.Tenant, At: now, Actor: "restore", Action: garde.ActionRetentionPurge, Purpose: purpose, Outcome: garde.OutcomeOK, Count: counts[purpose], Reason: "journal_replay"})
 				}
 				return tx.AppendAudit(ctx, events)
 			}); err != nil {
@@ -120,9 +122,9 @@ func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
 				return btoi(n > 0), nil
 			}
 		}
-	case JournalWithdrawErase, JournalWithdrawAnonymize:
-		return s.ReplayWithdrawal(ctx, e)
-	case JournalKeyBackup:
+	case garde.JournalWithdrawErase, garde.JournalWithdrawAnonymize:
+		return s.consents.ReplayWithdrawal(ctx, e)
+	case garde.JournalKeyBackup:
 		return 0, nil // a record, nothing to do again
 	}
 	return 0, fmt.Errorf("unknown journal entry kind %q", e.Kind)
@@ -130,10 +132,10 @@ func (s *Service) replay(ctx context.Context, e JournalEntry) (int, error) {
 
 // purgeSubjectRows deletes an erased subject's rows in batches: messages,
 // consents, then the subject row and its blind index.
-func (s *Service) purgeSubjectRows(ctx context.Context, tenant TenantID, subjectID string) (messages int, err error) {
+func (s *Service) purgeSubjectRows(ctx context.Context, tenant garde.TenantID, subjectID string) (messages int, err error) {
 	for {
 		var n int
-		if err := s.store.Update(ctx, func(tx Tx) error {
+		if err := s.Store.Update(ctx, func(tx garde.Tx) error {
 			var err error
 			n, err = tx.DeleteSubjectMessages(ctx, tenant, subjectID, purgeBatch)
 			return err
@@ -145,11 +147,11 @@ func (s *Service) purgeSubjectRows(ctx context.Context, tenant TenantID, subject
 			break
 		}
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx garde.Tx) error {
 		if _, err := tx.DeleteSubjectConsents(ctx, tenant, subjectID); err != nil {
 			return err
 		}
-		if err := tx.DeleteSubject(ctx, tenant, subjectID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := tx.DeleteSubject(ctx, tenant, subjectID); err != nil && !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
 		return nil
@@ -163,15 +165,15 @@ func (s *Service) purgeSubjectRows(ctx context.Context, tenant TenantID, subject
 // key is back or whose tombstone is missing (one query each per tenant),
 // the latest retention purge of each tenant (it covers the earlier ones),
 // and every off-boarding and withdrawal (each checks cheaply itself).
-func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([]JournalEntry, error) {
-	erasures := map[TenantID][]JournalEntry{}
-	latestPurge := map[TenantID]int{}
-	var out []JournalEntry
+func (s *Service) pendingReplays(ctx context.Context, entries []garde.JournalEntry) ([]garde.JournalEntry, error) {
+	erasures := map[garde.TenantID][]garde.JournalEntry{}
+	latestPurge := map[garde.TenantID]int{}
+	var out []garde.JournalEntry
 	for i, e := range entries {
 		switch e.Kind {
-		case JournalErase:
+		case garde.JournalErase:
 			erasures[e.Tenant] = append(erasures[e.Tenant], e)
-		case JournalRetentionPurge:
+		case garde.JournalRetentionPurge:
 			latestPurge[e.Tenant] = i
 		default:
 			out = append(out, e)
@@ -189,7 +191,7 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 				ids = append(ids, e.Subject)
 			}
 		}
-		keys, err := s.keyStore.SubjectKeys(ctx, tenant, ids)
+		keys, err := s.KeyStore.SubjectKeys(ctx, tenant, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +200,7 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 			keyed[k.Subject] = true
 		}
 		live, tomb := map[string]bool{}, map[string]bool{}
-		err = s.store.View(ctx, func(tx Tx) error {
+		err = s.Store.View(ctx, func(tx garde.Tx) error {
 			subjects, err := tx.SubjectsByIndex(ctx, tenant, indexes)
 			if err != nil {
 				return err
@@ -208,7 +210,7 @@ func (s *Service) pendingReplays(ctx context.Context, entries []JournalEntry) ([
 				live[string(r.Index)] = true
 			}
 			for _, b := range blocks {
-				if b.Kind == BlockErased {
+				if b.Kind == garde.BlockErased {
 					tomb[string(b.Index)] = true
 				}
 			}

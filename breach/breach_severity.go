@@ -1,9 +1,11 @@
-package garde
+package breach
 
 import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 )
@@ -49,7 +51,7 @@ type Assessment struct {
 	Malicious       *bool    `json:"malicious,omitempty"`
 }
 
-func (a *Assessment) validate(ve *ValidationError) {
+func (a *Assessment) validate(ve *garde.ValidationError) {
 	if a.DPC != nil && (*a.DPC < 1 || *a.DPC > 4) {
 		ve.Add("assessment.dpc", "must be between 1 and 4")
 	}

@@ -1,4 +1,4 @@
-package garde
+package consent
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -44,7 +46,7 @@ const (
 
 var languagePattern = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$`)
 
-func consentAD(t TenantID, subjectID, id, field string) keyring.AD {
+func consentAD(t garde.TenantID, subjectID, id, field string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Record: id, Field: field}
 }
 
@@ -77,11 +79,11 @@ type consentContent struct {
 // PublishNotice adds the next version of a purpose's consent notice in a
 // language. Versions are never changed or removed: a consent recorded
 // against version 3 keeps pointing at exactly that text.
-func (s *Service) PublishNotice(ctx context.Context, p Principal, purpose, language, text string) (Notice, error) {
-	if err := authorize(p, permNoticeWrite); err != nil {
-		return Notice{}, err
+func (s *Service) PublishNotice(ctx context.Context, p garde.Principal, purpose, language, text string) (garde.Notice, error) {
+	if err := garde.Authorize(p, garde.PermNoticeWrite); err != nil {
+		return garde.Notice{}, err
 	}
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	if !languagePattern.MatchString(language) {
 		ve.Add("language", "must be a BCP 47 language tag such as fr or en-GB")
 	}
@@ -94,12 +96,12 @@ func (s *Service) PublishNotice(ctx context.Context, p Principal, purpose, langu
 		ve.Add("text", "is not valid UTF-8")
 	}
 	if err := ve.Err(); err != nil {
-		return Notice{}, err
+		return garde.Notice{}, err
 	}
-	now := s.now()
-	var n Notice
-	err := s.update(ctx, func(tx Tx) error {
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+	now := s.Now()
+	var n garde.Notice
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
@@ -116,31 +118,31 @@ func (s *Service) PublishNotice(ctx context.Context, p Principal, purpose, langu
 				v = max(v, e.Version)
 			}
 		}
-		n = Notice{Tenant: p.Tenant, Purpose: purpose, Language: language, Version: v + 1, Text: text, Hash: NoticeHash(text), CreatedAt: now, CreatedBy: p.KeyID}
+		n = garde.Notice{Tenant: p.Tenant, Purpose: purpose, Language: language, Version: v + 1, Text: text, Hash: garde.NoticeHash(text), CreatedAt: now, CreatedBy: p.KeyID}
 		if err := tx.PutNotice(ctx, n); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return errRetry
+			if errors.Is(err, garde.ErrConflict) {
+				return garde.ErrRetry
 			}
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionNoticePublish, Purpose: purpose, Outcome: OutcomeOK, Count: n.Version, Reason: language}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionNoticePublish, Purpose: purpose, Outcome: garde.OutcomeOK, Count: n.Version, Reason: language}})
 	})
 	return n, err
 }
 
 // Notices lists the notices of a purpose of the caller's register.
-func (s *Service) Notices(ctx context.Context, p Principal, purpose string) ([]Notice, error) {
-	if err := authorize(p, permRegisterRead); err != nil {
+func (s *Service) Notices(ctx context.Context, p garde.Principal, purpose string) ([]garde.Notice, error) {
+	if err := garde.Authorize(p, garde.PermRegisterRead); err != nil {
 		return nil, err
 	}
-	var out []Notice
-	err := s.store.View(ctx, func(tx Tx) error {
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+	var out []garde.Notice
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
 		if _, ok := reg.Purpose(purpose); !ok {
-			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+			return &garde.RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 		}
 		out, err = tx.Notices(ctx, p.Tenant, purpose)
 		return err
@@ -152,14 +154,14 @@ func (s *Service) Notices(ctx context.Context, p Principal, purpose string) ([]N
 // as its legal basis.
 func consentPurpose(reg *register.Register, purpose, field string) (*register.Purpose, error) {
 	if purpose == "" {
-		return nil, Invalid(field, "is required")
+		return nil, garde.Invalid(field, "is required")
 	}
 	pp, ok := reg.Purpose(purpose)
 	if !ok {
-		return nil, &RefusedError{Field: field, Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		return nil, &garde.RefusedError{Field: field, Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 	}
 	if pp.LegalBasis != "consent" {
-		return nil, Invalid(field, "purpose %q has legal basis %s, not consent: there is no consent to record for it", purpose, pp.LegalBasis)
+		return nil, garde.Invalid(field, "purpose %q has legal basis %s, not consent: there is no consent to record for it", purpose, pp.LegalBasis)
 	}
 	return pp, nil
 }
@@ -190,7 +192,7 @@ type ConsentInput struct {
 // ConsentResult is what recording one consent event produced.
 type ConsentResult struct {
 	ID      string
-	Receipt Receipt
+	Receipt garde.Receipt
 	// Withdrawal is what a withdrawal did to the data already stored
 	// (zero for a grant).
 	Withdrawal WithdrawalEffect
@@ -202,21 +204,21 @@ type WithdrawalEffect struct {
 	Messages int    // messages anonymised or erased
 }
 
-func (in *ConsentInput) validate(prefix string, ve *ValidationError) {
-	if err := validateSubjectID(prefix+"subject", in.Subject); err != nil {
-		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+func (in *ConsentInput) validate(prefix string, ve *garde.ValidationError) {
+	if err := garde.ValidateSubjectID(prefix+"subject", in.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 	}
 	if in.Purpose == "" {
 		ve.Add(prefix+"purpose", "is required")
 	}
-	if in.Action != ConsentGrant && in.Action != ConsentWithdraw {
+	if in.Action != garde.ConsentGrant && in.Action != garde.ConsentWithdraw {
 		ve.Add(prefix+"action", "must be grant or withdraw")
 	}
 	if !slices.Contains(consentMethods, in.Method) {
 		ve.Add(prefix+"method", "must be one of %s", strings.Join(consentMethods, ", "))
 	}
-	if in.Channel != "" && !slices.Contains(channels, in.Channel) {
-		ve.Add(prefix+"channel", "must be one of %s", strings.Join(channels, ", "))
+	if in.Channel != "" && !slices.Contains(garde.Channels, in.Channel) {
+		ve.Add(prefix+"channel", "must be one of %s", strings.Join(garde.Channels, ", "))
 	}
 	if in.Notice < 0 {
 		ve.Add(prefix+"notice", "must be a notice version (1, 2, …), or omitted for the latest")
@@ -244,9 +246,9 @@ func (in *ConsentInput) validate(prefix string, ve *ValidationError) {
 // findNotice picks the notice a consent points to: the given version (0:
 // the latest) in the given language, which may be left out when only one
 // language has such a version. notices are sorted by language, version.
-func findNotice(notices []Notice, version int, language, prefix string) (Notice, error) {
+func findNotice(notices []garde.Notice, version int, language, prefix string) (garde.Notice, error) {
 	if len(notices) == 0 {
-		return Notice{}, Invalid(prefix+"notice", "the purpose has no consent notice: publish one first (POST /v1/purposes/{purpose}/notices)")
+		return garde.Notice{}, garde.Invalid(prefix+"notice", "the purpose has no consent notice: publish one first (POST /v1/purposes/{purpose}/notices)")
 	}
 	if language == "" {
 		for _, n := range notices {
@@ -254,12 +256,12 @@ func findNotice(notices []Notice, version int, language, prefix string) (Notice,
 				continue
 			}
 			if language != "" && n.Language != language {
-				return Notice{}, Invalid(prefix+"language", "is required: the notice exists in several languages")
+				return garde.Notice{}, garde.Invalid(prefix+"language", "is required: the notice exists in several languages")
 			}
 			language = n.Language
 		}
 	}
-	var found *Notice
+	var found *garde.Notice
 	for i, n := range notices {
 		if n.Language == language && (version == 0 || n.Version == version) {
 			found = &notices[i] // the last is the latest
@@ -267,9 +269,9 @@ func findNotice(notices []Notice, version int, language, prefix string) (Notice,
 	}
 	if found == nil {
 		if version == 0 {
-			return Notice{}, Invalid(prefix+"language", "the purpose has no notice in language %q", language)
+			return garde.Notice{}, garde.Invalid(prefix+"language", "the purpose has no notice in language %q", language)
 		}
-		return Notice{}, Invalid(prefix+"notice", "no notice version %d in language %q", version, language)
+		return garde.Notice{}, garde.Invalid(prefix+"notice", "no notice version %d in language %q", version, language)
 	}
 	return *found, nil
 }
@@ -282,25 +284,25 @@ func findNotice(notices []Notice, version int, language, prefix string) (Notice,
 // own receipt. A batch that fails is retried event by event, so that each
 // caller gets its own error. This is what lets single events, one per HTTP
 // request, reach the throughput of batches.
-func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInput) (ConsentResult, error) {
-	if err := authorize(p, permConsentWrite); err != nil {
+func (s *Service) RecordConsent(ctx context.Context, p garde.Principal, in ConsentInput) (ConsentResult, error) {
+	if err := garde.Authorize(p, garde.PermConsentWrite); err != nil {
 		return ConsentResult{}, err
 	}
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	in.validate("", ve)
 	if err := ve.Err(); err != nil {
 		return ConsentResult{}, err
 	}
-	return s.consents.do(ctx, p, in, groupOps[ConsentInput, ConsentResult]{
-		batch: s.recordConsents,
-		alone: func(ctx context.Context, p Principal, in ConsentInput) (ConsentResult, error) {
+	return s.queue.Do(ctx, p, in, garde.GroupOps[ConsentInput, ConsentResult]{
+		Batch: s.recordConsents,
+		Alone: func(ctx context.Context, p garde.Principal, in ConsentInput) (ConsentResult, error) {
 			out, err := s.RecordConsents(ctx, p, []ConsentInput{in})
 			if err != nil {
 				return ConsentResult{}, err
 			}
 			return out[0], nil
 		},
-		field: "consents",
+		Field: "consents",
 	})
 }
 
@@ -310,7 +312,7 @@ func (s *Service) RecordConsent(ctx context.Context, p Principal, in ConsentInpu
 // checkpoint covering them all is signed, and each gets a receipt with its
 // inclusion proof. A withdrawal then applies the purpose's on_withdrawal to
 // the subject's stored messages, in the same transaction.
-func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []ConsentInput) ([]ConsentResult, error) {
+func (s *Service) RecordConsents(ctx context.Context, p garde.Principal, ins []ConsentInput) ([]ConsentResult, error) {
 	out, err := s.recordConsents(ctx, p, ins)
 	if err != nil {
 		s.auditRefusal(ctx, p, ins, err)
@@ -320,30 +322,30 @@ func (s *Service) RecordConsents(ctx context.Context, p Principal, ins []Consent
 }
 
 // auditRefusal records a consent write the register refused.
-func (s *Service) auditRefusal(ctx context.Context, p Principal, ins []ConsentInput, err error) {
-	var re *RefusedError
+func (s *Service) auditRefusal(ctx context.Context, p garde.Principal, ins []ConsentInput, err error) {
+	var re *garde.RefusedError
 	if !errors.As(err, &re) {
 		return
 	}
-	action := ActionConsentGrant
-	if len(ins) == 1 && ins[0].Action == ConsentWithdraw {
-		action = ActionConsentWithdraw
+	action := garde.ActionConsentGrant
+	if len(ins) == 1 && ins[0].Action == garde.ConsentWithdraw {
+		action = garde.ActionConsentWithdraw
 	}
-	s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: action, Reason: re.Code})
+	s.RecordDenied(ctx, garde.AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: action, Reason: re.Code})
 }
 
-func (s *Service) recordConsents(ctx context.Context, p Principal, ins []ConsentInput) ([]ConsentResult, error) {
-	if err := authorize(p, permConsentWrite); err != nil {
+func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []ConsentInput) ([]ConsentResult, error) {
+	if err := garde.Authorize(p, garde.PermConsentWrite); err != nil {
 		return nil, err
 	}
 	if len(ins) == 0 {
-		return nil, Invalid("consents", "at least one consent is required")
+		return nil, garde.Invalid("consents", "at least one consent is required")
 	}
 	if len(ins) > MaxConsentBatch {
-		return nil, Invalid("consents", "at most %d consents per batch", MaxConsentBatch)
+		return nil, garde.Invalid("consents", "at most %d consents per batch", MaxConsentBatch)
 	}
 	prefixes := make([]string, len(ins))
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	for i := range ins {
 		if len(ins) > 1 {
 			prefixes[i] = fmt.Sprintf("consents[%d].", i)
@@ -354,20 +356,20 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		return nil, err
 	}
 	// Times are stored to the microsecond: commit to what is stored.
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.Now().UTC().Truncate(time.Microsecond)
 	var results []ConsentResult
 	var done []withdrawalDone
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		results = make([]ConsentResult, len(ins))
-		reg, regVersion, err := s.currentRegister(ctx, tx, p.Tenant)
+		reg, regVersion, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		ipKey := keyring.Derive(tk.audit, "consent-ip")
+		ipKey := keyring.Derive(tk.Audit, "consent-ip")
 		type subj struct {
 			id     string
 			sealer *keyring.Sealer
@@ -381,22 +383,22 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				order = append(order, in.Subject)
 			}
 		}
-		handles, err := s.subjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
+		handles, err := s.SubjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
 		if err != nil {
 			return err
 		}
 		for i, subject := range order {
-			subjects[subject].id, subjects[subject].sealer, subjects[subject].ref = handles[i].id, handles[i].sealer, handles[i].ref
+			subjects[subject].id, subjects[subject].sealer, subjects[subject].ref = handles[i].ID, handles[i].Sealer, handles[i].Ref
 		}
-		notices := map[string][]Notice{}
+		notices := map[string][]garde.Notice{}
 		purposes := make([]*register.Purpose, len(ins))
 		terms := make([]receiptTerms, len(ins))
 		termsHash := map[string]string{} // by purpose
 		contents := make([][]byte, len(ins))
 		events := make([]consentContent, len(ins))
 		salts := make([][]byte, len(ins))
-		leaves := make([]LedgerLeaf, len(ins))
-		records := make([]ConsentRecord, len(ins))
+		leaves := make([]garde.LedgerLeaf, len(ins))
+		records := make([]garde.ConsentRecord, len(ins))
 		type auditKey struct{ ref, purpose, action string }
 		var auditOrder []auditKey
 		auditCount := map[auditKey]int{}
@@ -421,7 +423,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				return err
 			}
 			sb := subjects[in.Subject]
-			c := consentContent{V: 1, Tenant: string(p.Tenant), ID: NewID("cns_", now), Subject: in.Subject, Purpose: in.Purpose, Action: in.Action,
+			c := consentContent{V: 1, Tenant: string(p.Tenant), ID: garde.NewID("cns_", now), Subject: in.Subject, Purpose: in.Purpose, Action: in.Action,
 				Notice: n.Version, Language: n.Language, NoticeHash: n.Hash, Method: in.Method, Channel: in.Channel,
 				At: now.Format(time.RFC3339Nano), RecordedBy: p.KeyID, UserAgent: in.UserAgent,
 				RegisterVersion: regVersion, TermsHash: termsHash[pp.ID]}
@@ -429,7 +431,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				ip, _ := netip.ParseAddr(in.IP)
 				c.IPHash = "hmac-sha256:" + hex.EncodeToString(keyring.MAC(ipKey, []byte(ip.Unmap().String()))[:16])
 			}
-			rec := ConsentRecord{Tenant: p.Tenant, ID: c.ID, SubjectID: sb.id, Purpose: in.Purpose, Action: in.Action, At: now}
+			rec := garde.ConsentRecord{Tenant: p.Tenant, ID: c.ID, SubjectID: sb.id, Purpose: in.Purpose, Action: in.Action, At: now}
 			if len(in.Evidence) > 0 {
 				sum := sha256.Sum256(in.Evidence)
 				c.EvidenceHash = "sha256:" + hex.EncodeToString(sum[:])
@@ -437,7 +439,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 					return err
 				}
 			}
-			content, salt, leaf, err := commitContent(c)
+			content, salt, leaf, err := garde.CommitContent(c)
 			if err != nil {
 				return err
 			}
@@ -445,7 +447,7 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				return err
 			}
 			contents[i], salts[i], events[i] = content, salt, c
-			leaves[i] = LedgerLeaf{Kind: LeafConsent, Record: leaf, CreatedAt: now}
+			leaves[i] = garde.LedgerLeaf{Kind: garde.LeafConsent, Record: leaf, CreatedAt: now}
 			records[i] = rec
 			results[i].ID = c.ID
 			k := auditKey{sb.ref, in.Purpose, in.Action}
@@ -454,18 +456,18 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			}
 			auditCount[k]++
 		}
-		audit := make([]AuditEvent, 0, len(auditOrder))
+		audit := make([]garde.AuditEvent, 0, len(auditOrder))
 		for _, k := range auditOrder {
-			action := ActionConsentGrant
-			if k.action == ConsentWithdraw {
-				action = ActionConsentWithdraw
+			action := garde.ActionConsentGrant
+			if k.action == garde.ConsentWithdraw {
+				action = garde.ActionConsentWithdraw
 			}
-			audit = append(audit, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: k.purpose, SubjectRef: k.ref, Outcome: OutcomeOK, Count: auditCount[k]})
+			audit = append(audit, garde.AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: k.purpose, SubjectRef: k.ref, Outcome: garde.OutcomeOK, Count: auditCount[k]})
 		}
 		if err := tx.AppendAudit(ctx, audit); err != nil {
 			return err
 		}
-		if _, err := appendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
+		if _, err := garde.AppendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
 			return err
 		}
 		for i := range records {
@@ -480,10 +482,10 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 		for i, in := range ins {
 			last[[2]string{in.Subject, in.Purpose}] = i
 		}
-		var effects []AuditEvent
+		var effects []garde.AuditEvent
 		done = done[:0] // the store may run this function again
 		for i, in := range ins {
-			if in.Action != ConsentWithdraw || last[[2]string{in.Subject, in.Purpose}] != i {
+			if in.Action != garde.ConsentWithdraw || last[[2]string{in.Subject, in.Purpose}] != i {
 				continue
 			}
 			sb := subjects[in.Subject]
@@ -494,11 +496,11 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 			results[i].Withdrawal = eff
 			if eff.Messages > 0 {
 				done = append(done, withdrawalDone{subject: sb.id, purpose: in.Purpose, action: eff.Action})
-				action := ActionMessageErase
+				action := garde.ActionMessageErase
 				if eff.Action == "anonymize" {
-					action = ActionMessageAnonymize
+					action = garde.ActionMessageAnonymize
 				}
-				effects = append(effects, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: in.Purpose, SubjectRef: sb.ref, Outcome: OutcomeOK, Count: eff.Messages, Reason: "consent_withdrawn"})
+				effects = append(effects, garde.AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: action, Purpose: in.Purpose, SubjectRef: sb.ref, Outcome: garde.OutcomeOK, Count: eff.Messages, Reason: "consent_withdrawn"})
 			}
 		}
 		if len(effects) > 0 {
@@ -506,15 +508,15 @@ func (s *Service) recordConsents(ctx context.Context, p Principal, ins []Consent
 				return err
 			}
 		}
-		cp, err := s.signCheckpoint(ctx, tx, p.Tenant)
+		cp, err := s.SignCheckpoint(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		st, err := logFor(ctx, tx, p.Tenant)
+		st, err := garde.LogFor(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: st}
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
 		for i, in := range ins {
 			ev, err := ledger.NewEvidence(leaves[i].Index, salts[i], contents[i], cp.Note, r)
 			if err != nil {
@@ -552,7 +554,7 @@ func anonymizeText(text string) (string, error) {
 // refused from now on), erase deletes them, and anonymize replaces every
 // personal span in their text, drops their structured fields and span
 // records, and moves what is left off the subject (anonymize).
-func (s *Service) applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, pp *register.Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
+func (s *Service) applyWithdrawal(ctx context.Context, tx garde.Tx, tk *garde.TenantKeys, tenant garde.TenantID, pp *register.Purpose, subjectID string, sl *keyring.Sealer, now time.Time) (WithdrawalEffect, error) {
 	switch pp.OnWithdrawal {
 	case "erase":
 		n, err := tx.DeleteMessages(ctx, tenant, subjectID, pp.ID)
@@ -576,12 +578,12 @@ func (s *Service) applyWithdrawal(ctx context.Context, tx Tx, tk *tenantKeys, te
 // later leaves the anonymised rows readable and linked to nobody; their
 // retention (expires_at) is kept. Only messages collected at or before
 // `before` move (a replay of the journal leaves later ones alone).
-func (s *Service) anonymize(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, purpose, subjectID string, sl *keyring.Sealer, now, before time.Time) (int, error) {
+func (s *Service) anonymize(ctx context.Context, tx garde.Tx, tk *garde.TenantKeys, tenant garde.TenantID, purpose, subjectID string, sl *keyring.Sealer, now, before time.Time) (int, error) {
 	all, err := tx.Messages(ctx, tenant, subjectID, purpose)
 	if err != nil {
 		return 0, err
 	}
-	var msgs []Message
+	var msgs []garde.Message
 	for _, m := range all {
 		if !m.CreatedAt.After(before) {
 			msgs = append(msgs, m)
@@ -594,9 +596,9 @@ func (s *Service) anonymize(ctx context.Context, tx Tx, tk *tenantKeys, tenant T
 	if err != nil {
 		return 0, err
 	}
-	rows := make([]Message, len(msgs))
+	rows := make([]garde.Message, len(msgs))
 	for i, m := range msgs {
-		text, err := sl.Open(m.SealedText, messageAD(tenant, subjectID, m.ID, "text"))
+		text, err := sl.Open(m.SealedText, garde.MessageAD(tenant, subjectID, m.ID, "text"))
 		if err != nil {
 			return 0, fmt.Errorf("open message %s: %w", m.ID, err)
 		}
@@ -605,8 +607,8 @@ func (s *Service) anonymize(ctx context.Context, tx Tx, tk *tenantKeys, tenant T
 		if err != nil {
 			return 0, fmt.Errorf("anonymise message %s: %w", m.ID, err)
 		}
-		rows[i] = Message{Tenant: tenant, ID: NewID("msg_", now), SubjectID: holder.id, Purpose: m.Purpose, Channel: m.Channel, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
-		if rows[i].SealedText, err = holder.sealer.Seal([]byte(anon), messageAD(tenant, holder.id, rows[i].ID, "text")); err != nil {
+		rows[i] = garde.Message{Tenant: tenant, ID: garde.NewID("msg_", now), SubjectID: holder.ID, Purpose: m.Purpose, Channel: m.Channel, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt}
+		if rows[i].SealedText, err = holder.Sealer.Seal([]byte(anon), garde.MessageAD(tenant, holder.ID, rows[i].ID, "text")); err != nil {
 			return 0, err
 		}
 	}
@@ -627,32 +629,32 @@ const anonymousPrefix = "anon_"
 // messages: a random blind index (32 bytes from crypto/rand, unrelated to
 // any identifier), no sealed identifier, a fresh data key in the key store
 // (committed first, like every subject key).
-func (s *Service) createAnonymousHolder(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, now time.Time) (subjectHandle, error) {
+func (s *Service) createAnonymousHolder(ctx context.Context, tx garde.Tx, tk *garde.TenantKeys, tenant garde.TenantID, now time.Time) (garde.SubjectHandle, error) {
 	dk, err := keyring.Generate()
 	if err != nil {
-		return subjectHandle{}, err
+		return garde.SubjectHandle{}, err
 	}
 	defer clear(dk[:])
-	id := NewID(anonymousPrefix, now)
-	wrapped, err := keyring.Wrap(tk.data[tk.current], dk, subjectKeyAD(tenant, id))
+	id := garde.NewID(anonymousPrefix, now)
+	wrapped, err := keyring.Wrap(tk.Data[tk.Current], dk, garde.SubjectKeyAD(tenant, id))
 	if err != nil {
-		return subjectHandle{}, err
+		return garde.SubjectHandle{}, err
 	}
 	sl, err := keyring.NewSealer(dk, 1)
 	if err != nil {
-		return subjectHandle{}, err
+		return garde.SubjectHandle{}, err
 	}
 	idx := make([]byte, 32)
 	if _, err := rand.Read(idx); err != nil {
-		return subjectHandle{}, err
+		return garde.SubjectHandle{}, err
 	}
-	if err := s.keyStore.AddSubjectKeys(ctx, []SubjectKey{{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.current, CreatedAt: now}}); err != nil {
-		return subjectHandle{}, err
+	if err := s.KeyStore.AddSubjectKeys(ctx, []garde.SubjectKey{{Tenant: tenant, Subject: id, Wrapped: wrapped, Version: tk.Current, CreatedAt: now}}); err != nil {
+		return garde.SubjectHandle{}, err
 	}
-	if err := tx.CreateSubject(ctx, SubjectRecord{Tenant: tenant, ID: id, Index: idx, CreatedAt: now}); err != nil {
-		return subjectHandle{}, err
+	if err := tx.CreateSubject(ctx, garde.SubjectRecord{Tenant: tenant, ID: id, Index: idx, CreatedAt: now}); err != nil {
+		return garde.SubjectHandle{}, err
 	}
-	return subjectHandle{id, sl, subjectKeyRef(dk, id)}, nil
+	return garde.SubjectHandle{ID: id, Sealer: sl, Ref: garde.SubjectKeyRef(dk, id)}, nil
 }
 
 // ConsentState is the current state of one purpose for a subject.
@@ -668,25 +670,25 @@ type ConsentState struct {
 // the whole history, oldest first.
 type SubjectConsentsView struct {
 	Current []ConsentState
-	History []ConsentView
+	History []garde.ConsentView
 }
 
 // SubjectConsents returns a subject's current consent per purpose and its
 // history. Reading it is audited like any read of a subject's data.
-func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject string) (SubjectConsentsView, error) {
-	if err := authorize(p, permConsentRead); err != nil {
+func (s *Service) SubjectConsents(ctx context.Context, p garde.Principal, subject string) (SubjectConsentsView, error) {
+	if err := garde.Authorize(p, garde.PermConsentRead); err != nil {
 		return SubjectConsentsView{}, err
 	}
-	if err := validateSubjectID("subject", subject); err != nil {
+	if err := garde.ValidateSubjectID("subject", subject); err != nil {
 		return SubjectConsentsView{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	var out SubjectConsentsView
 	var ref string
-	err := s.store.View(ctx, func(tx Tx) error {
-		var rec SubjectRecord
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		var rec garde.SubjectRecord
 		var sl *keyring.Sealer
-		var rows []ConsentRecord
+		var rows []garde.ConsentRecord
 		var err error
 		var found bool
 		ref, rec, sl, rows, found, err = s.subjectConsentRows(ctx, tx, p.Tenant, subject)
@@ -700,7 +702,7 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 				return err
 			}
 			out.History = append(out.History, c.view(r))
-			st := ConsentState{Purpose: r.Purpose, Granted: r.Action == ConsentGrant, Since: r.At, Notice: c.Notice, LeafIndex: r.LeafIndex}
+			st := ConsentState{Purpose: r.Purpose, Granted: r.Action == garde.ConsentGrant, Since: r.At, Notice: c.Notice, LeafIndex: r.LeafIndex}
 			if i, ok := current[r.Purpose]; ok {
 				out.Current[i] = st
 			} else {
@@ -711,13 +713,13 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrSubjectErased) {
-			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Reason: "erased"})
+		if errors.Is(err, garde.ErrSubjectErased) {
+			s.RecordDenied(ctx, garde.AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionConsentRead, SubjectRef: ref, Reason: "erased"})
 		}
 		return SubjectConsentsView{}, err
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error {
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Outcome: OutcomeOK, Count: len(out.History)}})
+	if err := s.Store.Update(ctx, func(tx garde.Tx) error {
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionConsentRead, SubjectRef: ref, Outcome: garde.OutcomeOK, Count: len(out.History)}})
 	}); err != nil {
 		return SubjectConsentsView{}, fmt.Errorf("audit read: %w", err)
 	}
@@ -728,7 +730,7 @@ func (s *Service) SubjectConsents(ctx context.Context, p Principal, subject stri
 // (Art. 7(1)): the event's receipt, its proof renewed against the latest
 // checkpoint, and the evidence document recorded with it (nil if none).
 type ConsentProofView struct {
-	Receipt  Receipt
+	Receipt  garde.Receipt
 	Evidence []byte
 }
 
@@ -736,21 +738,21 @@ type ConsentProofView struct {
 // proved against the latest signed checkpoint, with its sealed evidence.
 // The controller, DPO and purpose come from the register version the
 // consent was given under. Audited as a read of the subject's data.
-func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id string) (ConsentProofView, error) {
-	if err := authorize(p, permConsentRead); err != nil {
+func (s *Service) ConsentProof(ctx context.Context, p garde.Principal, subject, id string) (ConsentProofView, error) {
+	if err := garde.Authorize(p, garde.PermConsentRead); err != nil {
 		return ConsentProofView{}, err
 	}
-	if err := validateSubjectID("subject", subject); err != nil {
+	if err := garde.ValidateSubjectID("subject", subject); err != nil {
 		return ConsentProofView{}, err
 	}
-	now := s.now()
-	notFound := Errorf(ErrNotFound, "consent %s of this subject not found", id)
+	now := s.Now()
+	notFound := garde.Errorf(garde.ErrNotFound, "consent %s of this subject not found", id)
 	var out ConsentProofView
 	var ref string
-	err := s.store.View(ctx, func(tx Tx) error {
-		var rec SubjectRecord
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		var rec garde.SubjectRecord
 		var sl *keyring.Sealer
-		var rows []ConsentRecord
+		var rows []garde.ConsentRecord
 		var err error
 		var found bool
 		ref, rec, sl, rows, found, err = s.subjectConsentRows(ctx, tx, p.Tenant, subject)
@@ -760,7 +762,7 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 		if !found {
 			return notFound
 		}
-		i := slices.IndexFunc(rows, func(r ConsentRecord) bool { return r.ID == id })
+		i := slices.IndexFunc(rows, func(r garde.ConsentRecord) bool { return r.ID == id })
 		if i < 0 {
 			return notFound
 		}
@@ -783,7 +785,7 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 		if err != nil {
 			return err
 		}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: p.Tenant, st: &logState{cache: map[int64]tlog.Hash{}}}
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
 		ev, err := ledger.NewEvidence(row.LeafIndex, salt, content, cp.Note, r)
 		if err != nil {
 			return err
@@ -795,8 +797,8 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 	if err != nil {
 		return ConsentProofView{}, err
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error {
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionConsentRead, SubjectRef: ref, Outcome: OutcomeOK, Count: 1, Reason: "proof"}})
+	if err := s.Store.Update(ctx, func(tx garde.Tx) error {
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionConsentRead, SubjectRef: ref, Outcome: garde.OutcomeOK, Count: 1, Reason: "proof"}})
 	}); err != nil {
 		return ConsentProofView{}, fmt.Errorf("audit read: %w", err)
 	}
@@ -806,7 +808,7 @@ func (s *Service) ConsentProof(ctx context.Context, p Principal, subject, id str
 // openConsent opens a stored consent event: the salt of its ledger leaf,
 // its canonical content (what the leaf commits to) and that content
 // decoded.
-func openConsent(sl *keyring.Sealer, tenant TenantID, subjectID string, r ConsentRecord) (salt, content []byte, c consentContent, err error) {
+func openConsent(sl *keyring.Sealer, tenant garde.TenantID, subjectID string, r garde.ConsentRecord) (salt, content []byte, c consentContent, err error) {
 	plain, err := sl.Open(r.Sealed, consentAD(tenant, subjectID, r.ID, "consent"))
 	if err != nil {
 		return nil, nil, c, fmt.Errorf("open consent %s: %w", r.ID, err)
@@ -822,8 +824,8 @@ func openConsent(sl *keyring.Sealer, tenant TenantID, subjectID string, r Consen
 }
 
 // view is the consent event as garde shows it.
-func (c consentContent) view(r ConsentRecord) ConsentView {
-	return ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
+func (c consentContent) view(r garde.ConsentRecord) garde.ConsentView {
+	return garde.ConsentView{ID: r.ID, Purpose: r.Purpose, Action: r.Action, At: r.At, Notice: c.Notice, Language: c.Language,
 		NoticeHash: c.NoticeHash, Method: c.Method, Channel: c.Channel, RecordedBy: c.RecordedBy, LeafIndex: r.LeafIndex}
 }
 
@@ -832,33 +834,33 @@ func (c consentContent) view(r ConsentRecord) ConsentView {
 // events; found is false when garde never held anything on it (the
 // reference is set even then, for the audit of the read). An erased
 // subject is an error (ErrSubjectErased), not an unknown one.
-func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID, subject string) (ref string, rec SubjectRecord, sl *keyring.Sealer, rows []ConsentRecord, found bool, err error) {
-	tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+func (s *Service) subjectConsentRows(ctx context.Context, tx garde.Tx, tenant garde.TenantID, subject string) (ref string, rec garde.SubjectRecord, sl *keyring.Sealer, rows []garde.ConsentRecord, found bool, err error) {
+	tk, err := s.TenantKeys(ctx, tx, tenant, 0)
 	if err != nil {
 		return "", rec, nil, nil, false, err
 	}
-	ref = tenantSubjectRef(tk, subject)
-	idx := keyring.MAC(tk.blind, []byte(subject))
+	ref = garde.TenantSubjectRef(tk, subject)
+	idx := keyring.MAC(tk.Blind, []byte(subject))
 	blocks, err := tx.SubjectBlocks(ctx, tenant, [][]byte{idx})
 	if err != nil {
 		return ref, rec, nil, nil, false, err
 	}
 	for _, b := range blocks {
-		if b.Kind == BlockErased {
+		if b.Kind == garde.BlockErased {
 			return ref, rec, nil, nil, false, nil // erasure decided: nothing to show
 		}
 	}
 	rec, err = tx.SubjectByIndex(ctx, tenant, idx)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, garde.ErrNotFound) {
 		return ref, rec, nil, nil, false, nil
 	}
 	if err != nil {
 		return ref, rec, nil, nil, false, err
 	}
-	if ref, err = s.subjectRef(ctx, tx, tk, tenant, subject, &rec); err != nil {
+	if ref, err = s.SubjectRef(ctx, tx, tk, tenant, subject, &rec); err != nil {
 		return ref, rec, nil, nil, false, err
 	}
-	if sl, err = s.subjectSealer(ctx, tx, tenant, rec); err != nil {
+	if sl, err = s.SubjectSealer(ctx, tx, tenant, rec); err != nil {
 		return ref, rec, nil, nil, false, err
 	}
 	rows, err = tx.SubjectConsents(ctx, tenant, rec.ID)
@@ -867,20 +869,20 @@ func (s *Service) subjectConsentRows(ctx context.Context, tx Tx, tenant TenantID
 
 // ExportConsents opens the subject's consent events and rebuilds the
 // receipt of each, with a proof against the latest signed checkpoint.
-func (s *Service) ExportConsents(ctx context.Context, tx Tx, tenant TenantID, subject string, rec SubjectRecord, sl *keyring.Sealer) (views []ConsentView, receipts []Receipt, err error) {
+func (s *Service) ExportConsents(ctx context.Context, tx garde.Tx, tenant garde.TenantID, subject string, rec garde.SubjectRecord, sl *keyring.Sealer) (views []garde.ConsentView, receipts []garde.Receipt, err error) {
 	rows, err := tx.SubjectConsents(ctx, tenant, rec.ID)
 	if err != nil || len(rows) == 0 {
 		return nil, nil, err
 	}
-	reg, _, err := s.currentRegister(ctx, tx, tenant)
+	reg, _, err := s.CurrentRegister(ctx, tx, tenant)
 	if err != nil {
 		return nil, nil, err
 	}
 	cp, err := tx.LatestCheckpoint(ctx, tenant)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, garde.ErrNotFound) {
 		return nil, nil, err
 	}
-	st := &logState{cache: map[int64]tlog.Hash{}}
+	st := &garde.LogState{Cache: map[int64]tlog.Hash{}}
 	for _, r := range rows {
 		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
 		if err != nil {
@@ -891,7 +893,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx Tx, tenant TenantID, su
 		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
 			continue
 		}
-		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
 		if err != nil {
 			return nil, nil, fmt.Errorf("consent %s evidence: %w", r.ID, err)
 		}
@@ -902,7 +904,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx Tx, tenant TenantID, su
 }
 
 // maxTrendEvents bounds how many audit events one ConsentTrend reads.
-const maxTrendEvents = 50 * MaxAuditPage
+const maxTrendEvents = 50 * garde.MaxAuditPage
 
 // ConsentDay is one purpose's consent events on one UTC day.
 type ConsentDay struct {
@@ -929,16 +931,16 @@ func (d ConsentDay) Events() int { return d.Grants + d.Withdrawals }
 // trail (which records every accepted consent event with its purpose and
 // no personal data). Every purpose of the current register has a row for
 // every day, so a chart shows gaps as gaps.
-func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until time.Time) ([]ConsentDay, error) {
-	if err := authorize(p, permAuditRead); err != nil {
+func (s *Service) ConsentTrend(ctx context.Context, p garde.Principal, since, until time.Time) ([]ConsentDay, error) {
+	if err := garde.Authorize(p, garde.PermAuditRead); err != nil {
 		return nil, err
 	}
 	since, until = truncDay(since), truncDay(until)
 	if !until.After(since) {
-		return nil, Invalid("until", "must be at least a day after since")
+		return nil, garde.Invalid("until", "must be at least a day after since")
 	}
 	if until.Sub(since) > 366*24*time.Hour {
-		return nil, Invalid("since", "the range is at most a year")
+		return nil, garde.Invalid("since", "the range is at most a year")
 	}
 	type key struct {
 		purpose string
@@ -947,14 +949,14 @@ func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until ti
 	counts := map[key]*ConsentDay{}
 	purposes := map[string]bool{}
 	var reg *register.Register
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
-		reg, _, err = s.currentRegister(ctx, tx, p.Tenant)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		reg, _, err = s.CurrentRegister(ctx, tx, p.Tenant)
+		if err != nil && !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
-		for _, action := range []string{ActionConsentGrant, ActionConsentWithdraw} {
-			f := AuditFilter{Since: since, Until: until, Action: action, Limit: MaxAuditPage}
+		for _, action := range []string{garde.ActionConsentGrant, garde.ActionConsentWithdraw} {
+			f := garde.AuditFilter{Since: since, Until: until, Action: action, Limit: garde.MaxAuditPage}
 			read := 0
 			for read < maxTrendEvents {
 				events, err := tx.Audit(ctx, p.Tenant, f)
@@ -962,7 +964,7 @@ func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until ti
 					return err
 				}
 				for _, e := range events {
-					if e.Outcome != OutcomeOK || e.Purpose == "" {
+					if e.Outcome != garde.OutcomeOK || e.Purpose == "" {
 						continue
 					}
 					k := key{e.Purpose, truncDay(e.At)}
@@ -972,7 +974,7 @@ func (s *Service) ConsentTrend(ctx context.Context, p Principal, since, until ti
 						counts[k] = d
 					}
 					n := max(e.Count, 1)
-					if action == ActionConsentGrant {
+					if action == garde.ActionConsentGrant {
 						d.Grants += n
 					} else {
 						d.Withdrawals += n
@@ -1037,10 +1039,10 @@ func (c ConsentInput) LogValue() slog.Value {
 // stay). Anonymised messages left the subject for a holder of their own
 // (consent.go anonymize), so what the subject still holds from before is
 // what a restore brought back.
-func (s *Service) ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, error) {
+func (s *Service) ReplayWithdrawal(ctx context.Context, e garde.JournalEntry) (int, error) {
 	changed := 0
-	now := s.now()
-	err := s.store.Update(ctx, func(tx Tx) error {
+	now := s.Now()
+	err := s.Store.Update(ctx, func(tx garde.Tx) error {
 		changed = 0
 		// A data store that holds the withdrawal, or a later consent event
 		// of the subject for the purpose, is not older than the entry:
@@ -1050,7 +1052,7 @@ func (s *Service) ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 		if err == nil && !last.At.Before(e.At) {
 			return nil
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, garde.ErrNotFound) {
 			return err
 		}
 		audit := func(action string, n int) error {
@@ -1058,21 +1060,21 @@ func (s *Service) ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 				return nil
 			}
 			changed = 1
-			return tx.AppendAudit(ctx, []AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: action, Purpose: e.Purpose, Outcome: OutcomeOK, Count: n, Reason: "journal_replay"}})
+			return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: e.Tenant, At: now, Actor: "restore", Action: action, Purpose: e.Purpose, Outcome: garde.OutcomeOK, Count: n, Reason: "journal_replay"}})
 		}
-		if e.Kind == JournalWithdrawErase {
+		if e.Kind == garde.JournalWithdrawErase {
 			n, err := tx.DeleteMessagesBefore(ctx, e.Tenant, e.Subject, e.Purpose, e.At)
 			if err != nil {
 				return err
 			}
-			return audit(ActionMessageErase, n)
+			return audit(garde.ActionMessageErase, n)
 		}
-		tk, err := s.tenantKeys(ctx, tx, e.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, e.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		sl, err := s.subjectSealer(ctx, tx, e.Tenant, SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
-		if errors.Is(err, ErrSubjectErased) {
+		sl, err := s.SubjectSealer(ctx, tx, e.Tenant, garde.SubjectRecord{Tenant: e.Tenant, ID: e.Subject})
+		if errors.Is(err, garde.ErrSubjectErased) {
 			return nil // erased since: its own entry purges the rows
 		}
 		if err != nil {
@@ -1082,7 +1084,7 @@ func (s *Service) ReplayWithdrawal(ctx context.Context, e JournalEntry) (int, er
 		if err != nil {
 			return err
 		}
-		return audit(ActionMessageAnonymize, n)
+		return audit(garde.ActionMessageAnonymize, n)
 	})
 	return changed, err
 }
@@ -1096,17 +1098,17 @@ type withdrawalDone struct {
 // the transaction that did it committed — under a context the caller
 // cannot cancel: a client hanging up between the commit and this write
 // would leave the withdrawal unjournalled for good.
-func (s *Service) recordWithdrawals(ctx context.Context, tenant TenantID, at time.Time, done []withdrawalDone) error {
-	var entries []JournalEntry
+func (s *Service) recordWithdrawals(ctx context.Context, tenant garde.TenantID, at time.Time, done []withdrawalDone) error {
+	var entries []garde.JournalEntry
 	for _, d := range done {
-		kind := JournalWithdrawErase
+		kind := garde.JournalWithdrawErase
 		if d.action == "anonymize" {
-			kind = JournalWithdrawAnonymize
+			kind = garde.JournalWithdrawAnonymize
 		}
-		entries = append(entries, JournalEntry{Kind: kind, Tenant: tenant, Subject: d.subject, Purpose: d.purpose, At: at})
+		entries = append(entries, garde.JournalEntry{Kind: kind, Tenant: tenant, Subject: d.subject, Purpose: d.purpose, At: at})
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.keyStore.Record(context.WithoutCancel(ctx), entries)
+	return s.KeyStore.Record(context.WithoutCancel(ctx), entries)
 }

@@ -1,10 +1,12 @@
-package garde
+package vault
 
 import (
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -36,14 +38,14 @@ func operatorFor(p *register.Purpose, c string) string {
 // protectText finds personal data in text and anonymises it as purpose p
 // says. It returns the text to store, the sealed span record (nil when
 // nothing was found), and what was found for the response.
-func (s *Service) protectText(p *register.Purpose, tk *tenantKeys, sealer *keyring.Sealer, ad keyring.AD, text string) (string, []byte, []Detection, []string, error) {
-	if s.scanner == nil || text == "" {
+func (s *Service) protectText(p *register.Purpose, tk *garde.TenantKeys, sealer *keyring.Sealer, ad keyring.AD, text string) (string, []byte, []garde.Detection, []string, error) {
+	if s.Scanner == nil || text == "" {
 		return text, nil, nil, nil, nil
 	}
 	buf := entityBufs.Get().(*[]pii.Entity)
 	defer entityBufs.Put(buf)
 	var hints pii.Special
-	*buf, hints = s.scanner.AppendScanMessage((*buf)[:0], text)
+	*buf, hints = s.Scanner.AppendScanMessage((*buf)[:0], text)
 	res := pii.Result{Entities: *buf, Special: hints}
 	var special []string
 	if res.Special != 0 {
@@ -59,7 +61,7 @@ func (s *Service) protectText(p *register.Purpose, tk *tenantKeys, sealer *keyri
 		case pii.Mask:
 			spec.KeepLast = 4
 		case pii.Pseudonymize:
-			spec.Key = tk.pseudo[:]
+			spec.Key = tk.Pseudo[:]
 		case pii.Encrypt:
 			spec.Seal = func(b []byte) ([]byte, error) {
 				spanAD := ad
@@ -75,13 +77,13 @@ func (s *Service) protectText(p *register.Purpose, tk *tenantKeys, sealer *keyri
 		return "", nil, nil, nil, fmt.Errorf("anonymise: %w", err)
 	}
 	offsets := pii.RuneOffsetsAll(nil, text, res.Entities)
-	found := make([]Detection, len(res.Entities))
-	rec := spanRecord{Special: special, Spans: make([]StoredSpan, len(spans))}
+	found := make([]garde.Detection, len(res.Entities))
+	rec := garde.SpanRecord{Special: special, Spans: make([]garde.StoredSpan, len(spans))}
 	for i, e := range res.Entities {
-		found[i] = Detection{Type: e.Type, Category: pii.Category(e.Type), RuneStart: offsets[2*i], RuneEnd: offsets[2*i+1], Score: e.Score}
+		found[i] = garde.Detection{Type: e.Type, Category: pii.Category(e.Type), RuneStart: offsets[2*i], RuneEnd: offsets[2*i+1], Score: e.Score}
 	}
 	for i, sp := range spans {
-		rec.Spans[i] = StoredSpan{Type: sp.Type, Category: pii.Category(sp.Type), Start: sp.Start, End: sp.End,
+		rec.Spans[i] = garde.StoredSpan{Type: sp.Type, Category: pii.Category(sp.Type), Start: sp.Start, End: sp.End,
 			OrigStart: sp.OrigStart, OrigEnd: sp.OrigEnd, Operator: string(sp.Operator), Sealed: sp.Sealed}
 		for j := range found {
 			if res.Entities[j].Start == sp.OrigStart && res.Entities[j].End == sp.OrigEnd {

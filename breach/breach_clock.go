@@ -1,4 +1,4 @@
-package garde
+package breach
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 )
@@ -33,7 +35,7 @@ const (
 // the DPO's own contact from the register.
 type Escalation struct {
 	BreachID string
-	Tenant   TenantID // whose DPO is addressed
+	Tenant   garde.TenantID // whose DPO is addressed
 	Channel  string
 	Point    time.Duration
 	At       time.Time // when it is sent
@@ -167,7 +169,7 @@ func (s *Service) RunBreachClock(ctx context.Context, c BreachClock) error {
 
 // due is one escalation to send.
 type due struct {
-	tenant TenantID
+	tenant garde.TenantID
 	esc    Escalation
 }
 
@@ -181,9 +183,9 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 	c.defaults()
 	points := slices.Clone(c.Points)
 	slices.Sort(points)
-	now := s.now()
+	now := s.Now()
 	var todo []due
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		scopes, err := allScopes(ctx, tx)
 		if err != nil {
 			return err
@@ -214,7 +216,7 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 					if t == scope {
 						continue
 					}
-					tb, err := s.foldRecord(ctx, tx, t, BreachRecord{Tenant: t, ID: b.ID, Owner: b.Owner})
+					tb, err := s.foldRecord(ctx, tx, t, garde.BreachRecord{Tenant: t, ID: b.ID, Owner: b.Owner})
 					if err != nil {
 						return err
 					}
@@ -229,9 +231,9 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 						continue
 					}
 					dpo := c.OperatorDPO
-					if tenant != OperatorTenant {
-						reg, _, err := s.currentRegister(ctx, tx, tenant)
-						if err != nil && !errors.Is(err, ErrForbidden) {
+					if tenant != garde.OperatorTenant {
+						reg, _, err := s.CurrentRegister(ctx, tx, tenant)
+						if err != nil && !errors.Is(err, garde.ErrForbidden) {
 							return err
 						}
 						dpo = register.Party{}
@@ -259,9 +261,9 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 	sent := 0
 	var errs []error
 	for _, d := range todo {
-		k := EscalationKey{BreachID: d.esc.BreachID, Point: d.esc.Point, Channel: d.esc.Channel}
+		k := garde.EscalationKey{BreachID: d.esc.BreachID, Point: d.esc.Point, Channel: d.esc.Channel}
 		var claimed bool
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.Store.Update(ctx, func(tx garde.Tx) error {
 			var err error
 			claimed, err = tx.ClaimEscalation(ctx, d.tenant, k, c.Node, now, now.Add(c.Lease))
 			return err
@@ -282,8 +284,8 @@ func (s *Service) EscalateBreaches(ctx context.Context, c BreachClock) (int, err
 			errs = append(errs, fmt.Errorf("escalate breach %s by %s: %w", k.BreachID, k.Channel, err))
 			continue
 		}
-		err = s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-			return tx.CompleteEscalation(ctx, d.tenant, k, s.now())
+		err = s.Store.Update(context.WithoutCancel(ctx), func(tx garde.Tx) error {
+			return tx.CompleteEscalation(ctx, d.tenant, k, s.Now())
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("complete escalation %s/%s: %w", k.BreachID, k.Channel, err))
@@ -309,27 +311,27 @@ func latestPoint(points []time.Duration, elapsed time.Duration) (time.Duration, 
 // escalationDone reports whether the DPO of tenant needs no more
 // reminders on b: the breach is no longer open, or its controller decided
 // or notified — or, for the operator as processor, it told the controllers.
-func escalationDone(b *Breach, tenant TenantID) bool {
+func escalationDone(b *Breach, tenant garde.TenantID) bool {
 	if b.Status != BreachOpen || b.Decision == DecisionNoNotify || !b.AuthorityNotifiedAt.IsZero() {
 		return true
 	}
-	return tenant == OperatorTenant && b.Owner == OperatorTenant && len(b.Tenants) > 0 && !b.ControllerNotifiedAt.IsZero()
+	return tenant == garde.OperatorTenant && b.Owner == garde.OperatorTenant && len(b.Tenants) > 0 && !b.ControllerNotifiedAt.IsZero()
 }
 
 // BreachEscalations lists the escalations sent or claimed for a breach
 // that the caller may see: the owner sees all of them, an affected tenant
 // those addressed to its DPO.
-func (s *Service) BreachEscalations(ctx context.Context, p Principal, id string) ([]EscalationRecord, error) {
+func (s *Service) BreachEscalations(ctx context.Context, p garde.Principal, id string) ([]garde.EscalationRecord, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
-	var out []EscalationRecord
-	err := s.store.View(ctx, func(tx Tx) error {
+	var out []garde.EscalationRecord
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		b, err := s.loadBreach(ctx, tx, p.Tenant, id)
 		if err != nil {
 			return err
 		}
-		scopes := []TenantID{p.Tenant}
+		scopes := []garde.TenantID{p.Tenant}
 		if b.Owner == p.Tenant {
 			for _, t := range b.Tenants {
 				if t != p.Tenant {
@@ -351,12 +353,12 @@ func (s *Service) BreachEscalations(ctx context.Context, p Principal, id string)
 
 // allScopes lists the operator's scope and every tenant: the breach
 // register of each is looked at by the clock and the detectors.
-func allScopes(ctx context.Context, tx Tx) ([]TenantID, error) {
+func allScopes(ctx context.Context, tx garde.Tx) ([]garde.TenantID, error) {
 	ts, err := tx.Tenants(ctx)
 	if err != nil {
 		return nil, err
 	}
-	scopes := []TenantID{OperatorTenant}
+	scopes := []garde.TenantID{garde.OperatorTenant}
 	for _, t := range ts {
 		scopes = append(scopes, t.ID)
 	}

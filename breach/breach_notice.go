@@ -1,4 +1,4 @@
-package garde
+package breach
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 )
@@ -220,11 +222,11 @@ func partyLine(p register.Party) string {
 // named. The DPO contact and the controller come from that tenant's
 // register. An authority notice drafted after the deadline needs the
 // reason for the delay.
-func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang string, tenant TenantID) (NoticeDraft, error) {
+func (s *Service) BreachNotice(ctx context.Context, p garde.Principal, id, kind, lang string, tenant garde.TenantID) (NoticeDraft, error) {
 	if err := authorizeBreach(p); err != nil {
 		return NoticeDraft{}, err
 	}
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	if kind != NoticeController && kind != NoticeAuthority && kind != NoticeSubjects {
 		ve.Add("kind", "must be controller, authority or subjects")
 	}
@@ -235,7 +237,7 @@ func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang 
 	if !ok {
 		ve.Add("lang", "must be fr or en")
 	}
-	if p.Tenant != OperatorTenant {
+	if p.Tenant != garde.OperatorTenant {
 		if tenant != "" && tenant != p.Tenant {
 			ve.Add("tenant", "a tenant drafts notices for itself only")
 		}
@@ -246,24 +248,24 @@ func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang 
 	if err := ve.Err(); err != nil {
 		return NoticeDraft{}, err
 	}
-	now := s.now()
+	now := s.Now()
 	var b *Breach
 	var reg *register.Register
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		own, err := s.loadBreach(ctx, tx, p.Tenant, id)
 		if err != nil {
 			return err
 		}
-		if p.Tenant == OperatorTenant && !slices.Contains(own.Tenants, tenant) {
-			return Invalid("tenant", "is not affected by this breach")
+		if p.Tenant == garde.OperatorTenant && !slices.Contains(own.Tenants, tenant) {
+			return garde.Invalid("tenant", "is not affected by this breach")
 		}
 		b = own
-		if p.Tenant == OperatorTenant {
+		if p.Tenant == garde.OperatorTenant {
 			if b, err = s.loadBreach(ctx, tx, tenant, id); err != nil {
 				return err
 			}
 		}
-		reg, _, err = s.currentRegister(ctx, tx, tenant)
+		reg, _, err = s.CurrentRegister(ctx, tx, tenant)
 		return err
 	})
 	if err != nil {
@@ -271,7 +273,7 @@ func (s *Service) BreachNotice(ctx context.Context, p Principal, id, kind, lang 
 	}
 	n := NoticeDraft{Kind: kind, Lang: lang, Title: words["title."+kind], Late: b.Late(now)}
 	if kind == NoticeAuthority && n.Late && strings.TrimSpace(b.DelayReason) == "" {
-		return NoticeDraft{}, Invalid("delay_reason", "is required: the notification is made more than 72 hours after awareness (Art. 33(1)); record it with PATCH /v1/breaches/%s", id)
+		return NoticeDraft{}, garde.Invalid("delay_reason", "is required: the notification is made more than 72 hours after awareness (Art. 33(1)); record it with PATCH /v1/breaches/%s", id)
 	}
 	var w noticeWriter
 	w.words, w.lang = words, lang

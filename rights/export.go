@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -22,15 +24,15 @@ import (
 // which follow one by one.
 type SubjectExport struct {
 	Subject     string
-	Tenant      TenantID
+	Tenant      garde.TenantID
 	GeneratedAt time.Time
 	Controller  register.Party
 	DPO         register.Party
 	Purposes    []register.Purpose
-	Consents    []ConsentView
-	Receipts    []Receipt
-	Requests    []RightsRequest
-	Blocks      []SubjectBlock
+	Consents    []garde.ConsentView
+	Receipts    []garde.Receipt
+	Requests    []garde.RightsRequest
+	Blocks      []garde.SubjectBlock
 	// Erased is true when the subject's data was erased: nothing else is
 	// held.
 	Erased bool
@@ -41,24 +43,24 @@ const exportPage = 1000
 
 // ExportRequest streams the export of an access or portability request's
 // subject: head first, then each message. It is audited.
-func (s *Service) ExportRequest(ctx context.Context, p Principal, id string, head func(SubjectExport) error, message func(MessageView) error) error {
-	if err := authorize(p, permSubjectExport); err != nil {
+func (s *Service) ExportRequest(ctx context.Context, p garde.Principal, id string, head func(SubjectExport) error, message func(garde.MessageView) error) error {
+	if err := garde.Authorize(p, garde.PermSubjectExport); err != nil {
 		return err
 	}
 	var subject string
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		r, err := tx.Request(ctx, p.Tenant, id)
 		if err != nil {
 			return err
 		}
-		if r.Type != RequestAccess && r.Type != RequestPortability {
-			return Errorf(ErrConflict, "only an access or portability request has an export")
+		if r.Type != garde.RequestAccess && r.Type != garde.RequestPortability {
+			return garde.Errorf(garde.ErrConflict, "only an access or portability request has an export")
 		}
-		if r.Status == StatusReceived {
-			return Errorf(ErrConflict, "the subject's identity is not verified yet")
+		if r.Status == garde.StatusReceived {
+			return garde.Errorf(garde.ErrConflict, "the subject's identity is not verified yet")
 		}
-		if r.Status == StatusRejected || r.Status == StatusCancelled {
-			return Errorf(ErrConflict, "request is %s", r.Status)
+		if r.Status == garde.StatusRejected || r.Status == garde.StatusCancelled {
+			return garde.Errorf(garde.ErrConflict, "request is %s", r.Status)
 		}
 		subject, err = s.requestSubject(ctx, tx, r)
 		return err
@@ -67,13 +69,13 @@ func (s *Service) ExportRequest(ctx context.Context, p Principal, id string, hea
 		return err
 	}
 	n, ref, err := s.exportSubject(ctx, p.Tenant, subject, head, message)
-	outcome := OutcomeOK
+	outcome := garde.OutcomeOK
 	if err != nil {
-		outcome = OutcomeDenied
+		outcome = garde.OutcomeDenied
 	}
-	now := s.now()
-	if aerr := s.store.Update(ctx, func(tx Tx) error {
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionSubjectExport, SubjectRef: ref, Outcome: outcome, Count: n}})
+	now := s.Now()
+	if aerr := s.Store.Update(ctx, func(tx garde.Tx) error {
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionSubjectExport, SubjectRef: ref, Outcome: outcome, Count: n}})
 	}); aerr != nil && err == nil {
 		err = fmt.Errorf("audit export: %w", aerr)
 	}
@@ -82,23 +84,23 @@ func (s *Service) ExportRequest(ctx context.Context, p Principal, id string, hea
 
 // exportSubject streams one subject's export and returns how many
 // messages it held.
-func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject string, head func(SubjectExport) error, message func(MessageView) error) (int, string, error) {
-	h := SubjectExport{Subject: subject, Tenant: tenant, GeneratedAt: s.now()}
-	var rec SubjectRecord
+func (s *Service) exportSubject(ctx context.Context, tenant garde.TenantID, subject string, head func(SubjectExport) error, message func(garde.MessageView) error) (int, string, error) {
+	h := SubjectExport{Subject: subject, Tenant: tenant, GeneratedAt: s.Now()}
+	var rec garde.SubjectRecord
 	var ref string
 	var sl *keyring.Sealer
-	err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		tk, err := s.TenantKeys(ctx, tx, tenant, 0)
 		if err != nil {
 			return err
 		}
-		if ref, err = s.subjectRef(ctx, tx, tk, tenant, subject, nil); err != nil {
+		if ref, err = s.SubjectRef(ctx, tx, tk, tenant, subject, nil); err != nil {
 			return err
 		}
-		idx := keyring.MAC(tk.blind, []byte(subject))
-		if reg, _, err := s.currentRegister(ctx, tx, tenant); err == nil {
+		idx := keyring.MAC(tk.Blind, []byte(subject))
+		if reg, _, err := s.CurrentRegister(ctx, tx, tenant); err == nil {
 			h.Controller, h.DPO, h.Purposes = reg.Controller, reg.DPO, reg.Purposes
-		} else if !errors.Is(err, ErrForbidden) {
+		} else if !errors.Is(err, garde.ErrForbidden) {
 			return err
 		}
 		if h.Requests, err = tx.RequestsBySubject(ctx, tenant, idx); err != nil {
@@ -108,26 +110,26 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 			return err
 		}
 		for _, b := range h.Blocks {
-			h.Erased = h.Erased || b.Kind == BlockErased
+			h.Erased = h.Erased || b.Kind == garde.BlockErased
 		}
 		if h.Erased {
 			return nil // erasure decided: nothing is exported, even before the key is gone
 		}
 		rec, err = tx.SubjectByIndex(ctx, tenant, idx)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, garde.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if sl, err = s.subjectSealer(ctx, tx, tenant, rec); err != nil {
-			if errors.Is(err, ErrSubjectErased) {
+		if sl, err = s.SubjectSealer(ctx, tx, tenant, rec); err != nil {
+			if errors.Is(err, garde.ErrSubjectErased) {
 				h.Erased = true
 				return nil
 			}
 			return err
 		}
-		h.Consents, h.Receipts, err = s.ExportConsents(ctx, tx, tenant, subject, rec, sl)
+		h.Consents, h.Receipts, err = s.consents.ExportConsents(ctx, tx, tenant, subject, rec, sl)
 		return err
 	})
 	if err != nil {
@@ -141,16 +143,16 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 	}
 	n, after := 0, ""
 	for {
-		var page []MessageView
-		err := s.store.View(ctx, func(tx Tx) error {
+		var page []garde.MessageView
+		err := s.Store.View(ctx, func(tx garde.Tx) error {
 			rows, err := tx.SubjectMessages(ctx, tenant, rec.ID, after, exportPage)
 			if err != nil {
 				return err
 			}
-			page = make([]MessageView, 0, len(rows))
+			page = make([]garde.MessageView, 0, len(rows))
 			for _, r := range rows {
 				after = r.ID
-				v, err := openMessage(sl, tenant, rec.ID, subject, r)
+				v, err := garde.OpenMessage(sl, tenant, rec.ID, subject, r)
 				if err != nil {
 					return err
 				}
@@ -178,15 +180,15 @@ func (s *Service) exportSubject(ctx context.Context, tenant TenantID, subject st
 // controller), then the tenant's keys are destroyed — every sealed byte of
 // the tenant becomes unreadable at once — its API keys revoked, and a
 // certificate signed. Only the operator may do it.
-func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant TenantID, head func(SubjectExport) error, message func(MessageView) error) ([]byte, error) {
-	if err := authorize(p, permTenantCreate); err != nil {
+func (s *Service) OffboardTenant(ctx context.Context, p garde.Principal, tenant garde.TenantID, head func(SubjectExport) error, message func(garde.MessageView) error) ([]byte, error) {
+	if err := garde.Authorize(p, garde.PermTenantCreate); err != nil {
 		return nil, err
 	}
 	subjects, messages, after := 0, 0, ""
 	for {
-		var recs []SubjectRecord
+		var recs []garde.SubjectRecord
 		var ids []string
-		err := s.store.View(ctx, func(tx Tx) error {
+		err := s.Store.View(ctx, func(tx garde.Tx) error {
 			var err error
 			if recs, err = tx.Subjects(ctx, tenant, after, 500); err != nil {
 				return err
@@ -195,14 +197,14 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 				if rec.SealedRef == nil {
 					continue // the holder of anonymised messages (consent.go): nobody's export
 				}
-				sl, err := s.subjectSealer(ctx, tx, tenant, rec)
-				if errors.Is(err, ErrSubjectErased) {
+				sl, err := s.SubjectSealer(ctx, tx, tenant, rec)
+				if errors.Is(err, garde.ErrSubjectErased) {
 					continue
 				}
 				if err != nil {
 					return err
 				}
-				id, err := sl.Open(rec.SealedRef, subjectRefAD(tenant, rec.ID))
+				id, err := sl.Open(rec.SealedRef, garde.SubjectRefAD(tenant, rec.ID))
 				if err != nil {
 					return fmt.Errorf("open subject %s: %w", rec.ID, err)
 				}
@@ -226,17 +228,17 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		}
 		after = recs[len(recs)-1].ID
 	}
-	now := s.now()
+	now := s.Now()
 	var cert []byte
-	err := s.update(ctx, func(tx Tx) error {
-		keys, err := s.keyStore.TenantKeys(ctx, tenant)
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		keys, err := s.KeyStore.TenantKeys(ctx, tenant)
 		if err != nil {
 			return err
 		}
 		if len(keys) == 0 {
-			return Errorf(ErrNotFound, "tenant has no keys (unknown or already off-boarded)")
+			return garde.Errorf(garde.ErrNotFound, "tenant has no keys (unknown or already off-boarded)")
 		}
-		if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: p.KeyID, Action: ActionTenantOffboard, Outcome: OutcomeOK, Count: subjects}}); err != nil {
+		if err := tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: tenant, At: now, Actor: p.KeyID, Action: garde.ActionTenantOffboard, Outcome: garde.OutcomeOK, Count: subjects}}); err != nil {
 			return err
 		}
 		c := ErasureCertificate{Version: 1, Kind: CertTenantOffboarded, Tenant: string(tenant), ReceivedAt: now, KeyDestroyedAt: now, CompletedAt: now,
@@ -264,9 +266,9 @@ func (s *Service) OffboardTenant(ctx context.Context, p Principal, tenant Tenant
 		// The decision committed (API keys revoked, certificate signed):
 		// now the keys go, journalled in the same key store transaction.
 		// Should this fail, running the off-boarding again finishes it.
-		err = s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalOffboard, Tenant: tenant, At: now}})
+		err = s.KeyStore.Record(context.WithoutCancel(ctx), []garde.JournalEntry{{Kind: garde.JournalOffboard, Tenant: tenant, At: now}})
 	}
-	s.forgetTenantKeys(tenant)
+	s.ForgetTenantKeys(tenant)
 	if err != nil {
 		return nil, err
 	}

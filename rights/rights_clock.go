@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/garde-privacy/garde"
 )
 
 // The Art. 12(3) clock: a request is answered "within one month of
@@ -45,10 +47,10 @@ func endOfDay(t time.Time) time.Time {
 // extension must be announced within it.
 func ExtendedDueDate(received time.Time, months int, now time.Time) (time.Time, error) {
 	if months < 1 || months > 2 {
-		return time.Time{}, Invalid("months", "must be 1 or 2 (Art. 12(3): up to two further months)")
+		return time.Time{}, garde.Invalid("months", "must be 1 or 2 (Art. 12(3): up to two further months)")
 	}
 	if now.After(DueDate(received, 0)) {
-		return time.Time{}, Errorf(ErrConflict, "the first month after receipt has ended: an extension had to be announced within it (Art. 12(3))")
+		return time.Time{}, garde.Errorf(garde.ErrConflict, "the first month after receipt has ended: an extension had to be announced within it (Art. 12(3))")
 	}
 	return DueDate(received, months), nil
 }
@@ -64,7 +66,7 @@ const (
 // subject.
 type RequestAlarm struct {
 	Kind      string
-	Tenant    TenantID
+	Tenant    garde.TenantID
 	RequestID string
 	Type      string
 	Status    string
@@ -178,7 +180,7 @@ func (s *Service) RightsTick(ctx context.Context, c RightsJobs) error {
 		if _, err := s.SendDeliveries(ctx, c); err != nil {
 			errs = append(errs, fmt.Errorf("deliveries: %w", err))
 		}
-		if _, err := s.PurgeExpired(ctx, c.PurgeBatch); err != nil {
+		if _, err := s.retention.PurgeExpired(ctx, c.PurgeBatch); err != nil {
 			errs = append(errs, fmt.Errorf("retention: %w", err))
 		}
 	}
@@ -186,9 +188,9 @@ func (s *Service) RightsTick(ctx context.Context, c RightsJobs) error {
 }
 
 func (s *Service) lease(ctx context.Context, name string, c RightsJobs) (bool, error) {
-	now := s.now()
+	now := s.Now()
 	var ok bool
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		ok, err = tx.AcquireLease(ctx, name, c.Node, now, now.Add(c.Lease))
 		return err
@@ -202,15 +204,15 @@ func (s *Service) lease(ctx context.Context, name string, c RightsJobs) (bool, e
 // both). It returns how many this node sent.
 func (s *Service) SendRequestAlarms(ctx context.Context, c RightsJobs) (int, error) {
 	c.defaults()
-	now := s.now()
+	now := s.Now()
 	sent := 0
-	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+	err := s.ForEachTenant(ctx, func(tenant garde.TenantID) error {
 		after := ""
 		for {
-			var rs []RightsRequest
-			if err := s.store.View(ctx, func(tx Tx) error {
+			var rs []garde.RightsRequest
+			if err := s.Store.View(ctx, func(tx garde.Tx) error {
 				var err error
-				rs, err = tx.Requests(ctx, tenant, RequestFilter{OpenOnly: true, DueBefore: now.Add(c.DueSoon), After: after, Limit: MaxRequestPage})
+				rs, err = tx.Requests(ctx, tenant, garde.RequestFilter{OpenOnly: true, DueBefore: now.Add(c.DueSoon), After: after, Limit: garde.MaxRequestPage})
 				return err
 			}); err != nil {
 				return err
@@ -229,7 +231,7 @@ func (s *Service) SendRequestAlarms(ctx context.Context, c RightsJobs) (int, err
 					sent++
 				}
 			}
-			if len(rs) < MaxRequestPage {
+			if len(rs) < garde.MaxRequestPage {
 				return nil
 			}
 		}
@@ -242,7 +244,7 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 	// again before its new deadline.
 	key := a.Kind + "/" + a.DueAt.Format(time.DateOnly)
 	var claimed bool
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		claimed, err = tx.ClaimRequestAlarm(ctx, a.Tenant, a.RequestID, key, c.Node, a.At, a.At.Add(c.Lease))
 		return err
@@ -263,15 +265,15 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 	}
 	c.Logger.Warn("data-subject request "+a.Kind, "tenant", string(a.Tenant), "request", a.RequestID, "type", a.Type, "due_at", a.DueAt)
 	if a.Kind == AlarmOverdue {
-		RightsMetrics.AlarmsOverdue.Add(1)
+		garde.RightsMetrics.AlarmsOverdue.Add(1)
 	} else {
-		RightsMetrics.AlarmsDueSoon.Add(1)
+		garde.RightsMetrics.AlarmsDueSoon.Add(1)
 	}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, key, s.now()); err != nil {
+	err = s.Store.Update(ctx, func(tx garde.Tx) error {
+		if err := tx.CompleteRequestAlarm(ctx, a.Tenant, a.RequestID, key, s.Now()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: a.Tenant, At: a.At, Actor: "rights", Action: ActionRequestAlarm, Outcome: OutcomeOK, Reason: a.Kind}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: a.Tenant, At: a.At, Actor: "rights", Action: garde.ActionRequestAlarm, Outcome: garde.OutcomeOK, Reason: a.Kind}})
 	})
 	return err == nil, err
 }
@@ -279,14 +281,14 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 // resumeRequests carries on verified requests that a crash or a released
 // hold left unfinished.
 func (s *Service) resumeRequests(ctx context.Context) error {
-	return s.forEachTenant(ctx, func(tenant TenantID) error {
-		var todo []RightsRequest
-		if err := s.store.View(ctx, func(tx Tx) error {
-			for _, st := range OpenStatuses() {
-				if st == StatusReceived {
+	return s.ForEachTenant(ctx, func(tenant garde.TenantID) error {
+		var todo []garde.RightsRequest
+		if err := s.Store.View(ctx, func(tx garde.Tx) error {
+			for _, st := range garde.OpenStatuses() {
+				if st == garde.StatusReceived {
 					continue // not verified yet: it waits for its subject
 				}
-				rs, err := tx.Requests(ctx, tenant, RequestFilter{Status: st, Limit: MaxRequestPage})
+				rs, err := tx.Requests(ctx, tenant, garde.RequestFilter{Status: st, Limit: garde.MaxRequestPage})
 				if err != nil {
 					return err
 				}
@@ -298,7 +300,7 @@ func (s *Service) resumeRequests(ctx context.Context) error {
 		}
 		var errs []error
 		for _, r := range todo {
-			if r.Status == StatusInProgress && r.Type != RequestErasure {
+			if r.Status == garde.StatusInProgress && r.Type != garde.RequestErasure {
 				continue // waits for a person
 			}
 			if _, err := s.ProcessRequest(ctx, tenant, r.ID); err != nil {

@@ -1,4 +1,4 @@
-package garde
+package breach
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/garde-privacy/garde"
 )
 
 // Detectors read the audit trail and open draft breaches, owned by the
@@ -63,14 +65,14 @@ func (d *Detectors) defaults() {
 // finding is one thing a detector saw.
 type finding struct {
 	key         string
-	tenant      TenantID
+	tenant      garde.TenantID
 	description string
 }
 
 // auditAll reads every event matching f, page by page.
-func auditAll(ctx context.Context, tx Tx, tenant TenantID, f AuditFilter) ([]AuditEvent, error) {
-	f.Limit = MaxAuditPage
-	var out []AuditEvent
+func auditAll(ctx context.Context, tx garde.Tx, tenant garde.TenantID, f garde.AuditFilter) ([]garde.AuditEvent, error) {
+	f.Limit = garde.MaxAuditPage
+	var out []garde.AuditEvent
 	for {
 		events, err := tx.Audit(ctx, tenant, f)
 		if err != nil {
@@ -88,17 +90,17 @@ func auditAll(ctx context.Context, tx Tx, tenant TenantID, f AuditFilter) ([]Aud
 // breach for each new finding. It returns the drafts it opened.
 func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, error) {
 	d.defaults()
-	now := s.now()
+	now := s.Now()
 	since := now.Add(-d.Window)
 	bucket := now.Truncate(d.Window).Format("20060102T150405Z")
 	var found []finding
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		scopes, err := allScopes(ctx, tx)
 		if err != nil {
 			return err
 		}
 		for _, scope := range scopes {
-			fails, err := auditAll(ctx, tx, scope, AuditFilter{Since: since, Until: now, Action: ActionAuthFail})
+			fails, err := auditAll(ctx, tx, scope, garde.AuditFilter{Since: since, Until: now, Action: garde.ActionAuthFail})
 			if err != nil {
 				return err
 			}
@@ -109,20 +111,20 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 					description: fmt.Sprintf("Detector %s: %d failed authentications in %s (threshold %d). Possible credential guessing or a leaked key.", DetectorAuthBurst, len(fails), d.Window, d.AuthFailures),
 				})
 			}
-			if scope == OperatorTenant {
+			if scope == garde.OperatorTenant {
 				continue
 			}
 			// The window first; the baseline only for the keys that read
 			// enough in it, so that a quiet tick reads little.
-			reads, err := auditAll(ctx, tx, scope, AuditFilter{Since: since, Until: now, Action: ActionMessageRead})
+			reads, err := auditAll(ctx, tx, scope, garde.AuditFilter{Since: since, Until: now, Action: garde.ActionMessageRead})
 			if err != nil {
 				return err
 			}
 			current := map[string]map[string]bool{}
 			before := map[string]map[string]bool{}
 			outside := map[string]int{}
-			distinct := func(m map[string]map[string]bool, e AuditEvent) {
-				if e.Outcome != OutcomeOK || e.SubjectRef == "" || e.Count == 0 {
+			distinct := func(m map[string]map[string]bool, e garde.AuditEvent) {
+				if e.Outcome != garde.OutcomeOK || e.SubjectRef == "" || e.Count == 0 {
 					return
 				}
 				if m[e.Actor] == nil {
@@ -131,7 +133,7 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 				m[e.Actor][e.SubjectRef] = true
 			}
 			for _, e := range reads {
-				if e.Outcome == OutcomeDenied && e.Reason == "purpose_not_in_register" {
+				if e.Outcome == garde.OutcomeDenied && e.Reason == "purpose_not_in_register" {
 					outside[e.Actor]++
 				}
 				distinct(current, e)
@@ -140,7 +142,7 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 				if len(subjects) < d.ReadMinSubjects {
 					continue
 				}
-				past, err := auditAll(ctx, tx, scope, AuditFilter{Since: since.Add(-d.Baseline), Until: since, Action: ActionMessageRead, Actor: actor})
+				past, err := auditAll(ctx, tx, scope, garde.AuditFilter{Since: since.Add(-d.Baseline), Until: since, Action: garde.ActionMessageRead, Actor: actor})
 				if err != nil {
 					return err
 				}
@@ -179,11 +181,11 @@ func (s *Service) DetectBreaches(ctx context.Context, d Detectors) ([]*Breach, e
 	for _, f := range found {
 		status, desc := BreachDraft, f.description
 		nb := NewBreach{BreachChange: BreachChange{Status: &status, AwareAt: &now, Nature: []string{NatureConfidentiality}, Description: &desc}}
-		if f.tenant != OperatorTenant {
-			nb.Tenants = []TenantID{f.tenant}
+		if f.tenant != garde.OperatorTenant {
+			nb.Tenants = []garde.TenantID{f.tenant}
 		}
-		b, err := s.createBreach(ctx, OperatorTenant, "detector", nb, f.key)
-		if errors.Is(err, ErrConflict) {
+		b, err := s.createBreach(ctx, garde.OperatorTenant, "detector", nb, f.key)
+		if errors.Is(err, garde.ErrConflict) {
 			continue // already opened, here or on another node
 		}
 		if err != nil {

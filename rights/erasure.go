@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/trail"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -56,23 +59,23 @@ type destroyedSubject struct {
 // destroys the key and journals it (KeyStore.Record). A crash between the
 // two commits leaves the tombstone and the decision, and the next run of
 // the caller (the request is in_progress) destroys the key.
-func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []byte, requestID string, decide func(tx Tx, now time.Time, rec *SubjectRecord, version uint32) (bool, error)) (destroyedSubject, error) {
+func (s *Service) destroySubject(ctx context.Context, tenant garde.TenantID, index []byte, requestID string, decide func(tx garde.Tx, now time.Time, rec *garde.SubjectRecord, version uint32) (bool, error)) (destroyedSubject, error) {
 	var d destroyedSubject
-	err := s.update(ctx, func(tx Tx) error {
-		d = destroyedSubject{at: s.now()}
-		var rec *SubjectRecord
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		d = destroyedSubject{at: s.Now()}
+		var rec *garde.SubjectRecord
 		r, err := tx.SubjectByIndex(ctx, tenant, index)
 		switch {
 		case err == nil:
 			rec, d.subject = &r, r.ID
-			keys, err := s.keyStore.SubjectKeys(ctx, tenant, []string{r.ID})
+			keys, err := s.KeyStore.SubjectKeys(ctx, tenant, []string{r.ID})
 			if err != nil {
 				return err
 			}
 			if len(keys) == 1 {
 				d.version = keys[0].Version
 			}
-		case !errors.Is(err, ErrNotFound):
+		case !errors.Is(err, garde.ErrNotFound):
 			return err
 		}
 		ok, err := decide(tx, d.at, rec, d.version)
@@ -80,19 +83,19 @@ func (s *Service) destroySubject(ctx context.Context, tenant TenantID, index []b
 			return err
 		}
 		d.done = true
-		return tx.PutSubjectBlock(ctx, SubjectBlock{Tenant: tenant, Index: index, Kind: BlockErased, Since: d.at, RequestID: requestID})
+		return tx.PutSubjectBlock(ctx, garde.SubjectBlock{Tenant: tenant, Index: index, Kind: garde.BlockErased, Since: d.at, RequestID: requestID})
 	})
 	if err != nil || !d.done {
 		return d, err
 	}
-	return d, s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
+	return d, s.KeyStore.Record(context.WithoutCancel(ctx), []garde.JournalEntry{{Kind: garde.JournalErase, Tenant: tenant, Subject: d.subject, Index: index, Request: requestID, At: d.at}})
 }
 
 // erase carries out a verified erasure request; each step is idempotent.
-func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, error) {
+func (s *Service) erase(ctx context.Context, r garde.RightsRequest) (garde.RightsRequest, error) {
 	if r.KeyDestroyedAt.IsZero() {
 		claimed := false
-		_, err := s.destroySubject(ctx, r.Tenant, r.SubjectIndex, r.ID, func(tx Tx, now time.Time, rec *SubjectRecord, version uint32) (bool, error) {
+		_, err := s.destroySubject(ctx, r.Tenant, r.SubjectIndex, r.ID, func(tx garde.Tx, now time.Time, rec *garde.SubjectRecord, version uint32) (bool, error) {
 			var err error
 			claimed = false // the store may run this function again
 			if r, err = tx.Request(ctx, r.Tenant, r.ID); err != nil {
@@ -107,7 +110,7 @@ func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, er
 				}
 				return false, s.completeAsSameAs(ctx, tx, &r, first, now)
 			}
-			r.Status, r.StartedAt, r.KeyDestroyedAt, r.UpdatedAt = StatusInProgress, now, now, now
+			r.Status, r.StartedAt, r.KeyDestroyedAt, r.UpdatedAt = garde.StatusInProgress, now, now, now
 			r.Outcome = "key=none"
 			if rec != nil {
 				r.Outcome = fmt.Sprintf("key=%s/%d", rec.ID, version)
@@ -116,34 +119,34 @@ func (s *Service) erase(ctx context.Context, r RightsRequest) (RightsRequest, er
 				return false, err
 			}
 			claimed = true
-			return true, tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectKeyDrop, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Count: btoi(rec != nil), Reason: "erasure"}})
+			return true, tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: garde.ActionSubjectKeyDrop, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Count: btoi(rec != nil), Reason: "erasure"}})
 		})
 		if err != nil || !claimed {
 			return r, err
 		}
-		RightsMetrics.Erasures.Add(1)
-		return s.purgeErased(ctx, r, s.now())
-	} else if r.Status == StatusInProgress {
+		garde.RightsMetrics.Erasures.Add(1)
+		return s.purgeErased(ctx, r, s.Now())
+	} else if r.Status == garde.StatusInProgress {
 		// Resumed after a crash or a failed key store write between the
 		// decision and the destruction: destroy (again: idempotent).
 		subjectID, _ := erasedSubjectKey(r)
-		if err := s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
+		if err := s.KeyStore.Record(context.WithoutCancel(ctx), []garde.JournalEntry{{Kind: garde.JournalErase, Tenant: r.Tenant, Subject: subjectID, Index: r.SubjectIndex, Request: r.ID, At: r.KeyDestroyedAt}}); err != nil {
 			return r, err
 		}
-		return s.purgeErased(ctx, r, s.now())
+		return s.purgeErased(ctx, r, s.Now())
 	}
 	return r, nil
 }
 
 // erasedBy returns the id of another erasure request that erased (or is
 // erasing) the same subject, from the subject's tombstone.
-func erasedBy(ctx context.Context, tx Tx, r RightsRequest) (string, error) {
+func erasedBy(ctx context.Context, tx garde.Tx, r garde.RightsRequest) (string, error) {
 	blocks, err := tx.SubjectBlocks(ctx, r.Tenant, [][]byte{r.SubjectIndex})
 	if err != nil {
 		return "", err
 	}
 	for _, b := range blocks {
-		if b.Kind == BlockErased && b.RequestID != "" && b.RequestID != r.ID {
+		if b.Kind == garde.BlockErased && b.RequestID != "" && b.RequestID != r.ID {
 			return b.RequestID, nil
 		}
 	}
@@ -156,18 +159,18 @@ func erasedBy(ctx context.Context, tx Tx, r RightsRequest) (string, error) {
 const SameAsPrefix = "same_as="
 
 // completeAsSameAs completes r as answered by the erasure request first.
-func (s *Service) completeAsSameAs(ctx context.Context, tx Tx, r *RightsRequest, first string, now time.Time) error {
-	r.Status, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now
+func (s *Service) completeAsSameAs(ctx context.Context, tx garde.Tx, r *garde.RightsRequest, first string, now time.Time) error {
+	r.Status, r.CompletedAt, r.UpdatedAt = garde.StatusCompleted, now, now
 	r.Outcome, r.SealedSubject = SameAsPrefix+first, nil
 	if err := tx.UpdateRequest(ctx, *r); err != nil {
 		return err
 	}
-	return tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectErase, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Reason: "same_as_earlier_request"}})
+	return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: garde.ActionSubjectErase, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Reason: "same_as_earlier_request"}})
 }
 
 // erasedSubjectKey reads the destroyed key's subject id and wrapping
 // version from an erasure request's outcome ("key=sub_…/3").
-func erasedSubjectKey(r RightsRequest) (subjectID, keyVersion string) {
+func erasedSubjectKey(r garde.RightsRequest) (subjectID, keyVersion string) {
 	// In progress: "key=sub_…/3"; completed: "key=sub_… messages=… consents=…".
 	if id, ok := strings.CutPrefix(r.Outcome, "key="); ok {
 		id, _, _ = strings.Cut(id, " ")
@@ -191,12 +194,12 @@ func btoi(b bool) int {
 // purgeErased removes an erased subject's rows, signs the certificate and
 // queues the notices to recipients; destroyedAt is when the key store's
 // destruction of the key was known to have committed.
-func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt time.Time) (RightsRequest, error) {
+func (s *Service) purgeErased(ctx context.Context, r garde.RightsRequest, destroyedAt time.Time) (garde.RightsRequest, error) {
 	subjectID, keyVersion := erasedSubjectKey(r)
 	messages := 0
 	for subjectID != "" {
 		var n int
-		if err := s.store.Update(ctx, func(tx Tx) error {
+		if err := s.Store.Update(ctx, func(tx garde.Tx) error {
 			var err error
 			n, err = tx.DeleteSubjectMessages(ctx, r.Tenant, subjectID, purgeBatch)
 			return err
@@ -208,11 +211,11 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt 
 			break
 		}
 	}
-	now := s.now()
-	err := s.update(ctx, func(tx Tx) error {
+	now := s.Now()
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		r, err = tx.Request(ctx, r.Tenant, r.ID)
-		if err != nil || r.Status != StatusInProgress {
+		if err != nil || r.Status != garde.StatusInProgress {
 			return err
 		}
 		// Until now KeyDestroyedAt was the decision's time; the certificate
@@ -223,20 +226,20 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt 
 			if consents, err = tx.DeleteSubjectConsents(ctx, r.Tenant, subjectID); err != nil {
 				return err
 			}
-			if err := tx.DeleteSubject(ctx, r.Tenant, subjectID); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := tx.DeleteSubject(ctx, r.Tenant, subjectID); err != nil && !errors.Is(err, garde.ErrNotFound) {
 				return err
 			}
 		}
-		for _, kind := range []string{BlockRestricted, BlockObjection} {
+		for _, kind := range []string{garde.BlockRestricted, garde.BlockObjection} {
 			if err := tx.DeleteSubjectBlocks(ctx, r.Tenant, r.SubjectIndex, kind); err != nil {
 				return err
 			}
 		}
-		if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: ActionSubjectErase, SubjectRef: r.SubjectRef, Outcome: OutcomeOK, Count: messages, Reason: "purged"}}); err != nil {
+		if err := tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: r.Tenant, At: now, Actor: "rights", Action: garde.ActionSubjectErase, SubjectRef: r.SubjectRef, Outcome: garde.OutcomeOK, Count: messages, Reason: "purged"}}); err != nil {
 			return err
 		}
-		reg, _, err := s.currentRegister(ctx, tx, r.Tenant)
-		if err != nil && !errors.Is(err, ErrForbidden) {
+		reg, _, err := s.CurrentRegister(ctx, tx, r.Tenant)
+		if err != nil && !errors.Is(err, garde.ErrForbidden) {
 			return err
 		}
 		subject, err := s.requestSubject(ctx, tx, r)
@@ -268,30 +271,14 @@ func (s *Service) purgeErased(ctx context.Context, r RightsRequest, destroyedAt 
 			return err
 		}
 		r.Certificate, r.SealedSubject = signed, nil
-		r.Status, r.CompletedAt, r.UpdatedAt = StatusCompleted, now, now
+		r.Status, r.CompletedAt, r.UpdatedAt = garde.StatusCompleted, now, now
 		r.Outcome = fmt.Sprintf("key=%s messages=%d consents=%d", orDefault(subjectID, "none"), messages, consents)
 		return tx.UpdateRequest(ctx, r)
 	})
 	if err == nil {
-		s.scrub(ctx)
+		s.ScrubDeleted(ctx)
 	}
 	return r, err
-}
-
-// Scrubber is a store that can wipe what its write-ahead log still holds
-// of deleted rows (package sqlite). Erasure calls it once done.
-type Scrubber interface {
-	Scrub(ctx context.Context) error
-}
-
-func (s *Service) scrub(ctx context.Context) {
-	st := s.store
-	if ls, ok := st.(ledgerStore); ok {
-		st = ls.Store
-	}
-	if sc, ok := st.(Scrubber); ok {
-		_ = sc.Scrub(ctx) // best effort: the next checkpoint does it anyway
-	}
 }
 
 // erasureWhere is what a certificate states holds, and from when.
@@ -316,11 +303,11 @@ type recipientNotice struct {
 // recipientNotices builds one delivery per recipient endpoint of the
 // register (Art. 19). garde does not know what each recipient received,
 // so every recipient of every purpose that has an endpoint is told.
-func (s *Service) recipientNotices(ctx context.Context, tx Tx, reg *register.Register, r RightsRequest, subject string, now time.Time) ([]Delivery, []string, error) {
+func (s *Service) recipientNotices(ctx context.Context, tx garde.Tx, reg *register.Register, r garde.RightsRequest, subject string, now time.Time) ([]garde.Delivery, []string, error) {
 	if reg == nil {
 		return nil, nil, nil
 	}
-	tk, err := s.tenantKeys(ctx, tx, r.Tenant, 0)
+	tk, err := s.TenantKeys(ctx, tx, r.Tenant, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -344,15 +331,15 @@ func (s *Service) recipientNotices(ctx context.Context, tx Tx, reg *register.Reg
 			t.purposes = append(t.purposes, p.ID)
 		}
 	}
-	var out []Delivery
+	var out []garde.Delivery
 	var names []string
 	for i, t := range targets {
 		body, err := json.Marshal(recipientNotice{Type: "erasure", Tenant: string(r.Tenant), Request: r.ID, Subject: subject, Purposes: t.purposes, ReceivedAt: r.ReceivedAt, ErasedAt: r.KeyDestroyedAt})
 		if err != nil {
 			return nil, nil, err
 		}
-		d := Delivery{Tenant: r.Tenant, RequestID: r.ID, Seq: i + 1, Kind: DeliveryRecipient, Recipient: t.name, Endpoint: t.endpoint, KeyVersion: tk.current, Status: DeliveryPending, NextAt: now}
-		if d.SealedBody, err = tk.data[tk.current].Seal(body, deliveryAD(r.Tenant, r.ID, d.Seq)); err != nil {
+		d := garde.Delivery{Tenant: r.Tenant, RequestID: r.ID, Seq: i + 1, Kind: garde.DeliveryRecipient, Recipient: t.name, Endpoint: t.endpoint, KeyVersion: tk.Current, Status: garde.DeliveryPending, NextAt: now}
+		if d.SealedBody, err = tk.Data[tk.Current].Seal(body, deliveryAD(r.Tenant, r.ID, d.Seq)); err != nil {
 			return nil, nil, err
 		}
 		out = append(out, d)
@@ -361,7 +348,7 @@ func (s *Service) recipientNotices(ctx context.Context, tx Tx, reg *register.Reg
 	return out, names, nil
 }
 
-func deliveryAD(t TenantID, requestID string, seq int) keyring.AD {
+func deliveryAD(t garde.TenantID, requestID string, seq int) keyring.AD {
 	return keyring.AD{Tenant: string(t), Record: requestID, Field: fmt.Sprintf("delivery/%d", seq)}
 }
 
@@ -381,20 +368,20 @@ const certificateHeader = "garde erasure certificate v1"
 // public key as receipts and checkpoints. It holds no personal data: the
 // subject is named by its audit reference.
 type ErasureCertificate struct {
-	Version        int            `json:"v"`
-	Kind           string         `json:"kind"`
-	Tenant         string         `json:"tenant"`
-	Request        string         `json:"request,omitempty"`
-	SubjectRef     string         `json:"subject_ref,omitempty"`
-	ReceivedAt     time.Time      `json:"received_at"`
-	KeyDestroyedAt time.Time      `json:"key_destroyed_at"`
-	CompletedAt    time.Time      `json:"completed_at"`
-	KeysDestroyed  []CertKey      `json:"keys_destroyed"`
-	Purged         map[string]int `json:"purged"`
-	Where          []string       `json:"where"`
-	Recipients     []string       `json:"recipients_notified"`
-	Ledger         CertLedger     `json:"ledger"`
-	Entry          *CertEntry     `json:"entry,omitempty"`
+	Version        int              `json:"v"`
+	Kind           string           `json:"kind"`
+	Tenant         string           `json:"tenant"`
+	Request        string           `json:"request,omitempty"`
+	SubjectRef     string           `json:"subject_ref,omitempty"`
+	ReceivedAt     time.Time        `json:"received_at"`
+	KeyDestroyedAt time.Time        `json:"key_destroyed_at"`
+	CompletedAt    time.Time        `json:"completed_at"`
+	KeysDestroyed  []CertKey        `json:"keys_destroyed"`
+	Purged         map[string]int   `json:"purged"`
+	Where          []string         `json:"where"`
+	Recipients     []string         `json:"recipients_notified"`
+	Ledger         CertLedger       `json:"ledger"`
+	Entry          *trail.CertEntry `json:"entry,omitempty"`
 }
 
 // CertKey is one destroyed key.
@@ -417,39 +404,39 @@ type CertLedger struct {
 // audit entry (the erasure or off-boarding the caller appended in tx) in
 // that checkpoint: the certificate proves it is on the log, not only that
 // the log existed.
-func (s *Service) signCertificate(ctx context.Context, tx Tx, tenant TenantID, c ErasureCertificate) ([]byte, error) {
-	cp, err := s.signCheckpoint(ctx, tx, tenant)
+func (s *Service) signCertificate(ctx context.Context, tx garde.Tx, tenant garde.TenantID, c ErasureCertificate) ([]byte, error) {
+	cp, err := s.SignCheckpoint(ctx, tx, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("certificate checkpoint: %w", err)
 	}
 	c.Version = 2
 	c.Ledger = CertLedger{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cp.Note)}
-	action := map[string]string{CertSubjectErasure: ActionSubjectErase, CertTenantOffboarded: ActionTenantOffboard}[c.Kind]
+	action := map[string]string{CertSubjectErasure: garde.ActionSubjectErase, CertTenantOffboarded: garde.ActionTenantOffboard}[c.Kind]
 	// The caller appended the entry in tx, just before: it is among the
 	// last leaves; take the latest that matches.
 	ls, err := tx.LedgerLeaves(ctx, tenant, max(0, cp.Size-64), 64)
 	if err != nil {
 		return nil, err
 	}
-	var leaf *LedgerLeaf
+	var leaf *garde.LedgerLeaf
 	for i := len(ls) - 1; i >= 0 && leaf == nil; i-- {
-		var ac auditContent
-		if ls[i].Index < cp.Size && ls[i].Kind == LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
+		var ac garde.AuditContent
+		if ls[i].Index < cp.Size && ls[i].Kind == garde.LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
 			leaf = &ls[i]
 		}
 	}
 	if leaf == nil {
 		return nil, fmt.Errorf("certificate: no %s audit entry in the last leaves of the log", action)
 	}
-	st, err := logFor(ctx, tx, tenant)
+	st, err := garde.LogFor(ctx, tx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: st})
+	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	c.Entry = &CertEntry{Index: ev.Index, Salt: ev.Salt, Content: ev.Content, Proof: ev.Proof}
+	c.Entry = &trail.CertEntry{Index: ev.Index, Salt: ev.Salt, Content: ev.Content, Proof: ev.Proof}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -471,12 +458,12 @@ func (s *Service) signCertificate(ctx context.Context, tx Tx, tenant TenantID, c
 
 // ledgerSigner opens the signer key of the tenant's current log identity
 // (note signer format).
-func (s *Service) ledgerSigner(ctx context.Context, tx Tx, tenant TenantID) ([]byte, error) {
-	id, err := s.logIdentity(ctx, tx, tenant, true)
+func (s *Service) ledgerSigner(ctx context.Context, tx garde.Tx, tenant garde.TenantID) ([]byte, error) {
+	id, err := s.LogIdentity(ctx, tx, tenant, true)
 	if err != nil {
 		return nil, err
 	}
-	return s.openSigner(ctx, tx, tenant, id)
+	return s.OpenSigner(ctx, tx, tenant, id)
 }
 
 // ErrCertificate marks a certificate that does not verify.
@@ -515,7 +502,7 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	if c.Version != 2 || (c.Kind != CertSubjectErasure && c.Kind != CertTenantOffboarded) {
 		return ErasureCertificate{}, fmt.Errorf("%w: unknown version or kind", ErrCertificate)
 	}
-	if originEpoch(c.Tenant, c.Ledger.Origin) == 0 || c.Ledger.Origin != v.Name() {
+	if trail.OriginEpoch(c.Tenant, c.Ledger.Origin) == 0 || c.Ledger.Origin != v.Name() {
 		return ErasureCertificate{}, fmt.Errorf("%w: certificate of tenant %s signed by key %s", ErrCertificate, c.Tenant, v.Name())
 	}
 	cp, err := ledger.OpenCheckpoint([]byte(c.Ledger.Checkpoint), verifierKey)
@@ -533,11 +520,11 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	if _, err := ledger.VerifyEvidence(ledger.Evidence{Index: c.Entry.Index, Salt: c.Entry.Salt, Content: c.Entry.Content, Proof: c.Entry.Proof, Checkpoint: []byte(c.Ledger.Checkpoint)}, verifierKey); err != nil {
 		return ErasureCertificate{}, fmt.Errorf("%w: audit entry %d: %v", ErrCertificate, c.Entry.Index, err)
 	}
-	var ac auditContent
+	var ac garde.AuditContent
 	edec := json.NewDecoder(bytes.NewReader(c.Entry.Content))
 	edec.DisallowUnknownFields()
-	want := map[string]string{CertSubjectErasure: ActionSubjectErase, CertTenantOffboarded: ActionTenantOffboard}[c.Kind]
-	if err := edec.Decode(&ac); err != nil || ac.V != 1 || ac.Action != want || ac.SubjectRef != c.SubjectRef || ac.Outcome != OutcomeOK {
+	want := map[string]string{CertSubjectErasure: garde.ActionSubjectErase, CertTenantOffboarded: garde.ActionTenantOffboard}[c.Kind]
+	if err := edec.Decode(&ac); err != nil || ac.V != 1 || ac.Action != want || ac.SubjectRef != c.SubjectRef || ac.Outcome != garde.OutcomeOK {
 		return ErasureCertificate{}, fmt.Errorf("%w: audit entry %d is not the %s of this certificate", ErrCertificate, c.Entry.Index, want)
 	}
 	if c.CompletedAt.Before(c.KeyDestroyedAt) {

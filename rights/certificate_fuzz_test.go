@@ -1,4 +1,4 @@
-package garde_test
+package rights_test
 
 import (
 	"bytes"
@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/vault"
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
@@ -25,21 +29,21 @@ func FuzzVerifyCertificate(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	s := garde.NewService(db, gardetest.MasterKeys(f), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	s := app.New(db, gardetest.MasterKeys(f), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	a := gardetest.NewTenant(f, s, "A")
-	if _, err = s.Ingest(ctx, a.Service, []garde.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
+	if _, err = s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
 		f.Fatal(err)
 	}
-	r, err := s.FileRequest(ctx, a.DPO, garde.NewRequest{Subject: "kim", Type: garde.RequestErasure})
+	r, err := s.Rights.FileRequest(ctx, a.DPO, rights.NewRequest{Subject: "kim", Type: garde.RequestErasure})
 	if err != nil {
 		f.Fatal(err)
 	}
-	key, err := s.LedgerVerifierKey(ctx, a.DPO)
+	key, err := s.Trail.LedgerVerifierKey(ctx, a.DPO)
 	if err != nil {
 		f.Fatal(err)
 	}
 	cert := r.Request.Certificate
-	want, err := garde.VerifyCertificate(cert, key)
+	want, err := rights.VerifyCertificate(cert, key)
 	if err != nil {
 		f.Fatalf("the genuine certificate does not verify: %v", err)
 	}
@@ -47,9 +51,9 @@ func FuzzVerifyCertificate(f *testing.F) {
 	f.Add(bytes.Replace(cert, []byte(`"kind"`), []byte(`"kind" `), 1))
 	f.Add([]byte("garde erasure certificate v1\n{}\n\n— x AAAA\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := garde.VerifyCertificate(data, key)
+		c, err := rights.VerifyCertificate(data, key)
 		if err != nil {
-			if !errors.Is(err, garde.ErrCertificate) {
+			if !errors.Is(err, rights.ErrCertificate) {
 				t.Fatalf("VerifyCertificate error %v is not ErrCertificate", err)
 			}
 			return

@@ -1,4 +1,4 @@
-package garde_test
+package consent_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/consent"
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
@@ -22,20 +25,20 @@ func fixtureReceipt(tb testing.TB) ([]byte, string) {
 		tb.Fatal(err)
 	}
 	defer db.Close()
-	svc := garde.NewService(db, gardetest.MasterKeys(tb), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
+	svc := app.New(db, gardetest.MasterKeys(tb), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	tn := gardetest.ConsentTenant(tb, svc, "Fuzz SAS")
 	for _, s := range []string{"a", "b", "c", "d", "e"} {
-		if _, err := svc.RecordConsent(ctx, tn.Service, gardetest.Grant(s, "newsletter")); err != nil {
+		if _, err := svc.Consent.RecordConsent(ctx, tn.Service, gardetest.Grant(s, "newsletter")); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	in := gardetest.Grant("jeanne@example.fr", "improve_replies")
 	in.Evidence = []byte(`{"form":"x"}`)
-	res, err := svc.RecordConsent(ctx, tn.Service, in)
+	res, err := svc.Consent.RecordConsent(ctx, tn.Service, in)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	key, err := svc.LedgerVerifierKey(ctx, tn.DPO)
+	key, err := svc.Trail.LedgerVerifierKey(ctx, tn.DPO)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,11 +48,11 @@ func fixtureReceipt(tb testing.TB) ([]byte, string) {
 
 func TestFixtureReceiptVerifies(t *testing.T) {
 	body, key := fixtureReceipt(t)
-	r, err := garde.ParseReceipt(body)
+	r, err := consent.ParseReceipt(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := garde.VerifyReceipt(r, key); err != nil {
+	if err := consent.VerifyReceipt(r, key); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -59,7 +62,7 @@ func TestFixtureReceiptVerifies(t *testing.T) {
 // the original said (the byte was JSON-insignificant).
 func FuzzReceipt(f *testing.F) {
 	body, key := fixtureReceipt(f)
-	orig, err := garde.ParseReceipt(body)
+	orig, err := consent.ParseReceipt(body)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,11 +75,11 @@ func FuzzReceipt(f *testing.F) {
 		}
 		b := append([]byte(nil), body...)
 		b[pos%uint(len(b))] ^= x
-		r, err := garde.ParseReceipt(b)
+		r, err := consent.ParseReceipt(b)
 		if err != nil {
 			return
 		}
-		if garde.VerifyReceipt(r, key) != nil {
+		if consent.VerifyReceipt(r, key) != nil {
 			return
 		}
 		if !reflect.DeepEqual(normal(r), normal(orig)) {

@@ -1,4 +1,4 @@
-package garde_test
+package rights_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/rights"
 )
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
@@ -30,7 +31,7 @@ func TestDueDate(t *testing.T) {
 		{time.Date(2026, 5, 31, 23, 30, 0, 0, time.FixedZone("CEST", 2*3600)), 0, day(2026, 6, 30)}, // 21:30 UTC on 31 May
 	}
 	for _, tt := range tests {
-		got := garde.DueDate(tt.received, tt.extra)
+		got := rights.DueDate(tt.received, tt.extra)
 		want := tt.want.Add(24*time.Hour - time.Microsecond)
 		if !got.Equal(want) {
 			t.Errorf("DueDate(%s, %d) = %s, want %s", tt.received.Format(time.RFC3339), tt.extra, got.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
@@ -54,7 +55,7 @@ func TestExtendedDueDate(t *testing.T) {
 		{"zero", 0, day(2026, 2, 1), time.Time{}, garde.ErrInvalid},
 	}
 	for _, tt := range tests {
-		got, err := garde.ExtendedDueDate(received, tt.months, tt.now)
+		got, err := rights.ExtendedDueDate(received, tt.months, tt.now)
 		if tt.err != nil {
 			if !errors.Is(err, tt.err) {
 				t.Errorf("%s: ExtendedDueDate = %v, %v; want %v", tt.name, got, err, tt.err)

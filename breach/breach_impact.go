@@ -1,4 +1,4 @@
-package garde
+package breach
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 )
 
 // ImpactQuery names what was compromised and when: a credential (an API
@@ -71,14 +73,14 @@ func mergeImpact(rec, next *Impact) (*Impact, error) {
 		return next, nil
 	}
 	out := *next
-	lines := map[TenantID]TenantImpact{}
+	lines := map[garde.TenantID]TenantImpact{}
 	for _, ti := range rec.Tenants {
 		lines[ti.Tenant] = ti
 	}
 	for _, ti := range next.Tenants {
 		if old, ok := lines[ti.Tenant]; ok {
 			if f := lowered(old, ti); f != "" {
-				return nil, Errorf(ErrConflict, "the recorded impact has more %s than this computation finds: a recorded impact is never lowered (widen the window)", f)
+				return nil, garde.Errorf(garde.ErrConflict, "the recorded impact has more %s than this computation finds: a recorded impact is never lowered (widen the window)", f)
 			}
 			ti.Actors = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(old.Actors), ti.Actors...))))
 		}
@@ -139,7 +141,7 @@ var systemActors = []string{"cli", "rights", "retention", "restore", "subject", 
 // in the scopes searched: an API key id of one of them (revoked or not)
 // or a system actor. A typo would otherwise compute, and record, an empty
 // impact that reads as "nothing happened".
-func checkActor(ctx context.Context, tx Tx, scopes []TenantID, actor string) error {
+func checkActor(ctx context.Context, tx garde.Tx, scopes []garde.TenantID, actor string) error {
 	if slices.Contains(systemActors, actor) {
 		return nil
 	}
@@ -154,25 +156,25 @@ func checkActor(ctx context.Context, tx Tx, scopes []TenantID, actor string) err
 			}
 		}
 	}
-	return Invalid("actor", "is neither an API key id of this scope nor a system actor (%s)", strings.Join(systemActors, ", "))
+	return garde.Invalid("actor", "is neither an API key id of this scope nor a system actor (%s)", strings.Join(systemActors, ", "))
 }
 
 // TenantImpact is the impact within one tenant.
 type TenantImpact struct {
-	Tenant         TenantID `json:"tenant"`
-	Subjects       int      `json:"subjects"`
-	RecordsRead    int      `json:"records_read"`
-	RecordsWritten int      `json:"records_written"`
-	DeniedReads    int      `json:"denied_reads"`
-	Purposes       []string `json:"purposes"`
-	Categories     []string `json:"categories"`
+	Tenant         garde.TenantID `json:"tenant"`
+	Subjects       int            `json:"subjects"`
+	RecordsRead    int            `json:"records_read"`
+	RecordsWritten int            `json:"records_written"`
+	DeniedReads    int            `json:"denied_reads"`
+	Purposes       []string       `json:"purposes"`
+	Categories     []string       `json:"categories"`
 	// Actors are the credentials whose activity the line counts: a
 	// tenant's view names only those that acted in it.
 	Actors []string `json:"actors,omitempty"`
 }
 
 // forTenant is the impact as tenant t may see it: its own line only.
-func (imp Impact) forTenant(t TenantID) Impact {
+func (imp Impact) forTenant(t garde.TenantID) Impact {
 	out := imp
 	out.Tenants = nil
 	out.Subjects, out.RecordsRead, out.RecordsWritten, out.DeniedReads, out.Categories = 0, 0, 0, 0, nil
@@ -194,14 +196,14 @@ func (imp Impact) forTenant(t TenantID) Impact {
 // events in the window. Subjects are counted by their distinct keyed
 // references, records by the events' counts, and the data categories are
 // those the register lets each purpose read or write.
-func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q ImpactQuery) (*Impact, error) {
-	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.now()}
+func (s *Service) computeImpact(ctx context.Context, tx garde.Tx, scopes []garde.TenantID, q ImpactQuery) (*Impact, error) {
+	imp := &Impact{Actor: q.Actor, Since: q.Since.UTC(), Until: q.Until.UTC(), ComputedAt: s.Now()}
 	all := map[string]bool{}
 	for _, tenant := range scopes {
 		ti := TenantImpact{Tenant: tenant, Actors: []string{q.Actor}}
 		refs := map[string]bool{}
 		purposes := map[string]bool{}
-		f := AuditFilter{Since: q.Since, Until: q.Until, Actor: q.Actor, Limit: MaxAuditPage}
+		f := garde.AuditFilter{Since: q.Since, Until: q.Until, Actor: q.Actor, Limit: garde.MaxAuditPage}
 		for {
 			events, err := tx.Audit(ctx, tenant, f)
 			if err != nil {
@@ -209,11 +211,11 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 			}
 			for _, e := range events {
 				switch {
-				case e.Action == ActionMessageRead && e.Outcome == OutcomeOK:
+				case e.Action == garde.ActionMessageRead && e.Outcome == garde.OutcomeOK:
 					ti.RecordsRead += e.Count
-				case e.Action == ActionMessageWrite && e.Outcome == OutcomeOK:
+				case e.Action == garde.ActionMessageWrite && e.Outcome == garde.OutcomeOK:
 					ti.RecordsWritten += e.Count
-				case e.Action == ActionMessageRead && e.Outcome == OutcomeDenied:
+				case e.Action == garde.ActionMessageRead && e.Outcome == garde.OutcomeDenied:
 					ti.DeniedReads++
 					continue
 				default:
@@ -238,8 +240,8 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 		ti.Purposes = slices.Sorted(maps.Keys(purposes))
 		cats := map[string]bool{}
 		if len(purposes) > 0 {
-			reg, _, err := s.currentRegister(ctx, tx, tenant)
-			if err != nil && !errors.Is(err, ErrForbidden) {
+			reg, _, err := s.CurrentRegister(ctx, tx, tenant)
+			if err != nil && !errors.Is(err, garde.ErrForbidden) {
 				return nil, err
 			}
 			for p := range purposes {
@@ -275,11 +277,11 @@ func (s *Service) computeImpact(ctx context.Context, tx Tx, scopes []TenantID, q
 // searches its own trail only, and an affected tenant's result goes into
 // its own view of the breach. Categories and approximate numbers left empty on the
 // breach are filled from the result.
-func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q ImpactQuery) (*Breach, error) {
+func (s *Service) ComputeImpact(ctx context.Context, p garde.Principal, id string, q ImpactQuery) (*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	if q.Actor == "" {
 		ve.Add("actor", "is required: the compromised key id or actor")
 	}
@@ -287,7 +289,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		ve.Add("since", "is required")
 	}
 	if q.Until.IsZero() {
-		q.Until = s.now()
+		q.Until = s.Now()
 	}
 	if !q.Since.IsZero() && !q.Until.After(q.Since) {
 		ve.Add("until", "must be after since")
@@ -295,9 +297,9 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now()
 	var out *Breach
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var change BreachChange
 		b, err := s.loadBreach(ctx, tx, p.Tenant, id)
 		if err != nil {
@@ -305,8 +307,8 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		}
 		// The owner searches its scope (every tenant, for the operator);
 		// an affected tenant searches its own trail, for its own view.
-		scopes := []TenantID{p.Tenant}
-		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
+		scopes := []garde.TenantID{p.Tenant}
+		if p.Tenant == garde.OperatorTenant && b.Owner == garde.OperatorTenant {
 			ts, err := tx.Tenants(ctx)
 			if err != nil {
 				return err
@@ -317,8 +319,8 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 			}
 		}
 		keyScopes := scopes
-		if p.Tenant == OperatorTenant {
-			keyScopes = append([]TenantID{OperatorTenant}, scopes...)
+		if p.Tenant == garde.OperatorTenant {
+			keyScopes = append([]garde.TenantID{garde.OperatorTenant}, scopes...)
 		}
 		if err := checkActor(ctx, tx, keyScopes, q.Actor); err != nil {
 			return err
@@ -333,11 +335,11 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		if imp, err = mergeImpact(b.Impact, imp); err != nil {
 			return err
 		}
-		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
+		if p.Tenant == garde.OperatorTenant && b.Owner == garde.OperatorTenant {
 			// Each tenant's trail shows that the operator searched it.
-			reads := make([]AuditEvent, len(scopes))
+			reads := make([]garde.AuditEvent, len(scopes))
 			for i, t := range scopes {
-				reads[i] = AuditEvent{Tenant: t, At: now, Actor: p.KeyID, Action: ActionAuditRead, Outcome: OutcomeOK, Reason: id}
+				reads[i] = garde.AuditEvent{Tenant: t, At: now, Actor: p.KeyID, Action: garde.ActionAuditRead, Outcome: garde.OutcomeOK, Reason: id}
 			}
 			if len(reads) > 0 {
 				if err := tx.AppendAudit(ctx, reads); err != nil {
@@ -355,7 +357,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 		if n := imp.RecordsRead + imp.RecordsWritten; b.RecordsApprox == 0 && n > 0 {
 			change.RecordsApprox = &n
 		}
-		if p.Tenant == OperatorTenant && b.Owner == OperatorTenant {
+		if p.Tenant == garde.OperatorTenant && b.Owner == garde.OperatorTenant {
 			tenants := slices.Clone(b.Tenants)
 			for _, ti := range imp.Tenants {
 				tenants = append(tenants, ti.Tenant)
@@ -363,7 +365,7 @@ func (s *Service) ComputeImpact(ctx context.Context, p Principal, id string, q I
 			slices.Sort(tenants)
 			tenants = slices.Compact(tenants)
 			if len(tenants) != len(b.Tenants) {
-				if err := tx.AddBreachTenants(ctx, OperatorTenant, id, tenants); err != nil {
+				if err := tx.AddBreachTenants(ctx, garde.OperatorTenant, id, tenants); err != nil {
 					return err
 				}
 			}

@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/keyring"
 )
@@ -44,11 +46,11 @@ const OpenDSRAPIVersion = "3.0"
 // OpenDSRStatus maps a request status to OpenDSR's request_status.
 func OpenDSRStatus(status string) string {
 	switch status {
-	case StatusReceived, StatusVerified:
+	case garde.StatusReceived, garde.StatusVerified:
 		return "pending"
-	case StatusInProgress:
+	case garde.StatusInProgress:
 		return "in_progress"
-	case StatusCompleted:
+	case garde.StatusCompleted:
 		return "completed"
 	}
 	return "cancelled"
@@ -66,7 +68,7 @@ type OpenDSRStatusBody struct {
 }
 
 // OpenDSRStatusOf is the OpenDSR status of a request.
-func OpenDSRStatusOf(r RightsRequest) OpenDSRStatusBody {
+func OpenDSRStatusOf(r garde.RightsRequest) OpenDSRStatusBody {
 	return OpenDSRStatusBody{ControllerID: string(r.Tenant), ExpectedCompletionTime: r.DueAt, SubjectRequestID: r.ExternalID,
 		RequestStatus: OpenDSRStatus(r.Status), APIVersion: OpenDSRAPIVersion}
 }
@@ -82,22 +84,22 @@ func validateWebhookURL(s string) error {
 // queueCallbacks queues an OpenDSR status callback to each of the
 // request's callback URLs. A failure is left to the request's status
 // endpoint: the controller can always poll.
-func (s *Service) queueCallbacks(ctx context.Context, r RightsRequest) {
+func (s *Service) queueCallbacks(ctx context.Context, r garde.RightsRequest) {
 	if len(r.CallbackURLs) == 0 {
 		return
 	}
-	now := s.now()
-	_ = s.update(context.WithoutCancel(ctx), func(tx Tx) error {
+	now := s.Now()
+	_ = s.Update(context.WithoutCancel(ctx), func(tx garde.Tx) error {
 		existing, err := tx.Deliveries(ctx, r.Tenant, r.ID)
 		if err != nil {
 			return err
 		}
-		tk, err := s.tenantKeys(ctx, tx, r.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, r.Tenant, 0)
 		if err != nil {
 			return err
 		}
 		seq := len(existing)
-		var ds []Delivery
+		var ds []garde.Delivery
 		for _, u := range r.CallbackURLs {
 			body := OpenDSRStatusOf(r)
 			body.StatusCallbackURL = u
@@ -106,8 +108,8 @@ func (s *Service) queueCallbacks(ctx context.Context, r RightsRequest) {
 				return err
 			}
 			seq++
-			d := Delivery{Tenant: r.Tenant, RequestID: r.ID, Seq: seq, Kind: DeliveryCallback, Recipient: hostOf(u), Endpoint: u, KeyVersion: tk.current, Status: DeliveryPending, NextAt: now}
-			if d.SealedBody, err = tk.data[tk.current].Seal(b, deliveryAD(r.Tenant, r.ID, seq)); err != nil {
+			d := garde.Delivery{Tenant: r.Tenant, RequestID: r.ID, Seq: seq, Kind: garde.DeliveryCallback, Recipient: hostOf(u), Endpoint: u, KeyVersion: tk.Current, Status: garde.DeliveryPending, NextAt: now}
+			if d.SealedBody, err = tk.Data[tk.Current].Seal(b, deliveryAD(r.Tenant, r.ID, seq)); err != nil {
 				return err
 			}
 			ds = append(ds, d)
@@ -127,23 +129,23 @@ func hostOf(u string) string {
 // recipientSecret is the HMAC secret of the erasure notices sent to one
 // endpoint: derived from the tenant's secret, one per endpoint, so that a
 // recipient can verify its notices and forge no other recipient's.
-func recipientSecret(tk *tenantKeys, endpoint string) []byte {
-	k := keyring.Derive(tk.audit, "rights-webhook\x00"+endpoint)
+func recipientSecret(tk *garde.TenantKeys, endpoint string) []byte {
+	k := keyring.Derive(tk.Audit, "rights-webhook\x00"+endpoint)
 	return k[:]
 }
 
 // RecipientWebhookSecret returns the hex HMAC secret that signs the
 // erasure notices sent to endpoint, to configure at the recipient.
-func (s *Service) RecipientWebhookSecret(ctx context.Context, p Principal, endpoint string) (string, error) {
-	if err := authorize(p, permRequestManage); err != nil {
+func (s *Service) RecipientWebhookSecret(ctx context.Context, p garde.Principal, endpoint string) (string, error) {
+	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
 		return "", err
 	}
 	if err := validateWebhookURL(endpoint); err != nil {
-		return "", Invalid("endpoint", "%s", err)
+		return "", garde.Invalid("endpoint", "%s", err)
 	}
 	var out string
-	err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
@@ -157,8 +159,8 @@ func (s *Service) RecipientWebhookSecret(ctx context.Context, p Principal, endpo
 // callbacks. It is derived for that one job and is not the ledger's key:
 // a signature over a callback must never pass for a checkpoint or a
 // certificate, nor the other way round.
-func callbackKey(tk *tenantKeys) ed25519.PrivateKey {
-	seed := keyring.Derive(tk.audit, "opendsr-callback-signing")
+func callbackKey(tk *garde.TenantKeys) ed25519.PrivateKey {
+	seed := keyring.Derive(tk.Audit, "opendsr-callback-signing")
 	defer clear(seed[:])
 	return ed25519.NewKeyFromSeed(seed[:])
 }
@@ -166,13 +168,13 @@ func callbackKey(tk *tenantKeys) ed25519.PrivateKey {
 // OpenDSRPublicKey returns the Ed25519 public key (base64) that signs the
 // tenant's OpenDSR callbacks (X-OpenDSR-Signature; docs/rights.md says how
 // to verify one).
-func (s *Service) OpenDSRPublicKey(ctx context.Context, p Principal) (string, error) {
-	if err := authorize(p, permLedgerRead); err != nil {
+func (s *Service) OpenDSRPublicKey(ctx context.Context, p garde.Principal) (string, error) {
+	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
 		return "", err
 	}
 	var out string
-	err := s.store.View(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
@@ -186,7 +188,7 @@ func (s *Service) OpenDSRPublicKey(ctx context.Context, p Principal) (string, er
 
 // DeliveryID is the id a delivery is sent under (Garde-Delivery): the same
 // on each retry, different for every delivery of every request.
-func DeliveryID(d Delivery) string {
+func DeliveryID(d garde.Delivery) string {
 	return d.RequestID + "." + strconv.Itoa(d.Seq)
 }
 
@@ -199,36 +201,36 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 		return 0, nil
 	}
 	sent := 0
-	err := s.forEachTenant(ctx, func(tenant TenantID) error {
+	err := s.ForEachTenant(ctx, func(tenant garde.TenantID) error {
 		var sk ed25519.PrivateKey // the tenant's callback key, once a callback is due
 		defer func() { clear(sk) }()
-		now := s.now()
-		var due []Delivery
+		now := s.Now()
+		var due []garde.Delivery
 		var secrets [][]byte
 		var headers []map[string]string
 		var bodies [][]byte
 		var refused []error // residency: endpoints the current register does not list (residency.go)
-		if err := s.store.Update(ctx, func(tx Tx) error {
+		if err := s.Store.Update(ctx, func(tx garde.Tx) error {
 			var err error
 			due, err = tx.DueDeliveries(ctx, tenant, now, 100)
 			if err != nil || len(due) == 0 {
 				return err
 			}
-			tk, err := s.tenantKeys(ctx, tx, tenant, 0)
+			tk, err := s.TenantKeys(ctx, tx, tenant, 0)
 			if err != nil {
 				return err
 			}
 			for _, d := range due {
-				dk, err := s.tenantKeys(ctx, tx, tenant, d.KeyVersion)
+				dk, err := s.TenantKeys(ctx, tx, tenant, d.KeyVersion)
 				if err != nil {
 					return err
 				}
-				body, err := dk.data[d.KeyVersion].Open(d.SealedBody, deliveryAD(tenant, d.RequestID, d.Seq))
+				body, err := dk.Data[d.KeyVersion].Open(d.SealedBody, deliveryAD(tenant, d.RequestID, d.Seq))
 				if err != nil {
 					return fmt.Errorf("open delivery %s/%d: %w", d.RequestID, d.Seq, err)
 				}
 				bodies = append(bodies, body)
-				if d.Kind == DeliveryCallback {
+				if d.Kind == garde.DeliveryCallback {
 					// Signed by the sender at send time, over its timestamp,
 					// the delivery id and the body (notify.SignCallback).
 					if sk == nil {
@@ -241,8 +243,8 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 					secrets = append(secrets, recipientSecret(tk, d.Endpoint))
 				}
 				refused = append(refused, nil)
-				if d.Kind == DeliveryRecipient {
-					reg, _, err := s.currentRegister(ctx, tx, tenant)
+				if d.Kind == garde.DeliveryRecipient {
+					reg, _, err := s.CurrentRegister(ctx, tx, tenant)
 					if err == nil {
 						err = reg.CheckRecipient(d.Endpoint)
 					}
@@ -257,7 +259,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 			err := refused[i]
 			if err == nil {
 				w := Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i], ID: DeliveryID(d)}
-				if d.Kind == DeliveryCallback {
+				if d.Kind == garde.DeliveryCallback {
 					w.CallbackKey = sk
 				}
 				err = c.Sender.Send(ctx, w)
@@ -265,28 +267,28 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 				d.Attempts = MaxDeliveryAttempts - 1 // never sent: dead at once
 			}
 			clear(bodies[i])
-			now := s.now()
+			now := s.Now()
 			d.Attempts++
 			reason := "delivered"
 			switch {
 			case err == nil:
-				d.Status, d.DeliveredAt, d.SealedBody, d.LastError = DeliveryDelivered, now, nil, ""
-				RightsMetrics.DeliveriesOK.Add(1)
+				d.Status, d.DeliveredAt, d.SealedBody, d.LastError = garde.DeliveryDelivered, now, nil, ""
+				garde.RightsMetrics.DeliveriesOK.Add(1)
 				sent++
 			case d.Attempts >= MaxDeliveryAttempts:
-				d.Status, d.SealedBody, d.LastError = DeliveryDead, nil, errorCode(err)
-				RightsMetrics.Dead.Add(1)
+				d.Status, d.SealedBody, d.LastError = garde.DeliveryDead, nil, errorCode(err)
+				garde.RightsMetrics.Dead.Add(1)
 				reason = "dead"
 			default:
 				d.NextAt, d.LastError = now.Add(deliveryBackoff(d.Attempts)), errorCode(err)
-				RightsMetrics.DeliveriesFailed.Add(1)
+				garde.RightsMetrics.DeliveriesFailed.Add(1)
 				reason = "retry"
 			}
-			if err := s.store.Update(ctx, func(tx Tx) error {
+			if err := s.Store.Update(ctx, func(tx garde.Tx) error {
 				if err := tx.UpdateDelivery(ctx, d); err != nil {
 					return err
 				}
-				return tx.AppendAudit(ctx, []AuditEvent{{Tenant: tenant, At: now, Actor: "rights", Action: ActionRecipientNotify, Outcome: OutcomeOK, Count: d.Attempts, Reason: d.Kind + ":" + reason}})
+				return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: tenant, At: now, Actor: "rights", Action: garde.ActionRecipientNotify, Outcome: garde.OutcomeOK, Count: d.Attempts, Reason: d.Kind + ":" + reason}})
 			}); err != nil {
 				return err
 			}
@@ -299,7 +301,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 // errorCode reduces a delivery error to a fixed code (no URL, no body).
 func errorCode(err error) string {
 	msg := err.Error()
-	if errors.Is(err, ErrForbidden) {
+	if errors.Is(err, garde.ErrForbidden) {
 		return "not_in_register"
 	}
 	// A sender's own fixed code, such as the egress policy's refusal
@@ -320,12 +322,12 @@ func errorCode(err error) string {
 
 // RequestDeliveries lists a request's deliveries: per recipient, its
 // status, attempts and last error.
-func (s *Service) RequestDeliveries(ctx context.Context, p Principal, id string) ([]Delivery, error) {
-	if err := authorize(p, permRequestRead); err != nil {
+func (s *Service) RequestDeliveries(ctx context.Context, p garde.Principal, id string) ([]garde.Delivery, error) {
+	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
 		return nil, err
 	}
-	var out []Delivery
-	err := s.store.View(ctx, func(tx Tx) error {
+	var out []garde.Delivery
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		if _, err := tx.Request(ctx, p.Tenant, id); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package garde_test
+package rights_test
 
 import (
 	"encoding/json"
@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -19,7 +21,7 @@ import (
 // passes for proof that the erasure is on the log.
 func TestCertificateInclusionProof(t *testing.T) {
 	const tenant = "tn_test"
-	signer, verifier, err := ledger.GenerateKey(garde.EpochOrigin(tenant, 1))
+	signer, verifier, err := ledger.GenerateKey(trail.EpochOrigin(tenant, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestCertificateInclusionProof(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cp, err := ledger.NewCheckpoint(garde.EpochOrigin(tenant, 1), log.Size(), log)
+	cp, err := ledger.NewCheckpoint(trail.EpochOrigin(tenant, 1), log.Size(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,18 +64,18 @@ func TestCertificateInclusionProof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evidence := func(i int) *garde.CertEntry {
+	evidence := func(i int) *trail.CertEntry {
 		ev, err := ledger.NewEvidence(int64(i), salts[i], contents[i], cpNote, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &garde.CertEntry{Index: ev.Index, Salt: ev.Salt, Content: ev.Content, Proof: ev.Proof}
+		return &trail.CertEntry{Index: ev.Index, Salt: ev.Salt, Content: ev.Content, Proof: ev.Proof}
 	}
 	at := time.Date(2026, 3, 1, 9, 2, 0, 0, time.UTC)
-	sign := func(mutate func(*garde.ErasureCertificate)) []byte {
-		c := garde.ErasureCertificate{Version: 2, Kind: garde.CertSubjectErasure, Tenant: tenant, Request: "rq_1", SubjectRef: "ref-kim",
+	sign := func(mutate func(*rights.ErasureCertificate)) []byte {
+		c := rights.ErasureCertificate{Version: 2, Kind: rights.CertSubjectErasure, Tenant: tenant, Request: "rq_1", SubjectRef: "ref-kim",
 			ReceivedAt: at, KeyDestroyedAt: at, CompletedAt: at, Purged: map[string]int{}, Where: []string{"x"},
-			Ledger: garde.CertLedger{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cpNote)}, Entry: evidence(2)}
+			Ledger: rights.CertLedger{Origin: cp.Origin, Size: cp.Size, Checkpoint: string(cpNote)}, Entry: evidence(2)}
 		mutate(&c)
 		body, _ := json.Marshal(c)
 		s, err := note.NewSigner(signer)
@@ -86,31 +88,31 @@ func TestCertificateInclusionProof(t *testing.T) {
 		}
 		return msg
 	}
-	if _, err := garde.VerifyCertificate(sign(func(*garde.ErasureCertificate) {}), verifier); err != nil {
+	if _, err := rights.VerifyCertificate(sign(func(*rights.ErasureCertificate) {}), verifier); err != nil {
 		t.Fatalf("genuine certificate: %v", err)
 	}
 	tests := []struct {
 		name   string
-		mutate func(*garde.ErasureCertificate)
+		mutate func(*rights.ErasureCertificate)
 		want   string
 	}{
-		{"no entry", func(c *garde.ErasureCertificate) { c.Entry = nil }, "no audit entry"},
-		{"version 1", func(c *garde.ErasureCertificate) { c.Version = 1 }, "no inclusion proof"},
-		{"proof hash flipped", func(c *garde.ErasureCertificate) { c.Entry.Proof[0][0] ^= 1 }, "audit entry 2"},
-		{"proof cut", func(c *garde.ErasureCertificate) { c.Entry.Proof = c.Entry.Proof[:len(c.Entry.Proof)-1] }, "audit entry 2"},
-		{"index moved", func(c *garde.ErasureCertificate) { c.Entry.Index = 1 }, "audit entry 1"},
-		{"content changed", func(c *garde.ErasureCertificate) {
+		{"no entry", func(c *rights.ErasureCertificate) { c.Entry = nil }, "no audit entry"},
+		{"version 1", func(c *rights.ErasureCertificate) { c.Version = 1 }, "no inclusion proof"},
+		{"proof hash flipped", func(c *rights.ErasureCertificate) { c.Entry.Proof[0][0] ^= 1 }, "audit entry 2"},
+		{"proof cut", func(c *rights.ErasureCertificate) { c.Entry.Proof = c.Entry.Proof[:len(c.Entry.Proof)-1] }, "audit entry 2"},
+		{"index moved", func(c *rights.ErasureCertificate) { c.Entry.Index = 1 }, "audit entry 1"},
+		{"content changed", func(c *rights.ErasureCertificate) {
 			c.Entry.Content = []byte(strings.Replace(string(c.Entry.Content), "ref-kim", "ref-max", 1))
 		}, "audit entry 2"},
-		{"salt changed", func(c *garde.ErasureCertificate) { c.Entry.Salt[0] ^= 1 }, "audit entry 2"},
-		{"another event, in the log", func(c *garde.ErasureCertificate) { c.Entry = evidence(0) }, "not the subject.erase"},
-		{"another subject's erasure, in the log", func(c *garde.ErasureCertificate) { c.Entry = evidence(1) }, "not the subject.erase"},
-		{"entry beyond the checkpoint", func(c *garde.ErasureCertificate) { c.Entry.Index = cp.Size }, "outside the signed tree"},
+		{"salt changed", func(c *rights.ErasureCertificate) { c.Entry.Salt[0] ^= 1 }, "audit entry 2"},
+		{"another event, in the log", func(c *rights.ErasureCertificate) { c.Entry = evidence(0) }, "not the subject.erase"},
+		{"another subject's erasure, in the log", func(c *rights.ErasureCertificate) { c.Entry = evidence(1) }, "not the subject.erase"},
+		{"entry beyond the checkpoint", func(c *rights.ErasureCertificate) { c.Entry.Index = cp.Size }, "outside the signed tree"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := garde.VerifyCertificate(sign(tt.mutate), verifier)
-			if !errors.Is(err, garde.ErrCertificate) || !strings.Contains(err.Error(), tt.want) {
+			_, err := rights.VerifyCertificate(sign(tt.mutate), verifier)
+			if !errors.Is(err, rights.ErrCertificate) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("VerifyCertificate = %v, want ErrCertificate mentioning %q", err, tt.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package garde
+package trail
 
 import (
 	"bytes"
@@ -10,13 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/garde-privacy/garde"
+
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // LedgerReport is what VerifyLedger found in one tenant's log.
 type LedgerReport struct {
-	Tenant      TenantID
+	Tenant      garde.TenantID
 	Size        int64 // leaves, all consistent with their stored hashes
 	Signed      int64 // leaves covered by the largest verified checkpoint
 	Checkpoints int
@@ -58,14 +60,14 @@ type LedgerCheck struct {
 	// (kept apart from the data store): its largest checkpoint of each
 	// identity must still be a prefix of the log, except for an identity
 	// that a later epoch closed naming that checkpoint.
-	Checkpoints CheckpointStore
+	Checkpoints garde.CheckpointStore
 }
 
 // VerifyLedger checks a tenant's whole log in the store (see
 // VerifyLedgerWith) against one verifier key; "" uses the key stored in
 // the database, which only proves the log is consistent with itself, not
 // with what was published: `garde verify ledger` never does that.
-func VerifyLedger(ctx context.Context, st Store, tenant TenantID, verifierKey string) (LedgerReport, error) {
+func VerifyLedger(ctx context.Context, st garde.Store, tenant garde.TenantID, verifierKey string) (LedgerReport, error) {
 	if verifierKey == "" {
 		return verifyLedger(ctx, st, tenant, nil, true, nil)
 	}
@@ -79,24 +81,24 @@ func VerifyLedger(ctx context.Context, st Store, tenant TenantID, verifierKey st
 // size, every audit and epoch entry's content against its commitment, the
 // head against the number of leaves and, with a checkpoint store, that the
 // log has not gone back behind a checkpoint it signed.
-func VerifyLedgerWith(ctx context.Context, st Store, tenant TenantID, chk LedgerCheck) (LedgerReport, error) {
+func VerifyLedgerWith(ctx context.Context, st garde.Store, tenant garde.TenantID, chk LedgerCheck) (LedgerReport, error) {
 	if len(chk.Keys) == 0 {
-		return LedgerReport{Tenant: tenant}, Errorf(ErrInvalid, "no pinned verifier key: a key read from the database proves nothing")
+		return LedgerReport{Tenant: tenant}, garde.Errorf(garde.ErrInvalid, "no pinned verifier key: a key read from the database proves nothing")
 	}
 	return verifyLedger(ctx, st, tenant, chk.Keys, false, chk.Checkpoints)
 }
 
-func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string, trustStored bool, cs CheckpointStore) (LedgerReport, error) {
+func verifyLedger(ctx context.Context, st garde.Store, tenant garde.TenantID, keys []string, trustStored bool, cs garde.CheckpointStore) (LedgerReport, error) {
 	rep := LedgerReport{Tenant: tenant}
-	var epochs []LedgerEpoch
+	var epochs []garde.LedgerEpoch
 	if cs != nil {
 		var err error
 		if epochs, err = cs.Epochs(ctx, tenant); err != nil {
 			return rep, err
 		}
 	}
-	var epochLeaves []LedgerLeaf
-	err := st.View(ctx, func(tx Tx) error {
+	var epochLeaves []garde.LedgerLeaf
+	err := st.View(ctx, func(tx garde.Tx) error {
 		head, err := tx.LedgerHead(ctx, tenant)
 		if err != nil {
 			return err
@@ -106,7 +108,7 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 			switch {
 			case err == nil:
 				keys = append(keys, k.Verifier)
-			case !errors.Is(err, ErrNotFound):
+			case !errors.Is(err, garde.ErrNotFound):
 				return err
 			}
 		}
@@ -133,7 +135,7 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 		pinned := map[string]string{}
 		for _, k := range keys {
 			name, _, _ := strings.Cut(k, "+")
-			if originEpoch(string(tenant), name) == 0 {
+			if OriginEpoch(string(tenant), name) == 0 {
 				return fmt.Errorf("%w: tenant %s: key %s is not a key of this tenant's log", ErrLedger, tenant, name)
 			}
 			pinned[name] = k
@@ -149,7 +151,7 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 			}
 			e := byOrigin[cp.Origin]
 			if e == nil {
-				e = &EpochReport{Number: originEpoch(string(tenant), cp.Origin), Origin: cp.Origin, Verifier: pinned[cp.Origin], Recorded: -1}
+				e = &EpochReport{Number: OriginEpoch(string(tenant), cp.Origin), Origin: cp.Origin, Verifier: pinned[cp.Origin], Recorded: -1}
 				byOrigin[cp.Origin] = e
 			}
 			e.Checkpoints++
@@ -174,14 +176,14 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 				for _, l := range batch {
 					if contentErr == nil {
 						switch l.Kind {
-						case LeafAudit:
+						case garde.LeafAudit:
 							rec, err := ledger.Commit(l.Salt, l.Content)
 							if err != nil || !bytes.Equal(rec, l.Record) {
 								contentIdx = l.Index
 								contentErr = fmt.Errorf("%w: entry %d: audit content does not match its commitment", ErrLedger, l.Index)
 							}
 							rep.Audit++
-						case LeafConsent:
+						case garde.LeafConsent:
 							rep.Consents++
 						case LeafEpoch:
 							rec, err := ledger.Commit(l.Salt, l.Content)
@@ -205,7 +207,7 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 				from = batch[len(batch)-1].Index + 1
 			}
 		}
-		r := &hashReader{ctx: ctx, tx: tx, tenant: tenant, st: &logState{cache: map[int64]tlog.Hash{}}}
+		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
 		sum, err := ledger.VerifyLogKeys(iter.Seq2[ledger.Leaf, error](leaves), uncached{r}, notes, keys)
 		if err != nil {
 			var le *ledger.LogError
@@ -245,7 +247,7 @@ func verifyLedger(ctx context.Context, st Store, tenant TenantID, keys []string,
 // and be a prefix of the log, unless the next epoch closed the identity
 // naming exactly that checkpoint; each epoch must begin with its
 // epoch-start entry.
-func checkRecorded(ctx context.Context, tx Tx, cs CheckpointStore, tenant TenantID, head int64, epochs []LedgerEpoch, leaves []LedgerLeaf,
+func checkRecorded(ctx context.Context, tx garde.Tx, cs garde.CheckpointStore, tenant garde.TenantID, head int64, epochs []garde.LedgerEpoch, leaves []garde.LedgerLeaf,
 	pinned map[string]string, byOrigin map[string]*EpochReport) ([]EpochReport, error) {
 	starts := map[int64]epochContent{}
 	for _, l := range leaves {
@@ -255,14 +257,14 @@ func checkRecorded(ctx context.Context, tx Tx, cs CheckpointStore, tenant Tenant
 		}
 	}
 	var out []EpochReport
-	r := uncached{&hashReader{ctx: ctx, tx: tx, tenant: tenant, st: &logState{cache: map[int64]tlog.Hash{}}}}
+	r := uncached{&garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}}
 	for n := 1; n <= len(epochs)+1; n++ {
 		origin := EpochOrigin(tenant, n)
 		e := byOrigin[origin]
 		if e == nil {
 			e = &EpochReport{Number: n, Origin: origin, Verifier: pinned[origin], Recorded: -1}
 		}
-		var next *LedgerEpoch
+		var next *garde.LedgerEpoch
 		if n <= len(epochs) {
 			next = &epochs[n-1]
 		}
@@ -280,7 +282,7 @@ func checkRecorded(ctx context.Context, tx Tx, cs CheckpointStore, tenant Tenant
 		}
 		last, err := cs.LatestRecorded(ctx, tenant, origin)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, garde.ErrNotFound):
 		case err != nil:
 			return nil, err
 		default:
@@ -317,18 +319,18 @@ func checkRecorded(ctx context.Context, tx Tx, cs CheckpointStore, tenant Tenant
 // with the audit entries of the verified log, event by event: a row
 // removed, changed or added is named by the log entry it disagrees with.
 // Rows older than the log (written before it existed) are skipped.
-func checkAuditTable(ctx context.Context, tx Tx, tenant TenantID, entries int) error {
+func checkAuditTable(ctx context.Context, tx garde.Tx, tenant garde.TenantID, entries int) error {
 	if entries == 0 {
 		return nil
 	}
-	var rows []AuditEvent
+	var rows []garde.AuditEvent
 	for after := int64(0); ; {
-		page, err := tx.Audit(ctx, tenant, AuditFilter{AfterSeq: after, Limit: MaxAuditPage})
+		page, err := tx.Audit(ctx, tenant, garde.AuditFilter{AfterSeq: after, Limit: garde.MaxAuditPage})
 		if err != nil {
 			return err
 		}
 		rows = append(rows, page...)
-		if len(page) < MaxAuditPage {
+		if len(page) < garde.MaxAuditPage {
 			break
 		}
 		after = page[len(page)-1].Seq
@@ -344,14 +346,14 @@ func checkAuditTable(ctx context.Context, tx Tx, tenant TenantID, entries int) e
 			return err
 		}
 		for _, l := range batch {
-			if l.Kind != LeafAudit {
+			if l.Kind != garde.LeafAudit {
 				continue
 			}
-			want, err := auditContentOf(rows[i])
+			want, err := garde.AuditContentOf(rows[i])
 			if err != nil {
 				return err
 			}
-			var got auditContent
+			var got garde.AuditContent
 			if err := json.Unmarshal(l.Content, &got); err != nil || got != want {
 				return fmt.Errorf("%w: tenant %s: entry %d: audit event %d of the table differs from the log", ErrLedger, tenant, l.Index, rows[i].Seq)
 			}
@@ -366,10 +368,10 @@ func checkAuditTable(ctx context.Context, tx Tx, tenant TenantID, entries int) e
 
 // uncached reads stored hashes straight from the database: verification
 // must not trust a cache, and its memory must stay flat.
-type uncached struct{ r *hashReader }
+type uncached struct{ r *garde.HashReader }
 
 func (u uncached) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return u.r.tx.LedgerHashes(u.r.ctx, u.r.tenant, indexes)
+	return u.r.Tx.LedgerHashes(u.r.Ctx, u.r.Tenant, indexes)
 }
 
 // LedgerHealth is the state of a tenant's consent and audit log as the
@@ -377,7 +379,7 @@ func (u uncached) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 type LedgerHealth struct {
 	Size int64
 	// Checkpoint is the latest signed checkpoint; zero when none.
-	Checkpoint SignedCheckpoint
+	Checkpoint garde.SignedCheckpoint
 	// Verified is whether the whole log and its checkpoints verified
 	// against the tenant's verifier key just now.
 	Verified bool
@@ -391,18 +393,18 @@ type LedgerHealth struct {
 // LedgerHealth verifies the caller's log, as garde verify would, and
 // returns the latest checkpoint with the result. It reads the whole log:
 // fine for a page a DPO opens, not for a probe polled every second.
-func (s *Service) LedgerHealth(ctx context.Context, p Principal) (LedgerHealth, error) {
-	if err := authorize(p, permAuditRead); err != nil {
+func (s *Service) LedgerHealth(ctx context.Context, p garde.Principal) (LedgerHealth, error) {
+	if err := garde.Authorize(p, garde.PermAuditRead); err != nil {
 		return LedgerHealth{}, err
 	}
-	h := LedgerHealth{At: s.now()}
-	err := s.store.View(ctx, func(tx Tx) error {
+	h := LedgerHealth{At: s.Now()}
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		if h.Size, err = tx.LedgerHead(ctx, p.Tenant); err != nil {
 			return err
 		}
 		h.Checkpoint, err = tx.LatestCheckpoint(ctx, p.Tenant)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, garde.ErrNotFound) {
 			err = nil
 		}
 		return err
@@ -420,7 +422,7 @@ func (s *Service) LedgerHealth(ctx context.Context, p Principal) (LedgerHealth, 
 	for _, e := range epochs {
 		keys = append(keys, e.Verifier)
 	}
-	rep, err := verifyLedger(ctx, s.store, p.Tenant, keys, len(keys) == 0, s.checkpointStore())
+	rep, err := verifyLedger(ctx, s.Store, p.Tenant, keys, len(keys) == 0, s.CheckpointStore())
 	switch {
 	case err == nil:
 		h.Verified, h.Report = true, rep

@@ -1,4 +1,4 @@
-package garde
+package vault
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -34,62 +36,62 @@ const textCategory = "user.content.private"
 
 // validate checks one message against the limits and the register, adding
 // problems under prefix ("" or "messages[3].").
-func (m *NewMessage) validate(reg *register.Register, prefix string, ve *ValidationError) (*register.Purpose, refusal) {
-	if err := validateSubjectID(prefix+"subject", m.Subject); err != nil {
-		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+func (m *NewMessage) validate(reg *register.Register, prefix string, ve *garde.ValidationError) (*register.Purpose, garde.Refusal) {
+	if err := garde.ValidateSubjectID(prefix+"subject", m.Subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 	}
 	if m.Channel == "" {
 		m.Channel = "chat"
 	}
-	if !slices.Contains(channels, m.Channel) {
-		ve.Add(prefix+"channel", "must be one of %s", strings.Join(channels, ", "))
+	if !slices.Contains(garde.Channels, m.Channel) {
+		ve.Add(prefix+"channel", "must be one of %s", strings.Join(garde.Channels, ", "))
 	}
-	if len(m.Text) > MaxTextLen {
-		ve.Add(prefix+"text", "is longer than %d bytes", MaxTextLen)
+	if len(m.Text) > garde.MaxTextLen {
+		ve.Add(prefix+"text", "is longer than %d bytes", garde.MaxTextLen)
 	}
 	if m.Text == "" && len(m.Fields) == 0 {
 		ve.Add(prefix+"text", "a message needs text or fields")
 	}
-	if len(m.Fields) > MaxFields {
-		ve.Add(prefix+"fields", "has more than %d fields", MaxFields)
+	if len(m.Fields) > garde.MaxFields {
+		ve.Add(prefix+"fields", "has more than %d fields", garde.MaxFields)
 	}
 	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
 		if !register.IsCategory(c) {
 			ve.Add(prefix+"fields."+c, "is not a fideslang data category (fields are keyed by category, e.g. user.contact.email)")
-		} else if len(m.Fields[c]) > MaxFieldLen {
-			ve.Add(prefix+"fields."+c, "is longer than %d bytes", MaxFieldLen)
+		} else if len(m.Fields[c]) > garde.MaxFieldLen {
+			ve.Add(prefix+"fields."+c, "is longer than %d bytes", garde.MaxFieldLen)
 		}
 	}
 	if m.Purpose == "" {
 		ve.Add(prefix+"purpose", "is required")
-		return nil, refusal{}
+		return nil, garde.Refusal{}
 	}
 	p, ok := reg.Purpose(m.Purpose)
 	if !ok {
-		return nil, refusal{prefix + "purpose", "purpose_not_in_register", fmt.Sprintf("purpose %q is not in the register of processing", m.Purpose)}
+		return nil, garde.Refusal{Field: prefix + "purpose", Code: "purpose_not_in_register", Msg: fmt.Sprintf("purpose %q is not in the register of processing", m.Purpose)}
 	}
 	if m.Text != "" && !p.Allows(textCategory) {
-		return nil, refusal{prefix + "text", "category_not_allowed", fmt.Sprintf("purpose %q does not list %s, the category of free text", p.ID, textCategory)}
+		return nil, garde.Refusal{Field: prefix + "text", Code: "category_not_allowed", Msg: fmt.Sprintf("purpose %q does not list %s, the category of free text", p.ID, textCategory)}
 	}
 	for _, c := range slices.Sorted(maps.Keys(m.Fields)) {
 		if register.IsCategory(c) && !p.Allows(c) {
-			return nil, refusal{prefix + "fields." + c, "category_not_allowed", fmt.Sprintf("purpose %q does not list category %s", p.ID, c)}
+			return nil, garde.Refusal{Field: prefix + "fields." + c, Code: "category_not_allowed", Msg: fmt.Sprintf("purpose %q does not list category %s", p.ID, c)}
 		}
 	}
 	// A consent purpose also needs the subject's current consent: Ingest
 	// checks it once it knows the subject (see hasConsent).
-	return p, refusal{}
+	return p, garde.Refusal{}
 }
 
 // Ingest stores messages, sealed under their subjects' keys, after checking
 // each one against the register. The batch is all or nothing: one refused
 // message refuses the whole batch and nothing is written.
-func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([]MessageView, error) {
+func (s *Service) Ingest(ctx context.Context, p garde.Principal, msgs []NewMessage) ([]garde.MessageView, error) {
 	out, err := s.ingest(ctx, p, msgs)
 	if err != nil {
-		var re *RefusedError
+		var re *garde.RefusedError
 		if errors.As(err, &re) {
-			s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageWrite, Reason: re.Code})
+			s.RecordDenied(ctx, garde.AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: garde.ActionMessageWrite, Reason: re.Code})
 		}
 		return nil, err
 	}
@@ -99,59 +101,59 @@ func (s *Service) Ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 // IngestOne stores one message (see Ingest). Concurrent calls by the same
 // credential are committed together (group commit, see groupQueue): one
 // message per HTTP request then costs little more than a batch.
-func (s *Service) IngestOne(ctx context.Context, p Principal, m NewMessage) (MessageView, error) {
-	if err := authorize(p, permIngest); err != nil {
-		return MessageView{}, err
+func (s *Service) IngestOne(ctx context.Context, p garde.Principal, m NewMessage) (garde.MessageView, error) {
+	if err := garde.Authorize(p, garde.PermIngest); err != nil {
+		return garde.MessageView{}, err
 	}
-	return s.ingests.do(ctx, p, m, groupOps[NewMessage, MessageView]{
-		batch: s.ingest,
-		alone: func(ctx context.Context, p Principal, m NewMessage) (MessageView, error) {
+	return s.ingests.Do(ctx, p, m, garde.GroupOps[NewMessage, garde.MessageView]{
+		Batch: s.ingest,
+		Alone: func(ctx context.Context, p garde.Principal, m NewMessage) (garde.MessageView, error) {
 			out, err := s.Ingest(ctx, p, []NewMessage{m})
 			if err != nil {
-				return MessageView{}, err
+				return garde.MessageView{}, err
 			}
 			return out[0], nil
 		},
-		field: "messages",
+		Field: "messages",
 	})
 }
 
 // ingest is Ingest without the audit of a refusal, so that a group commit
 // that fails over one message audits only that message's refusal.
-func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([]MessageView, error) {
-	if err := authorize(p, permIngest); err != nil {
+func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessage) ([]garde.MessageView, error) {
+	if err := garde.Authorize(p, garde.PermIngest); err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 {
-		return nil, Invalid("messages", "at least one message is required")
+		return nil, garde.Invalid("messages", "at least one message is required")
 	}
-	if len(msgs) > MaxBatch {
-		return nil, Invalid("messages", "at most %d messages per batch", MaxBatch)
+	if len(msgs) > garde.MaxBatch {
+		return nil, garde.Invalid("messages", "at most %d messages per batch", garde.MaxBatch)
 	}
-	now := s.now()
-	var out []MessageView
-	err := s.update(ctx, func(tx Tx) error {
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+	now := s.Now()
+	var out []garde.MessageView
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
 		purposes := make([]*register.Purpose, len(msgs))
-		ve := &ValidationError{}
+		ve := &garde.ValidationError{}
 		for i := range msgs {
 			prefix := ""
 			if len(msgs) > 1 {
 				prefix = fmt.Sprintf("messages[%d].", i)
 			}
 			pp, ref := msgs[i].validate(reg, prefix, ve)
-			if ref.code != "" && len(ve.Problems) == 0 {
-				return &RefusedError{Field: ref.field, Code: ref.code, Detail: ref.msg}
+			if ref.Code != "" && len(ve.Problems) == 0 {
+				return &garde.RefusedError{Field: ref.Field, Code: ref.Code, Detail: ref.Msg}
 			}
 			purposes[i] = pp
 		}
 		if err := ve.Err(); err != nil {
 			return err
 		}
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
@@ -165,7 +167,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		var order []string
 		for _, m := range msgs {
 			if bySubject[m.Subject] == nil {
-				bySubject[m.Subject] = &subj{ref: tenantSubjectRef(tk, m.Subject), count: map[string]int{}}
+				bySubject[m.Subject] = &subj{ref: garde.TenantSubjectRef(tk, m.Subject), count: map[string]int{}}
 				order = append(order, m.Subject)
 			}
 		}
@@ -173,12 +175,12 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 		if err := s.checkIngestBlocks(ctx, tx, tk, p.Tenant, msgs); err != nil {
 			return err
 		}
-		sealers, err := s.subjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
+		sealers, err := s.SubjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
 		if err != nil {
 			return err
 		}
 		for i, subject := range order {
-			bySubject[subject].id, bySubject[subject].sealer, bySubject[subject].ref = sealers[i].id, sealers[i].sealer, sealers[i].ref
+			bySubject[subject].id, bySubject[subject].sealer, bySubject[subject].ref = sealers[i].ID, sealers[i].Sealer, sealers[i].Ref
 		}
 		// Consent-gated writes: a purpose whose legal basis is consent needs
 		// the subject's current grant.
@@ -188,7 +190,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 			if purposes[i].LegalBasis != "consent" || consented[k] {
 				continue
 			}
-			ok, err := hasConsent(ctx, tx, p.Tenant, bySubject[m.Subject].id, m.Purpose)
+			ok, err := garde.HasConsent(ctx, tx, p.Tenant, bySubject[m.Subject].id, m.Purpose)
 			if err != nil {
 				return err
 			}
@@ -197,18 +199,18 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 				if len(msgs) > 1 {
 					field = fmt.Sprintf("messages[%d].purpose", i)
 				}
-				return noConsent(field, purposes[i])
+				return garde.NoConsent(field, purposes[i])
 			}
 			consented[k] = true
 		}
-		rows := make([]Message, len(msgs))
-		out = make([]MessageView, len(msgs))
+		rows := make([]garde.Message, len(msgs))
+		out = make([]garde.MessageView, len(msgs))
 		for i, m := range msgs {
 			sb := bySubject[m.Subject]
 			sb.count[m.Purpose]++
-			row := Message{
+			row := garde.Message{
 				Tenant:    p.Tenant,
-				ID:        NewID("msg_", now),
+				ID:        garde.NewID("msg_", now),
 				SubjectID: sb.id,
 				Purpose:   m.Purpose,
 				Channel:   m.Channel,
@@ -221,16 +223,16 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 			}
 			row.SealedText, row.SealedFields, row.SealedSpans = c.text, c.fields, c.spans
 			rows[i] = row
-			out[i] = MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt, Detections: c.found, Special: c.special}
+			out[i] = garde.MessageView{ID: row.ID, Subject: m.Subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: m.Fields, CreatedAt: now, ExpiresAt: row.ExpiresAt, Detections: c.found, Special: c.special}
 		}
 		if err := tx.InsertMessages(ctx, rows); err != nil {
 			return err
 		}
-		var events []AuditEvent
+		var events []garde.AuditEvent
 		for _, subject := range order {
 			sb := bySubject[subject]
 			for _, purpose := range slices.Sorted(maps.Keys(sb.count)) {
-				events = append(events, AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageWrite, Purpose: purpose, SubjectRef: sb.ref, Outcome: OutcomeOK, Count: sb.count[purpose]})
+				events = append(events, garde.AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionMessageWrite, Purpose: purpose, SubjectRef: sb.ref, Outcome: garde.OutcomeOK, Count: sb.count[purpose]})
 			}
 		}
 		return tx.AppendAudit(ctx, events)
@@ -247,7 +249,7 @@ func (s *Service) ingest(ctx context.Context, p Principal, msgs []NewMessage) ([
 type sealedContent struct {
 	stored              string
 	text, fields, spans []byte
-	found               []Detection
+	found               []garde.Detection
 	special             []string
 }
 
@@ -255,14 +257,14 @@ type sealedContent struct {
 // ingest and a rectification alike: the text is scanned and anonymised as
 // purpose p says (protectText), then the text, the span record and the
 // fields are sealed under the subject's key, bound to the message.
-func (s *Service) sealContent(p *register.Purpose, tk *tenantKeys, sl *keyring.Sealer, tenant TenantID, subjectID, msgID, text string, fields map[string]string) (sealedContent, error) {
+func (s *Service) sealContent(p *register.Purpose, tk *garde.TenantKeys, sl *keyring.Sealer, tenant garde.TenantID, subjectID, msgID, text string, fields map[string]string) (sealedContent, error) {
 	var c sealedContent
 	var err error
-	c.stored, c.spans, c.found, c.special, err = s.protectText(p, tk, sl, messageAD(tenant, subjectID, msgID, ""), text)
+	c.stored, c.spans, c.found, c.special, err = s.protectText(p, tk, sl, garde.MessageAD(tenant, subjectID, msgID, ""), text)
 	if err != nil {
 		return sealedContent{}, err
 	}
-	if c.text, err = sl.Seal([]byte(c.stored), messageAD(tenant, subjectID, msgID, "text")); err != nil {
+	if c.text, err = sl.Seal([]byte(c.stored), garde.MessageAD(tenant, subjectID, msgID, "text")); err != nil {
 		return sealedContent{}, err
 	}
 	if len(fields) > 0 {
@@ -270,7 +272,7 @@ func (s *Service) sealContent(p *register.Purpose, tk *tenantKeys, sl *keyring.S
 		if err != nil {
 			return sealedContent{}, err
 		}
-		if c.fields, err = sl.Seal(fj, messageAD(tenant, subjectID, msgID, "fields")); err != nil {
+		if c.fields, err = sl.Seal(fj, garde.MessageAD(tenant, subjectID, msgID, "fields")); err != nil {
 			return sealedContent{}, err
 		}
 	}
@@ -280,13 +282,13 @@ func (s *Service) sealContent(p *register.Purpose, tk *tenantKeys, sl *keyring.S
 // SubjectMessages returns a subject's messages collected for purpose,
 // decrypted. The purpose is required and must be in the register: reading
 // personal data is processing, and processing needs a purpose.
-func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, purpose string) ([]MessageView, error) {
-	if err := authorize(p, permMessageRead); err != nil {
+func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subject, purpose string) ([]garde.MessageView, error) {
+	if err := garde.Authorize(p, garde.PermMessageRead); err != nil {
 		return nil, err
 	}
-	ve := &ValidationError{}
-	if err := validateSubjectID("subject", subject); err != nil {
-		ve.Problems = append(ve.Problems, err.(*ValidationError).Problems...)
+	ve := &garde.ValidationError{}
+	if err := garde.ValidateSubjectID("subject", subject); err != nil {
+		ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 	}
 	if purpose == "" {
 		ve.Add("purpose", "is required: every read names the purpose it serves")
@@ -294,45 +296,45 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	var out []MessageView
+	now := s.Now()
+	var out []garde.MessageView
 	var ref string
-	err := s.store.View(ctx, func(tx Tx) error {
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
+		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		ref = tenantSubjectRef(tk, subject) // until the subject is found
+		ref = garde.TenantSubjectRef(tk, subject) // until the subject is found
 		pp, ok := reg.Purpose(purpose)
 		if !ok {
-			return &RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+			return &garde.RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
 		}
-		if err := checkBlocks(ctx, tx, tk, p.Tenant, false, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
-			if errors.Is(err, errErasedRead) {
+		if err := garde.CheckBlocks(ctx, tx, tk, p.Tenant, false, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
+			if errors.Is(err, garde.ErrErasedRead) {
 				return nil // erased: nothing to read (rights.go)
 			}
 			return err // restricted or objected to (rights.go)
 		}
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
-		if errors.Is(err, ErrNotFound) {
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.Blind, []byte(subject)))
+		if errors.Is(err, garde.ErrNotFound) {
 			return nil // an unknown subject has no messages
 		}
 		if err != nil {
 			return err
 		}
-		if ref, err = s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec); err != nil {
+		if ref, err = s.SubjectRef(ctx, tx, tk, p.Tenant, subject, &rec); err != nil {
 			return err
 		}
 		// Reading for a consent purpose is processing for it: it needs a
 		// current consent too.
-		if err := checkReadConsent(ctx, tx, p.Tenant, pp, rec.ID); err != nil {
+		if err := garde.CheckReadConsent(ctx, tx, p.Tenant, pp, rec.ID); err != nil {
 			return err
 		}
-		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
+		sl, err := s.SubjectSealer(ctx, tx, p.Tenant, rec)
 		if err != nil {
 			return err
 		}
@@ -340,9 +342,9 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		if err != nil {
 			return err
 		}
-		out = make([]MessageView, 0, len(rows))
+		out = make([]garde.MessageView, 0, len(rows))
 		for _, r := range rows {
-			v, err := openMessage(sl, p.Tenant, rec.ID, subject, r) // export.go
+			v, err := garde.OpenMessage(sl, p.Tenant, rec.ID, subject, r) // export.go
 			if err != nil {
 				return err
 			}
@@ -350,19 +352,19 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 		}
 		return nil
 	})
-	outcome := AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRead, Purpose: EchoPurpose(purpose), SubjectRef: ref, Outcome: OutcomeOK, Count: len(out)}
+	outcome := garde.AuditEvent{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionMessageRead, Purpose: garde.EchoPurpose(purpose), SubjectRef: ref, Outcome: garde.OutcomeOK, Count: len(out)}
 	if err != nil {
-		var re *RefusedError
-		if errors.As(err, &re) || errors.Is(err, ErrSubjectErased) {
+		var re *garde.RefusedError
+		if errors.As(err, &re) || errors.Is(err, garde.ErrSubjectErased) {
 			outcome.Reason = "erased"
 			if re != nil {
 				outcome.Reason = re.Code
 			}
-			s.recordDenied(ctx, outcome)
+			s.RecordDenied(ctx, outcome)
 		}
 		return nil, err
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, []AuditEvent{outcome}) }); err != nil {
+	if err := s.Store.Update(ctx, func(tx garde.Tx) error { return tx.AppendAudit(ctx, []garde.AuditEvent{outcome}) }); err != nil {
 		// A read that cannot be audited is not returned.
 		return nil, fmt.Errorf("audit read: %w", err)
 	}
@@ -370,7 +372,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p Principal, subject, pur
 }
 
 // checkIngestBlocks runs checkBlocks over a batch to ingest.
-func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, tenant TenantID, msgs []NewMessage) error {
+func (s *Service) checkIngestBlocks(ctx context.Context, tx garde.Tx, tk *garde.TenantKeys, tenant garde.TenantID, msgs []NewMessage) error {
 	subjects, purposes, fields := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
 	for i, m := range msgs {
 		subjects[i], purposes[i], fields[i] = m.Subject, m.Purpose, "subject"
@@ -378,7 +380,7 @@ func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, 
 			fields[i] = fmt.Sprintf("messages[%d].subject", i)
 		}
 	}
-	return checkBlocks(ctx, tx, tk, tenant, true, subjects, purposes, fields)
+	return garde.CheckBlocks(ctx, tx, tk, tenant, true, subjects, purposes, fields)
 }
 
 // RectifyMessage replaces a message's text and/or fields (Art. 16), on a
@@ -387,54 +389,54 @@ func (s *Service) checkIngestBlocks(ctx context.Context, tx Tx, tk *tenantKeys, 
 // the span record, sealing) so that a correction cannot store what an
 // ingest would not; a refusal is audited like an ingest's. Nil text or
 // fields keep them: kept text is stored as it was, with its span record.
-func (s *Service) RectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
+func (s *Service) RectifyMessage(ctx context.Context, p garde.Principal, subject, messageID string, text *string, fields map[string]string) (garde.MessageView, error) {
 	out, err := s.rectifyMessage(ctx, p, subject, messageID, text, fields)
-	var re *RefusedError
+	var re *garde.RefusedError
 	if errors.As(err, &re) {
-		s.recordDenied(ctx, AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: ActionMessageRectify, Reason: re.Code})
+		s.RecordDenied(ctx, garde.AuditEvent{Tenant: p.Tenant, Actor: p.KeyID, Action: garde.ActionMessageRectify, Reason: re.Code})
 	}
 	return out, err
 }
 
-func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, messageID string, text *string, fields map[string]string) (MessageView, error) {
-	if err := authorize(p, permRequestManage); err != nil {
-		return MessageView{}, err
+func (s *Service) rectifyMessage(ctx context.Context, p garde.Principal, subject, messageID string, text *string, fields map[string]string) (garde.MessageView, error) {
+	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+		return garde.MessageView{}, err
 	}
-	if err := validateSubjectID("subject", subject); err != nil {
-		return MessageView{}, err
+	if err := garde.ValidateSubjectID("subject", subject); err != nil {
+		return garde.MessageView{}, err
 	}
 	if text == nil && fields == nil {
-		return MessageView{}, Invalid("text", "give text, fields or both")
+		return garde.MessageView{}, garde.Invalid("text", "give text, fields or both")
 	}
-	now := s.now()
-	var out MessageView
-	err := s.update(ctx, func(tx Tx) error {
-		tk, err := s.tenantKeys(ctx, tx, p.Tenant, 0)
+	now := s.Now()
+	var out garde.MessageView
+	err := s.Update(ctx, func(tx garde.Tx) error {
+		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
 		}
-		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.blind, []byte(subject)))
+		rec, err := tx.SubjectByIndex(ctx, p.Tenant, keyring.MAC(tk.Blind, []byte(subject)))
 		if err != nil {
 			return err
 		}
-		auditRef, err := s.subjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
+		auditRef, err := s.SubjectRef(ctx, tx, tk, p.Tenant, subject, &rec)
 		if err != nil {
 			return err
 		}
 		m, err := tx.MessageByID(ctx, p.Tenant, messageID)
 		if err != nil || m.SubjectID != rec.ID {
-			return Errorf(ErrNotFound, "message %s not found for this subject", messageID)
+			return garde.Errorf(garde.ErrNotFound, "message %s not found for this subject", messageID)
 		}
-		reg, _, err := s.currentRegister(ctx, tx, p.Tenant)
+		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
 		nm := NewMessage{Subject: subject, Purpose: m.Purpose, Channel: m.Channel}
-		sl, err := s.subjectSealer(ctx, tx, p.Tenant, rec)
+		sl, err := s.SubjectSealer(ctx, tx, p.Tenant, rec)
 		if err != nil {
 			return err
 		}
-		cur, err := openMessage(sl, p.Tenant, rec.ID, subject, m)
+		cur, err := garde.OpenMessage(sl, p.Tenant, rec.ID, subject, m)
 		if err != nil {
 			return err
 		}
@@ -445,10 +447,10 @@ func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, mess
 		if fields != nil {
 			nm.Fields = fields
 		}
-		ve := &ValidationError{}
+		ve := &garde.ValidationError{}
 		pp, ref := nm.validate(reg, "", ve)
-		if ref.code != "" && len(ve.Problems) == 0 {
-			return &RefusedError{Field: ref.field, Code: ref.code, Detail: ref.msg}
+		if ref.Code != "" && len(ve.Problems) == 0 {
+			return &garde.RefusedError{Field: ref.Field, Code: ref.Code, Detail: ref.Msg}
 		}
 		if err := ve.Err(); err != nil {
 			return err
@@ -470,8 +472,8 @@ func (s *Service) rectifyMessage(ctx context.Context, p Principal, subject, mess
 		if err := tx.UpdateMessage(ctx, p.Tenant, m.ID, c.text, c.fields, c.spans); err != nil {
 			return err
 		}
-		out = MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Detections: c.found, Special: c.special}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: ActionMessageRectify, Purpose: m.Purpose, SubjectRef: auditRef, Outcome: OutcomeOK, Count: 1}})
+		out = garde.MessageView{ID: m.ID, Subject: subject, Purpose: m.Purpose, Channel: m.Channel, Text: c.stored, Fields: nm.Fields, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Detections: c.found, Special: c.special}
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: p.Tenant, At: now, Actor: p.KeyID, Action: garde.ActionMessageRectify, Purpose: m.Purpose, SubjectRef: auditRef, Outcome: garde.OutcomeOK, Count: 1}})
 	})
 	return out, err
 }
@@ -485,29 +487,29 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 		batch = 1000
 	}
 	total := 0
-	RightsMetrics.PurgeRuns.Add(1)
-	err := s.forEachTenant(ctx, func(tenant TenantID) (err error) {
+	garde.RightsMetrics.PurgeRuns.Add(1)
+	err := s.ForEachTenant(ctx, func(tenant garde.TenantID) (err error) {
 		purged, cutoff := 0, time.Time{}
 		// Journalled after the batches committed, even when a later batch
 		// failed: a restore of an older data store deletes them again
 		// before serving (ReplayJournal).
 		defer func() {
 			if purged > 0 {
-				err = errors.Join(err, s.keyStore.Record(context.WithoutCancel(ctx), []JournalEntry{{Kind: JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
+				err = errors.Join(err, s.KeyStore.Record(context.WithoutCancel(ctx), []garde.JournalEntry{{Kind: garde.JournalRetentionPurge, Tenant: tenant, At: cutoff}}))
 			}
 		}()
 		for {
-			now := s.now()
+			now := s.Now()
 			n := 0
-			err := s.store.Update(ctx, func(tx Tx) error {
+			err := s.Store.Update(ctx, func(tx garde.Tx) error {
 				counts, err := tx.DeleteExpiredMessages(ctx, tenant, now, batch)
 				if err != nil || len(counts) == 0 {
 					return err
 				}
-				var events []AuditEvent
+				var events []garde.AuditEvent
 				for _, purpose := range slices.Sorted(maps.Keys(counts)) {
 					n += counts[purpose]
-					events = append(events, AuditEvent{Tenant: tenant, At: now, Actor: "retention", Action: ActionRetentionPurge, Purpose: purpose, Outcome: OutcomeOK, Count: counts[purpose], Reason: "retention_expired"})
+					events = append(events, garde.AuditEvent{Tenant: tenant, At: now, Actor: "retention", Action: garde.ActionRetentionPurge, Purpose: purpose, Outcome: garde.OutcomeOK, Count: counts[purpose], Reason: "retention_expired"})
 				}
 				return tx.AppendAudit(ctx, events)
 			})
@@ -518,7 +520,7 @@ func (s *Service) PurgeExpired(ctx context.Context, batch int) (int, error) {
 			if n > 0 {
 				purged, cutoff = purged+n, now
 			}
-			RightsMetrics.PurgedMessages.Add(int64(n))
+			garde.RightsMetrics.PurgedMessages.Add(int64(n))
 			if n < batch {
 				return nil
 			}

@@ -1,4 +1,4 @@
-package garde
+package breach
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 )
@@ -127,17 +129,17 @@ const (
 )
 
 var breachActions = map[string]string{
-	BreachEventCreate: ActionBreachCreate,
-	BreachEventUpdate: ActionBreachUpdate,
-	BreachEventImpact: ActionBreachImpact,
+	BreachEventCreate: garde.ActionBreachCreate,
+	BreachEventUpdate: garde.ActionBreachUpdate,
+	BreachEventImpact: garde.ActionBreachImpact,
 }
 
 // Breach is a breach as one viewer sees it: the fold of the events it may
 // see. It holds no end user's personal data.
 type Breach struct {
 	ID        string
-	Owner     TenantID
-	Tenants   []TenantID // for a tenant viewer: itself only
+	Owner     garde.TenantID
+	Tenants   []garde.TenantID // for a tenant viewer: itself only
 	CreatedAt time.Time
 	CreatedBy string
 	Detector  string // detector that opened it, "" if declared
@@ -167,7 +169,7 @@ type Breach struct {
 	Impact               *Impact
 	Severity             Severity
 
-	Events []BreachEvent
+	Events []garde.BreachEvent
 }
 
 // Late reports whether the authority was, or at now is still to be,
@@ -248,17 +250,17 @@ func (b *Breach) apply(c *BreachChange) {
 
 // foldBreach builds viewer's view of a breach from the owner's events and,
 // when the viewer is an affected tenant, its own.
-func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach, error) {
+func foldBreach(r garde.BreachRecord, viewer garde.TenantID, events []garde.BreachEvent) (*Breach, error) {
 	b := &Breach{ID: r.ID, Owner: r.Owner, Tenants: r.Tenants, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 	if viewer != r.Owner {
-		b.Tenants = []TenantID{viewer}
+		b.Tenants = []garde.TenantID{viewer}
 	}
 	if d, _, ok := strings.Cut(r.DetectorKey, ":"); ok {
 		b.Detector = d
 	}
 	// Time order; at equal times the owner's facts come first, then by
 	// scope and seq, so that every node folds the same way.
-	slices.SortStableFunc(events, func(x, y BreachEvent) int {
+	slices.SortStableFunc(events, func(x, y garde.BreachEvent) int {
 		if c := x.At.Compare(y.At); c != 0 {
 			return c
 		}
@@ -319,7 +321,7 @@ func foldBreach(r BreachRecord, viewer TenantID, events []BreachEvent) (*Breach,
 // validate checks a change; creating requires aware_at and nature. now is
 // the time of the change, for the checks on notification times.
 func (c *BreachChange) validate(creating bool, now time.Time) error {
-	ve := &ValidationError{}
+	ve := &garde.ValidationError{}
 	text := func(field string, s *string, required bool) {
 		switch {
 		case s == nil:
@@ -402,32 +404,32 @@ func (c *BreachChange) validate(creating bool, now time.Time) error {
 	if c.Assessment != nil {
 		c.Assessment.validate(ve)
 	}
-	slices.SortFunc(ve.Problems, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
+	slices.SortFunc(ve.Problems, func(a, b garde.Problem) int { return strings.Compare(a.Field, b.Field) })
 	return ve.Err()
 }
 
 // authorizeBreach checks PermBreach, whose roles the role matrix in
 // authz.go holds.
-func authorizeBreach(p Principal) error { return authorize(p, permBreach) }
+func authorizeBreach(p garde.Principal) error { return garde.Authorize(p, garde.PermBreach) }
 
 // NewBreach is a breach to declare.
 type NewBreach struct {
 	BreachChange
 	// Tenants are the affected tenants of an operator breach. A tenant's
 	// breach affects that tenant, and may name no other.
-	Tenants []TenantID
+	Tenants []garde.TenantID
 }
 
 // CreateBreach enters a breach in the register and starts its clock.
-func (s *Service) CreateBreach(ctx context.Context, p Principal, nb NewBreach) (*Breach, error) {
+func (s *Service) CreateBreach(ctx context.Context, p garde.Principal, nb NewBreach) (*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
 	return s.createBreach(ctx, p.Tenant, p.KeyID, nb, "")
 }
 
-func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string, nb NewBreach, detectorKey string) (*Breach, error) {
-	now := s.now()
+func (s *Service) createBreach(ctx context.Context, owner garde.TenantID, actor string, nb NewBreach, detectorKey string) (*Breach, error) {
+	now := s.Now()
 	if nb.Status == nil {
 		st := BreachOpen
 		nb.Status = &st
@@ -439,10 +441,10 @@ func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string
 	if err := nb.validate(true, now); err != nil {
 		return nil, err
 	}
-	if owner != OperatorTenant {
+	if owner != garde.OperatorTenant {
 		for i, t := range nb.Tenants {
 			if t != owner {
-				return nil, Invalid(fmt.Sprintf("tenants[%d]", i), "a tenant's breach can only affect that tenant")
+				return nil, garde.Invalid(fmt.Sprintf("tenants[%d]", i), "a tenant's breach can only affect that tenant")
 			}
 		}
 		nb.Tenants = nil
@@ -454,12 +456,12 @@ func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string
 	if err != nil {
 		return nil, err
 	}
-	r := BreachRecord{Tenant: owner, ID: NewID("brc_", now), Owner: owner, Tenants: tenants, CreatedAt: now, CreatedBy: actor, DetectorKey: detectorKey}
-	ev := BreachEvent{Tenant: owner, BreachID: r.ID, Seq: 1, At: now, Actor: actor, Kind: BreachEventCreate, Body: body}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	r := garde.BreachRecord{Tenant: owner, ID: garde.NewID("brc_", now), Owner: owner, Tenants: tenants, CreatedAt: now, CreatedBy: actor, DetectorKey: detectorKey}
+	ev := garde.BreachEvent{Tenant: owner, BreachID: r.ID, Seq: 1, At: now, Actor: actor, Kind: BreachEventCreate, Body: body}
+	err = s.Store.Update(ctx, func(tx garde.Tx) error {
 		for i, t := range tenants {
-			if _, err := tx.Tenant(ctx, t); errors.Is(err, ErrNotFound) {
-				return Invalid(fmt.Sprintf("tenants[%d]", i), "no such tenant")
+			if _, err := tx.Tenant(ctx, t); errors.Is(err, garde.ErrNotFound) {
+				return garde.Invalid(fmt.Sprintf("tenants[%d]", i), "no such tenant")
 			} else if err != nil {
 				return err
 			}
@@ -470,21 +472,21 @@ func (s *Service) createBreach(ctx context.Context, owner TenantID, actor string
 		if err := tx.AppendBreachEvent(ctx, ev); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, []AuditEvent{{Tenant: owner, At: now, Actor: actor, Action: ActionBreachCreate, Outcome: OutcomeOK, Reason: r.ID}})
+		return tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: owner, At: now, Actor: actor, Action: garde.ActionBreachCreate, Outcome: garde.OutcomeOK, Reason: r.ID}})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return foldBreach(r, owner, []BreachEvent{ev})
+	return foldBreach(r, owner, []garde.BreachEvent{ev})
 }
 
 // Breach returns one breach as the caller may see it.
-func (s *Service) Breach(ctx context.Context, p Principal, id string) (*Breach, error) {
+func (s *Service) Breach(ctx context.Context, p garde.Principal, id string) (*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
 	var b *Breach
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		b, err = s.loadBreach(ctx, tx, p.Tenant, id)
 		return err
@@ -492,7 +494,7 @@ func (s *Service) Breach(ctx context.Context, p Principal, id string) (*Breach, 
 	return b, err
 }
 
-func (s *Service) loadBreach(ctx context.Context, tx Tx, viewer TenantID, id string) (*Breach, error) {
+func (s *Service) loadBreach(ctx context.Context, tx garde.Tx, viewer garde.TenantID, id string) (*Breach, error) {
 	r, err := tx.Breach(ctx, viewer, id)
 	if err != nil {
 		return nil, err
@@ -500,10 +502,10 @@ func (s *Service) loadBreach(ctx context.Context, tx Tx, viewer TenantID, id str
 	return s.foldRecord(ctx, tx, viewer, r)
 }
 
-func (s *Service) foldRecord(ctx context.Context, tx Tx, viewer TenantID, r BreachRecord) (*Breach, error) {
-	if r.Owner != viewer && r.Owner != OperatorTenant {
+func (s *Service) foldRecord(ctx context.Context, tx garde.Tx, viewer garde.TenantID, r garde.BreachRecord) (*Breach, error) {
+	if r.Owner != viewer && r.Owner != garde.OperatorTenant {
 		// Only an operator breach is shared with other scopes.
-		return nil, Errorf(ErrNotFound, "breach %s not found", r.ID)
+		return nil, garde.Errorf(garde.ErrNotFound, "breach %s not found", r.ID)
 	}
 	if r.Owner != viewer {
 		owner, err := tx.Breach(ctx, r.Owner, r.ID)
@@ -530,12 +532,12 @@ func (s *Service) foldRecord(ctx context.Context, tx Tx, viewer TenantID, r Brea
 
 // Breaches lists the breaches the caller may see, newest first: every
 // breach stays in the register, notified, dismissed or not.
-func (s *Service) Breaches(ctx context.Context, p Principal) ([]*Breach, error) {
+func (s *Service) Breaches(ctx context.Context, p garde.Principal) ([]*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
 	var out []*Breach
-	err := s.store.View(ctx, func(tx Tx) error {
+	err := s.Store.View(ctx, func(tx garde.Tx) error {
 		var err error
 		out, err = s.breachesOf(ctx, tx, p.Tenant)
 		return err
@@ -543,7 +545,7 @@ func (s *Service) Breaches(ctx context.Context, p Principal) ([]*Breach, error) 
 	return out, err
 }
 
-func (s *Service) breachesOf(ctx context.Context, tx Tx, viewer TenantID) ([]*Breach, error) {
+func (s *Service) breachesOf(ctx context.Context, tx garde.Tx, viewer garde.TenantID) ([]*Breach, error) {
 	rs, err := tx.Breaches(ctx, viewer)
 	if err != nil {
 		return nil, err
@@ -564,20 +566,20 @@ func (s *Service) breachesOf(ctx context.Context, tx Tx, viewer TenantID) ([]*Br
 // (decision, notifications, measures, consequences, phase, delay reason).
 // Notifying the authority after the deadline requires the reason for the
 // delay.
-func (s *Service) UpdateBreach(ctx context.Context, p Principal, id string, c BreachChange) (*Breach, error) {
+func (s *Service) UpdateBreach(ctx context.Context, p garde.Principal, id string, c BreachChange) (*Breach, error) {
 	if err := authorizeBreach(p); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now()
 	if err := c.validate(false, now); err != nil {
 		return nil, err
 	}
 	return s.appendChange(ctx, p.Tenant, p.KeyID, id, BreachEventUpdate, c, now)
 }
 
-func (s *Service) appendChange(ctx context.Context, viewer TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
+func (s *Service) appendChange(ctx context.Context, viewer garde.TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
 	var out *Breach
-	err := s.update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx garde.Tx) error {
 		var err error
 		out, err = s.appendChangeTx(ctx, tx, viewer, actor, id, kind, c, now)
 		return err
@@ -590,7 +592,7 @@ func (s *Service) appendChange(ctx context.Context, viewer TenantID, actor, id, 
 
 // appendChangeTx checks a change against the breach as viewer sees it and
 // records it as viewer's next event.
-func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
+func (s *Service) appendChangeTx(ctx context.Context, tx garde.Tx, viewer garde.TenantID, actor, id, kind string, c BreachChange, now time.Time) (*Breach, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -600,15 +602,15 @@ func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, ac
 		return nil, err
 	}
 	if b.Owner != viewer && !c.controllerFields() && kind != BreachEventImpact {
-		return nil, Errorf(ErrForbidden, "an affected tenant records its own decision, notifications, measures and consequences; the facts of the breach belong to its owner")
+		return nil, garde.Errorf(garde.ErrForbidden, "an affected tenant records its own decision, notifications, measures and consequences; the facts of the breach belong to its owner")
 	}
 	next := *b
 	next.apply(&c)
 	if next.Status == BreachOpen && next.AwareAt.IsZero() {
-		return nil, Invalid("aware_at", "is required to open a breach")
+		return nil, garde.Invalid("aware_at", "is required to open a breach")
 	}
 	if c.AuthorityNotifiedAt != nil && next.AuthorityNotifiedAt.After(next.NotifyBy) && strings.TrimSpace(next.DelayReason) == "" {
-		return nil, Invalid("delay_reason", "is required: the authority was notified more than 72 hours after awareness (Art. 33(1))")
+		return nil, garde.Invalid("delay_reason", "is required: the authority was notified more than 72 hours after awareness (Art. 33(1))")
 	}
 	seq := 1
 	for _, e := range b.Events {
@@ -616,14 +618,14 @@ func (s *Service) appendChangeTx(ctx context.Context, tx Tx, viewer TenantID, ac
 			seq = max(seq, e.Seq+1)
 		}
 	}
-	ev := BreachEvent{Tenant: viewer, BreachID: id, Seq: seq, At: now, Actor: actor, Kind: kind, Body: body}
+	ev := garde.BreachEvent{Tenant: viewer, BreachID: id, Seq: seq, At: now, Actor: actor, Kind: kind, Body: body}
 	if err := tx.AppendBreachEvent(ctx, ev); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, errRetry
+		if errors.Is(err, garde.ErrConflict) {
+			return nil, garde.ErrRetry
 		}
 		return nil, err
 	}
-	if err := tx.AppendAudit(ctx, []AuditEvent{{Tenant: viewer, At: now, Actor: actor, Action: breachActions[kind], Outcome: OutcomeOK, Reason: id}}); err != nil {
+	if err := tx.AppendAudit(ctx, []garde.AuditEvent{{Tenant: viewer, At: now, Actor: actor, Action: breachActions[kind], Outcome: garde.OutcomeOK, Reason: id}}); err != nil {
 		return nil, err
 	}
 	return s.loadBreach(ctx, tx, viewer, id)
