@@ -221,10 +221,10 @@ func TestNoSecondCopy(t *testing.T) {
 	}{
 		{"a list of roles (the role matrix: garde.Permission)", regexp.MustCompile(`\[\](garde\.)?Role\{`), []string{"authz.go"}},
 		{"the closed request statuses spelt out (garde.OpenStatuses)", regexp.MustCompile(`'(completed|rejected|cancelled)',\s*'(completed|rejected|cancelled)'|!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)\s*&&[^\n]*!=\s*(garde\.)?Status(Completed|Rejected|Cancelled)`), nil},
-		{"a list of request statuses (garde.RequestStatuses)", regexp.MustCompile(`Status(Received|Verified|InProgress|Completed|Rejected|Cancelled),\s*(garde\.)?Status(Received|Verified|InProgress|Completed|Rejected|Cancelled)\b`), []string{"requests.go", "rights.go", "delivery.go"}},
-		{"a 7-day window (rights.DueSoonWindow)", regexp.MustCompile(`7 \* 24 \* time\.Hour`), []string{"rights_clock.go", "rights.go"}},
-		{"the 72-hour deadline (breach.BreachDeadline)", regexp.MustCompile(`72 \* time\.Hour`), []string{"breach.go"}},
-		{"escalation points (breach.DefaultEscalationPoints)", regexp.MustCompile(`24 \* time\.Hour, 48 \* time\.Hour|"0h,24h`), []string{"breach_clock.go"}},
+		{"a list of request statuses (garde.RequestStatuses)", regexp.MustCompile(`Status(Received|Verified|InProgress|Completed|Rejected|Cancelled),\s*(garde\.)?Status(Received|Verified|InProgress|Completed|Rejected|Cancelled)\b`), []string{"requests.go", "rights/rights.go", "rights/delivery.go"}},
+		{"a 7-day window (rights.DueSoonWindow)", regexp.MustCompile(`7 \* 24 \* time\.Hour`), []string{"rights/rights_clock.go", "rights/rights.go"}},
+		{"the 72-hour deadline (breach.BreachDeadline)", regexp.MustCompile(`72 \* time\.Hour`), []string{"breach/breach.go"}},
+		{"escalation points (breach.DefaultEscalationPoints)", regexp.MustCompile(`24 \* time\.Hour, 48 \* time\.Hour|"0h,24h`), []string{"breach/breach_clock.go"}},
 	}
 	for _, f := range goFiles(t) {
 		b, err := os.ReadFile(f)
@@ -302,7 +302,7 @@ var durationOf = map[string]time.Duration{
 // definition ("7 days (`rights.DueSoonWindow`)"), the number is the
 // definition's.
 func TestDocumentedDurations(t *testing.T) {
-	re := regexp.MustCompile("(\\d+) (days|hours|h) \\(`(garde\\.\\w+)`")
+	re := regexp.MustCompile("(\\d+) (days|hours|h) \\(`((?:garde|rights|breach)\\.\\w+)`")
 	pages, _ := filepath.Glob("docs/*.md")
 	seen := map[string]bool{}
 	for _, page := range pages {
