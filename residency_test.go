@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde/app"
+	"github.com/garde-privacy/garde/notify"
 	"github.com/garde-privacy/garde/rights"
 	"github.com/garde-privacy/garde/vault"
 
@@ -121,7 +122,7 @@ func TestCheckResidency(t *testing.T) {
 
 type countingSender struct{ n atomic.Int32 }
 
-func (c *countingSender) Send(ctx context.Context, w rights.Webhook) error {
+func (c *countingSender) Send(ctx context.Context, w notify.Hook) error {
 	c.n.Add(1)
 	return nil
 }

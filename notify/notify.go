@@ -1,30 +1,30 @@
-// Package notify delivers garde's escalations: by email through an SMTP
-// server (net/smtp) and by signed webhook. It implements breach.Notifier;
-// the breach clock in package garde decides what is due and to whom.
+// Package notify delivers what garde sends: mail through an SMTP server
+// (net/smtp) and signed webhooks through the egress policy, and verifies
+// webhooks for a receiver. It is a leaf: it knows mail and HTTP, not
+// breaches or requests; package breach and package rights say what to send
+// and to whom.
 package notify
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/smtp"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/garde-privacy/garde/breach"
-	"github.com/garde-privacy/garde/rights"
 
 	"github.com/garde-privacy/garde/egress"
 )
 
-// SMTP sends escalations by email to the DPO's address from the register.
+// SMTP sends mail through a server.
 type SMTP struct {
 	// Addr is the server, host:port.
 	Addr string
@@ -43,15 +43,25 @@ type SMTP struct {
 	Policy *egress.Policy
 }
 
-var _ breach.Notifier = (*SMTP)(nil)
+// Mail is one email to send.
+type Mail struct {
+	To      string
+	Subject string
+	Body    string // plain text, lines ending in \n
+	Date    time.Time
+	// ID is the left part of the Message-ID ("<ID@garde>").
+	ID string
+	// Headers are extra headers (X-Garde-Breach: …).
+	Headers map[string]string
+}
 
-// Notify sends one email.
-func (s *SMTP) Notify(ctx context.Context, e breach.Escalation) error {
-	to := e.DPO.Email
+// Send sends one email.
+func (s *SMTP) Send(ctx context.Context, m Mail) error {
+	to := m.To
 	if to == "" {
-		return errors.New("smtp: the DPO has no email address in the register")
+		return errors.New("smtp: no recipient address")
 	}
-	msg := Message(s.From, to, e)
+	msg := Message(s.From, m)
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -123,23 +133,25 @@ func smtpError(stage string, err error) error {
 	return fmt.Errorf("smtp %s: %w", stage, err)
 }
 
-// Message formats the email of an escalation (RFC 5322, UTF-8 body in
-// quoted-printable, subject in RFC 2047).
-func Message(from, to string, e breach.Escalation) []byte {
+// Message formats an email (RFC 5322, UTF-8 body in quoted-printable,
+// subject in RFC 2047).
+func Message(from string, m Mail) []byte {
 	var b bytes.Buffer
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	hdr("From", from)
-	hdr("To", to)
-	hdr("Subject", mime.QEncoding.Encode("utf-8", e.Subject()))
-	hdr("Date", e.At.Format(time.RFC1123Z))
-	hdr("Message-ID", fmt.Sprintf("<%s.%d.%s@garde>", e.BreachID, int64(e.Point/time.Second), e.Tenant))
+	hdr("To", m.To)
+	hdr("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	hdr("Date", m.Date.Format(time.RFC1123Z))
+	hdr("Message-ID", "<"+m.ID+"@garde>")
 	hdr("MIME-Version", "1.0")
 	hdr("Content-Type", "text/plain; charset=utf-8")
 	hdr("Content-Transfer-Encoding", "quoted-printable")
-	hdr("X-Garde-Breach", e.BreachID)
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		hdr(k, m.Headers[k])
+	}
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
-	qp.Write([]byte(strings.ReplaceAll(e.Body(), "\n", "\r\n")))
+	qp.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n")))
 	qp.Close()
 	return b.Bytes()
 }
@@ -150,50 +162,3 @@ const (
 	HeaderDelivery  = "Garde-Delivery"  // the delivery's id: the same on each retry
 	HeaderSignature = "Garde-Signature" // "v2=<hex HMAC-SHA256>"
 )
-
-// Webhook posts escalations as JSON through the egress policy, signed with
-// HMAC-SHA256 under a shared secret over the timestamp, the delivery id
-// and the body (Sign). Each escalation (a breach and a point of its clock)
-// has its own id, so a receiver that remembers ids refuses a replay.
-type Webhook struct {
-	URL    string
-	Secret []byte
-	// Policy is where garde may connect; nil allows public addresses only.
-	Policy *egress.Policy
-	// Now is the signing time (default time.Now).
-	Now func() time.Time
-}
-
-var _ breach.Notifier = (*Webhook)(nil)
-
-// Payload is the JSON body of an escalation webhook.
-type Payload struct {
-	Type     string    `json:"type"`
-	Breach   string    `json:"breach"`
-	Tenant   string    `json:"tenant,omitempty"`
-	Point    string    `json:"point"`
-	AwareAt  time.Time `json:"aware_at"`
-	NotifyBy time.Time `json:"notify_by"`
-	Late     bool      `json:"late"`
-	Nature   []string  `json:"nature"`
-	Phase    string    `json:"phase"`
-	Summary  string    `json:"summary"`
-}
-
-// Notify posts one escalation.
-func (w *Webhook) Notify(ctx context.Context, e breach.Escalation) error {
-	body, err := json.Marshal(Payload{
-		Type: "breach.escalation", Breach: e.BreachID, Tenant: string(e.Tenant), Point: e.Point.String(),
-		AwareAt: e.AwareAt, NotifyBy: e.NotifyBy, Late: e.Left() <= 0, Nature: e.Nature, Phase: e.Phase, Summary: e.Subject(),
-	})
-	if err != nil {
-		return err
-	}
-	secret := w.Secret
-	if secret == nil {
-		secret = []byte{} // escalations are always signed
-	}
-	s := Sender{Policy: w.Policy, Now: w.Now}
-	id := fmt.Sprintf("%s.%s.%d", e.Tenant, e.BreachID, int64(e.Point/time.Second))
-	return s.Send(ctx, rights.Webhook{URL: w.URL, Body: body, Secret: secret, ID: id})
-}

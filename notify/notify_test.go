@@ -25,7 +25,6 @@ import (
 
 	"github.com/garde-privacy/garde/app"
 	"github.com/garde-privacy/garde/breach"
-	"github.com/garde-privacy/garde/rights"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -188,8 +187,8 @@ func TestEscalationByEmailAndWebhook(t *testing.T) {
 	defer ts.Close()
 
 	c := breach.BreachClock{
-		Email:   &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress},
-		Webhook: &notify.Webhook{URL: ts.URL, Secret: secret, Now: clk.Now, Policy: gardetest.LoopbackEgress},
+		Email:   breach.EmailNotifier{Mailer: &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress}},
+		Webhook: &breach.WebhookNotifier{URL: ts.URL, Secret: secret, Now: clk.Now, Policy: gardetest.LoopbackEgress},
 	}
 	for _, step := range []time.Duration{0, 24 * time.Hour, 24 * time.Hour, 18 * time.Hour} {
 		clk.Advance(step)
@@ -259,7 +258,7 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 		},
 		"callback": {
 			sign: func(ts int64, id string, b []byte) http.Header {
-				return hdr(ts, id, rights.HeaderOpenDSRSignature, notify.SignCallback(callbackKey, ts, id, b))
+				return hdr(ts, id, notify.HeaderOpenDSRSignature, notify.SignCallback(callbackKey, ts, id, b))
 			},
 			v: func() *notify.Verifier {
 				return &notify.Verifier{PublicKey: callbackKey.Public().(ed25519.PublicKey), Now: func() time.Time { return now }}
@@ -310,7 +309,7 @@ func TestVerifyRefusesTamperingAndReplay(t *testing.T) {
 	}
 	// The old scheme — Ed25519 over the bare body, which anyone who saw one
 	// callback could replay forever — no longer verifies.
-	bare := hdr(now.Unix(), "x", rights.HeaderOpenDSRSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(callbackKey, body)))
+	bare := hdr(now.Unix(), "x", notify.HeaderOpenDSRSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(callbackKey, body)))
 	if _, err := schemes["callback"].v().Verify(bare, body); !errors.Is(err, notify.ErrBadSignature) {
 		t.Errorf("a bare-body signature = %v, want ErrBadSignature", err)
 	}
@@ -325,9 +324,9 @@ func TestNotifyRefusesInsideByDefault(t *testing.T) {
 	defer ts.Close()
 	e := breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)}
 	for name, n := range map[string]breach.Notifier{
-		"smtp":            &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"},
-		"webhook":         &notify.Webhook{URL: ts.URL, Secret: []byte("s")},
-		"webhook by name": &notify.Webhook{URL: strings.Replace(ts.URL, "127.0.0.1", "localhost", 1), Secret: []byte("s")},
+		"smtp":            breach.EmailNotifier{Mailer: &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example"}},
+		"webhook":         &breach.WebhookNotifier{URL: ts.URL, Secret: []byte("s")},
+		"webhook by name": &breach.WebhookNotifier{URL: strings.Replace(ts.URL, "127.0.0.1", "localhost", 1), Secret: []byte("s")},
 	} {
 		if err := n.Notify(context.Background(), e); !errors.Is(err, egress.ErrRefused) {
 			t.Errorf("%s: Notify = %v, want egress.ErrRefused", name, err)
@@ -344,7 +343,7 @@ func TestSMTPErrorsCarryNoAddress(t *testing.T) {
 	ms := newMailServer(t)
 	ms.rejectRcpt = true
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := (breach.EmailNotifier{Mailer: s}).Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err == nil || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "dpo@example.com") {
 		t.Fatalf("Notify to a refused recipient = %v; want the code 550 and no address", err)
 	}
@@ -362,7 +361,7 @@ func TestSMTPStartTLS(t *testing.T) {
 	ms := newMailServer(t)
 	ms.tls = &tls.Config{Certificates: hs.TLS.Certificates}
 	s := &notify.SMTP{Addr: ms.ln.Addr().String(), From: "garde@operator.example", TLSConfig: &tls.Config{RootCAs: roots}, Policy: gardetest.LoopbackEgress}
-	err := s.Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
+	err := (breach.EmailNotifier{Mailer: s}).Notify(context.Background(), breach.Escalation{BreachID: "brc_1", DPO: register.Party{Email: "dpo@example.com"}, At: time.Now(), NotifyBy: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Notify over STARTTLS = %v, want nil", err)
 	}

@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/garde-privacy/garde/rights"
 
 	"github.com/garde-privacy/garde/egress"
 )
@@ -37,10 +36,24 @@ type Sender struct {
 	Now func() time.Time
 }
 
-var _ rights.WebhookSender = (*Sender)(nil)
+// Hook is one webhook to post.
+type Hook struct {
+	URL  string
+	Body []byte
+	// Secret signs with HMAC-SHA256 (Garde-Signature); CallbackKey signs
+	// an OpenDSR callback with Ed25519 (X-OpenDSR-Signature).
+	Secret      []byte
+	CallbackKey ed25519.PrivateKey
+	// ID is the delivery id, the same on each retry (random when empty).
+	ID      string
+	Headers map[string]string
+}
+
+// HeaderOpenDSRSignature carries an OpenDSR callback's signature.
+const HeaderOpenDSRSignature = "X-OpenDSR-Signature"
 
 // Send posts one webhook and fails unless the receiver answers 2xx.
-func (s *Sender) Send(ctx context.Context, w rights.Webhook) error {
+func (s *Sender) Send(ctx context.Context, w Hook) error {
 	id := w.ID
 	if id == "" {
 		id = randomID()
@@ -71,7 +84,7 @@ func (s *Sender) Send(ctx context.Context, w rights.Webhook) error {
 		req.Header.Set(HeaderSignature, Sign(w.Secret, ts, id, w.Body))
 	}
 	if w.CallbackKey != nil {
-		req.Header.Set(rights.HeaderOpenDSRSignature, SignCallback(w.CallbackKey, ts, id, w.Body))
+		req.Header.Set(HeaderOpenDSRSignature, SignCallback(w.CallbackKey, ts, id, w.Body))
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {

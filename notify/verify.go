@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/garde-privacy/garde/rights"
 )
 
 // What is signed: a label naming the scheme, then the timestamp, the
@@ -103,7 +101,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) (string, error) {
 		if len(v.PublicKey) != ed25519.PublicKeySize {
 			return "", errors.New("webhook: the verifier's public key is not an Ed25519 key")
 		}
-		sig, err := base64.StdEncoding.DecodeString(h.Get(rights.HeaderOpenDSRSignature))
+		sig, err := base64.StdEncoding.DecodeString(h.Get(HeaderOpenDSRSignature))
 		if err != nil || !ed25519.Verify(v.PublicKey, signed(callbackLabel, ts, id, body), sig) {
 			return "", ErrBadSignature
 		}

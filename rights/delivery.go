@@ -16,6 +16,7 @@ import (
 	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/keyring"
+	"github.com/garde-privacy/garde/notify"
 )
 
 // Deliveries: erasure notices to the register's recipients (Art. 19) and
@@ -34,11 +35,9 @@ func deliveryBackoff(n int) time.Duration {
 	return min(d, 6*time.Hour)
 }
 
-// OpenDSR header names.
-const (
-	HeaderOpenDSRSignature = "X-OpenDSR-Signature"
-	HeaderOpenDSRProcessor = "X-OpenDSR-Processor-Domain"
-)
+// HeaderOpenDSRProcessor names the processor in an OpenDSR callback (the
+// signature's header is notify.HeaderOpenDSRSignature).
+const HeaderOpenDSRProcessor = "X-OpenDSR-Processor-Domain"
 
 // OpenDSRAPIVersion is the OpenDSR version garde speaks.
 const OpenDSRAPIVersion = "3.0"
@@ -258,7 +257,7 @@ func (s *Service) SendDeliveries(ctx context.Context, c RightsJobs) (int, error)
 		for i, d := range due {
 			err := refused[i]
 			if err == nil {
-				w := Webhook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i], ID: DeliveryID(d)}
+				w := notify.Hook{URL: d.Endpoint, Body: bodies[i], Secret: secrets[i], Headers: headers[i], ID: DeliveryID(d)}
 				if d.Kind == garde.DeliveryCallback {
 					w.CallbackKey = sk
 				}

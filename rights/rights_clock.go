@@ -2,7 +2,6 @@ package rights
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/garde-privacy/garde"
+	"github.com/garde-privacy/garde/notify"
 )
 
 // The Art. 12(3) clock: a request is answered "within one month of
@@ -74,25 +74,9 @@ type RequestAlarm struct {
 	At        time.Time
 }
 
-// Webhook is one signed POST. The sender (package notify) signs the
-// timestamp, ID and Body — with HMAC-SHA256 under Secret (Garde-Signature)
-// when Secret is set, with Ed25519 under CallbackKey (X-OpenDSR-Signature)
-// when that is set — sends the timestamp and ID in headers
-// (Garde-Timestamp, Garde-Delivery), and adds Headers as they are. ID is
-// the same on every retry of one delivery, so that a receiver can refuse
-// replays and ignore a retry it already acted on.
-type Webhook struct {
-	URL         string
-	Body        []byte
-	Secret      []byte
-	CallbackKey ed25519.PrivateKey
-	ID          string
-	Headers     map[string]string
-}
-
 // WebhookSender posts webhooks; it fails unless the receiver answers 2xx.
 type WebhookSender interface {
-	Send(ctx context.Context, w Webhook) error
+	Send(ctx context.Context, w notify.Hook) error
 }
 
 // DueSoonWindow is how close to its deadline a request is "due soon": the
@@ -258,7 +242,7 @@ func (s *Service) sendAlarm(ctx context.Context, c RightsJobs, a RequestAlarm) (
 		if err != nil {
 			return false, err
 		}
-		if err := c.Sender.Send(ctx, Webhook{URL: c.AlarmURL, Body: body, Secret: c.AlarmSecret, ID: a.RequestID + "." + key}); err != nil {
+		if err := c.Sender.Send(ctx, notify.Hook{URL: c.AlarmURL, Body: body, Secret: c.AlarmSecret, ID: a.RequestID + "." + key}); err != nil {
 			// The lease expires and a later tick, on any node, retries.
 			return false, fmt.Errorf("alarm %s of request %s: %w", a.Kind, a.RequestID, err)
 		}

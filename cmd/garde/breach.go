@@ -194,14 +194,14 @@ func runBreach(ctx context.Context, args []string, getenv func(string) string, s
 				host, _, _ := strings.Cut(*smtpAddr, ":")
 				s.Auth = smtp.PlainAuth("", *smtpUser, getenv("GARDE_SMTP_PASSWORD"), host)
 			}
-			c.Email = s
+			c.Email = breach.EmailNotifier{Mailer: s}
 		}
 		if *webhook != "" {
 			secret := getenv("GARDE_WEBHOOK_SECRET")
 			if secret == "" {
 				return usageError{"--webhook needs GARDE_WEBHOOK_SECRET, the key the receiver verifies signatures with"}
 			}
-			c.Webhook = &notify.Webhook{URL: *webhook, Secret: []byte(secret), Policy: policy}
+			c.Webhook = &breach.WebhookNotifier{URL: *webhook, Secret: []byte(secret), Policy: policy}
 		}
 		if c.Email == nil && c.Webhook == nil {
 			return usageError{"garde breach clock needs --smtp or --webhook"}

@@ -70,14 +70,14 @@ func breachClockFromEnv(getenv func(string) string, policy *egress.Policy) (brea
 			h, _, _ := strings.Cut(addr, ":")
 			s.Auth = smtp.PlainAuth("", user, getenv("GARDE_SMTP_PASSWORD"), h)
 		}
-		c.Email = s
+		c.Email = breach.EmailNotifier{Mailer: s}
 	}
 	if url := getenv("GARDE_ALERT_WEBHOOK"); url != "" {
 		secret := getenv("GARDE_WEBHOOK_SECRET")
 		if secret == "" {
 			return c, errors.New("GARDE_ALERT_WEBHOOK needs GARDE_WEBHOOK_SECRET, the key receivers verify signatures with")
 		}
-		c.Webhook = &notify.Webhook{URL: url, Secret: []byte(secret), Policy: policy}
+		c.Webhook = &breach.WebhookNotifier{URL: url, Secret: []byte(secret), Policy: policy}
 	}
 	return c, nil
 }
