@@ -1,6 +1,7 @@
 package register
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,8 +89,8 @@ func NewArt30(history []Applied) Art30Record {
 	subs := map[string]bool{}
 	for _, pu := range reg.Purposes {
 		a := Art30Activity{
-			Ref: pu.ID, Name: orDefault(pu.Description, pu.ID), CreatedAt: created[pu.ID], UpdatedAt: updated[pu.ID],
-			Purpose: orDefault(pu.Description, pu.ID), LegalBasis: pu.LegalBasis,
+			Ref: pu.ID, Name: cmp.Or(pu.Description, pu.ID), CreatedAt: created[pu.ID], UpdatedAt: updated[pu.ID],
+			Purpose: cmp.Or(pu.Description, pu.ID), LegalBasis: pu.LegalBasis,
 			SubjectCategories: pu.DataSubjects, DataCategories: pu.Categories,
 			Retention: pu.Retention.String(), Security: reg.SecurityMeasures,
 		}
@@ -109,7 +110,7 @@ func NewArt30(history []Applied) Art30Record {
 			a.Transfers = append(a.Transfers, transferText(t))
 		}
 		out.Activities = append(out.Activities, a)
-		out.Processor.Categories = append(out.Processor.Categories, pu.ID+": "+orDefault(pu.Description, pu.LegalBasis))
+		out.Processor.Categories = append(out.Processor.Categories, pu.ID+": "+cmp.Or(pu.Description, pu.LegalBasis))
 	}
 	for _, t := range reg.Transfers {
 		out.Processor.Transfers = append(out.Processor.Transfers, transferText(t))
@@ -126,14 +127,6 @@ func transferText(t Transfer) string {
 		s += " (" + t.Reference + ")"
 	}
 	return s
-}
-
-// orDefault returns a, or b when a is empty.
-func orDefault(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Diff is a line diff between two versions of a register's

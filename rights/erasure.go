@@ -2,6 +2,7 @@ package rights
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -272,7 +273,7 @@ func (s *Service) purgeErased(ctx context.Context, r garde.RightsRequest, destro
 		}
 		r.Certificate, r.SealedSubject = signed, nil
 		r.Status, r.CompletedAt, r.UpdatedAt = garde.StatusCompleted, now, now
-		r.Outcome = fmt.Sprintf("key=%s messages=%d consents=%d", orDefault(subjectID, "none"), messages, consents)
+		r.Outcome = fmt.Sprintf("key=%s messages=%d consents=%d", cmp.Or(subjectID, "none"), messages, consents)
 		return tx.UpdateRequest(ctx, r)
 	})
 	if err == nil {
