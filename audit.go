@@ -154,7 +154,7 @@ func (s *Kernel) SubjectRef(ctx context.Context, tx Tx, tk *TenantKeys, tenant T
 
 // Audit returns audit events of the caller's tenant (admin and DPO).
 func (s *Kernel) Audit(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
-	if err := Authorize(p, PermAuditRead); err != nil {
+	if _, err := Enter(p, OpAuditRead); err != nil {
 		return nil, err
 	}
 	if f.Limit <= 0 || f.Limit > MaxAuditPage {

@@ -39,6 +39,11 @@ const (
 	// PermDashboard signs in to the DPO's dashboard. A page needs it and
 	// the permission of the use case it shows.
 	PermDashboard
+	// PermHost runs garde's command line on the host, with the master key:
+	// key rotation and backups, restores, new ledger epochs. Only the
+	// operator holds it, and no API route carries an operation that needs
+	// it (TestRoutesEnterTheGate).
+	PermHost
 
 	permEnd // after the last: Permissions stops here
 )
@@ -70,6 +75,7 @@ var grants = map[Permission]struct {
 	PermRequestVouch:  {"request.vouch", []Role{RoleDPO}},
 	PermBreach:        {"breach", []Role{RoleOperator, RoleAdmin, RoleDPO}},
 	PermDashboard:     {"dashboard", []Role{RoleAdmin, RoleDPO}},
+	PermHost:          {"host", []Role{RoleOperator}},
 }
 
 // Permissions lists every permission but PermNone, in declaration order

@@ -11,7 +11,7 @@ import (
 // CreateTenant creates a tenant with its keys and a first admin API key,
 // whose text is returned once and never stored.
 func (s *Kernel) CreateTenant(ctx context.Context, p Principal, name string) (Tenant, string, error) {
-	if err := Authorize(p, PermTenantCreate); err != nil {
+	if _, err := Enter(p, OpTenantCreate); err != nil {
 		return Tenant{}, "", err
 	}
 	if err := validateTenantName(name); err != nil {
@@ -97,7 +97,7 @@ func (s *Kernel) RecoverAdminKey(ctx context.Context, tenant TenantID) (APIKey, 
 
 // CreateAPIKey creates a key of the given role in the caller's tenant.
 func (s *Kernel) CreateAPIKey(ctx context.Context, p Principal, role string) (APIKey, string, error) {
-	if err := Authorize(p, PermKeyManage); err != nil {
+	if _, err := Enter(p, OpKeyCreate); err != nil {
 		return APIKey{}, "", err
 	}
 	r, err := ParseRole(role)
@@ -121,7 +121,7 @@ func (s *Kernel) CreateAPIKey(ctx context.Context, p Principal, role string) (AP
 // APIKeys lists the keys of the caller's tenant (hashes included, for the
 // store's sake; the web layer shows only ids, roles and dates).
 func (s *Kernel) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
-	if err := Authorize(p, PermKeyManage); err != nil {
+	if _, err := Enter(p, OpKeyList); err != nil {
 		return nil, err
 	}
 	var keys []APIKey
@@ -135,7 +135,7 @@ func (s *Kernel) APIKeys(ctx context.Context, p Principal) ([]APIKey, error) {
 
 // RevokeAPIKey revokes a key of the caller's tenant. Revoking is final.
 func (s *Kernel) RevokeAPIKey(ctx context.Context, p Principal, id string) error {
-	if err := Authorize(p, PermKeyManage); err != nil {
+	if _, err := Enter(p, OpKeyRevoke); err != nil {
 		return err
 	}
 	now := s.Now()
@@ -212,7 +212,7 @@ func (s *Kernel) Authenticate(ctx context.Context, text string) (Principal, erro
 // ApplyRegister validates a register document and stores it as the
 // tenant's next version. Old versions are kept.
 func (s *Kernel) ApplyRegister(ctx context.Context, p Principal, src []byte) (RegisterVersion, error) {
-	if err := Authorize(p, PermRegisterWrite); err != nil {
+	if _, err := Enter(p, OpRegisterApply); err != nil {
 		return RegisterVersion{}, err
 	}
 	r, err := register.ParseRegister(src)
@@ -244,7 +244,7 @@ func (s *Kernel) ApplyRegister(ctx context.Context, p Principal, src []byte) (Re
 
 // Register returns version v (0: the latest) of the caller's register.
 func (s *Kernel) Register(ctx context.Context, p Principal, v int) (RegisterVersion, error) {
-	if err := Authorize(p, PermRegisterRead); err != nil {
+	if _, err := Enter(p, OpRegisterRead); err != nil {
 		return RegisterVersion{}, err
 	}
 	if v < 0 {

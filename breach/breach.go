@@ -140,7 +140,6 @@ func (b *Breach) Late(now time.Time) bool {
 
 // authorizeBreach checks PermBreach, whose roles the role matrix in
 // authz.go holds.
-func authorizeBreach(p garde.Principal) error { return garde.Authorize(p, garde.PermBreach) }
 
 // NewBreach is a breach to declare.
 type NewBreach struct {
@@ -152,7 +151,7 @@ type NewBreach struct {
 
 // CreateBreach enters a breach in the register and starts its clock.
 func (s *Service) CreateBreach(ctx context.Context, p garde.Principal, nb NewBreach) (*Breach, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachWrite); err != nil {
 		return nil, err
 	}
 	return s.createBreach(ctx, p.Tenant, p.KeyID, nb, "")
@@ -212,7 +211,7 @@ func (s *Service) createBreach(ctx context.Context, owner garde.TenantID, actor 
 
 // Breach returns one breach as the caller may see it.
 func (s *Service) Breach(ctx context.Context, p garde.Principal, id string) (*Breach, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachRead); err != nil {
 		return nil, err
 	}
 	var b *Breach
@@ -263,7 +262,7 @@ func (s *Service) foldRecord(ctx context.Context, tx garde.Tx, viewer garde.Tena
 // Breaches lists the breaches the caller may see, newest first: every
 // breach stays in the register, notified, dismissed or not.
 func (s *Service) Breaches(ctx context.Context, p garde.Principal) ([]*Breach, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachRead); err != nil {
 		return nil, err
 	}
 	var out []*Breach
@@ -297,7 +296,7 @@ func (s *Service) breachesOf(ctx context.Context, tx garde.Tx, viewer garde.Tena
 // Notifying the authority after the deadline requires the reason for the
 // delay.
 func (s *Service) UpdateBreach(ctx context.Context, p garde.Principal, id string, c BreachChange) (*Breach, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachWrite); err != nil {
 		return nil, err
 	}
 	now := s.Now()

@@ -322,7 +322,7 @@ func escalationDone(b *Breach, tenant garde.TenantID) bool {
 // that the caller may see: the owner sees all of them, an affected tenant
 // those addressed to its DPO.
 func (s *Service) BreachEscalations(ctx context.Context, p garde.Principal, id string) ([]garde.EscalationRecord, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachRead); err != nil {
 		return nil, err
 	}
 	var out []garde.EscalationRecord

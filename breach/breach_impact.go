@@ -278,7 +278,7 @@ func (s *Service) computeImpact(ctx context.Context, tx garde.Tx, scopes []garde
 // its own view of the breach. Categories and approximate numbers left empty on the
 // breach are filled from the result.
 func (s *Service) ComputeImpact(ctx context.Context, p garde.Principal, id string, q ImpactQuery) (*Breach, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachWrite); err != nil {
 		return nil, err
 	}
 	ve := &garde.ValidationError{}

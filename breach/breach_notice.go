@@ -223,7 +223,7 @@ func partyLine(p register.Party) string {
 // register. An authority notice drafted after the deadline needs the
 // reason for the delay.
 func (s *Service) BreachNotice(ctx context.Context, p garde.Principal, id, kind, lang string, tenant garde.TenantID) (NoticeDraft, error) {
-	if err := authorizeBreach(p); err != nil {
+	if _, err := garde.Enter(p, garde.OpBreachRead); err != nil {
 		return NoticeDraft{}, err
 	}
 	ve := &garde.ValidationError{}

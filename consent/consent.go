@@ -73,13 +73,13 @@ type consentContent struct {
 
 // consentPurpose returns the purpose if it is in the register with consent
 // as its legal basis.
-func consentPurpose(reg *register.Register, purpose, field string) (*register.Purpose, error) {
+func consentPurpose(pass garde.Pass, reg *register.Register, purpose, field string) (*register.Purpose, error) {
 	if purpose == "" {
 		return nil, garde.Invalid(field, "is required")
 	}
-	pp, ok := reg.Purpose(purpose)
-	if !ok {
-		return nil, &garde.RefusedError{Field: field, Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+	pp, err := pass.Purpose(reg, purpose, field)
+	if err != nil {
+		return nil, err
 	}
 	if pp.LegalBasis != "consent" {
 		return nil, garde.Invalid(field, "purpose %q has legal basis %s, not consent: there is no consent to record for it", purpose, pp.LegalBasis)
@@ -167,7 +167,7 @@ func (in *ConsentInput) validate(prefix string, ve *garde.ValidationError) {
 // caller gets its own error. This is what lets single events, one per HTTP
 // request, reach the throughput of batches.
 func (s *Service) RecordConsent(ctx context.Context, p garde.Principal, in ConsentInput) (ConsentResult, error) {
-	if err := garde.Authorize(p, garde.PermConsentWrite); err != nil {
+	if _, err := garde.Enter(p, garde.OpConsentRecord); err != nil {
 		return ConsentResult{}, err
 	}
 	ve := &garde.ValidationError{}
@@ -217,7 +217,8 @@ func (s *Service) auditRefusal(ctx context.Context, p garde.Principal, ins []Con
 }
 
 func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []ConsentInput) ([]ConsentResult, error) {
-	if err := garde.Authorize(p, garde.PermConsentWrite); err != nil {
+	pass, err := garde.Enter(p, garde.OpConsentRecord)
+	if err != nil {
 		return nil, err
 	}
 	if len(ins) == 0 {
@@ -241,7 +242,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 	now := s.Now().UTC().Truncate(time.Microsecond)
 	var results []ConsentResult
 	var done []withdrawalDone
-	err := s.Update(ctx, func(tx garde.Tx) error {
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		results = make([]ConsentResult, len(ins))
 		reg, regVersion, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
@@ -265,6 +266,15 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 				order = append(order, in.Subject)
 			}
 		}
+		// An erased subject gets no new consent (the gate; SubjectsForWrite
+		// would refuse to bring it back too).
+		uses := make([]garde.Use, len(order))
+		for i, subject := range order {
+			uses[i] = garde.Use{Subject: subject, Field: "subject"}
+		}
+		if err := pass.Blocks(ctx, tx, tk, p.Tenant, uses); err != nil {
+			return err
+		}
 		handles, err := s.SubjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
 		if err != nil {
 			return err
@@ -285,7 +295,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 		var auditOrder []auditKey
 		auditCount := map[auditKey]int{}
 		for i, in := range ins {
-			pp, err := consentPurpose(reg, in.Purpose, prefixes[i]+"purpose")
+			pp, err := consentPurpose(pass, reg, in.Purpose, prefixes[i]+"purpose")
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package consent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -16,7 +15,8 @@ import (
 // language. Versions are never changed or removed: a consent recorded
 // against version 3 keeps pointing at exactly that text.
 func (s *Service) PublishNotice(ctx context.Context, p garde.Principal, purpose, language, text string) (garde.Notice, error) {
-	if err := garde.Authorize(p, garde.PermNoticeWrite); err != nil {
+	pass, err := garde.Enter(p, garde.OpNoticePublish)
+	if err != nil {
 		return garde.Notice{}, err
 	}
 	ve := &garde.ValidationError{}
@@ -36,12 +36,12 @@ func (s *Service) PublishNotice(ctx context.Context, p garde.Principal, purpose,
 	}
 	now := s.Now()
 	var n garde.Notice
-	err := s.Update(ctx, func(tx garde.Tx) error {
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		if _, err := consentPurpose(reg, purpose, "purpose"); err != nil {
+		if _, err := consentPurpose(pass, reg, purpose, "purpose"); err != nil {
 			return err
 		}
 		existing, err := tx.Notices(ctx, p.Tenant, purpose)
@@ -68,17 +68,18 @@ func (s *Service) PublishNotice(ctx context.Context, p garde.Principal, purpose,
 
 // Notices lists the notices of a purpose of the caller's register.
 func (s *Service) Notices(ctx context.Context, p garde.Principal, purpose string) ([]garde.Notice, error) {
-	if err := garde.Authorize(p, garde.PermRegisterRead); err != nil {
+	pass, err := garde.Enter(p, garde.OpNoticeRead)
+	if err != nil {
 		return nil, err
 	}
 	var out []garde.Notice
-	err := s.Store.View(ctx, func(tx garde.Tx) error {
+	err = s.Store.View(ctx, func(tx garde.Tx) error {
 		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		if _, ok := reg.Purpose(purpose); !ok {
-			return &garde.RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		if _, err := pass.Purpose(reg, purpose, "purpose"); err != nil {
+			return err
 		}
 		out, err = tx.Notices(ctx, p.Tenant, purpose)
 		return err

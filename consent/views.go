@@ -38,7 +38,7 @@ type SubjectConsentsView struct {
 // SubjectConsents returns a subject's current consent per purpose and its
 // history. Reading it is audited like any read of a subject's data.
 func (s *Service) SubjectConsents(ctx context.Context, p garde.Principal, subject string) (SubjectConsentsView, error) {
-	if err := garde.Authorize(p, garde.PermConsentRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpConsentRead); err != nil {
 		return SubjectConsentsView{}, err
 	}
 	if err := garde.ValidateSubjectID("subject", subject); err != nil {
@@ -101,7 +101,7 @@ type ConsentProofView struct {
 // The controller, DPO and purpose come from the register version the
 // consent was given under. Audited as a read of the subject's data.
 func (s *Service) ConsentProof(ctx context.Context, p garde.Principal, subject, id string) (ConsentProofView, error) {
-	if err := garde.Authorize(p, garde.PermConsentRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpConsentRead); err != nil {
 		return ConsentProofView{}, err
 	}
 	if err := garde.ValidateSubjectID("subject", subject); err != nil {
@@ -294,7 +294,7 @@ func (d ConsentDay) Events() int { return d.Grants + d.Withdrawals }
 // no personal data). Every purpose of the current register has a row for
 // every day, so a chart shows gaps as gaps.
 func (s *Service) ConsentTrend(ctx context.Context, p garde.Principal, since, until time.Time) ([]ConsentDay, error) {
-	if err := garde.Authorize(p, garde.PermAuditRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpConsentTrend); err != nil {
 		return nil, err
 	}
 	since, until = truncDay(since), truncDay(until)

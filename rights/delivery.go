@@ -136,7 +136,7 @@ func recipientSecret(tk *garde.TenantKeys, endpoint string) []byte {
 // RecipientWebhookSecret returns the hex HMAC secret that signs the
 // erasure notices sent to endpoint, to configure at the recipient.
 func (s *Service) RecipientWebhookSecret(ctx context.Context, p garde.Principal, endpoint string) (string, error) {
-	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+	if _, err := garde.Enter(p, garde.OpRecipientSecret); err != nil {
 		return "", err
 	}
 	if err := validateWebhookURL(endpoint); err != nil {
@@ -168,7 +168,7 @@ func callbackKey(tk *garde.TenantKeys) ed25519.PrivateKey {
 // tenant's OpenDSR callbacks (X-OpenDSR-Signature; docs/rights.md says how
 // to verify one).
 func (s *Service) OpenDSRPublicKey(ctx context.Context, p garde.Principal) (string, error) {
-	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpCallbackKey); err != nil {
 		return "", err
 	}
 	var out string
@@ -322,7 +322,7 @@ func errorCode(err error) string {
 // RequestDeliveries lists a request's deliveries: per recipient, its
 // status, attempts and last error.
 func (s *Service) RequestDeliveries(ctx context.Context, p garde.Principal, id string) ([]garde.Delivery, error) {
-	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestRead); err != nil {
 		return nil, err
 	}
 	var out []garde.Delivery

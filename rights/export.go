@@ -44,7 +44,7 @@ const exportPage = 1000
 // ExportRequest streams the export of an access or portability request's
 // subject: head first, then each message. It is audited.
 func (s *Service) ExportRequest(ctx context.Context, p garde.Principal, id string, head func(SubjectExport) error, message func(garde.MessageView) error) error {
-	if err := garde.Authorize(p, garde.PermSubjectExport); err != nil {
+	if _, err := garde.Enter(p, garde.OpSubjectExport); err != nil {
 		return err
 	}
 	var subject string
@@ -181,7 +181,7 @@ func (s *Service) exportSubject(ctx context.Context, tenant garde.TenantID, subj
 // the tenant becomes unreadable at once — its API keys revoked, and a
 // certificate signed. Only the operator may do it.
 func (s *Service) OffboardTenant(ctx context.Context, p garde.Principal, tenant garde.TenantID, head func(SubjectExport) error, message func(garde.MessageView) error) ([]byte, error) {
-	if err := garde.Authorize(p, garde.PermTenantCreate); err != nil {
+	if _, err := garde.Enter(p, garde.OpTenantOffboard); err != nil {
 		return nil, err
 	}
 	subjects, messages, after := 0, 0, ""

@@ -41,7 +41,7 @@ func (s *Service) applyBlock(ctx context.Context, r garde.RightsRequest) (garde.
 // LiftRestriction ends a subject's restriction of processing (Art. 18(3):
 // the controller tells the subject before lifting it).
 func (s *Service) LiftRestriction(ctx context.Context, p garde.Principal, subject string) error {
-	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+	if _, err := garde.Enter(p, garde.OpRestrictionLift); err != nil {
 		return err
 	}
 	if err := garde.ValidateSubjectID("subject", subject); err != nil {

@@ -82,7 +82,7 @@ func validateReason(field, s string) error {
 // subject following the one-time link built from the returned token, or
 // the DPO (ChangeRequest, ActVerify). Whoever files does not verify.
 func (s *Service) FileRequest(ctx context.Context, p garde.Principal, in NewRequest) (FiledRequest, error) {
-	if err := garde.Authorize(p, garde.PermRequestFile); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestFile); err != nil {
 		return FiledRequest{}, err
 	}
 	ve := &garde.ValidationError{}
@@ -210,6 +210,9 @@ var errBadToken = garde.Errorf(garde.ErrNotFound, "this verification link is inv
 // identity is verified and it proceeds as if vouched. The token works
 // once, until it expires.
 func (s *Service) VerifyRequest(ctx context.Context, token string) (garde.RightsRequest, error) {
+	if _, err := garde.Enter(garde.Principal{}, garde.OpRequestVerify); err != nil {
+		return garde.RightsRequest{}, err
+	}
 	if token == "" || len(token) > 100 {
 		return garde.RightsRequest{}, errBadToken
 	}
@@ -246,7 +249,7 @@ func (s *Service) VerifyRequest(ctx context.Context, token string) (garde.Rights
 
 // Request returns one request of the caller's tenant.
 func (s *Service) Request(ctx context.Context, p garde.Principal, id string) (garde.RightsRequest, error) {
-	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestRead); err != nil {
 		return garde.RightsRequest{}, err
 	}
 	var r garde.RightsRequest
@@ -260,7 +263,7 @@ func (s *Service) Request(ctx context.Context, p garde.Principal, id string) (ga
 
 // RequestByExternalID returns an OpenDSR request by its subject_request_id.
 func (s *Service) RequestByExternalID(ctx context.Context, p garde.Principal, externalID string) (garde.RightsRequest, error) {
-	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestRead); err != nil {
 		return garde.RightsRequest{}, err
 	}
 	var r garde.RightsRequest
@@ -275,7 +278,7 @@ func (s *Service) RequestByExternalID(ctx context.Context, p garde.Principal, ex
 // Requests lists the caller's requests. A subject filter (the tenant's
 // identifier) is matched through the blind index.
 func (s *Service) Requests(ctx context.Context, p garde.Principal, f garde.RequestFilter, subject string) ([]garde.RightsRequest, error) {
-	if err := garde.Authorize(p, garde.PermRequestRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestRead); err != nil {
 		return nil, err
 	}
 	ve := &garde.ValidationError{}
@@ -361,7 +364,7 @@ type RequestChange struct {
 // reason, complete a request that needs a person's work (an access
 // request answered, a rectification applied), or cancel.
 func (s *Service) ChangeRequest(ctx context.Context, p garde.Principal, id string, c RequestChange) (garde.RightsRequest, error) {
-	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestChange); err != nil {
 		return garde.RightsRequest{}, err
 	}
 	acts := []string{ActExtend, ActHold, ActRelease, ActReject, ActComplete, ActCancel, ActVerify}
@@ -473,7 +476,7 @@ func (s *Service) CancelExternal(ctx context.Context, p garde.Principal, externa
 	if err != nil {
 		return garde.RightsRequest{}, err
 	}
-	if err := garde.Authorize(p, garde.PermRequestFile); err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestCancel); err != nil {
 		return garde.RightsRequest{}, err
 	}
 	now := s.Now()

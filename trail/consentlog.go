@@ -107,7 +107,7 @@ func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant gard
 // LedgerCheckpoint returns the latest signed checkpoint of the caller's
 // log, signing a new one first if entries were appended since the last.
 func (s *Service) LedgerCheckpoint(ctx context.Context, p garde.Principal) (garde.SignedCheckpoint, error) {
-	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpLedgerRead); err != nil {
 		return garde.SignedCheckpoint{}, err
 	}
 	var out garde.SignedCheckpoint
@@ -141,7 +141,7 @@ func (s *Service) LedgerCheckpoint(ctx context.Context, p garde.Principal) (gard
 // verifier format: the one thing besides a receipt that checking it
 // offline needs.
 func (s *Service) LedgerVerifierKey(ctx context.Context, p garde.Principal) (string, error) {
-	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpLedgerRead); err != nil {
 		return "", err
 	}
 	var out string
@@ -199,7 +199,7 @@ func proofSize(ctx context.Context, tx garde.Tx, tenant garde.TenantID, size int
 // LedgerInclusion returns the proof that leaf index is in the caller's log
 // at size (0: the latest signed checkpoint).
 func (s *Service) LedgerInclusion(ctx context.Context, p garde.Principal, index, size int64) (InclusionProof, error) {
-	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpLedgerRead); err != nil {
 		return InclusionProof{}, err
 	}
 	var out InclusionProof
@@ -236,7 +236,7 @@ func (s *Service) LedgerInclusion(ctx context.Context, p garde.Principal, index,
 // LedgerConsistency returns the proof that the caller's log at newSize (0:
 // the latest signed checkpoint) extends the log at oldSize.
 func (s *Service) LedgerConsistency(ctx context.Context, p garde.Principal, oldSize, newSize int64) (ConsistencyProof, error) {
-	if err := garde.Authorize(p, garde.PermLedgerRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpLedgerRead); err != nil {
 		return ConsistencyProof{}, err
 	}
 	var out ConsistencyProof

@@ -394,7 +394,7 @@ type LedgerHealth struct {
 // returns the latest checkpoint with the result. It reads the whole log:
 // fine for a page a DPO opens, not for a probe polled every second.
 func (s *Service) LedgerHealth(ctx context.Context, p garde.Principal) (LedgerHealth, error) {
-	if err := garde.Authorize(p, garde.PermAuditRead); err != nil {
+	if _, err := garde.Enter(p, garde.OpLedgerHealth); err != nil {
 		return LedgerHealth{}, err
 	}
 	h := LedgerHealth{At: s.Now()}

@@ -36,7 +36,7 @@ const textCategory = "user.content.private"
 
 // validate checks one message against the limits and the register, adding
 // problems under prefix ("" or "messages[3].").
-func (m *NewMessage) validate(reg *register.Register, prefix string, ve *garde.ValidationError) (*register.Purpose, garde.Refusal) {
+func (m *NewMessage) validate(pass garde.Pass, reg *register.Register, prefix string, ve *garde.ValidationError) (*register.Purpose, garde.Refusal) {
 	if err := garde.ValidateSubjectID(prefix+"subject", m.Subject); err != nil {
 		ve.Problems = append(ve.Problems, err.(*garde.ValidationError).Problems...)
 	}
@@ -66,9 +66,13 @@ func (m *NewMessage) validate(reg *register.Register, prefix string, ve *garde.V
 		ve.Add(prefix+"purpose", "is required")
 		return nil, garde.Refusal{}
 	}
-	p, ok := reg.Purpose(m.Purpose)
-	if !ok {
-		return nil, garde.Refusal{Field: prefix + "purpose", Code: "purpose_not_in_register", Msg: fmt.Sprintf("purpose %q is not in the register of processing", m.Purpose)}
+	p, err := pass.Purpose(reg, m.Purpose, prefix+"purpose")
+	if err != nil {
+		var re *garde.RefusedError
+		if !errors.As(err, &re) {
+			panic(err) // the row of every operation that validates a message checks purposes
+		}
+		return nil, garde.Refusal{Field: re.Field, Code: re.Code, Msg: re.Detail}
 	}
 	if m.Text != "" && !p.Allows(textCategory) {
 		return nil, garde.Refusal{Field: prefix + "text", Code: "category_not_allowed", Msg: fmt.Sprintf("purpose %q does not list %s, the category of free text", p.ID, textCategory)}
@@ -102,7 +106,7 @@ func (s *Service) Ingest(ctx context.Context, p garde.Principal, msgs []NewMessa
 // credential are committed together (group commit, see groupQueue): one
 // message per HTTP request then costs little more than a batch.
 func (s *Service) IngestOne(ctx context.Context, p garde.Principal, m NewMessage) (garde.MessageView, error) {
-	if err := garde.Authorize(p, garde.PermIngest); err != nil {
+	if _, err := garde.Enter(p, garde.OpMessageIngest); err != nil {
 		return garde.MessageView{}, err
 	}
 	return s.ingests.Do(ctx, p, m, garde.GroupOps[NewMessage, garde.MessageView]{
@@ -121,7 +125,8 @@ func (s *Service) IngestOne(ctx context.Context, p garde.Principal, m NewMessage
 // ingest is Ingest without the audit of a refusal, so that a group commit
 // that fails over one message audits only that message's refusal.
 func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessage) ([]garde.MessageView, error) {
-	if err := garde.Authorize(p, garde.PermIngest); err != nil {
+	pass, err := garde.Enter(p, garde.OpMessageIngest)
+	if err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 {
@@ -132,7 +137,7 @@ func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessa
 	}
 	now := s.Now()
 	var out []garde.MessageView
-	err := s.Update(ctx, func(tx garde.Tx) error {
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
@@ -144,7 +149,7 @@ func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessa
 			if len(msgs) > 1 {
 				prefix = fmt.Sprintf("messages[%d].", i)
 			}
-			pp, ref := msgs[i].validate(reg, prefix, ve)
+			pp, ref := msgs[i].validate(pass, reg, prefix, ve)
 			if ref.Code != "" && len(ve.Problems) == 0 {
 				return &garde.RefusedError{Field: ref.Field, Code: ref.Code, Detail: ref.Msg}
 			}
@@ -171,8 +176,8 @@ func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessa
 				order = append(order, m.Subject)
 			}
 		}
-		// Erased (tombstone), restricted and objecting subjects (rights.go).
-		if err := s.checkIngestBlocks(ctx, tx, tk, p.Tenant, msgs); err != nil {
+		// Erased (tombstone), restricted and objecting subjects: the gate.
+		if err := pass.Blocks(ctx, tx, tk, p.Tenant, ingestUses(msgs)); err != nil {
 			return err
 		}
 		sealers, err := s.SubjectsForWrite(ctx, tx, tk, p.Tenant, order, now)
@@ -187,19 +192,15 @@ func (s *Service) ingest(ctx context.Context, p garde.Principal, msgs []NewMessa
 		consented := map[[2]string]bool{}
 		for i, m := range msgs {
 			k := [2]string{m.Subject, m.Purpose}
-			if purposes[i].LegalBasis != "consent" || consented[k] {
+			if consented[k] {
 				continue
 			}
-			ok, err := garde.HasConsent(ctx, tx, p.Tenant, bySubject[m.Subject].id, m.Purpose)
-			if err != nil {
-				return err
+			field := "purpose"
+			if len(msgs) > 1 {
+				field = fmt.Sprintf("messages[%d].purpose", i)
 			}
-			if !ok {
-				field := "purpose"
-				if len(msgs) > 1 {
-					field = fmt.Sprintf("messages[%d].purpose", i)
-				}
-				return garde.NoConsent(field, purposes[i])
+			if err := pass.Consent(ctx, tx, p.Tenant, bySubject[m.Subject].id, purposes[i], field); err != nil {
+				return err
 			}
 			consented[k] = true
 		}
@@ -283,7 +284,8 @@ func (s *Service) sealContent(p *register.Purpose, tk *garde.TenantKeys, sl *key
 // decrypted. The purpose is required and must be in the register: reading
 // personal data is processing, and processing needs a purpose.
 func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subject, purpose string) ([]garde.MessageView, error) {
-	if err := garde.Authorize(p, garde.PermMessageRead); err != nil {
+	pass, err := garde.Enter(p, garde.OpMessageRead)
+	if err != nil {
 		return nil, err
 	}
 	ve := &garde.ValidationError{}
@@ -299,7 +301,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subjec
 	now := s.Now()
 	var out []garde.MessageView
 	var ref string
-	err := s.Store.View(ctx, func(tx garde.Tx) error {
+	err = s.Store.View(ctx, func(tx garde.Tx) error {
 		reg, _, err := s.CurrentRegister(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
@@ -309,11 +311,11 @@ func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subjec
 			return err
 		}
 		ref = garde.TenantSubjectRef(tk, subject) // until the subject is found
-		pp, ok := reg.Purpose(purpose)
-		if !ok {
-			return &garde.RefusedError{Field: "purpose", Code: "purpose_not_in_register", Detail: fmt.Sprintf("purpose %q is not in the register of processing", purpose)}
+		pp, err := pass.Purpose(reg, purpose, "purpose")
+		if err != nil {
+			return err
 		}
-		if err := garde.CheckBlocks(ctx, tx, tk, p.Tenant, false, []string{subject}, []string{purpose}, []string{"subject"}); err != nil {
+		if err := pass.Blocks(ctx, tx, tk, p.Tenant, []garde.Use{{Subject: subject, Purpose: purpose, Field: "subject"}}); err != nil {
 			if errors.Is(err, garde.ErrErasedRead) {
 				return nil // erased: nothing to read (rights.go)
 			}
@@ -331,7 +333,7 @@ func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subjec
 		}
 		// Reading for a consent purpose is processing for it: it needs a
 		// current consent too.
-		if err := garde.CheckReadConsent(ctx, tx, p.Tenant, pp, rec.ID); err != nil {
+		if err := pass.Consent(ctx, tx, p.Tenant, rec.ID, pp, "purpose"); err != nil {
 			return err
 		}
 		sl, err := s.SubjectSealer(ctx, tx, p.Tenant, rec)
@@ -371,16 +373,16 @@ func (s *Service) SubjectMessages(ctx context.Context, p garde.Principal, subjec
 	return out, nil
 }
 
-// checkIngestBlocks runs checkBlocks over a batch to ingest.
-func (s *Service) checkIngestBlocks(ctx context.Context, tx garde.Tx, tk *garde.TenantKeys, tenant garde.TenantID, msgs []NewMessage) error {
-	subjects, purposes, fields := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
+// ingestUses are the subjects and purposes of a batch, for the gate.
+func ingestUses(msgs []NewMessage) []garde.Use {
+	uses := make([]garde.Use, len(msgs))
 	for i, m := range msgs {
-		subjects[i], purposes[i], fields[i] = m.Subject, m.Purpose, "subject"
+		uses[i] = garde.Use{Subject: m.Subject, Purpose: m.Purpose, Field: "subject"}
 		if len(msgs) > 1 {
-			fields[i] = fmt.Sprintf("messages[%d].subject", i)
+			uses[i].Field = fmt.Sprintf("messages[%d].subject", i)
 		}
 	}
-	return garde.CheckBlocks(ctx, tx, tk, tenant, true, subjects, purposes, fields)
+	return uses
 }
 
 // RectifyMessage replaces a message's text and/or fields (Art. 16), on a
@@ -399,7 +401,8 @@ func (s *Service) RectifyMessage(ctx context.Context, p garde.Principal, subject
 }
 
 func (s *Service) rectifyMessage(ctx context.Context, p garde.Principal, subject, messageID string, text *string, fields map[string]string) (garde.MessageView, error) {
-	if err := garde.Authorize(p, garde.PermRequestManage); err != nil {
+	pass, err := garde.Enter(p, garde.OpMessageRectify)
+	if err != nil {
 		return garde.MessageView{}, err
 	}
 	if err := garde.ValidateSubjectID("subject", subject); err != nil {
@@ -410,7 +413,7 @@ func (s *Service) rectifyMessage(ctx context.Context, p garde.Principal, subject
 	}
 	now := s.Now()
 	var out garde.MessageView
-	err := s.Update(ctx, func(tx garde.Tx) error {
+	err = s.Update(ctx, func(tx garde.Tx) error {
 		tk, err := s.TenantKeys(ctx, tx, p.Tenant, 0)
 		if err != nil {
 			return err
@@ -448,7 +451,7 @@ func (s *Service) rectifyMessage(ctx context.Context, p garde.Principal, subject
 			nm.Fields = fields
 		}
 		ve := &garde.ValidationError{}
-		pp, ref := nm.validate(reg, "", ve)
+		pp, ref := nm.validate(pass, reg, "", ve)
 		if ref.Code != "" && len(ve.Problems) == 0 {
 			return &garde.RefusedError{Field: ref.Field, Code: ref.Code, Detail: ref.Msg}
 		}

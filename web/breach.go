@@ -14,13 +14,13 @@ import (
 // escalations and notices.
 func (s *Server) breachRoutes() []Route {
 	return []Route{
-		{Method: "POST", Pattern: "/v1/breaches", Perm: garde.PermBreach, Summary: "Enter a breach in the register and start its 72-hour clock.", Request: "BreachCreate", Response: "Breach", Status: 201, handler: s.createBreach},
-		{Method: "GET", Pattern: "/v1/breaches", Perm: garde.PermBreach, Summary: "The breach register: every breach the caller may see, newest first.", Response: "BreachList", Status: 200, handler: s.listBreaches},
-		{Method: "GET", Pattern: "/v1/breaches/{breach}", Perm: garde.PermBreach, Summary: "One breach, with its severity and history.", Response: "Breach", Status: 200, handler: s.getBreach},
-		{Method: "PATCH", Pattern: "/v1/breaches/{breach}", Perm: garde.PermBreach, Summary: "Record an update: facts (owner), or the controller's decision, notifications and measures (affected tenant).", Request: "BreachChange", Response: "Breach", Status: 200, handler: s.patchBreach},
-		{Method: "POST", Pattern: "/v1/breaches/{breach}/impact", Perm: garde.PermBreach, Summary: "Compute the impact of a compromised key from the audit trail and record it.", Request: "ImpactQuery", Response: "Breach", Status: 200, handler: s.breachImpact},
-		{Method: "GET", Pattern: "/v1/breaches/{breach}/escalations", Perm: garde.PermBreach, Summary: "Escalations sent to the DPOs for this breach.", Response: "EscalationList", Status: 200, handler: s.breachEscalations},
-		{Method: "GET", Pattern: "/v1/breaches/{breach}/notices/{kind}", Perm: garde.PermBreach, Summary: "Draft notice: controller (Art. 33(2)), authority (Art. 33(3)) or subjects (Art. 34), as Markdown or PDF.", Status: 200,
+		{Method: "POST", Pattern: "/v1/breaches", Op: garde.OpBreachWrite, Summary: "Enter a breach in the register and start its 72-hour clock.", Request: "BreachCreate", Response: "Breach", Status: 201, handler: s.createBreach},
+		{Method: "GET", Pattern: "/v1/breaches", Op: garde.OpBreachRead, Summary: "The breach register: every breach the caller may see, newest first.", Response: "BreachList", Status: 200, handler: s.listBreaches},
+		{Method: "GET", Pattern: "/v1/breaches/{breach}", Op: garde.OpBreachRead, Summary: "One breach, with its severity and history.", Response: "Breach", Status: 200, handler: s.getBreach},
+		{Method: "PATCH", Pattern: "/v1/breaches/{breach}", Op: garde.OpBreachWrite, Summary: "Record an update: facts (owner), or the controller's decision, notifications and measures (affected tenant).", Request: "BreachChange", Response: "Breach", Status: 200, handler: s.patchBreach},
+		{Method: "POST", Pattern: "/v1/breaches/{breach}/impact", Op: garde.OpBreachWrite, Summary: "Compute the impact of a compromised key from the audit trail and record it.", Request: "ImpactQuery", Response: "Breach", Status: 200, handler: s.breachImpact},
+		{Method: "GET", Pattern: "/v1/breaches/{breach}/escalations", Op: garde.OpBreachRead, Summary: "Escalations sent to the DPOs for this breach.", Response: "EscalationList", Status: 200, handler: s.breachEscalations},
+		{Method: "GET", Pattern: "/v1/breaches/{breach}/notices/{kind}", Op: garde.OpBreachRead, Summary: "Draft notice: controller (Art. 33(2)), authority (Art. 33(3)) or subjects (Art. 34), as Markdown or PDF.", Status: 200,
 			Query: []Param{
 				{Name: "lang", Type: "string", Description: "fr or en (default en)"},
 				{Name: "format", Type: "string", Description: "md (text/markdown, default) or pdf (application/pdf)"},

@@ -17,20 +17,20 @@ import (
 // events, checkpoints and proofs).
 func (s *Server) consentRoutes() []Route {
 	return []Route{
-		{Method: "POST", Pattern: "/v1/purposes/{purpose}/notices", Perm: garde.PermNoticeWrite, Summary: "Publish the next version of a consent notice of a purpose, in one language.", Request: "NoticeIn", Response: "Notice", Status: 201, handler: s.postNotice},
-		{Method: "GET", Pattern: "/v1/purposes/{purpose}/notices", Perm: garde.PermRegisterRead, Summary: "Every version of a purpose's consent notices.", Response: "NoticeList", Status: 200, handler: s.listNotices},
-		{Method: "POST", Pattern: "/v1/consents", Perm: garde.PermConsentWrite, Summary: "Record a grant or a withdrawal of consent; answers the person's receipt, with its proof.", Request: "ConsentIn", Response: "ConsentRecorded", Status: 201, handler: s.postConsent},
-		{Method: "POST", Pattern: "/v1/consents:batch", Perm: garde.PermConsentWrite, Summary: "Record many consent events, all or nothing, under one signed checkpoint.", Request: "ConsentBatch", Response: "ConsentRecordedList", Status: 201, handler: s.postConsents},
-		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents", Perm: garde.PermConsentRead, Summary: "A subject's current consent per purpose, and the history of its consent events.", Response: "SubjectConsents", Status: 200, handler: s.subjectConsents},
-		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents/{id}", Perm: garde.PermConsentRead, Summary: "Demonstrate one consent: its receipt proved against the latest checkpoint, and the evidence recorded with it.", Response: "ConsentProof", Status: 200, handler: s.consentProof},
-		{Method: "GET", Pattern: "/v1/ledger/checkpoint", Perm: garde.PermLedgerRead, Summary: "The tenant's latest signed checkpoint (text/plain, signed-note format of Go's checksum database).", Status: 200, handler: s.ledgerCheckpoint},
-		{Method: "GET", Pattern: "/v1/ledger/key", Perm: garde.PermLedgerRead, Summary: "The tenant's ledger verifier key (text/plain, note verifier key format): what garde verify receipt --key needs.", Status: 200, handler: s.ledgerKey},
-		{Method: "GET", Pattern: "/v1/ledger/proof/inclusion", Perm: garde.PermLedgerRead, Summary: "Proof that a leaf is in the tenant's log (RFC 6962 audit path).", Response: "InclusionProof", Status: 200,
+		{Method: "POST", Pattern: "/v1/purposes/{purpose}/notices", Op: garde.OpNoticePublish, Summary: "Publish the next version of a consent notice of a purpose, in one language.", Request: "NoticeIn", Response: "Notice", Status: 201, handler: s.postNotice},
+		{Method: "GET", Pattern: "/v1/purposes/{purpose}/notices", Op: garde.OpNoticeRead, Summary: "Every version of a purpose's consent notices.", Response: "NoticeList", Status: 200, handler: s.listNotices},
+		{Method: "POST", Pattern: "/v1/consents", Op: garde.OpConsentRecord, Summary: "Record a grant or a withdrawal of consent; answers the person's receipt, with its proof.", Request: "ConsentIn", Response: "ConsentRecorded", Status: 201, handler: s.postConsent},
+		{Method: "POST", Pattern: "/v1/consents:batch", Op: garde.OpConsentRecord, Summary: "Record many consent events, all or nothing, under one signed checkpoint.", Request: "ConsentBatch", Response: "ConsentRecordedList", Status: 201, handler: s.postConsents},
+		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents", Op: garde.OpConsentRead, Summary: "A subject's current consent per purpose, and the history of its consent events.", Response: "SubjectConsents", Status: 200, handler: s.subjectConsents},
+		{Method: "GET", Pattern: "/v1/subjects/{subject}/consents/{id}", Op: garde.OpConsentRead, Summary: "Demonstrate one consent: its receipt proved against the latest checkpoint, and the evidence recorded with it.", Response: "ConsentProof", Status: 200, handler: s.consentProof},
+		{Method: "GET", Pattern: "/v1/ledger/checkpoint", Op: garde.OpLedgerRead, Summary: "The tenant's latest signed checkpoint (text/plain, signed-note format of Go's checksum database).", Status: 200, handler: s.ledgerCheckpoint},
+		{Method: "GET", Pattern: "/v1/ledger/key", Op: garde.OpLedgerRead, Summary: "The tenant's ledger verifier key (text/plain, note verifier key format): what garde verify receipt --key needs.", Status: 200, handler: s.ledgerKey},
+		{Method: "GET", Pattern: "/v1/ledger/proof/inclusion", Op: garde.OpLedgerRead, Summary: "Proof that a leaf is in the tenant's log (RFC 6962 audit path).", Response: "InclusionProof", Status: 200,
 			Query: []Param{
 				{Name: "index", Type: "integer", Description: "leaf index (a receipt's leaf_index)", Required: true},
 				{Name: "size", Type: "integer", Description: "tree size (default: the latest signed checkpoint's)"},
 			}, handler: s.inclusionProof},
-		{Method: "GET", Pattern: "/v1/ledger/proof/consistency", Perm: garde.PermLedgerRead, Summary: "Proof that the log at a newer size extends the log at an older size.", Response: "ConsistencyProof", Status: 200,
+		{Method: "GET", Pattern: "/v1/ledger/proof/consistency", Op: garde.OpLedgerRead, Summary: "Proof that the log at a newer size extends the log at an older size.", Response: "ConsistencyProof", Status: 200,
 			Query: []Param{
 				{Name: "old", Type: "integer", Description: "older tree size (a checkpoint you kept)", Required: true},
 				{Name: "new", Type: "integer", Description: "newer tree size (default: the latest signed checkpoint's)"},

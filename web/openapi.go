@@ -151,6 +151,9 @@ func (s *Server) openAPIDocument() obj {
 		}
 		responses := obj{strconv.Itoa(rt.Status): success}
 		problem := obj{"description": "problem", "content": obj{"application/problem+json": obj{"schema": ref("Problem")}}}
+		if rt.Op != "" {
+			op["x-garde-operation"] = string(rt.Op) // its row in the gate (garde.Enter)
+		}
 		if rr := rt.Roles(); len(rr) > 0 {
 			roles := make([]string, len(rr))
 			for i, r := range rr {

@@ -22,8 +22,8 @@ import (
 func (s *Server) rightsRoutes() []Route {
 	s.registerRightsMetrics()
 	return []Route{
-		{Method: "POST", Pattern: "/v1/requests", Perm: garde.PermRequestFile, Summary: "File a data-subject request. A DPO vouches for the identity (the request proceeds at once); a service key or an admin gets a one-time verification link for the subject (or the DPO verifies: action verify).", Request: "RequestIn", Response: "Request", Status: 201, handler: s.postRequest},
-		{Method: "GET", Pattern: "/v1/requests", Perm: garde.PermRequestRead, Summary: "List data-subject requests.", Response: "RequestList", Status: 200,
+		{Method: "POST", Pattern: "/v1/requests", Op: garde.OpRequestFile, Summary: "File a data-subject request. A DPO vouches for the identity (the request proceeds at once); a service key or an admin gets a one-time verification link for the subject (or the DPO verifies: action verify).", Request: "RequestIn", Response: "Request", Status: 201, handler: s.postRequest},
+		{Method: "GET", Pattern: "/v1/requests", Op: garde.OpRequestRead, Summary: "List data-subject requests.", Response: "RequestList", Status: 200,
 			Query: []Param{
 				{Name: "status", Type: "string", Description: "received, identity_verified, in_progress, completed, rejected, cancelled"},
 				{Name: "type", Type: "string", Description: "access, rectification, erasure, restriction, portability, objection"},
@@ -32,24 +32,24 @@ func (s *Server) rightsRoutes() []Route {
 				{Name: "after", Type: "string", Description: "request id to page after"},
 				{Name: "limit", Type: "integer", Description: "at most this many (max 500)"},
 			}, handler: s.listRequests},
-		{Method: "POST", Pattern: "/v1/requests:lookup", Perm: garde.PermRequestRead, Summary: "A subject's requests (the identifier travels in the body, never in a URL).", Request: "SubjectLookup", Response: "RequestList", Status: 200, handler: s.lookupRequests},
-		{Method: "GET", Pattern: "/v1/requests/{request}", Perm: garde.PermRequestRead, Summary: "One request, with its deadline and the status of each erasure notice or callback.", Response: "Request", Status: 200, handler: s.getRequest},
-		{Method: "POST", Pattern: "/v1/requests/{request}/actions", Perm: garde.PermRequestManage, Summary: "Extend (Art. 12(3), with reasons, within the first month), hold or release an erasure, reject with a reason, complete, cancel; verify (DPO only: the identity of a request another key filed).", Request: "RequestAction", Response: "Request", Status: 200, handler: s.requestAction},
-		{Method: "GET", Pattern: "/v1/requests/{request}/export", Perm: garde.PermSubjectExport, Summary: "Everything garde holds on the subject of an access or portability request, decrypted and streamed: JSON, or HTML with ?format=html.", Status: 200,
+		{Method: "POST", Pattern: "/v1/requests:lookup", Op: garde.OpRequestRead, Summary: "A subject's requests (the identifier travels in the body, never in a URL).", Request: "SubjectLookup", Response: "RequestList", Status: 200, handler: s.lookupRequests},
+		{Method: "GET", Pattern: "/v1/requests/{request}", Op: garde.OpRequestRead, Summary: "One request, with its deadline and the status of each erasure notice or callback.", Response: "Request", Status: 200, handler: s.getRequest},
+		{Method: "POST", Pattern: "/v1/requests/{request}/actions", Op: garde.OpRequestChange, Summary: "Extend (Art. 12(3), with reasons, within the first month), hold or release an erasure, reject with a reason, complete, cancel; verify (DPO only: the identity of a request another key filed).", Request: "RequestAction", Response: "Request", Status: 200, handler: s.requestAction},
+		{Method: "GET", Pattern: "/v1/requests/{request}/export", Op: garde.OpSubjectExport, Summary: "Everything garde holds on the subject of an access or portability request, decrypted and streamed: JSON, or HTML with ?format=html.", Status: 200,
 			Query: []Param{{Name: "format", Type: "string", Description: "json (default, machine-readable, Art. 20) or html (human-readable, Art. 15)"}}, handler: s.requestExport},
-		{Method: "GET", Pattern: "/v1/requests/{request}/certificate", Perm: garde.PermRequestRead, Summary: "The signed erasure certificate (text/plain, a signed note): garde verify certificate FILE --key KEY.", Status: 200, handler: s.requestCertificate},
-		{Method: "GET", Pattern: "/v1/verify/{token}", Summary: "The subject's one-time verification link: a page asking to confirm (following a link changes nothing).", Status: 200, handler: s.verifyPage},
-		{Method: "POST", Pattern: "/v1/verify/{token}", Summary: "The subject confirms the request: its identity is verified and it proceeds. Answers an HTML page.", Status: 200, handler: s.verifyConfirm},
-		{Method: "PATCH", Pattern: "/v1/subjects/{subject}/messages/{message}", Perm: garde.PermRequestManage, Summary: "Rectify a message's text or fields (Art. 16); audited.", Request: "Rectification", Response: "Message", Status: 200, handler: s.rectify},
-		{Method: "DELETE", Pattern: "/v1/subjects/{subject}/restriction", Perm: garde.PermRequestManage, Summary: "Lift a subject's restriction of processing (Art. 18(3)).", Status: 204, handler: s.liftRestriction},
-		{Method: "GET", Pattern: "/v1/rights/webhook-secret", Perm: garde.PermRequestManage, Summary: "The HMAC secret signing the erasure notices sent to one recipient endpoint (hex).", Response: "WebhookSecret", Status: 200,
+		{Method: "GET", Pattern: "/v1/requests/{request}/certificate", Op: garde.OpRequestRead, Summary: "The signed erasure certificate (text/plain, a signed note): garde verify certificate FILE --key KEY.", Status: 200, handler: s.requestCertificate},
+		{Method: "GET", Pattern: "/v1/verify/{token}", Op: garde.OpRequestVerify, Summary: "The subject's one-time verification link: a page asking to confirm (following a link changes nothing).", Status: 200, handler: s.verifyPage},
+		{Method: "POST", Pattern: "/v1/verify/{token}", Op: garde.OpRequestVerify, Summary: "The subject confirms the request: its identity is verified and it proceeds. Answers an HTML page.", Status: 200, handler: s.verifyConfirm},
+		{Method: "PATCH", Pattern: "/v1/subjects/{subject}/messages/{message}", Op: garde.OpMessageRectify, Summary: "Rectify a message's text or fields (Art. 16); audited.", Request: "Rectification", Response: "Message", Status: 200, handler: s.rectify},
+		{Method: "DELETE", Pattern: "/v1/subjects/{subject}/restriction", Op: garde.OpRestrictionLift, Summary: "Lift a subject's restriction of processing (Art. 18(3)).", Status: 204, handler: s.liftRestriction},
+		{Method: "GET", Pattern: "/v1/rights/webhook-secret", Op: garde.OpRecipientSecret, Summary: "The HMAC secret signing the erasure notices sent to one recipient endpoint (hex).", Response: "WebhookSecret", Status: 200,
 			Query: []Param{{Name: "endpoint", Type: "string", Description: "the recipient's endpoint as the register lists it", Required: true}}, handler: s.webhookSecret},
 
 		{Method: "GET", Pattern: "/opendsr/discovery", Summary: "OpenDSR discovery: API version, request types, identity types.", Response: "OpenDSRDiscovery", Status: 200, handler: s.openDSRDiscovery},
-		{Method: "POST", Pattern: "/opendsr/requests", Perm: garde.PermRequestFile, Summary: "OpenDSR: create a request (idempotent on subject_request_id).", Request: "OpenDSRRequest", Response: "OpenDSRCreated", Status: 201, handler: s.openDSRCreate},
-		{Method: "GET", Pattern: "/opendsr/requests/{request}", Perm: garde.PermRequestRead, Summary: "OpenDSR: a request's status, by subject_request_id.", Response: "OpenDSRStatus", Status: 200, handler: s.openDSRStatus},
-		{Method: "DELETE", Pattern: "/opendsr/requests/{request}", Perm: garde.PermRequestFile, Summary: "OpenDSR: cancel a request, by subject_request_id.", Response: "OpenDSRCancelled", Status: 202, handler: s.openDSRCancel},
-		{Method: "GET", Pattern: "/opendsr/key", Perm: garde.PermLedgerRead, Summary: "The Ed25519 public key (base64) that signs the tenant's OpenDSR callbacks (X-OpenDSR-Signature, over Garde-Timestamp, Garde-Delivery and the body); not the ledger key.", Status: 200, handler: s.openDSRKey},
+		{Method: "POST", Pattern: "/opendsr/requests", Op: garde.OpRequestFile, Summary: "OpenDSR: create a request (idempotent on subject_request_id).", Request: "OpenDSRRequest", Response: "OpenDSRCreated", Status: 201, handler: s.openDSRCreate},
+		{Method: "GET", Pattern: "/opendsr/requests/{request}", Op: garde.OpRequestRead, Summary: "OpenDSR: a request's status, by subject_request_id.", Response: "OpenDSRStatus", Status: 200, handler: s.openDSRStatus},
+		{Method: "DELETE", Pattern: "/opendsr/requests/{request}", Op: garde.OpRequestCancel, Summary: "OpenDSR: cancel a request, by subject_request_id.", Response: "OpenDSRCancelled", Status: 202, handler: s.openDSRCancel},
+		{Method: "GET", Pattern: "/opendsr/key", Op: garde.OpCallbackKey, Summary: "The Ed25519 public key (base64) that signs the tenant's OpenDSR callbacks (X-OpenDSR-Signature, over Garde-Timestamp, Garde-Delivery and the body); not the ledger key.", Status: 200, handler: s.openDSRKey},
 	}
 }
 

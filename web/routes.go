@@ -10,10 +10,14 @@ import (
 type Route struct {
 	Method  string
 	Pattern string
-	// Perm is the permission the route's use case checks; its roles, from
-	// the one role matrix (garde.Permission), are the roles that may call
-	// the route. PermNone means no credential is needed (health, metrics,
-	// the API description).
+	// Op is the operation the route's use case enters the gate with
+	// (garde.Enter); its row's permission, from the one role matrix, gives
+	// the roles that may call the route. No Op means the route serves no
+	// data and needs no credential (health, metrics, the API description,
+	// OpenDSR discovery); TestRoutesEnterTheGate holds both to it.
+	Op garde.Op
+	// Perm is a dashboard page's permission (its pages check it against
+	// their session); API routes take theirs from Op.
 	Perm     garde.Permission
 	Summary  string
 	Request  string // schema of the body, in the OpenAPI components
@@ -41,7 +45,7 @@ func (rt Route) Roles() []garde.Role {
 	if rt.Dashboard {
 		return nil
 	}
-	return rt.Perm.Roles()
+	return rt.Op.Roles()
 }
 
 // routeTable is the whole HTTP surface of garde, in one place.
@@ -52,21 +56,21 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/openapi.json", Summary: "This API description (OpenAPI 3.1).", Status: 200, handler: s.openapi},
 		{Method: "GET", Pattern: "/metrics", Summary: "Prometheus metrics (no personal data, no tenant labels).", Status: 200, handler: s.metricsHandler},
 
-		{Method: "POST", Pattern: "/v1/tenants", Perm: garde.PermTenantCreate, Summary: "Create a tenant and its first admin key (shown once).", Request: "TenantCreate", Response: "TenantCreated", Status: 201, handler: s.createTenant},
-		{Method: "POST", Pattern: "/v1/keys", Perm: garde.PermKeyManage, Summary: "Create an API key in the caller's tenant (shown once).", Request: "KeyCreate", Response: "KeyCreated", Status: 201, handler: s.createKey},
-		{Method: "GET", Pattern: "/v1/keys", Perm: garde.PermKeyManage, Summary: "List the tenant's API keys (ids, roles, dates; never secrets).", Response: "KeyList", Status: 200, handler: s.listKeys},
-		{Method: "DELETE", Pattern: "/v1/keys/{id}", Perm: garde.PermKeyManage, Summary: "Revoke an API key (409 last-admin-key for the tenant's last valid admin key).", Status: 204, handler: s.revokeKey},
+		{Method: "POST", Pattern: "/v1/tenants", Op: garde.OpTenantCreate, Summary: "Create a tenant and its first admin key (shown once).", Request: "TenantCreate", Response: "TenantCreated", Status: 201, handler: s.createTenant},
+		{Method: "POST", Pattern: "/v1/keys", Op: garde.OpKeyCreate, Summary: "Create an API key in the caller's tenant (shown once).", Request: "KeyCreate", Response: "KeyCreated", Status: 201, handler: s.createKey},
+		{Method: "GET", Pattern: "/v1/keys", Op: garde.OpKeyList, Summary: "List the tenant's API keys (ids, roles, dates; never secrets).", Response: "KeyList", Status: 200, handler: s.listKeys},
+		{Method: "DELETE", Pattern: "/v1/keys/{id}", Op: garde.OpKeyRevoke, Summary: "Revoke an API key (409 last-admin-key for the tenant's last valid admin key).", Status: 204, handler: s.revokeKey},
 
-		{Method: "PUT", Pattern: "/v1/register", Perm: garde.PermRegisterWrite, Summary: "Apply a new version of the register of processing (YAML or JSON).", Request: "Register", Response: "RegisterVersion", Status: 201, handler: s.putRegister},
-		{Method: "GET", Pattern: "/v1/register", Perm: garde.PermRegisterRead, Summary: "The register of processing: latest, or ?version=N.", Response: "RegisterVersion", Status: 200,
+		{Method: "PUT", Pattern: "/v1/register", Op: garde.OpRegisterApply, Summary: "Apply a new version of the register of processing (YAML or JSON).", Request: "Register", Response: "RegisterVersion", Status: 201, handler: s.putRegister},
+		{Method: "GET", Pattern: "/v1/register", Op: garde.OpRegisterRead, Summary: "The register of processing: latest, or ?version=N.", Response: "RegisterVersion", Status: 200,
 			Query: []Param{{Name: "version", Type: "integer", Description: "version to return (default: latest)"}}, handler: s.getRegister},
 
-		{Method: "POST", Pattern: "/v1/messages", Perm: garde.PermIngest, Summary: "Ingest one message, sealed under its subject's key.", Request: "MessageIn", Response: "Message", Status: 201, handler: s.postMessage},
-		{Method: "POST", Pattern: "/v1/messages:batch", Perm: garde.PermIngest, Summary: "Ingest many messages, all or nothing.", Request: "MessageBatch", Response: "MessageList", Status: 201, handler: s.postMessages},
-		{Method: "GET", Pattern: "/v1/subjects/{subject}/messages", Perm: garde.PermMessageRead, Summary: "A subject's messages collected for a purpose, decrypted.", Response: "MessageList", Status: 200,
+		{Method: "POST", Pattern: "/v1/messages", Op: garde.OpMessageIngest, Summary: "Ingest one message, sealed under its subject's key.", Request: "MessageIn", Response: "Message", Status: 201, handler: s.postMessage},
+		{Method: "POST", Pattern: "/v1/messages:batch", Op: garde.OpMessageIngest, Summary: "Ingest many messages, all or nothing.", Request: "MessageBatch", Response: "MessageList", Status: 201, handler: s.postMessages},
+		{Method: "GET", Pattern: "/v1/subjects/{subject}/messages", Op: garde.OpMessageRead, Summary: "A subject's messages collected for a purpose, decrypted.", Response: "MessageList", Status: 200,
 			Query: []Param{{Name: "purpose", Type: "string", Description: "the purpose the read serves; must be in the register", Required: true}}, handler: s.subjectMessages},
 
-		{Method: "GET", Pattern: "/v1/audit", Perm: garde.PermAuditRead, Summary: "The tenant's audit trail.", Response: "AuditList", Status: 200,
+		{Method: "GET", Pattern: "/v1/audit", Op: garde.OpAuditRead, Summary: "The tenant's audit trail.", Response: "AuditList", Status: 200,
 			Query: []Param{
 				{Name: "since", Type: "string", Description: "RFC 3339 time, inclusive"},
 				{Name: "until", Type: "string", Description: "RFC 3339 time, exclusive"},

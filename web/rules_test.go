@@ -96,7 +96,7 @@ func TestDocsRouteRoles(t *testing.T) {
 			}
 			listed[name] = true
 			if got, want := docRoles(row[1]), roleNames(rt.Roles()); !slices.Equal(got, want) {
-				t.Errorf("docs/%s: %s roles %v, want %v (permission %s)", tbl.page, name, got, want, rt.Perm)
+				t.Errorf("docs/%s: %s roles %v, want %v (permission %s)", tbl.page, name, got, want, rt.Op.Perm())
 			}
 		}
 		if tbl.page != "api.md" {
