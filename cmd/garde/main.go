@@ -98,6 +98,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return usageError{"a command is required"}
 	}
+	if err := enterGate(args); err != nil { // commands.go
+		return err
+	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
