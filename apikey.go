@@ -64,7 +64,7 @@ const keyScheme = "garde"
 // newAPIKey returns a fresh key and the secret text to hand out once:
 // "garde_<prefix>_<secret>". The prefix is public and finds the row; the
 // secret is checked against the stored hash.
-func newAPIKey(tenant TenantID, role Role, createdBy string, now time.Time) (APIKey, string) {
+func NewAPIKey(tenant TenantID, role Role, createdBy string, now time.Time) (APIKey, string) {
 	prefix := randomString(10)
 	secret := randomString(32)
 	text := keyScheme + "_" + prefix + "_" + secret

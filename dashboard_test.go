@@ -109,10 +109,10 @@ func TestArt30AndDiff(t *testing.T) {
     categories: [user.contact.email]
     retention: 30d
 `
-	if _, err := svc.ApplyRegister(ctx, a.Admin, []byte(v2)); err != nil {
+	if _, err := svc.Tenancy.ApplyRegister(ctx, a.Admin, []byte(v2)); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := svc.Art30(ctx, a.DPO, 0)
+	rec, err := svc.Tenancy.Art30(ctx, a.DPO, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,16 +145,16 @@ func TestArt30AndDiff(t *testing.T) {
 	if len(rec.Processor.Categories) != 3 {
 		t.Errorf("processor categories = %q", rec.Processor.Categories)
 	}
-	old, err := svc.Art30(ctx, a.DPO, 1)
+	old, err := svc.Tenancy.Art30(ctx, a.DPO, 1)
 	if err != nil || old.Version != 1 || len(old.Activities) != 2 {
 		t.Errorf("Art30(v1) = v%d, %d activities, %v", old.Version, len(old.Activities), err)
 	}
 	// Tenant B's record is B's own.
-	if rb, err := svc.Art30(ctx, b.DPO, 0); err != nil || rb.Version != 1 || len(rb.Activities) != 2 {
+	if rb, err := svc.Tenancy.Art30(ctx, b.DPO, 0); err != nil || rb.Version != 1 || len(rb.Activities) != 2 {
 		t.Errorf("B's Art30 = v%d, %d activities, %v", rb.Version, len(rb.Activities), err)
 	}
 
-	d, err := svc.DiffRegister(ctx, a.DPO, 1, 2)
+	d, err := svc.Tenancy.DiffRegister(ctx, a.DPO, 1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestArt30AndDiff(t *testing.T) {
 	if strings.Join(minus, "|") != "retention: 90d" || len(plus) != 6 || plus[0] != "retention: 60d" || plus[1] != "- id: fraud_detection" {
 		t.Errorf("DiffRegister: -%q +%q", minus, plus)
 	}
-	if _, err := svc.DiffRegister(ctx, a.DPO, 1, 9); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := svc.Tenancy.DiffRegister(ctx, a.DPO, 1, 9); !errors.Is(err, garde.ErrNotFound) {
 		t.Errorf("DiffRegister to a missing version = %v, want ErrNotFound", err)
 	}
 }

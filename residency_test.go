@@ -91,31 +91,31 @@ func newResidencyService(t *testing.T) (*app.Service, *gardetest.Clock) {
 func TestCheckResidency(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newResidencyService(t)
-	if err := s.CheckResidency(ctx, "us-east-1"); err == nil {
+	if err := s.Tenancy.CheckResidency(ctx, "us-east-1"); err == nil {
 		t.Error("a US deployment with no tenant (no transfer anywhere) starts")
 	}
-	if err := s.CheckResidency(ctx, "eu-west-3"); err != nil {
+	if err := s.Tenancy.CheckResidency(ctx, "eu-west-3"); err != nil {
 		t.Errorf("an EU deployment with no tenant: %v", err)
 	}
 	a := gardetest.NewTenant(t, s, "A")
 	b := gardetest.NewTenant(t, s, "B")
-	if err := s.CheckResidency(ctx, "eu-central-1"); err != nil {
+	if err := s.Tenancy.CheckResidency(ctx, "eu-central-1"); err != nil {
 		t.Errorf("EU deployment, EU registers: %v", err)
 	}
-	if _, err := s.ApplyRegister(ctx, b.Admin, []byte(gardetest.ExampleRegister+"transfers: [{country: US, safeguard: scc}]\n")); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, b.Admin, []byte(gardetest.ExampleRegister+"transfers: [{country: US, safeguard: scc}]\n")); err != nil {
 		t.Fatal(err)
 	}
-	err := s.CheckResidency(ctx, "us-east-1")
+	err := s.Tenancy.CheckResidency(ctx, "us-east-1")
 	if err == nil || !strings.Contains(err.Error(), string(a.ID)) || strings.Contains(err.Error(), string(b.ID)) {
 		t.Errorf("US deployment, only B records a transfer: %v, want a refusal naming A only", err)
 	}
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(gardetest.ExampleRegister+"transfers: [{country: US, safeguard: adequacy, reference: EU-US DPF}]\n")); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(gardetest.ExampleRegister+"transfers: [{country: US, safeguard: adequacy, reference: EU-US DPF}]\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CheckResidency(ctx, "us-east-1"); err != nil {
+	if err := s.Tenancy.CheckResidency(ctx, "us-east-1"); err != nil {
 		t.Errorf("US deployment, every register records a transfer: %v", err)
 	}
-	if err := s.CheckResidency(ctx, "nowhere"); !errors.Is(err, garde.ErrInvalid) {
+	if err := s.Tenancy.CheckResidency(ctx, "nowhere"); !errors.Is(err, garde.ErrInvalid) {
 		t.Errorf("unknown region: %v, want ErrInvalid", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestNoDeliveryOutsideRegister(t *testing.T) {
 	defer hook.Close()
 	with := strings.Replace(gardetest.ExampleRegister, "recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]",
 		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor, endpoint: '"+hook.URL+"/erase'}]", 1)
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(with)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(with)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Vault.Ingest(ctx, a.Service, []vault.NewMessage{{Subject: "kim", Purpose: "answer_support_request", Text: "bonjour"}}); err != nil {
@@ -148,7 +148,7 @@ func TestNoDeliveryOutsideRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The recipient is struck off the register before the notice leaves.
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(gardetest.ExampleRegister)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(gardetest.ExampleRegister)); err != nil {
 		t.Fatal(err)
 	}
 	sender := &countingSender{}

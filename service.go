@@ -23,9 +23,9 @@ type Kernel struct {
 	Master   keyring.MasterKeys
 	clock    Clock
 
-	mu        sync.Mutex
+	Mu        sync.Mutex
 	Scanner   *pii.Scanner
-	keys      map[TenantID]*TenantKeys
+	Keys      map[TenantID]*TenantKeys
 	registers map[registerKey]*register.Register
 
 	cps CheckpointStore // signed checkpoints and epochs, apart (package trail); under mu
@@ -37,14 +37,18 @@ type registerKey struct {
 }
 
 // NewKernel returns a Kernel. The master keys wrap every tenant key. The
-// store must come with its key store (KeyStoreProvider): a store that kept
+// store must put the audit trail on the ledger (trail.OnLedger; app.New
+// does) and come with its key store (KeyStoreProvider): a store that kept
 // the keys beside the data would make erasure a promise.
 func NewKernel(store Store, master keyring.MasterKeys, clock Clock) *Kernel {
 	if clock == nil {
 		clock = SystemClock{}
 	}
+	if _, ok := store.(AuditLedger); !ok {
+		panic(fmt.Sprintf("garde: store %T does not put the audit trail on the ledger (wrap it with trail.OnLedger)", store))
+	}
 	kp, ok := store.(KeyStoreProvider)
-	if !ok {
+	if !ok || kp.KeyStore() == nil {
 		panic(fmt.Sprintf("garde: store %T has no key store", store))
 	}
 	var cps CheckpointStore
@@ -52,13 +56,13 @@ func NewKernel(store Store, master keyring.MasterKeys, clock Clock) *Kernel {
 		cps = cp.CheckpointStore()
 	}
 	return &Kernel{
-		Store:     ledgeredStore{store}, // audit events go onto the ledger
+		Store:     store,
 		KeyStore:  kp.KeyStore(),
 		cps:       cps,
 		Master:    master,
 		clock:     clock,
 		Scanner:   newScanner(),
-		keys:      map[TenantID]*TenantKeys{},
+		Keys:      map[TenantID]*TenantKeys{},
 		registers: map[registerKey]*register.Register{},
 	}
 }
@@ -100,9 +104,9 @@ func (s *Kernel) CurrentRegister(ctx context.Context, tx Tx, tenant TenantID) (*
 		return nil, 0, Errorf(ErrForbidden, "no register of processing has been applied for this tenant: apply one first (PUT /v1/register)")
 	}
 	k := registerKey{tenant, v}
-	s.mu.Lock()
+	s.Mu.Lock()
 	r := s.registers[k]
-	s.mu.Unlock()
+	s.Mu.Unlock()
 	if r != nil {
 		return r, v, nil
 	}
@@ -114,9 +118,9 @@ func (s *Kernel) CurrentRegister(ctx context.Context, tx Tx, tenant TenantID) (*
 	if err != nil {
 		return nil, 0, fmt.Errorf("current register: %w", err)
 	}
-	s.mu.Lock()
+	s.Mu.Lock()
 	s.registers[k] = r
-	s.mu.Unlock()
+	s.Mu.Unlock()
 	return r, v, nil
 }
 
@@ -124,13 +128,28 @@ func (s *Kernel) CurrentRegister(ctx context.Context, tx Tx, tenant TenantID) (*
 // outside the data store. Without one, signing works but a restored
 // backup can make garde sign a second tree of a size already signed.
 func (s *Kernel) SetCheckpointStore(cs CheckpointStore) {
-	s.mu.Lock()
+	s.Mu.Lock()
 	s.cps = cs
-	s.mu.Unlock()
+	s.Mu.Unlock()
 }
 
 func (s *Kernel) CheckpointStore() CheckpointStore {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
 	return s.cps
+}
+
+// Scrubber is a store that can wipe what its write-ahead log still holds
+// of deleted rows (package sqlite). Erasure calls it once done.
+type Scrubber interface {
+	Scrub(ctx context.Context) error
+}
+
+// ScrubDeleted asks the data store to wipe what it still holds of deleted
+// rows (after an erasure or a replay), best effort.
+func (s *Kernel) ScrubDeleted(ctx context.Context) {
+	st := s.Store.(AuditLedger).Unwrap()
+	if sc, ok := st.(Scrubber); ok {
+		_ = sc.Scrub(ctx) // best effort: the next checkpoint does it anyway
+	}
 }

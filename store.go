@@ -56,6 +56,16 @@ type Store interface {
 	Close() error
 }
 
+// AuditLedger is a store whose write transactions put every audit event on
+// its tenant's log, in the same transaction (package trail's OnLedger). The
+// kernel accepts no other: nothing can be audited off the ledger.
+type AuditLedger interface {
+	Store
+	AuditsOnLedger()
+	// Unwrap returns the storage backend below.
+	Unwrap() Store
+}
+
 // Tx is one transaction: the unit of work. It is the stores of every
 // aggregate together, so that a use case that touches several (an erasure
 // purges messages and consents and closes requests) commits them all or
@@ -321,4 +331,40 @@ type CheckpointStore interface {
 	// Epochs returns the tenant's epochs from 2 on, by number (none while
 	// the log still has its first identity).
 	Epochs(ctx context.Context, tenant TenantID) ([]LedgerEpoch, error)
+}
+
+// RecordedCheckpoint is a signed checkpoint as the CheckpointStore keeps
+// it: the parsed origin, size and root next to the signed note.
+type RecordedCheckpoint struct {
+	Origin    string
+	Size      int64
+	Root      tlog.Hash
+	Note      []byte
+	CreatedAt time.Time
+	// Pending is set from recording until the data store committed it: a
+	// crash in between leaves a pending checkpoint that nobody was given,
+	// which must not block the log forever.
+	Pending bool
+}
+
+// LedgerEpoch is one log identity of a tenant after the first: the same
+// Merkle tree (the leaves stay where they are), signed from StartSize on
+// under a new origin and a new key. Epoch 1 is the log's first identity
+// (origin garde/<tenant>, the ledger key of the data store) and has no row.
+type LedgerEpoch struct {
+	Tenant       TenantID
+	Number       int    // 2, 3, …
+	Origin       string // garde/<tenant>/e<Number>
+	Verifier     string
+	SealedSigner []byte // note signer key sealed under tenant data key KeyVersion
+	KeyVersion   uint32
+	// The previous identity, and the largest checkpoint recorded under it
+	// (nil if it never signed one): where the old history ends.
+	PrevOrigin, PrevVerifier string
+	PrevCheckpoint           []byte
+	// PrevClosed is true when the old identity could still sign its last
+	// checkpoint over the epoch-end leaf (the log had not gone backwards).
+	PrevClosed bool
+	StartSize  int64 // leaves before the epoch-start leaf
+	CreatedAt  time.Time
 }

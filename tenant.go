@@ -41,7 +41,7 @@ type TenantKey struct {
 	CreatedAt     time.Time
 }
 
-func validateTenantName(name string) error {
+func ValidateTenantName(name string) error {
 	switch {
 	case name == "":
 		return Invalid("name", "is required")

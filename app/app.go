@@ -11,14 +11,16 @@ import (
 	"github.com/garde-privacy/garde/consent"
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/rights"
+	"github.com/garde-privacy/garde/tenancy"
 	"github.com/garde-privacy/garde/trail"
 	"github.com/garde-privacy/garde/vault"
 )
 
-// Service is garde, whole: the kernel's own use cases (tenants, keys,
-// the register, the audit trail) and one field per capability.
+// Service is garde, whole: the kernel's own use cases (authentication,
+// the audit trail) and one field per capability.
 type Service struct {
 	*garde.Kernel
+	Tenancy *tenancy.Service
 	Trail   *trail.Service
 	Vault   *vault.Service
 	Consent *consent.Service
@@ -29,9 +31,9 @@ type Service struct {
 // New returns garde over store, its keys wrapped by master; clock nil is
 // the wall clock.
 func New(store garde.Store, master keyring.MasterKeys, clock garde.Clock) *Service {
-	k := garde.NewKernel(store, master, clock)
+	k := garde.NewKernel(trail.OnLedger(store), master, clock)
 	t := trail.New(k)
-	s := &Service{Kernel: k, Trail: t, Vault: vault.New(k), Consent: consent.New(t), Breach: breach.New(k)}
+	s := &Service{Kernel: k, Tenancy: tenancy.New(k), Trail: t, Vault: vault.New(k), Consent: consent.New(t), Breach: breach.New(k)}
 	s.Rights = rights.New(t, s.Consent, s.Vault)
 	return s
 }

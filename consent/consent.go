@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
@@ -331,7 +333,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 					return err
 				}
 			}
-			content, salt, leaf, err := garde.CommitContent(c)
+			content, salt, leaf, err := trail.CommitContent(c)
 			if err != nil {
 				return err
 			}
@@ -339,7 +341,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 				return err
 			}
 			contents[i], salts[i], events[i] = content, salt, c
-			leaves[i] = garde.LedgerLeaf{Kind: garde.LeafConsent, Record: leaf, CreatedAt: now}
+			leaves[i] = garde.LedgerLeaf{Kind: trail.LeafConsent, Record: leaf, CreatedAt: now}
 			records[i] = rec
 			results[i].ID = c.ID
 			k := auditKey{sb.ref, in.Purpose, in.Action}
@@ -359,7 +361,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 		if err := tx.AppendAudit(ctx, audit); err != nil {
 			return err
 		}
-		if _, err := garde.AppendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
+		if _, err := trail.AppendLeaves(ctx, tx, p.Tenant, leaves); err != nil {
 			return err
 		}
 		for i := range records {
@@ -404,11 +406,11 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 		if err != nil {
 			return err
 		}
-		st, err := garde.LogFor(ctx, tx, p.Tenant)
+		st, err := trail.LogFor(ctx, tx, p.Tenant)
 		if err != nil {
 			return err
 		}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
+		r := &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
 		for i, in := range ins {
 			ev, err := ledger.NewEvidence(leaves[i].Index, salts[i], contents[i], cp.Note, r)
 			if err != nil {

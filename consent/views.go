@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
@@ -147,7 +149,7 @@ func (s *Service) ConsentProof(ctx context.Context, p garde.Principal, subject, 
 		if err != nil {
 			return err
 		}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
+		r := &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &trail.LogState{Cache: map[int64]tlog.Hash{}}}
 		ev, err := ledger.NewEvidence(row.LeafIndex, salt, content, cp.Note, r)
 		if err != nil {
 			return err
@@ -244,7 +246,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx garde.Tx, tenant garde.
 	if err != nil && !errors.Is(err, garde.ErrNotFound) {
 		return nil, nil, err
 	}
-	st := &garde.LogState{Cache: map[int64]tlog.Hash{}}
+	st := &trail.LogState{Cache: map[int64]tlog.Hash{}}
 	for _, r := range rows {
 		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
 		if err != nil {
@@ -255,7 +257,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx garde.Tx, tenant garde.
 		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
 			continue
 		}
-		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
+		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
 		if err != nil {
 			return nil, nil, fmt.Errorf("consent %s evidence: %w", r.ID, err)
 		}

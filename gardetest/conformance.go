@@ -70,7 +70,7 @@ func newService(t *testing.T, open Open) (*app.Service, garde.Store, *Clock) {
 func testTenantsAndKeys(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, st, _ := newService(t, open)
-	tn, text, err := s.CreateTenant(ctx, Operator, "Acme")
+	tn, text, err := s.Tenancy.CreateTenant(ctx, Operator, "Acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func testTenantsAndKeys(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, svcText, err := s.CreateAPIKey(ctx, p, "service")
+	_, svcText, err := s.Tenancy.CreateAPIKey(ctx, p, "service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func testTenantsAndKeys(t *testing.T, open Open) {
 	if err != nil || svc.Role != garde.RoleService {
 		t.Fatalf("Authenticate(service) = %+v, %v", svc, err)
 	}
-	if err := s.RevokeAPIKey(ctx, p, svc.KeyID); err != nil {
+	if err := s.Tenancy.RevokeAPIKey(ctx, p, svc.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, svcText); !errors.Is(err, garde.ErrUnauthenticated) {
@@ -137,7 +137,7 @@ func testTenantsAndKeys(t *testing.T, open Open) {
 	if _, err := s.Authenticate(ctx, svcText[:len(svcText)-1]+"x"); !errors.Is(err, garde.ErrUnauthenticated) {
 		t.Fatalf("Authenticate(wrong secret) = %v, want ErrUnauthenticated", err)
 	}
-	if _, _, err := s.CreateAPIKey(ctx, svc, "admin"); !errors.Is(err, garde.ErrForbidden) {
+	if _, _, err := s.Tenancy.CreateAPIKey(ctx, svc, "admin"); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("service creating a key = %v, want ErrForbidden", err)
 	}
 }
@@ -147,13 +147,13 @@ func testAPIKeyIsolation(t *testing.T, open Open) {
 	s, _, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
 	b := NewTenant(t, s, "B")
-	if err := s.RevokeAPIKey(ctx, a.Admin, b.Service.KeyID); !errors.Is(err, garde.ErrNotFound) {
+	if err := s.Tenancy.RevokeAPIKey(ctx, a.Admin, b.Service.KeyID); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("A revoking B's key = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Authenticate(ctx, b.Keys[garde.RoleService]); err != nil {
 		t.Fatalf("B's key stopped working after A's attempt: %v", err)
 	}
-	keys, err := s.APIKeys(ctx, a.Admin)
+	keys, err := s.Tenancy.APIKeys(ctx, a.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,33 +171,33 @@ func testRegisterVersions(t *testing.T, open Open) {
 	ctx := context.Background()
 	s, _, _ := newService(t, open)
 	a := NewTenant(t, s, "A")
-	rv, err := s.ApplyRegister(ctx, a.Admin, []byte(ExampleRegister+"\nsecurity_measures: [encryption at rest]\n"))
+	rv, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(ExampleRegister+"\nsecurity_measures: [encryption at rest]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rv.Version != 2 {
 		t.Fatalf("second apply = version %d, want 2", rv.Version)
 	}
-	latest, err := s.Register(ctx, a.DPO, 0)
+	latest, err := s.Tenancy.Register(ctx, a.DPO, 0)
 	if err != nil || latest.Version != 2 {
 		t.Fatalf("Register(latest) = %d, %v; want 2", latest.Version, err)
 	}
-	first, err := s.Register(ctx, a.DPO, 1)
+	first, err := s.Tenancy.Register(ctx, a.DPO, 1)
 	if err != nil || first.Version != 1 || string(first.Source) != ExampleRegister {
 		t.Fatalf("Register(1) = %d, %v; want the first source back", first.Version, err)
 	}
-	if _, err := s.Register(ctx, a.DPO, 3); !errors.Is(err, garde.ErrNotFound) {
+	if _, err := s.Tenancy.Register(ctx, a.DPO, 3); !errors.Is(err, garde.ErrNotFound) {
 		t.Fatalf("Register(3) = %v, want ErrNotFound", err)
 	}
 	b := NewTenant(t, s, "B")
-	bv, err := s.Register(ctx, b.DPO, 0)
+	bv, err := s.Tenancy.Register(ctx, b.DPO, 0)
 	if err != nil || bv.Version != 1 {
 		t.Fatalf("B's register = %d, %v; want its own version 1", bv.Version, err)
 	}
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte("controller: {name: X}\n")); !errors.Is(err, garde.ErrInvalid) {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte("controller: {name: X}\n")); !errors.Is(err, garde.ErrInvalid) {
 		t.Fatalf("invalid register = %v, want ErrInvalid", err)
 	}
-	if _, err := s.ApplyRegister(ctx, a.DPO, []byte(ExampleRegister)); !errors.Is(err, garde.ErrForbidden) {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.DPO, []byte(ExampleRegister)); !errors.Is(err, garde.ErrForbidden) {
 		t.Fatalf("dpo applying = %v, want ErrForbidden", err)
 	}
 }
@@ -484,7 +484,7 @@ func testTenantKeyRotation(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 	}
-	v, n, err := s.RotateTenantKey(ctx, a.ID)
+	v, n, err := s.Tenancy.RotateTenantKey(ctx, a.ID)
 	if err != nil || v != 2 || n != 3 {
 		t.Fatalf("RotateTenantKey = %d, %d, %v; want version 2, 3 subjects", v, n, err)
 	}
@@ -520,7 +520,7 @@ func testMasterKeyRotation(t *testing.T, open Open) {
 	if _, err := mk.Rotate(epoch); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.RewrapTenantKeys(ctx)
+	n, err := s.Tenancy.RewrapTenantKeys(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("RewrapTenantKeys = %d, %v; want 2", n, err)
 	}

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde/app"
 	"github.com/garde-privacy/garde/consent"
 	"github.com/garde-privacy/garde/rights"
-	"github.com/garde-privacy/garde/trail"
 	"github.com/garde-privacy/garde/vault"
 
 	"github.com/garde-privacy/garde/register"
@@ -42,7 +43,7 @@ func ConsentTenant(t testing.TB, s *app.Service, name string) Tenant {
 	t.Helper()
 	ctx := context.Background()
 	tn := NewTenant(t, s, name)
-	if _, err := s.ApplyRegister(ctx, tn.Admin, []byte(ConsentRegister)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, tn.Admin, []byte(ConsentRegister)); err != nil {
 		t.Fatalf("ApplyRegister: %v", err)
 	}
 	for _, p := range []string{"improve_replies", "train_assistant", "newsletter"} {
@@ -506,7 +507,7 @@ func testConsentAfterErasure(t *testing.T, open Open) {
 	// The leaf is only a commitment: nothing of the event is in the log.
 	st.View(ctx, func(tx garde.Tx) error {
 		leaves, _ := tx.LedgerLeaves(ctx, a.ID, res.Receipt.LeafIndex, 1)
-		if len(leaves) != 1 || leaves[0].Kind != garde.LeafConsent || leaves[0].Content != nil || leaves[0].Salt != nil {
+		if len(leaves) != 1 || leaves[0].Kind != trail.LeafConsent || leaves[0].Content != nil || leaves[0].Salt != nil {
 			t.Errorf("consent leaf = %+v, want a bare commitment", leaves)
 		}
 		return nil
@@ -630,7 +631,7 @@ func testAuditOnLedger(t *testing.T, open Open) {
 	})
 	var audit []string
 	for _, l := range leaves {
-		if l.Kind == garde.LeafAudit {
+		if l.Kind == trail.LeafAudit {
 			audit = append(audit, string(l.Content))
 		}
 	}
@@ -653,7 +654,7 @@ func testLedgerHeadCAS(t *testing.T, open Open) {
 	leaf := func(i int64) garde.LedgerLeaf {
 		rec := make([]byte, ledger.RecordSize)
 		rec[0] = byte(i)
-		return garde.LedgerLeaf{Index: i, Kind: garde.LeafAudit, Record: rec, CreatedAt: epoch}
+		return garde.LedgerLeaf{Index: i, Kind: trail.LeafAudit, Record: rec, CreatedAt: epoch}
 	}
 	var mem ledger.MemoryStore
 	var hashes [][]tlog.Hash
@@ -880,7 +881,7 @@ func testConsentProof(t *testing.T, open Open) {
 	}
 	// The register changes after the consent: the demonstrated receipt
 	// still shows (and proves) the terms the person agreed to.
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(strings.Replace(ConsentRegister, "retention: 30d", "retention: 60d", 1))); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(strings.Replace(ConsentRegister, "retention: 30d", "retention: 60d", 1))); err != nil {
 		t.Fatal(err)
 	}
 	v, err := s.Consent.ConsentProof(ctx, a.DPO, "jeanne", first.ID)

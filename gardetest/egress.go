@@ -72,7 +72,7 @@ func testEgress(t *testing.T, open Open) {
 	// loopback goes the same way.
 	reg := strings.Replace(ExampleRegister, "recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]",
 		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor, endpoint: '"+recv.URL+"/erase'}]", 1)
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(reg)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(reg)); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, s, a.Service, "lou", "bonjour")

@@ -89,7 +89,7 @@ type Tenant struct {
 func NewTenant(t testing.TB, s *app.Service, name string) Tenant {
 	t.Helper()
 	ctx := context.Background()
-	tn, adminText, err := s.CreateTenant(ctx, Operator, name)
+	tn, adminText, err := s.Tenancy.CreateTenant(ctx, Operator, name)
 	if err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
@@ -97,7 +97,7 @@ func NewTenant(t testing.TB, s *app.Service, name string) Tenant {
 	if err != nil {
 		t.Fatalf("Authenticate(admin): %v", err)
 	}
-	if _, err := s.ApplyRegister(ctx, admin, []byte(ExampleRegister)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, admin, []byte(ExampleRegister)); err != nil {
 		t.Fatalf("ApplyRegister: %v", err)
 	}
 	out := Tenant{ID: tn.ID, Admin: admin, Keys: map[garde.Role]string{garde.RoleAdmin: adminText}}
@@ -105,7 +105,7 @@ func NewTenant(t testing.TB, s *app.Service, name string) Tenant {
 		if role == garde.RoleAdmin {
 			continue // the tenant's first key, above
 		}
-		_, text, err := s.CreateAPIKey(ctx, admin, string(role))
+		_, text, err := s.Tenancy.CreateAPIKey(ctx, admin, string(role))
 		if err != nil {
 			t.Fatalf("CreateAPIKey(%s): %v", role, err)
 		}

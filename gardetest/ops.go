@@ -137,20 +137,20 @@ func testLastAdminKey(t *testing.T, open Open) {
 	s, st, _ := newService(t, open)
 	tn := NewTenant(t, s, "Acme")
 
-	if err := s.RevokeAPIKey(ctx, tn.Admin, tn.Admin.KeyID); !errors.Is(err, garde.ErrLastAdminKey) || !errors.Is(err, garde.ErrConflict) {
+	if err := s.Tenancy.RevokeAPIKey(ctx, tn.Admin, tn.Admin.KeyID); !errors.Is(err, garde.ErrLastAdminKey) || !errors.Is(err, garde.ErrConflict) {
 		t.Fatalf("RevokeAPIKey(last admin key) = %v, want ErrLastAdminKey (a conflict)", err)
 	}
 	if _, err := s.Authenticate(ctx, tn.Keys[garde.RoleAdmin]); err != nil {
 		t.Fatalf("the last admin key stopped working after a refused revocation: %v", err)
 	}
 	// Other roles' keys are no one's last resort.
-	if err := s.RevokeAPIKey(ctx, tn.Admin, tn.Service.KeyID); err != nil {
+	if err := s.Tenancy.RevokeAPIKey(ctx, tn.Admin, tn.Service.KeyID); err != nil {
 		t.Fatalf("RevokeAPIKey(service key) = %v", err)
 	}
 
 	newAdmin := func() garde.Principal {
 		t.Helper()
-		_, text, err := s.CreateAPIKey(ctx, tn.Admin, "admin")
+		_, text, err := s.Tenancy.CreateAPIKey(ctx, tn.Admin, "admin")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func testLastAdminKey(t *testing.T, open Open) {
 			go func() {
 				defer wg.Done()
 				<-start
-				errs[i] = s.RevokeAPIKey(ctx, pair[0], pair[1].KeyID)
+				errs[i] = s.Tenancy.RevokeAPIKey(ctx, pair[0], pair[1].KeyID)
 			}()
 		}
 		close(start)
@@ -215,7 +215,7 @@ func testLastAdminKey(t *testing.T, open Open) {
 	}
 
 	// Recovery: whoever holds the master key issues a new admin key.
-	k, text, err := s.RecoverAdminKey(ctx, tn.ID)
+	k, text, err := s.Tenancy.RecoverAdminKey(ctx, tn.ID)
 	if err != nil {
 		t.Fatalf("RecoverAdminKey = %v", err)
 	}
@@ -227,13 +227,13 @@ func testLastAdminKey(t *testing.T, open Open) {
 	if err != nil || len(evs) != 1 || evs[0].Reason != k.ID || evs[0].Actor != "cli" {
 		t.Fatalf("audit of the recovery = %+v, %v, want one %s event naming %s", evs, err, garde.ActionKeyRecover, k.ID)
 	}
-	if _, _, err := s.RecoverAdminKey(ctx, "tn_missing"); !errors.Is(err, garde.ErrNotFound) {
+	if _, _, err := s.Tenancy.RecoverAdminKey(ctx, "tn_missing"); !errors.Is(err, garde.ErrNotFound) {
 		t.Errorf("RecoverAdminKey(unknown tenant) = %v, want ErrNotFound", err)
 	}
 	if _, err := s.Rights.OffboardTenant(ctx, Operator, tn.ID, func(rights.SubjectExport) error { return nil }, func(garde.MessageView) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RecoverAdminKey(ctx, tn.ID); !errors.Is(err, garde.ErrConflict) {
+	if _, _, err := s.Tenancy.RecoverAdminKey(ctx, tn.ID); !errors.Is(err, garde.ErrConflict) {
 		t.Errorf("RecoverAdminKey(off-boarded tenant) = %v, want ErrConflict", err)
 	}
 }

@@ -344,7 +344,7 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 		t.Fatalf("BackupKeys = %+v, %v", info, err)
 	}
 	backup := buf.Bytes()
-	used, _ := s.MasterVersionsInUse(ctx)
+	used, _ := s.Tenancy.MasterVersionsInUse(ctx)
 	if used[info.MasterVersion] < 2 {
 		t.Fatalf("MasterVersionsInUse = %v: the unexpired backup should count", used)
 	}
@@ -371,7 +371,7 @@ func testKeyBackupExpires(t *testing.T, open Open) {
 	if _, err := s.Rights.RestoreKeys(ctx, bytes.NewReader(backup)); !errors.Is(err, rights.ErrKeyBackupExpired) {
 		t.Fatalf("RestoreKeys after expiry = %v, want ErrKeyBackupExpired", err)
 	}
-	used, _ = s.MasterVersionsInUse(ctx)
+	used, _ = s.Tenancy.MasterVersionsInUse(ctx)
 	if used[info.MasterVersion] != 2 {
 		t.Fatalf("MasterVersionsInUse after expiry = %v, want only the tenant keys", used)
 	}

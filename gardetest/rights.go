@@ -522,7 +522,7 @@ func testErasurePropagation(t *testing.T, open Open) {
 	defer ds.Close()
 	reg := strings.Replace(ExampleRegister, "recipients: [{name: Helpdesk SaaS, country: FR, role: processor}]",
 		"recipients: [{name: Helpdesk SaaS, country: FR, role: processor, endpoint: '"+fs.URL+"/erase'}, {name: CRM, country: FR, role: processor, endpoint: '"+ds.URL+"'}]", 1)
-	if _, err := s.ApplyRegister(ctx, a.Admin, []byte(reg)); err != nil {
+	if _, err := s.Tenancy.ApplyRegister(ctx, a.Admin, []byte(reg)); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, s, a.Service, "kim", "bonjour")

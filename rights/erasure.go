@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/trail"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 
@@ -421,19 +422,19 @@ func (s *Service) signCertificate(ctx context.Context, tx garde.Tx, tenant garde
 	}
 	var leaf *garde.LedgerLeaf
 	for i := len(ls) - 1; i >= 0 && leaf == nil; i-- {
-		var ac garde.AuditContent
-		if ls[i].Index < cp.Size && ls[i].Kind == garde.LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
+		var ac trail.AuditContent
+		if ls[i].Index < cp.Size && ls[i].Kind == trail.LeafAudit && json.Unmarshal(ls[i].Content, &ac) == nil && ac.Action == action && ac.SubjectRef == c.SubjectRef {
 			leaf = &ls[i]
 		}
 	}
 	if leaf == nil {
 		return nil, fmt.Errorf("certificate: no %s audit entry in the last leaves of the log", action)
 	}
-	st, err := garde.LogFor(ctx, tx, tenant)
+	st, err := trail.LogFor(ctx, tx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
+	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
@@ -521,7 +522,7 @@ func VerifyCertificate(data []byte, verifierKey string) (ErasureCertificate, err
 	if _, err := ledger.VerifyEvidence(ledger.Evidence{Index: c.Entry.Index, Salt: c.Entry.Salt, Content: c.Entry.Content, Proof: c.Entry.Proof, Checkpoint: []byte(c.Ledger.Checkpoint)}, verifierKey); err != nil {
 		return ErasureCertificate{}, fmt.Errorf("%w: audit entry %d: %v", ErrCertificate, c.Entry.Index, err)
 	}
-	var ac garde.AuditContent
+	var ac trail.AuditContent
 	edec := json.NewDecoder(bytes.NewReader(c.Entry.Content))
 	edec.DisallowUnknownFields()
 	want := map[string]string{CertSubjectErasure: garde.ActionSubjectErase, CertTenantOffboarded: garde.ActionTenantOffboard}[c.Kind]

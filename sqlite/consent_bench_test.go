@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/garde-privacy/garde/trail"
+
 	"github.com/garde-privacy/garde/app"
 	"github.com/garde-privacy/garde/consent"
-	"github.com/garde-privacy/garde/trail"
 
 	"github.com/garde-privacy/garde"
 	"github.com/garde-privacy/garde/gardetest"
@@ -196,7 +197,7 @@ func BenchmarkLedgerProof(b *testing.B) {
 			leaves := make([]garde.LedgerLeaf, n)
 			for i := range leaves {
 				rec, _ := ledger.Commit(make([]byte, 32), fmt.Appendf(nil, "event %d", from+int64(i)))
-				leaves[i] = garde.LedgerLeaf{Index: from + int64(i), Kind: garde.LeafConsent, Record: rec, CreatedAt: time.Now()}
+				leaves[i] = garde.LedgerLeaf{Index: from + int64(i), Kind: trail.LeafConsent, Record: rec, CreatedAt: time.Now()}
 				mem.Append(rec)
 			}
 			lo, hi := tlog.StoredHashIndex(0, from), tlog.StoredHashIndex(0, from+n)

@@ -74,11 +74,11 @@ func (s *Service) OpenSigner(ctx context.Context, tx garde.Tx, tenant garde.Tena
 // before it is stored or returned: no checkpoint is published that the
 // store does not hold.
 func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant garde.TenantID, id logIdentity) (garde.SignedCheckpoint, error) {
-	st, err := garde.LogFor(ctx, tx, tenant)
+	st, err := LogFor(ctx, tx, tenant)
 	if err != nil {
 		return garde.SignedCheckpoint{}, err
 	}
-	r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+	r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
 	if cs := s.CheckpointStore(); cs != nil {
 		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.Size, r, true); err != nil {
 			return garde.SignedCheckpoint{}, err
@@ -211,8 +211,8 @@ func (s *Service) LedgerInclusion(ctx context.Context, p garde.Principal, index,
 		if index < 0 || index >= sz {
 			return garde.Invalid("index", "must be a leaf index below the tree size %d", sz)
 		}
-		st := &garde.LogState{Cache: map[int64]tlog.Hash{}}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
+		st := &LogState{Cache: map[int64]tlog.Hash{}}
+		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
 		proof, err := ledger.ProveInclusion(index, sz, r)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (s *Service) LedgerConsistency(ctx context.Context, p garde.Principal, oldS
 		if err != nil {
 			return err
 		}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
+		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}
 		proof, err := ledger.ProveConsistency(oldSize, nsz, r)
 		if err != nil {
 			return err

@@ -194,9 +194,9 @@ func (s *Service) record(ctx context.Context, tx garde.Tx, tenant garde.TenantID
 		return fmt.Errorf("record checkpoint: %w", err)
 	}
 	if inserted {
-		garde.OnAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
+		OnAbort(tx, func(ctx context.Context) { cs.ForgetCheckpoint(ctx, tenant, c.Origin, c.Size, c.Hash) })
 	}
-	garde.OnCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
+	OnCommit(tx, func(ctx context.Context) error { return cs.MarkPublished(ctx, tenant, c.Origin, c.Size) })
 	return nil
 }
 
@@ -300,7 +300,7 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 			if err != nil {
 				return err
 			}
-			r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tn, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
+			r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tn, St: &LogState{Cache: map[int64]tlog.Hash{}}}
 			if err := checkLineage(ctx, cs, tx, tn, id.origin, head, r, false); err != nil {
 				if !errors.Is(err, ErrLedgerFork) {
 					return err
@@ -334,11 +334,11 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (ga
 		if err != nil {
 			return err
 		}
-		st, err := garde.LogFor(ctx, tx, tenant)
+		st, err := LogFor(ctx, tx, tenant)
 		if err != nil {
 			return err
 		}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
 		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.Size, r, true)
 		if lineage != nil && !errors.Is(lineage, ErrLedgerFork) {
 			return lineage
@@ -383,7 +383,7 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (ga
 		if err := cs.PutEpoch(ctx, e); err != nil {
 			return fmt.Errorf("record epoch: %w", err)
 		}
-		garde.OnAbort(tx, func(ctx context.Context) { cs.ForgetEpoch(ctx, tenant, n) })
+		OnAbort(tx, func(ctx context.Context) { cs.ForgetEpoch(ctx, tenant, n) })
 		id := logIdentity{epoch: n, origin: origin, verifier: verifier, sealed: sealed, keyVersion: tk.Current, ad: epochSignerAD(tenant, origin)}
 		if _, err := s.signCheckpointAs(ctx, tx, tenant, id); err != nil {
 			return fmt.Errorf("first checkpoint of %s: %w", origin, err)
@@ -395,11 +395,11 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (ga
 }
 
 func appendEpochLeaf(ctx context.Context, tx garde.Tx, tenant garde.TenantID, now time.Time, c epochContent) error {
-	content, salt, rec, err := garde.CommitContent(c)
+	content, salt, rec, err := CommitContent(c)
 	if err != nil {
 		return err
 	}
-	_, err = garde.AppendLeaves(ctx, tx, tenant, []garde.LedgerLeaf{{Kind: LeafEpoch, Record: rec, Salt: salt, Content: content, CreatedAt: now}})
+	_, err = AppendLeaves(ctx, tx, tenant, []garde.LedgerLeaf{{Kind: LeafEpoch, Record: rec, Salt: salt, Content: content, CreatedAt: now}})
 	return err
 }
 

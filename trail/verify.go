@@ -176,14 +176,14 @@ func verifyLedger(ctx context.Context, st garde.Store, tenant garde.TenantID, ke
 				for _, l := range batch {
 					if contentErr == nil {
 						switch l.Kind {
-						case garde.LeafAudit:
+						case LeafAudit:
 							rec, err := ledger.Commit(l.Salt, l.Content)
 							if err != nil || !bytes.Equal(rec, l.Record) {
 								contentIdx = l.Index
 								contentErr = fmt.Errorf("%w: entry %d: audit content does not match its commitment", ErrLedger, l.Index)
 							}
 							rep.Audit++
-						case garde.LeafConsent:
+						case LeafConsent:
 							rep.Consents++
 						case LeafEpoch:
 							rec, err := ledger.Commit(l.Salt, l.Content)
@@ -207,7 +207,7 @@ func verifyLedger(ctx context.Context, st garde.Store, tenant garde.TenantID, ke
 				from = batch[len(batch)-1].Index + 1
 			}
 		}
-		r := &garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}
+		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}
 		sum, err := ledger.VerifyLogKeys(iter.Seq2[ledger.Leaf, error](leaves), uncached{r}, notes, keys)
 		if err != nil {
 			var le *ledger.LogError
@@ -257,7 +257,7 @@ func checkRecorded(ctx context.Context, tx garde.Tx, cs garde.CheckpointStore, t
 		}
 	}
 	var out []EpochReport
-	r := uncached{&garde.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &garde.LogState{Cache: map[int64]tlog.Hash{}}}}
+	r := uncached{&HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}}
 	for n := 1; n <= len(epochs)+1; n++ {
 		origin := EpochOrigin(tenant, n)
 		e := byOrigin[origin]
@@ -346,14 +346,14 @@ func checkAuditTable(ctx context.Context, tx garde.Tx, tenant garde.TenantID, en
 			return err
 		}
 		for _, l := range batch {
-			if l.Kind != garde.LeafAudit {
+			if l.Kind != LeafAudit {
 				continue
 			}
-			want, err := garde.AuditContentOf(rows[i])
+			want, err := AuditContentOf(rows[i])
 			if err != nil {
 				return err
 			}
-			var got garde.AuditContent
+			var got AuditContent
 			if err := json.Unmarshal(l.Content, &got); err != nil || got != want {
 				return fmt.Errorf("%w: tenant %s: entry %d: audit event %d of the table differs from the log", ErrLedger, tenant, l.Index, rows[i].Seq)
 			}
@@ -368,7 +368,7 @@ func checkAuditTable(ctx context.Context, tx garde.Tx, tenant garde.TenantID, en
 
 // uncached reads stored hashes straight from the database: verification
 // must not trust a cache, and its memory must stay flat.
-type uncached struct{ r *garde.HashReader }
+type uncached struct{ r *HashReader }
 
 func (u uncached) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return u.r.Tx.LedgerHashes(u.r.Ctx, u.r.Tenant, indexes)

@@ -29,9 +29,9 @@ var updateMatrix = flag.Bool("update-matrix", false, "rewrite testdata/authz_mat
 func TestAuthorizationMatrix(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	_, revokedText, _ := e.svc.CreateAPIKey(ctx, e.a.Admin, "service")
+	_, revokedText, _ := e.svc.Tenancy.CreateAPIKey(ctx, e.a.Admin, "service")
 	revoked, _ := e.svc.Authenticate(ctx, revokedText)
-	if err := e.svc.RevokeAPIKey(ctx, e.a.Admin, revoked.KeyID); err != nil {
+	if err := e.svc.Tenancy.RevokeAPIKey(ctx, e.a.Admin, revoked.KeyID); err != nil {
 		t.Fatal(err)
 	}
 	roles := []garde.Role{garde.RoleAdmin, garde.RoleService, garde.RoleDPO}
@@ -53,7 +53,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		path := func() string {
 			p := req[0]
 			if strings.Contains(p, "{id}") {
-				_, text, _ := e.svc.CreateAPIKey(ctx, e.a.Admin, "service")
+				_, text, _ := e.svc.Tenancy.CreateAPIKey(ctx, e.a.Admin, "service")
 				k, _ := e.svc.Authenticate(ctx, text)
 				p = strings.Replace(p, "{id}", k.KeyID, 1)
 			}

@@ -68,7 +68,7 @@ func TestDashboardSessionsEndOnAPIRevoke(t *testing.T) {
 	e := newEnv(t)
 	// Revoking it through the API (DELETE /v1/keys/{id}) ends them too: a
 	// leaked key, once revoked, must not keep the dashboard open.
-	p3, dpo3, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	p3, dpo3, err := e.svc.Tenancy.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
 	if err != nil {
 		t.Fatal(err)
 	}

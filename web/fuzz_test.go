@@ -31,12 +31,12 @@ func FuzzAPIBodies(f *testing.F) {
 	f.Cleanup(func() { db.Close() })
 	svc := app.New(db, gardetest.MasterKeys(f), gardetest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(io.Discard, nil)), web.Options{MaxBody: 64 << 10})
-	_, op, err := svc.CreateOperatorKey(ctx)
+	_, op, err := svc.Tenancy.CreateOperatorKey(ctx)
 	if err != nil {
 		f.Fatal(err)
 	}
 	a := gardetest.NewTenant(f, svc, "A")
-	if _, err := svc.ApplyRegister(ctx, a.Admin, []byte(gardetest.ConsentRegister)); err != nil {
+	if _, err := svc.Tenancy.ApplyRegister(ctx, a.Admin, []byte(gardetest.ConsentRegister)); err != nil {
 		f.Fatal(err)
 	}
 	keys := map[garde.Role]string{garde.RoleAdmin: a.Keys[garde.RoleAdmin], garde.RoleService: a.Keys[garde.RoleService],

@@ -71,7 +71,7 @@ func TestRoutesEnterTheGate(t *testing.T) {
 			path, body = req[0], req[1]
 		}
 		if strings.Contains(path, "{id}") {
-			_, text, _ := e.svc.CreateAPIKey(ctx, e.a.Admin, "service")
+			_, text, _ := e.svc.Tenancy.CreateAPIKey(ctx, e.a.Admin, "service")
 			k, _ := e.svc.Authenticate(ctx, text)
 			path = strings.Replace(path, "{id}", k.KeyID, 1)
 		}

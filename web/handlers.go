@@ -123,7 +123,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	t, key, err := s.svc.CreateTenant(r.Context(), principalFrom(r.Context()), in.Name)
+	t, key, err := s.svc.Tenancy.CreateTenant(r.Context(), principalFrom(r.Context()), in.Name)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	k, text, err := s.svc.CreateAPIKey(r.Context(), principalFrom(r.Context()), in.Role)
+	k, text, err := s.svc.Tenancy.CreateAPIKey(r.Context(), principalFrom(r.Context()), in.Role)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	keys, err := s.svc.APIKeys(r.Context(), principalFrom(r.Context()))
+	keys, err := s.svc.Tenancy.APIKeys(r.Context(), principalFrom(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.RevokeAPIKey(r.Context(), principalFrom(r.Context()), r.PathValue("id")); err != nil {
+	if err := s.svc.Tenancy.RevokeAPIKey(r.Context(), principalFrom(r.Context()), r.PathValue("id")); err != nil {
 		return err
 	}
 	s.dash.EndSessions(r.PathValue("id"))
@@ -172,7 +172,7 @@ func (s *Server) putRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rv, err := s.svc.ApplyRegister(r.Context(), principalFrom(r.Context()), body)
+	rv, err := s.svc.Tenancy.ApplyRegister(r.Context(), principalFrom(r.Context()), body)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (s *Server) getRegister(w http.ResponseWriter, r *http.Request) error {
 		}
 		v = n
 	}
-	rv, err := s.svc.Register(r.Context(), principalFrom(r.Context()), v)
+	rv, err := s.svc.Tenancy.Register(r.Context(), principalFrom(r.Context()), v)
 	if err != nil {
 		return err
 	}

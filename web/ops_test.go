@@ -237,7 +237,7 @@ func TestLockoutPolicy(t *testing.T) {
 
 	t.Run("a revoked key locks only itself", func(t *testing.T) {
 		e := newLockoutEnv(t)
-		if err := e.svc.RevokeAPIKey(context.Background(), e.a.Admin, e.a.Service.KeyID); err != nil {
+		if err := e.svc.Tenancy.RevokeAPIKey(context.Background(), e.a.Admin, e.a.Service.KeyID); err != nil {
 			t.Fatal(err)
 		}
 		// A stale client still using a revoked key, behind the address A's

@@ -42,7 +42,7 @@ func newEnv(t *testing.T) *env {
 	srv := web.NewServer(svc, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), web.Options{MaxBody: 64 << 10})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	_, op, err := svc.CreateOperatorKey(ctx)
+	_, op, err := svc.Tenancy.CreateOperatorKey(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +251,9 @@ func TestRoleMatrix(t *testing.T) {
 		garde.RoleAdmin: e.a.Keys[garde.RoleAdmin], garde.RoleService: e.a.Keys[garde.RoleService],
 		garde.RoleDPO: e.a.Keys[garde.RoleDPO], garde.RoleOperator: e.operator,
 	}
-	_, revokedText, _ := e.svc.CreateAPIKey(ctx, e.a.Admin, "service")
+	_, revokedText, _ := e.svc.Tenancy.CreateAPIKey(ctx, e.a.Admin, "service")
 	revoked, _ := e.svc.Authenticate(ctx, revokedText)
-	e.svc.RevokeAPIKey(ctx, e.a.Admin, revoked.KeyID)
+	e.svc.Tenancy.RevokeAPIKey(ctx, e.a.Admin, revoked.KeyID)
 	reqs := validRequests(e)
 	for _, rt := range e.srv.Routes() {
 		if rt.Dashboard {
@@ -274,7 +274,7 @@ func TestRoleMatrix(t *testing.T) {
 		for _, role := range []garde.Role{garde.RoleAdmin, garde.RoleService, garde.RoleDPO, garde.RoleOperator} {
 			path := req[0]
 			if strings.Contains(path, "{id}") {
-				_, text, _ := e.svc.CreateAPIKey(ctx, e.a.Admin, "service")
+				_, text, _ := e.svc.Tenancy.CreateAPIKey(ctx, e.a.Admin, "service")
 				p, _ := e.svc.Authenticate(ctx, text)
 				path = strings.Replace(path, "{id}", p.KeyID, 1)
 			}

@@ -203,7 +203,7 @@ func startGarde(ctx context.Context) (string, string, func(), error) {
 	}
 	svc := app.New(db, mk, garde.SystemClock{})
 	op := garde.Principal{KeyID: "cli", Role: garde.RoleOperator}
-	_, adminText, err := svc.CreateTenant(ctx, op, "Load")
+	_, adminText, err := svc.Tenancy.CreateTenant(ctx, op, "Load")
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -211,10 +211,10 @@ func startGarde(ctx context.Context) (string, string, func(), error) {
 	if err != nil {
 		return "", "", nil, err
 	}
-	if _, err := svc.ApplyRegister(ctx, admin, []byte(register)); err != nil {
+	if _, err := svc.Tenancy.ApplyRegister(ctx, admin, []byte(register)); err != nil {
 		return "", "", nil, err
 	}
-	_, svcKey, err := svc.CreateAPIKey(ctx, admin, "service")
+	_, svcKey, err := svc.Tenancy.CreateAPIKey(ctx, admin, "service")
 	if err != nil {
 		return "", "", nil, err
 	}

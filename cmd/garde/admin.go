@@ -35,7 +35,7 @@ func runTenantCreate(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	defer db.Close()
-	t, key, err := svc.CreateTenant(ctx, cliOperator, rest[0])
+	t, key, err := svc.Tenancy.CreateTenant(ctx, cliOperator, rest[0])
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func runTenantRecoverAdmin(ctx context.Context, args []string, getenv func(strin
 		return err
 	}
 	defer db.Close()
-	k, key, err := svc.RecoverAdminKey(ctx, garde.TenantID(rest[0]))
+	k, key, err := svc.Tenancy.RecoverAdminKey(ctx, garde.TenantID(rest[0]))
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func runOperatorKey(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer db.Close()
-	k, text, err := svc.CreateOperatorKey(ctx)
+	k, text, err := svc.Tenancy.CreateOperatorKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func runKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 	}
 	defer db.Close()
 	if *tenant != "" {
-		v, n, err := svc.RotateTenantKey(ctx, garde.TenantID(*tenant))
+		v, n, err := svc.Tenancy.RotateTenantKey(ctx, garde.TenantID(*tenant))
 		if err != nil {
 			return err
 		}
@@ -200,13 +200,13 @@ func runKeysRotate(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	n, err := svc.RewrapTenantKeys(ctx)
+	n, err := svc.Tenancy.RewrapTenantKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("master key version %d created, but re-wrapping failed (run again): %w", v, err)
 	}
 	fmt.Fprintf(stdout, "master key version %d; %d tenant keys re-wrapped\n", v, n)
 	if *retire {
-		used, err := svc.MasterVersionsInUse(ctx)
+		used, err := svc.Tenancy.MasterVersionsInUse(ctx)
 		if err != nil {
 			return err
 		}

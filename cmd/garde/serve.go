@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Residency is checked, not declared: refuse to serve data from where
 	// a register records no lawful transfer (residency.go).
-	if err := svc.CheckResidency(ctx, *region); err != nil {
+	if err := svc.Tenancy.CheckResidency(ctx, *region); err != nil {
 		return fmt.Errorf("residency: %w", err)
 	}
 	if *region == "" {

@@ -87,7 +87,7 @@ func (d *Dashboard) art30(w http.ResponseWriter, r *http.Request, pg *dashPage) 
 		return garde.Errorf(garde.ErrNotFound, "no such format: csv, xlsx or pdf")
 	}
 	v, _ := strconv.Atoi(r.URL.Query().Get("version"))
-	rec, err := d.svc.Art30(r.Context(), pg.Principal, v)
+	rec, err := d.svc.Tenancy.Art30(r.Context(), pg.Principal, v)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func seedDashboard(t *testing.T, e *env) dashSeed {
 	clock.Advance(24 * time.Hour) // 5 April 2026, 09:00
 	// A second version of A's register, for the diff.
 	v2 := strings.Replace(gardetest.ExampleRegister, "retention: 90d", "retention: 60d\n    description: Improve the suggested replies", 1)
-	if _, err := e.svc.ApplyRegister(ctx, e.a.Admin, []byte(v2)); err != nil {
+	if _, err := e.svc.Tenancy.ApplyRegister(ctx, e.a.Admin, []byte(v2)); err != nil {
 		t.Fatalf("ApplyRegister: %v", err)
 	}
 	aware := clock.Now().Add(-70 * time.Hour)
@@ -182,7 +182,7 @@ func TestDashboardRoles(t *testing.T) {
 			}
 			path := c.path
 			if strings.Contains(path, "{id}") {
-				_, text, _ := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "service")
+				_, text, _ := e.svc.Tenancy.CreateAPIKey(context.Background(), e.a.Admin, "service")
 				p, _ := e.svc.Authenticate(context.Background(), text)
 				path = strings.Replace(path, "{id}", p.KeyID, 1)
 			}
@@ -334,7 +334,7 @@ func TestDashboardSecurity(t *testing.T) {
 	}
 
 	// Revoking a key from the dashboard ends the sessions opened with it.
-	_, dpo2, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	_, dpo2, err := e.svc.Tenancy.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestDashboardSecurity(t *testing.T) {
 	// Revoked elsewhere — another node, the command line — straight in the
 	// database, with no word to this server's session store: the session
 	// ends at its next request all the same.
-	p4, dpo4, err := e.svc.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
+	p4, dpo4, err := e.svc.Tenancy.CreateAPIKey(context.Background(), e.a.Admin, "dpo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestDashboardSecurity(t *testing.T) {
 	if r := victim4.Get("/dashboard/overview"); r.Status != 200 {
 		t.Fatalf("fourth DPO's overview = %d", r.Status)
 	}
-	if err := e.svc.RevokeAPIKey(context.Background(), e.a.Admin, p4.ID); err != nil {
+	if err := e.svc.Tenancy.RevokeAPIKey(context.Background(), e.a.Admin, p4.ID); err != nil {
 		t.Fatal(err)
 	}
 	if r := victim4.Get("/dashboard/overview"); r.Status != http.StatusSeeOther {

@@ -53,7 +53,7 @@ func newEnv(t *testing.T) *env {
 	}
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
-	_, op, err := svc.CreateOperatorKey(ctx)
+	_, op, err := svc.Tenancy.CreateOperatorKey(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	e.a = gardetest.NewTenant(t, svc, "A")
 	e.b = gardetest.NewTenant(t, svc, "B")
 	// B's register is told apart by its controller's name.
-	if _, err := svc.ApplyRegister(ctx, e.b.Admin, []byte(strings.Replace(gardetest.ExampleRegister, "Example SAS", "B SAS", 1))); err != nil {
+	if _, err := svc.Tenancy.ApplyRegister(ctx, e.b.Admin, []byte(strings.Replace(gardetest.ExampleRegister, "Example SAS", "B SAS", 1))); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -232,7 +232,7 @@ type registerPage struct {
 func (d *Dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	var rp registerPage
-	cur, err := d.svc.Register(ctx, p, 0)
+	cur, err := d.svc.Tenancy.Register(ctx, p, 0)
 	if errors.Is(err, garde.ErrNotFound) {
 		rp.Missing = true
 		pg.Title, pg.Nav, pg.Page = pg.L.T("nav.register"), "register", rp
@@ -247,11 +247,11 @@ func (d *Dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPag
 	}
 	q := r.URL.Query()
 	if v, _ := strconv.Atoi(q.Get("version")); v > 0 && v != cur.Version {
-		if rp.Shown, err = d.svc.Register(ctx, p, v); err != nil {
+		if rp.Shown, err = d.svc.Tenancy.Register(ctx, p, v); err != nil {
 			return err
 		}
 	}
-	if rp.Record, err = d.svc.Art30(ctx, p, rp.Shown.Version); err != nil {
+	if rp.Record, err = d.svc.Tenancy.Art30(ctx, p, rp.Shown.Version); err != nil {
 		return err
 	}
 	rp.From, rp.To = max(cur.Version-1, 1), cur.Version
@@ -262,7 +262,7 @@ func (d *Dashboard) register(w http.ResponseWriter, r *http.Request, pg *dashPag
 		rp.To = t
 	}
 	if cur.Version > 1 || q.Has("from") {
-		diff, err := d.svc.DiffRegister(ctx, p, rp.From, rp.To)
+		diff, err := d.svc.Tenancy.DiffRegister(ctx, p, rp.From, rp.To)
 		if err != nil {
 			return err
 		}
@@ -502,7 +502,7 @@ func (d *Dashboard) keys(w http.ResponseWriter, r *http.Request, pg *dashPage) e
 }
 
 func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPage, newKey, role string) error {
-	keys, err := d.svc.APIKeys(r.Context(), pg.Principal)
+	keys, err := d.svc.Tenancy.APIKeys(r.Context(), pg.Principal)
 	if err != nil {
 		return err
 	}
@@ -518,7 +518,7 @@ func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, pg *dashPag
 // secret, shown once, never lands in a URL or in the browser's history.
 func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	role := r.PostForm.Get("role")
-	_, text, err := d.svc.CreateAPIKey(r.Context(), pg.Principal, role)
+	_, text, err := d.svc.Tenancy.CreateAPIKey(r.Context(), pg.Principal, role)
 	if err != nil {
 		return err
 	}
@@ -526,7 +526,7 @@ func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, pg *dashPa
 }
 
 func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
-	if err := d.svc.RevokeAPIKey(r.Context(), pg.Principal, r.PathValue("id")); err != nil {
+	if err := d.svc.Tenancy.RevokeAPIKey(r.Context(), pg.Principal, r.PathValue("id")); err != nil {
 		return err
 	}
 	d.sessions.dropKey(r.PathValue("id"))
@@ -545,7 +545,7 @@ type settingsPage struct {
 func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request, pg *dashPage) error {
 	ctx, p := r.Context(), pg.Principal
 	sp := settingsPage{Tenant: p.Tenant, Idle: SessionIdle}
-	if rv, err := d.svc.Register(ctx, p, 0); err == nil {
+	if rv, err := d.svc.Tenancy.Register(ctx, p, 0); err == nil {
 		sp.Version = rv.Version
 		sp.Register, _ = rv.Parse()
 	} else if !errors.Is(err, garde.ErrNotFound) {

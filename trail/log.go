@@ -1,4 +1,4 @@
-package garde
+package trail
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/ledger"
 	"golang.org/x/mod/sumdb/tlog"
@@ -31,9 +33,35 @@ const (
 // case appends inside a write transaction also becomes a leaf of its
 // tenant's log, in that same transaction. Nothing can be audited without
 // being committed to the log.
-type ledgeredStore struct{ Store }
+type ledgeredStore struct{ garde.Store }
 
-func (l ledgeredStore) Update(ctx context.Context, fn func(Tx) error) error {
+// OnLedger wraps a storage backend so that the audit trail goes onto the
+// ledger; the kernel accepts no other store (garde.AuditLedger).
+func OnLedger(st garde.Store) garde.Store { return ledgeredStore{st} }
+
+// AuditsOnLedger marks the store as one the kernel accepts.
+func (ledgeredStore) AuditsOnLedger() {}
+
+// Unwrap returns the backend.
+func (l ledgeredStore) Unwrap() garde.Store { return l.Store }
+
+// KeyStore is the backend's key store (nil if it has none).
+func (l ledgeredStore) KeyStore() garde.KeyStore {
+	if kp, ok := l.Store.(garde.KeyStoreProvider); ok {
+		return kp.KeyStore()
+	}
+	return nil
+}
+
+// CheckpointStore is the backend's checkpoint store (nil if it has none).
+func (l ledgeredStore) CheckpointStore() garde.CheckpointStore {
+	if cp, ok := l.Store.(garde.CheckpointStoreProvider); ok {
+		return cp.CheckpointStore()
+	}
+	return nil
+}
+
+func (l ledgeredStore) Update(ctx context.Context, fn func(garde.Tx) error) error {
 	// A backend may run fn again after a failed attempt (PostgreSQL retries
 	// serialisation failures): an attempt that starts means the previous
 	// one did not commit, so its records outside the data store are undone.
@@ -45,7 +73,7 @@ func (l ledgeredStore) Update(ctx context.Context, fn func(Tx) error) error {
 			}
 		}
 	}
-	err := l.Store.Update(ctx, func(tx Tx) error {
+	err := l.Store.Update(ctx, func(tx garde.Tx) error {
 		undo()
 		lt = &ledgerTx{Tx: tx}
 		return fn(lt)
@@ -64,8 +92,8 @@ func (l ledgeredStore) Update(ctx context.Context, fn func(Tx) error) error {
 
 // ledgerTx is a write transaction that knows the logs it appended to.
 type ledgerTx struct {
-	Tx
-	logs map[TenantID]*LogState
+	garde.Tx
+	logs map[garde.TenantID]*LogState
 	// aborts undo what the transaction recorded outside the data store
 	// (epoch.go) if it does not commit.
 	aborts  []func(context.Context)
@@ -92,19 +120,19 @@ type AuditContent struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-func auditLeaf(e AuditEvent) (LedgerLeaf, error) {
+func auditLeaf(e garde.AuditEvent) (garde.LedgerLeaf, error) {
 	// Stores keep times to the microsecond: commit to what is stored, so
 	// that the audit table can be checked against the log.
 	e.At = e.At.Truncate(time.Microsecond)
 	c, err := AuditContentOf(e)
 	if err != nil {
-		return LedgerLeaf{}, err
+		return garde.LedgerLeaf{}, err
 	}
 	content, salt, rec, err := CommitContent(c)
 	if err != nil {
-		return LedgerLeaf{}, err
+		return garde.LedgerLeaf{}, err
 	}
-	return LedgerLeaf{Kind: LeafAudit, Record: rec, Salt: salt, Content: content, CreatedAt: e.At}, nil
+	return garde.LedgerLeaf{Kind: LeafAudit, Record: rec, Salt: salt, Content: content, CreatedAt: e.At}, nil
 }
 
 // commitContent is the canonical JSON of a leaf's content, a fresh salt,
@@ -123,14 +151,14 @@ func CommitContent(v any) (content, salt, rec []byte, err error) {
 // AppendAudit appends the events to the audit table and to their tenants'
 // logs. The operator's own events (tenant "") have no log: the operator
 // scope has no tenant key to sign with.
-func (t *ledgerTx) AppendAudit(ctx context.Context, events []AuditEvent) error {
+func (t *ledgerTx) AppendAudit(ctx context.Context, events []garde.AuditEvent) error {
 	if err := t.Tx.AppendAudit(ctx, events); err != nil {
 		return err
 	}
-	var order []TenantID
-	byTenant := map[TenantID][]LedgerLeaf{}
+	var order []garde.TenantID
+	byTenant := map[garde.TenantID][]garde.LedgerLeaf{}
 	for _, e := range events {
-		if e.Tenant == OperatorTenant {
+		if e.Tenant == garde.OperatorTenant {
 			continue
 		}
 		l, err := auditLeaf(e)
@@ -152,7 +180,7 @@ func (t *ledgerTx) AppendAudit(ctx context.Context, events []AuditEvent) error {
 
 // logFor returns the transaction's view of a tenant's log, reading (and,
 // on PostgreSQL, locking) its head the first time.
-func LogFor(ctx context.Context, tx Tx, tenant TenantID) (*LogState, error) {
+func LogFor(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (*LogState, error) {
 	lt, _ := tx.(*ledgerTx)
 	if lt != nil && lt.logs[tenant] != nil {
 		return lt.logs[tenant], nil
@@ -164,7 +192,7 @@ func LogFor(ctx context.Context, tx Tx, tenant TenantID) (*LogState, error) {
 	st := &LogState{Size: size, Cache: map[int64]tlog.Hash{}}
 	if lt != nil {
 		if lt.logs == nil {
-			lt.logs = map[TenantID]*LogState{}
+			lt.logs = map[garde.TenantID]*LogState{}
 		}
 		lt.logs[tenant] = st
 	}
@@ -173,7 +201,7 @@ func LogFor(ctx context.Context, tx Tx, tenant TenantID) (*LogState, error) {
 
 // appendLeaves appends leaves to the tenant's log and returns the index of
 // the first. It sets each leaf's Index.
-func AppendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLeaf) (int64, error) {
+func AppendLeaves(ctx context.Context, tx garde.Tx, tenant garde.TenantID, leaves []garde.LedgerLeaf) (int64, error) {
 	if len(leaves) == 0 {
 		return 0, nil
 	}
@@ -198,8 +226,8 @@ func AppendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLe
 		hashes = append(hashes, hs...)
 	}
 	if err := tx.AppendLedger(ctx, tenant, first, leaves, hashes); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return 0, ErrRetry
+		if errors.Is(err, garde.ErrConflict) {
+			return 0, garde.ErrRetry
 		}
 		return 0, err
 	}
@@ -212,8 +240,8 @@ func AppendLeaves(ctx context.Context, tx Tx, tenant TenantID, leaves []LedgerLe
 // database for each hash at most once.
 type HashReader struct {
 	Ctx    context.Context
-	Tx     Tx
-	Tenant TenantID
+	Tx     garde.Tx
+	Tenant garde.TenantID
 	St     *LogState
 }
 
@@ -251,7 +279,7 @@ func (r *HashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 
 // onCommit registers fn to run once the write transaction tx committed,
 // before its caller gets anything: an error from fn is the caller's.
-func OnCommit(tx Tx, fn func(context.Context) error) {
+func OnCommit(tx garde.Tx, fn func(context.Context) error) {
 	if lt, ok := tx.(*ledgerTx); ok {
 		lt.commits = append(lt.commits, fn)
 	}
@@ -260,69 +288,15 @@ func OnCommit(tx Tx, fn func(context.Context) error) {
 // onAbort registers fn to run if the write transaction tx does not commit.
 // Without a ledgerTx (never, in practice) the record stays: a refusal to
 // sign later errs on the safe side.
-func OnAbort(tx Tx, fn func(context.Context)) {
+func OnAbort(tx garde.Tx, fn func(context.Context)) {
 	if lt, ok := tx.(*ledgerTx); ok {
 		lt.aborts = append(lt.aborts, fn)
 	}
 }
 
-// RecordedCheckpoint is a signed checkpoint as the CheckpointStore keeps
-// it: the parsed origin, size and root next to the signed note.
-type RecordedCheckpoint struct {
-	Origin    string
-	Size      int64
-	Root      tlog.Hash
-	Note      []byte
-	CreatedAt time.Time
-	// Pending is set from recording until the data store committed it: a
-	// crash in between leaves a pending checkpoint that nobody was given,
-	// which must not block the log forever.
-	Pending bool
-}
-
-// LedgerEpoch is one log identity of a tenant after the first: the same
-// Merkle tree (the leaves stay where they are), signed from StartSize on
-// under a new origin and a new key. Epoch 1 is the log's first identity
-// (origin garde/<tenant>, the ledger key of the data store) and has no row.
-type LedgerEpoch struct {
-	Tenant       TenantID
-	Number       int    // 2, 3, …
-	Origin       string // garde/<tenant>/e<Number>
-	Verifier     string
-	SealedSigner []byte // note signer key sealed under tenant data key KeyVersion
-	KeyVersion   uint32
-	// The previous identity, and the largest checkpoint recorded under it
-	// (nil if it never signed one): where the old history ends.
-	PrevOrigin, PrevVerifier string
-	PrevCheckpoint           []byte
-	// PrevClosed is true when the old identity could still sign its last
-	// checkpoint over the epoch-end leaf (the log had not gone backwards).
-	PrevClosed bool
-	StartSize  int64 // leaves before the epoch-start leaf
-	CreatedAt  time.Time
-}
-
 // auditContentOf is the ledger content of a stored audit event, at the
 // table's precision (microseconds).
-func AuditContentOf(e AuditEvent) (AuditContent, error) {
+func AuditContentOf(e garde.AuditEvent) (AuditContent, error) {
 	return AuditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,
 		SubjectRef: e.SubjectRef, Outcome: e.Outcome, Count: e.Count, Reason: e.Reason}, nil
-}
-
-// Scrubber is a store that can wipe what its write-ahead log still holds
-// of deleted rows (package sqlite). Erasure calls it once done.
-type Scrubber interface {
-	Scrub(ctx context.Context) error
-}
-
-// ScrubDeleted asks the data store to wipe what it still holds of deleted
-// rows (after an erasure or a replay), best effort.
-func (s *Kernel) ScrubDeleted(ctx context.Context) {
-	st := s.Store
-	if ls, ok := st.(ledgeredStore); ok {
-		st = ls.Store
-	}
-	if sc, ok := st.(Scrubber); ok {
-		_ = sc.Scrub(ctx) // best effort: the next checkpoint does it anyway
-	}
 }

@@ -1,9 +1,11 @@
-package garde
+package tenancy
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/garde-privacy/garde"
 
 	"github.com/garde-privacy/garde/register"
 )
@@ -11,7 +13,7 @@ import (
 // Art30 generates the Art. 30 record from version v of the caller's
 // register (0: the current one), reading the versions before it for the
 // activities' dates.
-func (s *Kernel) Art30(ctx context.Context, p Principal, v int) (register.Art30Record, error) {
+func (s *Service) Art30(ctx context.Context, p garde.Principal, v int) (register.Art30Record, error) {
 	rv, err := s.Register(ctx, p, v)
 	if err != nil {
 		return register.Art30Record{}, err
@@ -21,7 +23,7 @@ func (s *Kernel) Art30(ctx context.Context, p Principal, v int) (register.Art30R
 		old := rv
 		if i != rv.Version {
 			if old, err = s.Register(ctx, p, i); err != nil {
-				if errors.Is(err, ErrNotFound) {
+				if errors.Is(err, garde.ErrNotFound) {
 					continue
 				}
 				return register.Art30Record{}, err
@@ -40,7 +42,7 @@ func (s *Kernel) Art30(ctx context.Context, p Principal, v int) (register.Art30R
 }
 
 // DiffRegister compares versions from and to of the caller's register.
-func (s *Kernel) DiffRegister(ctx context.Context, p Principal, from, to int) (register.Diff, error) {
+func (s *Service) DiffRegister(ctx context.Context, p garde.Principal, from, to int) (register.Diff, error) {
 	a, err := s.Register(ctx, p, from)
 	if err != nil {
 		return register.Diff{}, err
