@@ -1,12 +1,17 @@
-// Package garde is the privacy layer's domain: tenants and their
-// credentials, the register of processing, subjects and their sealed
-// messages, and the audit trail — with the use cases that enforce the
-// register on every read and write.
+// Package garde is the kernel of the privacy layer: tenants, principals and
+// the one role matrix, the gate every operation enters, error kinds, ids
+// and the clock, audit events and their one action list, sealing with
+// tenant and subject keys, the key store and its journal, the records of
+// every aggregate and one small store interface for each, composed into
+// the unit of work (Tx).
 //
-// The package knows no storage engine and no transport. Storage backends
-// (package sqlite, package postgres) implement Store and pass the
-// conformance suite in gardetest; package web exposes the use cases over
-// HTTP. Business rules live here, once.
+// The capabilities (packages tenancy, vault, consent, rights, breach) run
+// their use cases on it; package trail signs and proves the log; package
+// app composes them. The kernel knows no storage engine, no transport and
+// no capability: storage backends (package sqlite, package postgres)
+// implement its store interfaces and pass the conformance suite in
+// gardetest. docs/architecture.md draws the layers; layers_test.go holds
+// them.
 package garde
 
 import (

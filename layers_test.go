@@ -24,7 +24,7 @@ var layerOf = map[string]string{
 	"problem": "leaf", "register": "leaf", "notify": "leaf", "internal/mdpdf": "leaf",
 	"":      "kernel",
 	"trail": "trail",
-	"vault": "capability", "consent": "capability", "rights": "capability", "breach": "capability",
+	"vault": "capability", "consent": "capability", "rights": "capability", "breach": "capability", "tenancy": "capability",
 	"app":    "app",
 	"sqlite": "storage", "postgres": "storage",
 	"web/internal/errkind": "webinternal", "web/internal/notice": "webinternal",

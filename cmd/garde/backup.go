@@ -37,12 +37,12 @@ import (
 // store (once), then replays the key store's journal on the data store.
 func enforceErasures(ctx context.Context, svc *app.Service, ks garde.KeyStore, dataDir string, stderr io.Writer) error {
 	if dataDir != "" {
-		n, err := garde.ImportLegacyJournal(ctx, ks, filepath.Join(dataDir, garde.LegacyJournalFile))
+		n, err := rights.ImportLegacyJournal(ctx, ks, filepath.Join(dataDir, rights.LegacyJournalFile))
 		if err != nil {
-			return fmt.Errorf("import %s: %w", garde.LegacyJournalFile, err)
+			return fmt.Errorf("import %s: %w", rights.LegacyJournalFile, err)
 		}
 		if n > 0 {
-			fmt.Fprintf(stderr, "garde: %d entries of %s moved into the key store's journal\n", n, garde.LegacyJournalFile)
+			fmt.Fprintf(stderr, "garde: %d entries of %s moved into the key store's journal\n", n, rights.LegacyJournalFile)
 		}
 	}
 	n, err := svc.Rights.ReplayJournal(ctx)

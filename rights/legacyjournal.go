@@ -1,4 +1,4 @@
-package garde
+package rights
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/garde-privacy/garde"
 )
 
 // LegacyJournalFile is the file in which garde before the key store kept
@@ -29,7 +31,7 @@ type legacyJournalLine struct {
 // store hold any) and renames the file to FILE.imported, so that it is
 // read once. A torn last line (a crash while appending) is skipped. It
 // returns how many entries it imported.
-func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, error) {
+func ImportLegacyJournal(ctx context.Context, ks garde.KeyStore, path string) (int, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -37,7 +39,7 @@ func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, er
 	if err != nil {
 		return 0, err
 	}
-	var entries []JournalEntry
+	var entries []garde.JournalEntry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -48,9 +50,9 @@ func ImportLegacyJournal(ctx context.Context, ks KeyStore, path string) (int, er
 			}
 			return 0, fmt.Errorf("erasure journal line %d: %w", n, err)
 		}
-		e := JournalEntry{Kind: JournalErase, Tenant: TenantID(l.Tenant), Subject: l.Subject}
+		e := garde.JournalEntry{Kind: garde.JournalErase, Tenant: garde.TenantID(l.Tenant), Subject: l.Subject}
 		if l.Subject == "" && l.Index == "" {
-			e.Kind = JournalOffboard
+			e.Kind = garde.JournalOffboard
 		}
 		if l.Index != "" {
 			if e.Index, err = base64.RawStdEncoding.DecodeString(l.Index); err != nil {
