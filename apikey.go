@@ -25,6 +25,11 @@ const (
 	// RoleOperator is the platform itself: it creates tenants and reads no
 	// tenant's data.
 	RoleOperator Role = "operator"
+	// RoleHost is garde's command line on the machine that holds the
+	// master key: key rotation and backups, restores, new ledger epochs.
+	// No API key has it (ParseRole refuses it; operator keys are
+	// RoleOperator), so no request can act as the host.
+	RoleHost Role = "host"
 )
 
 // ParseRole checks that s names a role a tenant key may have.

@@ -42,7 +42,8 @@ const (
 	// PermHost runs garde's command line on the host, with the master key:
 	// key rotation and backups, restores, new ledger epochs. Only the
 	// operator holds it, and no API route carries an operation that needs
-	// it (TestRoutesEnterTheGate).
+	// it (TestRoutesEnterTheGate). Only the host role holds it: no API key,
+	// the operator's included, can enter a host operation.
 	PermHost
 
 	permEnd // after the last: Permissions stops here
@@ -75,7 +76,7 @@ var grants = map[Permission]struct {
 	PermRequestVouch:  {"request.vouch", []Role{RoleDPO}},
 	PermBreach:        {"breach", []Role{RoleOperator, RoleAdmin, RoleDPO}},
 	PermDashboard:     {"dashboard", []Role{RoleAdmin, RoleDPO}},
-	PermHost:          {"host", []Role{RoleOperator}},
+	PermHost:          {"host", []Role{RoleHost}},
 }
 
 // Permissions lists every permission but PermNone, in declaration order
@@ -116,7 +117,7 @@ var TenantRoles = []Role{RoleAdmin, RoleService, RoleDPO}
 // credential never acts inside a tenant, and a tenant credential never acts
 // as the operator.
 func Authorize(p Principal, perm Permission) error {
-	if (p.Role == RoleOperator) != (p.Tenant == OperatorTenant) {
+	if (p.Role == RoleOperator || p.Role == RoleHost) != (p.Tenant == OperatorTenant) {
 		return Errorf(ErrForbidden, "credential scope does not match its role")
 	}
 	if perm.Allows(p.Role) {

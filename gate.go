@@ -225,7 +225,7 @@ type Use struct {
 // an objection refuses its purpose.
 func (g Pass) Blocks(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, uses []Use) error {
 	c := g.rule.Checks & (CheckLive | CheckUnrestricted)
-	if c == 0 {
+	if c == 0 || len(uses) == 0 {
 		return nil
 	}
 	observe(g.op, c)
@@ -287,10 +287,12 @@ func (g Pass) Consent(ctx context.Context, tx Tx, tenant TenantID, subjectID str
 var gateObserver atomic.Pointer[func(Op, Check)]
 
 // ObserveGate makes fn hear every operation entered (with check 0) and
-// every check run, until the returned function is called. For tests.
+// every check run over at least one subject, until the returned function
+// is called, which puts back the observer before it. For tests: nothing
+// in garde sets it, and a request cannot.
 func ObserveGate(fn func(Op, Check)) (stop func()) {
-	gateObserver.Store(&fn)
-	return func() { gateObserver.Store(nil) }
+	prev := gateObserver.Swap(&fn)
+	return func() { gateObserver.Store(prev) }
 }
 
 func observe(op Op, c Check) {

@@ -82,6 +82,16 @@ var forbidden = map[string][]string{
 		"github.com/jackc/pgx/", "github.com/lib/pq", "github.com/mattn/go-sqlite3"},
 }
 
+// narrower lists packages held to less than their layer allows: the
+// leaves each import only the leaves named here, and tenancy, a capability
+// that signs nothing, does not import the trail.
+var narrower = map[string][]string{
+	"pii": {}, "keyring": {}, "ledger": {}, "egress": {}, "problem": {}, "internal/mdpdf": {},
+	"register": {"problem"},
+	"notify":   {"egress"},
+	"tenancy":  {"", "pii", "keyring", "ledger", "egress", "problem", "register", "notify", "internal/mdpdf"},
+}
+
 // pkg is what the rules read of `go list -json`.
 type pkg struct {
 	ImportPath   string
@@ -145,6 +155,10 @@ func checkLayers(pkgs []pkg) []string {
 				bad = append(bad, fmt.Sprintf("%s imports %s, which has no layer", short(p.ImportPath), short(imp)))
 			case mayImport[from][0] != "*" && !slices.Contains(mayImport[from], to):
 				bad = append(bad, fmt.Sprintf("%s imports %s: %s", short(p.ImportPath), short(imp), rule(from, to)))
+			default:
+				if only, ok := narrower[rel(p.ImportPath)]; ok && !slices.Contains(only, rel(imp)) {
+					bad = append(bad, fmt.Sprintf("%s imports %s: it may import only %q of garde (narrower, layers_test.go)", short(p.ImportPath), short(imp), only))
+				}
 			}
 		}
 	}
@@ -159,6 +173,9 @@ func rule(from, to string) string {
 	}
 	return ""
 }
+
+// rel is a module path inside the module ("" for the root).
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
 
 func inModule(path string) bool { return path == module || strings.HasPrefix(path, module+"/") }
 
@@ -196,6 +213,8 @@ func TestLayeringReports(t *testing.T) {
 		{ImportPath: m("consent"), Imports: []string{m(""), m("app")}, XTestImports: []string{m("gardetest")}},
 		{ImportPath: m("sqlite"), Imports: []string{m(""), m("postgres"), "database/sql", "modernc.org/sqlite"}},
 		{ImportPath: m("register"), Imports: []string{m("problem"), "github.com/jackc/pgx/v5"}},
+		{ImportPath: m("pii"), Imports: []string{m("keyring")}},
+		{ImportPath: m("tenancy"), Imports: []string{m(""), m("trail")}},
 		{ImportPath: m("web/dashboard"), Imports: []string{m("web"), m("app")}},
 		{ImportPath: m("web"), Imports: []string{m("gardetest"), m("web/dashboard")}},
 		{ImportPath: m("bench/load"), Imports: []string{m("gardetest"), m("web")}},
@@ -208,6 +227,8 @@ func TestLayeringReports(t *testing.T) {
 		"consent imports app: a capability imports only the trail, the kernel and leaves",
 		"sqlite imports postgres: a storage adapter never imports another",
 		"register imports github.com/jackc/pgx/v5: no leaf package imports github.com/jackc/pgx",
+		`pii imports keyring: it may import only [] of garde (narrower, layers_test.go)`,
+		`tenancy imports trail: it may import only ["" "pii" "keyring" "ledger" "egress" "problem" "register" "notify" "internal/mdpdf"] of garde (narrower, layers_test.go)`,
 		"web/dashboard imports web: the dashboard never imports web (share code through web/internal)",
 		"web imports gardetest: gardetest is test support: only tests import it",
 		"newpkg has no layer: place it in layerOf (layers_test.go) and docs/architecture.md",

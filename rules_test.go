@@ -178,7 +178,7 @@ func TestPermissionTable(t *testing.T) {
 	if garde.PermKeyManage.Allows(garde.RoleService) {
 		t.Fatal("changing the slice Roles returned changed the matrix")
 	}
-	for _, role := range []garde.Role{garde.RoleAdmin, garde.RoleService, garde.RoleDPO, garde.RoleOperator, "root"} {
+	for _, role := range []garde.Role{garde.RoleAdmin, garde.RoleService, garde.RoleDPO, garde.RoleOperator, garde.RoleHost, "root"} {
 		_, err := garde.ParseRole(string(role))
 		if ok := slices.Contains(garde.TenantRoles, role); ok != (err == nil) {
 			t.Errorf("ParseRole(%q) = %v, want accepted %v (garde.TenantRoles)", role, err, ok)

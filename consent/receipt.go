@@ -44,7 +44,7 @@ func termsFor(reg *register.Register, pp *register.Purpose) receiptTerms {
 	}
 	sensitive := false
 	for _, cat := range pp.Categories {
-		if register.SpecialCategory(cat) {
+		if receiptSensitive(cat) {
 			sensitive = true
 		}
 	}
@@ -225,4 +225,24 @@ func evidenceOrigin(ev ledger.Evidence) string {
 		return ""
 	}
 	return c.Origin
+}
+
+// receiptSensitive is the "sensitive" flag of receipt format 1, frozen: a
+// consent commits to the hash of its receipt's terms when it is recorded,
+// and every later receipt of it rebuilds those terms, so the flag of a
+// category can never change for receipts of this version (a change would
+// make the proof of every consent already recorded fail). It is not the
+// GDPR's list of special categories — register.SpecialCategory is, and
+// the breach severity and the Art. 30 record read that one; a next
+// receipt version would adopt it. Two of its names are not fideslang
+// categories and match nothing; the list is kept as recorded consents
+// committed to it.
+func receiptSensitive(c string) bool {
+	for _, p := range []string{"user.health_and_medical", "user.genetic", "user.biometric", "user.demographic.racial_ethnic_origin",
+		"user.demographic.political_opinion", "user.demographic.religious_belief", "user.demographic.sexual_orientation", "user.criminal_history"} {
+		if register.Covers(p, c) || register.Covers(c, p) {
+			return true
+		}
+	}
+	return false
 }

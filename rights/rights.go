@@ -472,11 +472,11 @@ func (s *Service) ChangeRequest(ctx context.Context, p garde.Principal, id strin
 
 // CancelExternal cancels an OpenDSR request (DELETE of the OpenDSR API).
 func (s *Service) CancelExternal(ctx context.Context, p garde.Principal, externalID string) (garde.RightsRequest, error) {
-	r, err := s.RequestByExternalID(ctx, p, externalID)
-	if err != nil {
+	if _, err := garde.Enter(p, garde.OpRequestCancel); err != nil {
 		return garde.RightsRequest{}, err
 	}
-	if _, err := garde.Enter(p, garde.OpRequestCancel); err != nil {
+	r, err := s.RequestByExternalID(ctx, p, externalID)
+	if err != nil {
 		return garde.RightsRequest{}, err
 	}
 	now := s.Now()

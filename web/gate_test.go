@@ -25,11 +25,15 @@ func TestRoutesEnterTheGate(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[garde.Op]garde.Check{}
 	entered := map[garde.Op]bool{}
+	var first garde.Op // the first operation a request entered
 	stop := garde.ObserveGate(func(op garde.Op, c garde.Check) {
 		mu.Lock()
 		defer mu.Unlock()
 		if c == 0 {
 			entered[op] = true
+			if first == "" {
+				first = op
+			}
 		}
 		seen[op] |= c
 	})
@@ -39,6 +43,7 @@ func TestRoutesEnterTheGate(t *testing.T) {
 		defer mu.Unlock()
 		clear(seen)
 		clear(entered)
+		first = ""
 	}
 	for _, rt := range e.srv.Routes() {
 		if rt.Dashboard {
@@ -87,6 +92,8 @@ func TestRoutesEnterTheGate(t *testing.T) {
 		mu.Lock()
 		if !entered[rt.Op] {
 			t.Errorf("%s (%d) did not enter the gate with %s; entered %v", name, r.status, rt.Op, entered)
+		} else if first != rt.Op {
+			t.Errorf("%s entered %s before its own operation %s", name, first, rt.Op)
 		} else if missing := rule.Checks &^ seen[rt.Op]; missing != 0 {
 			t.Errorf("%s (%d) entered %s but skipped checks %08b of its row %08b\n%s", name, r.status, rt.Op, missing, rule.Checks, r.body)
 		}

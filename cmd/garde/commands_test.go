@@ -77,7 +77,8 @@ func TestCommandsEnterTheGate(t *testing.T) {
 }
 
 // TestGateRefusesATenantKeyOnTheHost: the host's operations are the
-// operator's; a tenant's principal cannot enter them.
+// command line's; no API key's principal — a tenant's or the operator's —
+// can enter them.
 func TestGateRefusesATenantKeyOnTheHost(t *testing.T) {
 	for _, c := range commands {
 		if rule, _ := c.op.Rule(); rule.Perm != garde.PermHost {
@@ -87,6 +88,12 @@ func TestGateRefusesATenantKeyOnTheHost(t *testing.T) {
 			if _, err := garde.Enter(garde.Principal{Tenant: "ten_x", Role: role, KeyID: "k"}, c.op); err == nil {
 				t.Errorf("a %s key entered %s", role, c.op)
 			}
+		}
+		if _, err := garde.Enter(garde.Principal{Role: garde.RoleOperator, KeyID: "op_key"}, c.op); err == nil {
+			t.Errorf("an operator key entered %s", c.op)
+		}
+		if _, err := garde.Enter(cliHost, c.op); err != nil {
+			t.Errorf("the host cannot enter %s: %v", c.op, err)
 		}
 	}
 }
