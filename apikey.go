@@ -66,7 +66,7 @@ type Principal struct {
 
 const keyScheme = "garde"
 
-// newAPIKey returns a fresh key and the secret text to hand out once:
+// NewAPIKey returns a fresh key and the secret text to hand out once:
 // "garde_<prefix>_<secret>". The prefix is public and finds the row; the
 // secret is checked against the stored hash.
 func NewAPIKey(tenant TenantID, role Role, createdBy string, now time.Time) (APIKey, string) {

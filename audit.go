@@ -117,19 +117,19 @@ const MaxAuditPage = 1000
 // key (tenantSubjectRef), which says no more than that the same unknown
 // identifier came twice.
 
-// subjectKeyRef is the reference of a subject with a data key.
+// SubjectKeyRef is the reference of a subject with a data key.
 func SubjectKeyRef(dk keyring.Key, subjectID string) string {
 	k := keyring.Derive(dk, "audit-subject-ref")
 	defer clear(k[:])
 	return hex.EncodeToString(keyring.MAC(k, []byte(subjectID))[:16])
 }
 
-// tenantSubjectRef is the reference of an identifier garde holds no key for.
+// TenantSubjectRef is the reference of an identifier garde holds no key for.
 func TenantSubjectRef(tk *TenantKeys, subject string) string {
 	return hex.EncodeToString(keyring.MAC(tk.Audit, []byte(subject))[:16])
 }
 
-// subjectRef returns the audit reference of subject, looking the subject
+// SubjectRef returns the audit reference of subject, looking the subject
 // up when rec is nil.
 func (s *Kernel) SubjectRef(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, subject string, rec *SubjectRecord) (string, error) {
 	if rec == nil {
@@ -172,7 +172,7 @@ func (s *Kernel) Audit(ctx context.Context, p Principal, f AuditFilter) ([]Audit
 	return events, err
 }
 
-// recordDenied writes the audit event of a refused call in its own
+// RecordDenied writes the audit event of a refused call in its own
 // transaction: the refused work was rolled back, its trace must not be.
 func (s *Kernel) RecordDenied(ctx context.Context, e AuditEvent) {
 	e.Outcome = OutcomeDenied

@@ -113,7 +113,7 @@ func (p Permission) String() string {
 // and the dashboard's key form list them from here.
 var TenantRoles = []Role{RoleAdmin, RoleService, RoleDPO}
 
-// authorize fails with ErrForbidden unless p's role holds perm. An operator
+// Authorize fails with ErrForbidden unless p's role holds perm. An operator
 // credential never acts inside a tenant, and a tenant credential never acts
 // as the operator.
 func Authorize(p Principal, perm Permission) error {

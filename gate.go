@@ -317,7 +317,7 @@ func refuseErased(ctx context.Context, tx Tx, tenant TenantID, indexes [][]byte)
 	return nil
 }
 
-// errErasedRead is checkBlocks's answer to a read of a subject whose
+// ErrErasedRead is checkBlocks's answer to a read of a subject whose
 // erasure was decided: there is nothing to read, from the decision on,
 // even in the moment before the key store destroyed the key.
 var ErrErasedRead = errors.New("erasure decided")

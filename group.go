@@ -34,19 +34,19 @@ type groupCall[In, Out any] struct {
 	lead chan struct{} // closed to make this caller the next leader
 }
 
-// groupOps are the operations a group commit needs: commit a batch all or
+// GroupOps are the operations a group commit needs: commit a batch all or
 // nothing, and say which input a batch error is about.
 type GroupOps[In, Out any] struct {
-	// batch commits ins in one transaction, all or nothing.
+	// Batch commits ins in one transaction, all or nothing.
 	Batch func(ctx context.Context, p Principal, ins []In) ([]Out, error)
-	// alone commits one input as a single call would, auditing refusals.
+	// Alone commits one input as a single call would, auditing refusals.
 	Alone func(ctx context.Context, p Principal, in In) (Out, error)
-	// field is the batch field name ("messages", "consents") whose index
+	// Field is the batch field name ("messages", "consents") whose index
 	// batch errors name: messages[3].purpose is about ins[3].
 	Field string
 }
 
-// do runs in as part of a group commit.
+// Do runs in as part of a group commit.
 func (q *GroupQueue[In, Out]) Do(ctx context.Context, p Principal, in In, ops GroupOps[In, Out]) (Out, error) {
 	c := &groupCall[In, Out]{in: in, done: make(chan struct{}), lead: make(chan struct{})}
 	q.mu.Lock()

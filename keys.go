@@ -9,7 +9,7 @@ import (
 	"github.com/garde-privacy/garde/keyring"
 )
 
-// tenantKeys is a tenant's unwrapped keys, cached for a short while.
+// TenantKeys is a tenant's unwrapped keys, cached for a short while.
 type TenantKeys struct {
 	Data    map[uint32]*keyring.Sealer
 	Current uint32
@@ -32,7 +32,7 @@ func SubjectKeyAD(t TenantID, subjectID string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Subject: subjectID, Field: "subject-key"}
 }
 
-// newTenantKeys creates the first data key and the secret of a new tenant,
+// NewTenantKeys creates the first data key and the secret of a new tenant,
 // wrapped under the current master key.
 func (s *Kernel) NewTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, error) {
 	mk := s.Master.Current()
@@ -51,7 +51,7 @@ func (s *Kernel) NewTenantKeys(tenant TenantID, now time.Time) ([]TenantKey, err
 	return out, nil
 }
 
-// tenantKeys returns the tenant's unwrapped keys, from cache when fresh and
+// TenantKeys returns the tenant's unwrapped keys, from cache when fresh and
 // when the wanted data key version is known.
 func (s *Kernel) TenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVersion uint32) (*TenantKeys, error) {
 	now := s.Now()
@@ -104,7 +104,7 @@ func (s *Kernel) TenantKeys(ctx context.Context, tx Tx, tenant TenantID, needVer
 	return tk, nil
 }
 
-// forgetAllTenantKeys drops every cached tenant key (after a journal replay
+// ForgetAllTenantKeys drops every cached tenant key (after a journal replay
 // or a key store restore).
 func (s *Kernel) ForgetAllTenantKeys() {
 	s.Mu.Lock()
@@ -112,14 +112,14 @@ func (s *Kernel) ForgetAllTenantKeys() {
 	s.Mu.Unlock()
 }
 
-// forgetTenantKeys drops the cached keys of a tenant.
+// ForgetTenantKeys drops the cached keys of a tenant.
 func (s *Kernel) ForgetTenantKeys(tenant TenantID) {
 	s.Mu.Lock()
 	delete(s.Keys, tenant)
 	s.Mu.Unlock()
 }
 
-// subjectSealer unwraps a subject's data key, read from the key store: a
+// SubjectSealer unwraps a subject's data key, read from the key store: a
 // subject whose key is not there (destroyed, or an orphan row of a data
 // store restored from a backup) is erased.
 func (s *Kernel) SubjectSealer(ctx context.Context, tx Tx, tenant TenantID, rec SubjectRecord) (*keyring.Sealer, error) {

@@ -76,7 +76,7 @@ func (s *Kernel) Clock() Clock { return s.clock }
 // Ready checks that the database answers.
 func (s *Kernel) Ready(ctx context.Context) error { return s.Store.Ping(ctx) }
 
-// update runs fn in a read-write transaction, retrying a few times when two
+// Update runs fn in a read-write transaction, retrying a few times when two
 // nodes raced to create the same row (a unique-key conflict), which the
 // second attempt then finds.
 func (s *Kernel) Update(ctx context.Context, fn func(Tx) error) error {
@@ -90,10 +90,10 @@ func (s *Kernel) Update(ctx context.Context, fn func(Tx) error) error {
 	return err
 }
 
-// errRetry marks a conflict worth one more attempt.
+// ErrRetry marks a conflict worth one more attempt.
 var ErrRetry = errors.New("retry")
 
-// currentRegister returns the tenant's latest register, parsed once per
+// CurrentRegister returns the tenant's latest register, parsed once per
 // version and cached: versions are immutable.
 func (s *Kernel) CurrentRegister(ctx context.Context, tx Tx, tenant TenantID) (*register.Register, int, error) {
 	v, err := tx.RegisterVersionNumber(ctx, tenant)

@@ -95,7 +95,7 @@ func ValidateSubjectID(field, s string) error {
 	return nil
 }
 
-// refusal is a write the register forbids.
+// Refusal is a write the register forbids.
 type Refusal struct {
 	Field, Code, Msg string
 }
@@ -133,7 +133,7 @@ type SubjectHandle struct {
 	Ref    string // audit reference (audit.go)
 }
 
-// subjectsForWrite finds the (distinct) subjects by blind index, in one query, and
+// SubjectsForWrite finds the (distinct) subjects by blind index, in one query, and
 // creates the missing ones, each with a fresh data key.
 func (s *Kernel) SubjectsForWrite(ctx context.Context, tx Tx, tk *TenantKeys, tenant TenantID, subjects []string, now time.Time) ([]SubjectHandle, error) {
 	indexes := make([][]byte, len(subjects))
@@ -253,7 +253,7 @@ type StoredSpan struct {
 	Sealed    []byte `json:"sealed,omitempty"` // original value, for encrypt
 }
 
-// spanRecord is the sealed companion of a message: its spans and its
+// SpanRecord is the sealed companion of a message: its spans and its
 // special-category hints (themselves sensitive: "this message speaks of
 // health" is data about the person).
 type SpanRecord struct {
@@ -261,7 +261,7 @@ type SpanRecord struct {
 	Special []string     `json:"special,omitempty"`
 }
 
-// openMessage decrypts one stored message.
+// OpenMessage decrypts one stored message.
 func OpenMessage(sl *keyring.Sealer, tenant TenantID, subjectID, subject string, r Message) (MessageView, error) {
 	text, err := sl.Open(r.SealedText, MessageAD(tenant, subjectID, r.ID, "text"))
 	if err != nil {

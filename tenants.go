@@ -60,7 +60,7 @@ func (s *Kernel) CheckKey(ctx context.Context, p Principal) error {
 	return Errorf(ErrUnauthenticated, "the key this session was opened with is no longer valid")
 }
 
-// forEachTenant runs fn for every tenant.
+// ForEachTenant runs fn for every tenant.
 func (s *Kernel) ForEachTenant(ctx context.Context, fn func(TenantID) error) error {
 	var tenants []Tenant
 	if err := s.Store.View(ctx, func(tx Tx) error {

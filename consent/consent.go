@@ -410,7 +410,7 @@ func (s *Service) recordConsents(ctx context.Context, p garde.Principal, ins []C
 		if err != nil {
 			return err
 		}
-		r := &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
+		r := trail.NewHashReader(ctx, tx, p.Tenant, st)
 		for i, in := range ins {
 			ev, err := ledger.NewEvidence(leaves[i].Index, salts[i], contents[i], cp.Note, r)
 			if err != nil {

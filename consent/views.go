@@ -15,7 +15,6 @@ import (
 	"github.com/garde-privacy/garde/keyring"
 	"github.com/garde-privacy/garde/ledger"
 	"github.com/garde-privacy/garde/register"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Reads of consent: a subject's consents, a consent's proof, the consents
@@ -149,7 +148,7 @@ func (s *Service) ConsentProof(ctx context.Context, p garde.Principal, subject, 
 		if err != nil {
 			return err
 		}
-		r := &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &trail.LogState{Cache: map[int64]tlog.Hash{}}}
+		r := trail.NewHashReader(ctx, tx, p.Tenant, trail.NewLogState())
 		ev, err := ledger.NewEvidence(row.LeafIndex, salt, content, cp.Note, r)
 		if err != nil {
 			return err
@@ -246,7 +245,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx garde.Tx, tenant garde.
 	if err != nil && !errors.Is(err, garde.ErrNotFound) {
 		return nil, nil, err
 	}
-	st := &trail.LogState{Cache: map[int64]tlog.Hash{}}
+	st := trail.NewLogState()
 	for _, r := range rows {
 		salt, content, c, err := openConsent(sl, tenant, rec.ID, r)
 		if err != nil {
@@ -257,7 +256,7 @@ func (s *Service) ExportConsents(ctx context.Context, tx garde.Tx, tenant garde.
 		if !ok || cp.Note == nil || r.LeafIndex >= cp.Size {
 			continue
 		}
-		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
+		ev, err := ledger.NewEvidence(r.LeafIndex, salt, content, cp.Note, trail.NewHashReader(ctx, tx, tenant, st))
 		if err != nil {
 			return nil, nil, fmt.Errorf("consent %s evidence: %w", r.ID, err)
 		}

@@ -46,13 +46,13 @@ system system.authentication system.operations
 // IsCategory reports whether c is a fideslang data category key.
 func IsCategory(c string) bool { return categories[c] }
 
-// covers reports whether the listed category covers c: equal, or a parent
+// Covers reports whether the listed category covers c: equal, or a parent
 // of it in the taxonomy.
 func Covers(listed, c string) bool {
 	return listed == c || (strings.HasPrefix(c, listed) && len(c) > len(listed) && c[len(listed)] == '.')
 }
 
-// specialCategory reports whether c is a special category of personal data
+// SpecialCategory reports whether c is a special category of personal data
 // (GDPR Art. 9): health, biometric and genetic data, political opinions,
 // religious beliefs, sexual orientation, racial or ethnic origin, union
 // membership.

@@ -365,7 +365,7 @@ func (r *Register) hasTransfer(p *Purpose, country, recipient string) bool {
 	return match(r.Transfers)
 }
 
-// canonicalJSON is the stored form of a register: stable bytes for the
+// CanonicalJSON is the stored form of a register: stable bytes for the
 // same content.
 func (r *Register) CanonicalJSON() ([]byte, error) {
 	var b bytes.Buffer

@@ -434,7 +434,7 @@ func (s *Service) signCertificate(ctx context.Context, tx garde.Tx, tenant garde
 	if err != nil {
 		return nil, err
 	}
-	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, &trail.HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st})
+	ev, err := ledger.NewEvidence(leaf.Index, leaf.Salt, leaf.Content, cp.Note, trail.NewHashReader(ctx, tx, tenant, st))
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}

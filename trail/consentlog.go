@@ -45,7 +45,7 @@ func (s *Service) ledgerKey(ctx context.Context, tx garde.Tx, tenant garde.Tenan
 	return k, nil
 }
 
-// signCheckpoint signs and stores the checkpoint of the tenant's log at its
+// SignCheckpoint signs and stores the checkpoint of the tenant's log at its
 // current size in this transaction, under the log's current identity.
 func (s *Service) SignCheckpoint(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (garde.SignedCheckpoint, error) {
 	id, err := s.LogIdentity(ctx, tx, tenant, true)
@@ -55,7 +55,7 @@ func (s *Service) SignCheckpoint(ctx context.Context, tx garde.Tx, tenant garde.
 	return s.signCheckpointAs(ctx, tx, tenant, id)
 }
 
-// openSigner opens the signer key of a log identity.
+// OpenSigner opens the signer key of a log identity.
 func (s *Service) OpenSigner(ctx context.Context, tx garde.Tx, tenant garde.TenantID, id logIdentity) ([]byte, error) {
 	tk, err := s.TenantKeys(ctx, tx, tenant, id.keyVersion)
 	if err != nil {
@@ -78,9 +78,9 @@ func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant gard
 	if err != nil {
 		return garde.SignedCheckpoint{}, err
 	}
-	r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
+	r := NewHashReader(ctx, tx, tenant, st)
 	if cs := s.CheckpointStore(); cs != nil {
-		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.Size, r, true); err != nil {
+		if err := checkLineage(ctx, cs, tx, tenant, id.origin, st.size, r, true); err != nil {
 			return garde.SignedCheckpoint{}, err
 		}
 	}
@@ -89,7 +89,7 @@ func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant gard
 		return garde.SignedCheckpoint{}, err
 	}
 	defer clear(signer)
-	c, err := ledger.NewCheckpoint(id.origin, st.Size, r)
+	c, err := ledger.NewCheckpoint(id.origin, st.size, r)
 	if err != nil {
 		return garde.SignedCheckpoint{}, err
 	}
@@ -100,7 +100,7 @@ func (s *Service) signCheckpointAs(ctx context.Context, tx garde.Tx, tenant gard
 	if err := s.record(ctx, tx, tenant, c, msg); err != nil {
 		return garde.SignedCheckpoint{}, err
 	}
-	sc := garde.SignedCheckpoint{Size: st.Size, Note: msg, CreatedAt: s.Now(), Origin: id.origin}
+	sc := garde.SignedCheckpoint{Size: st.size, Note: msg, CreatedAt: s.Now(), Origin: id.origin}
 	return sc, tx.PutCheckpoint(ctx, tenant, sc)
 }
 
@@ -211,8 +211,8 @@ func (s *Service) LedgerInclusion(ctx context.Context, p garde.Principal, index,
 		if index < 0 || index >= sz {
 			return garde.Invalid("index", "must be a leaf index below the tree size %d", sz)
 		}
-		st := &LogState{Cache: map[int64]tlog.Hash{}}
-		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: st}
+		st := NewLogState()
+		r := NewHashReader(ctx, tx, p.Tenant, st)
 		proof, err := ledger.ProveInclusion(index, sz, r)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (s *Service) LedgerConsistency(ctx context.Context, p garde.Principal, oldS
 		if err != nil {
 			return err
 		}
-		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: p.Tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}
+		r := NewHashReader(ctx, tx, p.Tenant, NewLogState())
 		proof, err := ledger.ProveConsistency(oldSize, nsz, r)
 		if err != nil {
 			return err

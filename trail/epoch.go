@@ -63,7 +63,7 @@ func EpochOrigin(tenant garde.TenantID, n int) string {
 	return ledger.TenantOrigin(string(tenant)) + "/e" + strconv.Itoa(n)
 }
 
-// originEpoch returns the epoch number of origin if it is one of the
+// OriginEpoch returns the epoch number of origin if it is one of the
 // tenant's log origins, 0 if it is not.
 func OriginEpoch(tenant, origin string) int {
 	base := ledger.TenantOrigin(tenant)
@@ -95,7 +95,7 @@ func epochSignerAD(t garde.TenantID, origin string) keyring.AD {
 	return keyring.AD{Tenant: string(t), Field: "ledger-signer/" + origin}
 }
 
-// logIdentity returns the tenant's current log identity: its latest
+// LogIdentity returns the tenant's current log identity: its latest
 // epoch, or the first identity (creating its key when create is set).
 func (s *Service) LogIdentity(ctx context.Context, tx garde.Tx, tenant garde.TenantID, create bool) (logIdentity, error) {
 	if cs := s.CheckpointStore(); cs != nil {
@@ -300,7 +300,7 @@ func (s *Service) LedgerForks(ctx context.Context) ([]LedgerFork, error) {
 			if err != nil {
 				return err
 			}
-			r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tn, St: &LogState{Cache: map[int64]tlog.Hash{}}}
+			r := NewHashReader(ctx, tx, tn, NewLogState())
 			if err := checkLineage(ctx, cs, tx, tn, id.origin, head, r, false); err != nil {
 				if !errors.Is(err, ErrLedgerFork) {
 					return err
@@ -338,8 +338,8 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (ga
 		if err != nil {
 			return err
 		}
-		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
-		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.Size, r, true)
+		r := NewHashReader(ctx, tx, tenant, st)
+		lineage := checkLineage(ctx, cs, tx, tenant, old.origin, st.size, r, true)
 		if lineage != nil && !errors.Is(lineage, ErrLedgerFork) {
 			return lineage
 		}
@@ -375,7 +375,7 @@ func (s *Service) NewLedgerEpoch(ctx context.Context, tenant garde.TenantID) (ga
 			}
 		}
 		e := garde.LedgerEpoch{Tenant: tenant, Number: n, Origin: origin, Verifier: verifier, SealedSigner: sealed, KeyVersion: tk.Current,
-			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: prev, PrevClosed: closed, StartSize: st.Size, CreatedAt: now}
+			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: prev, PrevClosed: closed, StartSize: st.size, CreatedAt: now}
 		if err := appendEpochLeaf(ctx, tx, tenant, now, epochContent{V: 1, Event: "start", At: at, Origin: origin, Verifier: verifier,
 			PrevOrigin: old.origin, PrevVerifier: old.verifier, PrevCheckpoint: string(prev)}); err != nil {
 			return err

@@ -100,14 +100,17 @@ type ledgerTx struct {
 	commits []func(context.Context) error
 }
 
-// logState is one tenant's log as this transaction sees it: its size and
+// LogState is one tenant's log as this transaction sees it: its size and
 // every stored hash it wrote or read.
 type LogState struct {
-	Size  int64
-	Cache map[int64]tlog.Hash
+	size  int64
+	cache map[int64]tlog.Hash
 }
 
-// auditContent is the canonical form of an audit event on the ledger.
+// NewLogState returns an empty cache of a log's hashes, for proofs.
+func NewLogState() *LogState { return &LogState{cache: map[int64]tlog.Hash{}} }
+
+// AuditContent is the canonical form of an audit event on the ledger.
 type AuditContent struct {
 	V          int    `json:"v"`
 	At         string `json:"at"`
@@ -135,7 +138,7 @@ func auditLeaf(e garde.AuditEvent) (garde.LedgerLeaf, error) {
 	return garde.LedgerLeaf{Kind: LeafAudit, Record: rec, Salt: salt, Content: content, CreatedAt: e.At}, nil
 }
 
-// commitContent is the canonical JSON of a leaf's content, a fresh salt,
+// CommitContent is the canonical JSON of a leaf's content, a fresh salt,
 // and the salted commitment the log stores for them.
 func CommitContent(v any) (content, salt, rec []byte, err error) {
 	if content, err = json.Marshal(v); err != nil {
@@ -178,7 +181,7 @@ func (t *ledgerTx) AppendAudit(ctx context.Context, events []garde.AuditEvent) e
 	return nil
 }
 
-// logFor returns the transaction's view of a tenant's log, reading (and,
+// LogFor returns the transaction's view of a tenant's log, reading (and,
 // on PostgreSQL, locking) its head the first time.
 func LogFor(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (*LogState, error) {
 	lt, _ := tx.(*ledgerTx)
@@ -189,7 +192,7 @@ func LogFor(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (*LogState,
 	if err != nil {
 		return nil, err
 	}
-	st := &LogState{Size: size, Cache: map[int64]tlog.Hash{}}
+	st := &LogState{size: size, cache: map[int64]tlog.Hash{}}
 	if lt != nil {
 		if lt.logs == nil {
 			lt.logs = map[garde.TenantID]*LogState{}
@@ -199,7 +202,7 @@ func LogFor(ctx context.Context, tx garde.Tx, tenant garde.TenantID) (*LogState,
 	return st, nil
 }
 
-// appendLeaves appends leaves to the tenant's log and returns the index of
+// AppendLeaves appends leaves to the tenant's log and returns the index of
 // the first. It sets each leaf's Index.
 func AppendLeaves(ctx context.Context, tx garde.Tx, tenant garde.TenantID, leaves []garde.LedgerLeaf) (int64, error) {
 	if len(leaves) == 0 {
@@ -209,8 +212,8 @@ func AppendLeaves(ctx context.Context, tx garde.Tx, tenant garde.TenantID, leave
 	if err != nil {
 		return 0, err
 	}
-	r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: st}
-	first := st.Size
+	r := NewHashReader(ctx, tx, tenant, st)
+	first := st.size
 	var hashes []tlog.Hash
 	for i := range leaves {
 		n := first + int64(i)
@@ -221,7 +224,7 @@ func AppendLeaves(ctx context.Context, tx garde.Tx, tenant garde.TenantID, leave
 		}
 		base := tlog.StoredHashIndex(0, n)
 		for j, h := range hs {
-			st.Cache[base+int64(j)] = h
+			st.cache[base+int64(j)] = h
 		}
 		hashes = append(hashes, hs...)
 	}
@@ -231,25 +234,31 @@ func AppendLeaves(ctx context.Context, tx garde.Tx, tenant garde.TenantID, leave
 		}
 		return 0, err
 	}
-	st.Size = first + int64(len(leaves))
+	st.size = first + int64(len(leaves))
 	return first, nil
 }
 
-// hashReader reads a tenant's stored hashes through a transaction, keeping
+// HashReader reads a tenant's stored hashes through a transaction, keeping
 // what it read or wrote, so that a batch of appends and proofs asks the
 // database for each hash at most once.
 type HashReader struct {
-	Ctx    context.Context
-	Tx     garde.Tx
-	Tenant garde.TenantID
-	St     *LogState
+	ctx    context.Context
+	tx     garde.Tx
+	tenant garde.TenantID
+	st     *LogState
+}
+
+// NewHashReader reads the tenant's stored hashes in tx, caching them in st
+// (tlog.HashReader, for ledger.NewEvidence).
+func NewHashReader(ctx context.Context, tx garde.Tx, tenant garde.TenantID, st *LogState) *HashReader {
+	return &HashReader{ctx: ctx, tx: tx, tenant: tenant, st: st}
 }
 
 func (r *HashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var missing []int64
 	for i, x := range indexes {
-		h, ok := r.St.Cache[x]
+		h, ok := r.st.cache[x]
 		if !ok {
 			missing = append(missing, x)
 			continue
@@ -261,7 +270,7 @@ func (r *HashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	}
 	slices.Sort(missing)
 	missing = slices.Compact(missing)
-	got, err := r.Tx.LedgerHashes(r.Ctx, r.Tenant, missing)
+	got, err := r.tx.LedgerHashes(r.ctx, r.tenant, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -269,15 +278,15 @@ func (r *HashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		return nil, fmt.Errorf("read %d stored hashes, got %d", len(missing), len(got))
 	}
 	for i, x := range missing {
-		r.St.Cache[x] = got[i]
+		r.st.cache[x] = got[i]
 	}
 	for i, x := range indexes {
-		out[i] = r.St.Cache[x]
+		out[i] = r.st.cache[x]
 	}
 	return out, nil
 }
 
-// onCommit registers fn to run once the write transaction tx committed,
+// OnCommit registers fn to run once the write transaction tx committed,
 // before its caller gets anything: an error from fn is the caller's.
 func OnCommit(tx garde.Tx, fn func(context.Context) error) {
 	if lt, ok := tx.(*ledgerTx); ok {
@@ -285,7 +294,7 @@ func OnCommit(tx garde.Tx, fn func(context.Context) error) {
 	}
 }
 
-// onAbort registers fn to run if the write transaction tx does not commit.
+// OnAbort registers fn to run if the write transaction tx does not commit.
 // Without a ledgerTx (never, in practice) the record stays: a refusal to
 // sign later errs on the safe side.
 func OnAbort(tx garde.Tx, fn func(context.Context)) {
@@ -294,7 +303,7 @@ func OnAbort(tx garde.Tx, fn func(context.Context)) {
 	}
 }
 
-// auditContentOf is the ledger content of a stored audit event, at the
+// AuditContentOf is the ledger content of a stored audit event, at the
 // table's precision (microseconds).
 func AuditContentOf(e garde.AuditEvent) (AuditContent, error) {
 	return AuditContent{V: 1, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action, Purpose: e.Purpose,

@@ -207,7 +207,7 @@ func verifyLedger(ctx context.Context, st garde.Store, tenant garde.TenantID, ke
 				from = batch[len(batch)-1].Index + 1
 			}
 		}
-		r := &HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}
+		r := NewHashReader(ctx, tx, tenant, NewLogState())
 		sum, err := ledger.VerifyLogKeys(iter.Seq2[ledger.Leaf, error](leaves), uncached{r}, notes, keys)
 		if err != nil {
 			var le *ledger.LogError
@@ -257,7 +257,7 @@ func checkRecorded(ctx context.Context, tx garde.Tx, cs garde.CheckpointStore, t
 		}
 	}
 	var out []EpochReport
-	r := uncached{&HashReader{Ctx: ctx, Tx: tx, Tenant: tenant, St: &LogState{Cache: map[int64]tlog.Hash{}}}}
+	r := uncached{NewHashReader(ctx, tx, tenant, NewLogState())}
 	for n := 1; n <= len(epochs)+1; n++ {
 		origin := EpochOrigin(tenant, n)
 		e := byOrigin[origin]
@@ -371,7 +371,7 @@ func checkAuditTable(ctx context.Context, tx garde.Tx, tenant garde.TenantID, en
 type uncached struct{ r *HashReader }
 
 func (u uncached) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	return u.r.Tx.LedgerHashes(u.r.Ctx, u.r.Tenant, indexes)
+	return u.r.tx.LedgerHashes(u.r.ctx, u.r.tenant, indexes)
 }
 
 // LedgerHealth is the state of a tenant's consent and audit log as the
