@@ -23,35 +23,57 @@ type Open func(t *testing.T) garde.Store
 // exercises the store through the use cases (where the business rules
 // live) and directly (for the contract of each Tx method).
 func Run(t *testing.T, open Open) {
-	tests := []struct {
+	// Aggregate by aggregate, as the kernel's store interfaces are cut
+	// (store.go); OnePolicy crosses them.
+	type test struct {
 		name string
 		fn   func(*testing.T, Open)
-	}{
-		{"TenantsAndKeys", testTenantsAndKeys},
-		{"APIKeyIsolation", testAPIKeyIsolation},
-		{"RegisterVersions", testRegisterVersions},
-		{"IngestAndRead", testIngestAndRead},
-		{"IngestRefusals", testIngestRefusals},
-		{"DetectionAtIngest", testDetectionAtIngest},
-		{"IngestGroupCommit", testIngestGroupCommit},
-		{"BatchAllOrNothing", testBatchAllOrNothing},
-		{"TenantIsolation", testTenantIsolation},
-		{"SubjectUniqueIndex", testSubjectUniqueIndex},
-		{"RollbackLeavesNothing", testRollback},
-		{"AuditFilters", testAuditFilters},
-		{"AuditSequencePerTenant", testAuditSequencePerTenant},
-		{"TenantKeyRotation", testTenantKeyRotation},
-		{"MasterKeyRotation", testMasterKeyRotation},
-		{"KeyDestruction", testKeyDestruction},
-		{"Consent", testConsent},
-		{"Rights", testRights}, // gardetest/rights.go
-		{"Breach", testBreach},
-		{"OnePolicy", testOnePolicy},                       // gardetest/policy.go
-		{"DenialsOutliveHangUp", testDenialsOutliveHangUp}, // gardetest/ops.go
-		{"LastAdminKey", testLastAdminKey},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	groups := []struct {
+		name  string
+		tests []test
+	}{
+		{"Tenants", []test{ // TenantStore, RegisterStore
+			{"TenantsAndKeys", testTenantsAndKeys},
+			{"APIKeyIsolation", testAPIKeyIsolation},
+			{"LastAdminKey", testLastAdminKey},
+			{"TenantIsolation", testTenantIsolation},
+			{"RegisterVersions", testRegisterVersions},
+		}},
+		{"Messages", []test{ // MessageStore
+			{"IngestAndRead", testIngestAndRead},
+			{"IngestRefusals", testIngestRefusals},
+			{"DetectionAtIngest", testDetectionAtIngest},
+			{"IngestGroupCommit", testIngestGroupCommit},
+			{"BatchAllOrNothing", testBatchAllOrNothing},
+			{"SubjectUniqueIndex", testSubjectUniqueIndex},
+			{"RollbackLeavesNothing", testRollback},
+		}},
+		{"Audit", []test{ // AuditStore
+			{"AuditFilters", testAuditFilters},
+			{"AuditSequencePerTenant", testAuditSequencePerTenant},
+			{"DenialsOutliveHangUp", testDenialsOutliveHangUp}, // gardetest/ops.go
+		}},
+		{"Keys", []test{ // KeyStore
+			{"TenantKeyRotation", testTenantKeyRotation},
+			{"MasterKeyRotation", testMasterKeyRotation},
+			{"KeyDestruction", testKeyDestruction},
+		}},
+		{"Consent", []test{{"", testConsent}}},     // ConsentStore, LedgerStore (gardetest/consent.go)
+		{"Rights", []test{{"", testRights}}},       // RightsStore (gardetest/rights.go)
+		{"Breach", []test{{"", testBreach}}},       // BreachStore (gardetest/breach.go)
+		{"OnePolicy", []test{{"", testOnePolicy}}}, // gardetest/policy.go
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tt := range g.tests {
+				if tt.name == "" {
+					tt.fn(t, open) // the group is one test with its own subtests
+					continue
+				}
+				t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+			}
+		})
 	}
 }
 
