@@ -2,6 +2,8 @@
 // effects and remedial action, the 72-hour clock and its escalations,
 // detection from the audit trail, impact, severity and the notices. It
 // runs on the kernel and imports no other capability.
+//
+// Its page: docs/breach.md.
 package breach
 
 import "github.com/garde-privacy/garde"

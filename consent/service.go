@@ -2,6 +2,8 @@
 // grant and withdrawal events committed to the tenant's log, receipts the
 // person keeps, withdrawal effects on stored messages. It runs on the
 // kernel and the trail and imports no other capability.
+//
+// Its page: docs/consent.md.
 package consent
 
 import (

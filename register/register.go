@@ -1,3 +1,11 @@
+// Package register is the register of processing (GDPR Art. 30) as a
+// document: its schema, parsing (YAML or JSON) with every problem listed at
+// once, validation, residency (regions and transfers), the fideslang data
+// categories and the special ones, the Art. 30 record and the diff between
+// versions. It is a leaf: the kernel reads it, it imports only package
+// problem. Applying a register to a tenant is package tenancy's.
+//
+// Its page: docs/register.md.
 package register
 
 import (

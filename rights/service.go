@@ -5,6 +5,8 @@
 // backups. It runs on the kernel and the trail; what it needs of consent
 // and of the vault it reaches through the kernel's interfaces
 // (garde.Consents, garde.Retention), wired by package app.
+//
+// Its page: docs/rights.md.
 package rights
 
 import (

@@ -4,6 +4,8 @@
 // diffs read from it), the residency check of a deployment, and the
 // rotation of tenant and master keys. It runs on the kernel and imports no
 // capability.
+//
+// Its page: docs/register.md and docs/keys.md.
 package tenancy
 
 import "github.com/garde-privacy/garde"

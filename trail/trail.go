@@ -3,6 +3,8 @@
 // The log itself (leaves, hashes, the audit trail on it) is the kernel's
 // (package garde, log.go); the capabilities that give proofs (consent
 // receipts, erasure certificates) run on this package.
+//
+// Its page: docs/ledger.md.
 package trail
 
 import "github.com/garde-privacy/garde"

@@ -2,6 +2,8 @@
 // scan, the purpose's anonymisation, sealing under the subject's key),
 // reads, rectification and retention. It runs on the kernel (package
 // garde) and imports no other capability.
+//
+// Its page: docs/api.md (messages) and docs/pii.md (what ingest finds).
 package vault
 
 import "github.com/garde-privacy/garde"
